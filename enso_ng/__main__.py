@@ -1,0 +1,3 @@
+from enso_ng.cli import main
+
+main()

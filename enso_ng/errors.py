@@ -1,0 +1,9 @@
+"""One exception type for every user-facing failure.
+
+Stages raise :class:`EnsoError` with a message that names the file, row or option at fault; the CLI
+turns it into a one-line error and a non-zero exit. Anything else escaping a stage is a bug.
+"""
+
+
+class EnsoError(Exception):
+    """A failure caused by input or environment, explained in one line."""

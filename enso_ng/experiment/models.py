@@ -1,0 +1,271 @@
+"""Target models trained on frozen features, following scikit-learn's estimator contract.
+
+Each model chooses its own hyper-parameters by an inner stratified cross-validation on the training
+subset it is given, and nothing else: the test set is never seen before the final score. The chosen
+values are exposed as ``best_params_`` so results can record them.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold
+
+from enso_ng.registry import Registry
+
+MODELS: Registry[type] = Registry("model")
+
+# torch warns on every CSR tensor it builds; we build valid ones from scipy and know the API is beta.
+warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+warnings.filterwarnings("ignore", message="Sparse invariant checks are implicitly disabled")
+
+
+def inner_cv_choice(
+    X: Any, y: np.ndarray, candidates: Sequence[Any], fit_score: Callable[[Any, Any, np.ndarray, Any, np.ndarray], float],
+    folds: int, random_state: int,
+) -> tuple[Any, dict[str, Any]]:
+    """Pick the candidate with the best mean validation score over stratified folds of (X, y).
+
+    With fewer than two examples in some class no stratified split exists; the first (default) candidate
+    is then used and the record says so. Ties go to the earlier candidate, so order candidates from the
+    most to the least regularised.
+    """
+    _, counts = np.unique(y, return_counts=True)
+    k = int(min(folds, counts.min()))
+    if k < 2 or len(candidates) == 1:
+        return candidates[0], {"cv_folds": 0}
+    splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=random_state)
+    scores = np.zeros(len(candidates))
+    for train, valid in splitter.split(np.zeros(len(y)), y):
+        for i, candidate in enumerate(candidates):
+            scores[i] += fit_score(candidate, X[train], y[train], X[valid], y[valid])
+    best = int(np.argmax(scores))
+    return candidates[best], {"cv_folds": k, "cv_accuracy": round(float(scores[best] / k), 6)}
+
+
+@MODELS.register("logreg")
+class LogRegCV:
+    """Multinomial L2 logistic regression fitted with L-BFGS; C chosen by inner CV on accuracy."""
+
+    def __init__(self, Cs: Sequence[float] = (0.1, 1.0, 10.0, 100.0, 1000.0), cv: int = 3,
+                 max_iter: int = 1000, random_state: int = 0) -> None:
+        self.Cs = Cs
+        self.cv = cv
+        self.max_iter = max_iter
+        self.random_state = random_state
+
+    def _fit_one(self, C: float, X: Any, y: np.ndarray) -> LogisticRegression:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            return LogisticRegression(C=C, solver="lbfgs", max_iter=self.max_iter).fit(X, y)
+
+    def fit(self, X: Any, y: np.ndarray) -> "LogRegCV":
+        def fit_score(C, X_tr, y_tr, X_va, y_va):
+            return float((self._fit_one(C, X_tr, y_tr).predict(X_va) == y_va).mean())
+
+        C, record = inner_cv_choice(X, y, list(self.Cs), fit_score, self.cv, self.random_state)
+        self.estimator_ = self._fit_one(C, X, y)
+        converged = bool(np.all(self.estimator_.n_iter_ < self.max_iter))
+        self.best_params_ = {"C": C, **record, "converged": converged}
+        self.classes_ = self.estimator_.classes_
+        return self
+
+    def predict(self, X: Any) -> np.ndarray:
+        return self.estimator_.predict(X)
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        return self.estimator_.predict_proba(X)
+
+
+@MODELS.register("mlp")
+class MLP:
+    """A small torch MLP on frozen features: one or two hidden layers, dropout, weight decay by inner CV.
+
+    Many tiny networks are cheap only if they are not trained one after another: every (weight decay,
+    inner fold) model *and* the final model for each weight decay are trained together as one stacked
+    network, each seeing only its own rows through a loss mask. One optimisation run per cell replaces
+    (folds + 1) x candidates runs; the final model of the candidate with the best inner-CV accuracy is
+    kept. Seeded and deterministic. Full-batch below ``batch_size`` rows, shared minibatches above.
+
+    Sparse inputs (tf-idf) go through a sparse matmul and keep only the columns that occur in the
+    training rows: a column never seen in training gets no gradient, so its weights would stay at their
+    random initial values and only add noise at test time. Dropping them is the same as initialising
+    them to zero, and makes the first layer as wide as the training vocabulary, not the whole one.
+    """
+
+    def __init__(self, hidden: int = 128, layers: int = 1, dropout: float = 0.2,
+                 weight_decays: Sequence[float] = (1e-1, 1e-2), steps: int = 200, batch_size: int = 1024,
+                 lr: float = 3e-3, cv: int = 3, random_state: int = 0) -> None:
+        self.hidden = hidden
+        self.layers = layers
+        self.dropout = dropout
+        self.weight_decays = weight_decays
+        self.steps = steps
+        self.batch_size = batch_size
+        self.lr = lr
+        self.cv = cv
+        self.random_state = random_state
+
+    def fit(self, X: Any, y: np.ndarray) -> "MLP":
+        self.classes_, codes = np.unique(y, return_inverse=True)
+        self.columns_ = np.unique(X.tocsr().indices) if sp.issparse(X) else None
+        X = self._inputs(X)
+        n, wds = len(codes), list(self.weight_decays)
+        _, counts = np.unique(codes, return_counts=True)
+        k = int(min(self.cv, counts.min())) if len(wds) > 1 else 0
+        folds = [] if k < 2 else list(
+            StratifiedKFold(n_splits=k, shuffle=True, random_state=self.random_state).split(np.zeros(n), codes)
+        )
+        # Model m = (candidate c, part p): parts 0..k-1 train on fold p's training rows, part k on all rows.
+        masks, decay, valid = [], [], []
+        for wd in wds:
+            for train_idx, valid_idx in folds:
+                mask = np.zeros(n, dtype=np.float32)
+                mask[train_idx] = 1
+                masks.append(mask)
+                decay.append(wd)
+                valid.append(valid_idx)
+            masks.append(np.ones(n, dtype=np.float32))
+            decay.append(wd)
+            valid.append(None)
+        net = _StackedMLP(X.shape[1], self.hidden, self.layers, len(self.classes_), len(masks), self.dropout,
+                          torch.Generator().manual_seed(self.random_state))
+        net.train_masked(_tensor(X), torch.as_tensor(codes), torch.as_tensor(np.stack(masks)),
+                         torch.as_tensor(decay, dtype=torch.float32), self.steps, self.batch_size, self.lr,
+                         torch.Generator().manual_seed(self.random_state + 1))
+        per_model = len(folds) + 1
+        if folds:
+            logits = net.logits(_tensor(X))  # (n, M, C)
+            scores = np.zeros(len(wds))
+            for m, valid_idx in enumerate(valid):
+                if valid_idx is not None:
+                    predicted = logits[valid_idx, m].argmax(1).numpy()
+                    scores[m // per_model] += (predicted == codes[valid_idx]).mean() / len(folds)
+            best = int(np.argmax(scores))
+            record = {"cv_folds": len(folds), "cv_accuracy": round(float(scores[best]), 6)}
+        else:
+            best, record = 0, {"cv_folds": 0}
+        self.net_ = net.select(best * per_model + per_model - 1)
+        self.best_params_ = {"weight_decay": wds[best], "hidden": self.hidden, "layers": self.layers, **record}
+        return self
+
+    def _inputs(self, X: Any) -> Any:
+        return X.tocsr()[:, self.columns_] if self.columns_ is not None else X
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        return torch.softmax(self.net_.logits(_tensor(self._inputs(X)))[:, 0], dim=1).numpy()
+
+    def predict(self, X: Any) -> np.ndarray:
+        return self.classes_[self.predict_proba(X).argmax(1)]
+
+
+def _tensor(X: Any) -> torch.Tensor:
+    if sp.issparse(X):
+        csr = X.tocsr()
+        return torch.sparse_csr_tensor(
+            torch.as_tensor(csr.indptr, dtype=torch.int64), torch.as_tensor(csr.indices, dtype=torch.int64),
+            torch.as_tensor(csr.data, dtype=torch.float32), size=csr.shape,
+        )
+    return torch.as_tensor(np.asarray(X, dtype=np.float32))
+
+
+def _rows(X: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    return X.index_select(0, idx) if not X.is_sparse_csr else _tensor(_scipy(X)[idx.numpy()])
+
+
+def _scipy(X: torch.Tensor) -> sp.csr_matrix:
+    return sp.csr_matrix((X.values().numpy(), X.col_indices().numpy(), X.crow_indices().numpy()), shape=tuple(X.shape))
+
+
+class _StackedMLP:
+    """M independent MLPs stored as stacked tensors, so one matmul serves them all.
+
+    The first layer of all models is one (n_in, M*h) matrix: a dense or sparse X times it gives every
+    model's hidden units at once. Later layers are batched with einsum over the model axis.
+    """
+
+    def __init__(self, n_in: int, hidden: int, layers: int, n_out: int, models: int, dropout: float,
+                 generator: torch.Generator) -> None:
+        def uniform(shape: tuple, fan_in: int) -> torch.Tensor:
+            bound = 1.0 / np.sqrt(fan_in)
+            return ((torch.rand(shape, generator=generator) * 2 - 1) * bound).requires_grad_()
+
+        self.M, self.h, self.dropout = models, hidden, dropout
+        self.first = uniform((n_in, models * hidden), n_in)
+        self.first_bias = uniform((models, hidden), n_in)
+        self.hidden_layers = [(uniform((models, hidden, hidden), hidden), uniform((models, hidden), hidden))
+                              for _ in range(layers - 1)]
+        self.out = uniform((models, hidden, n_out), hidden)
+        self.out_bias = uniform((models, n_out), hidden)
+        self.training = False
+        self.generator = generator
+
+    def parameters(self) -> list[torch.Tensor]:
+        extra = [t for pair in self.hidden_layers for t in pair]
+        return [self.first, self.first_bias, *extra, self.out, self.out_bias]
+
+    def weights(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """(weight, model axis) pairs that weight decay applies to (biases are not decayed)."""
+        return [(self.first.view(self.first.shape[0], self.M, self.h), 1), (self.out, 0),
+                *[(w, 0) for w, _ in self.hidden_layers]]
+
+    def _drop(self, h: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.dropout == 0:
+            return h
+        keep = (torch.rand(h.shape, generator=self.generator) >= self.dropout).to(h.dtype)
+        return h * keep / (1 - self.dropout)
+
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
+        h = (X @ self.first).view(X.shape[0], self.M, self.h) + self.first_bias
+        h = self._drop(torch.relu(h))
+        for weight, bias in self.hidden_layers:
+            h = self._drop(torch.relu(torch.einsum("nmh,mhk->nmk", h, weight) + bias))
+        return torch.einsum("nmh,mhc->nmc", h, self.out) + self.out_bias
+
+    def logits(self, X: torch.Tensor) -> torch.Tensor:
+        with torch.inference_mode():
+            return self.forward(X)
+
+    def train_masked(self, X: torch.Tensor, y: torch.Tensor, masks: torch.Tensor, decay: torch.Tensor,
+                     steps: int, batch_size: int, lr: float, generator: torch.Generator) -> None:
+        """Adam on the sum of each model's masked mean cross-entropy, with decoupled per-model decay."""
+        optimizer = torch.optim.Adam(self.parameters(), lr=lr, foreach=True)
+        n = X.shape[0]
+        self.training = True
+        for _ in range(steps):
+            if n > batch_size:
+                idx = torch.randperm(n, generator=generator)[:batch_size]
+                xb, yb, mb = _rows(X, idx), y[idx], masks[:, idx]
+            else:
+                xb, yb, mb = X, y, masks
+            logits = self.forward(xb)  # (b, M, C)
+            nll = -torch.log_softmax(logits, dim=2).gather(2, yb.view(-1, 1, 1).expand(-1, self.M, 1)).squeeze(2)
+            loss = ((nll * mb.T).sum(0) / mb.sum(1).clamp(min=1)).sum()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            with torch.no_grad():
+                for weight, axis in self.weights():
+                    shape = [1] * weight.dim()
+                    shape[axis] = self.M
+                    weight.mul_(1 - lr * decay.view(shape))
+        self.training = False
+
+    def select(self, m: int) -> "_StackedMLP":
+        """A single-model view of model ``m``, for prediction."""
+        single = object.__new__(_StackedMLP)
+        single.M, single.h, single.dropout, single.training = 1, self.h, 0.0, False
+        single.generator = self.generator
+        with torch.no_grad():
+            single.first = self.first.view(-1, self.M, self.h)[:, m].contiguous()
+            single.first_bias = self.first_bias[m : m + 1].clone()
+            single.hidden_layers = [(w[m : m + 1].clone(), b[m : m + 1].clone()) for w, b in self.hidden_layers]
+            single.out = self.out[m : m + 1].clone()
+            single.out_bias = self.out_bias[m : m + 1].clone()
+        return single

@@ -1,0 +1,28 @@
+"""Progress bars that respect quiet mode.
+
+Long work shows a bar with rate and ETA on stderr; ``enso --quiet`` (or ``ENSO_QUIET=1``) turns every
+bar off so scripts get clean output.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from tqdm.auto import tqdm
+
+_quiet = os.environ.get("ENSO_QUIET", "") not in ("", "0")
+
+
+def set_quiet(quiet: bool) -> None:
+    global _quiet
+    _quiet = quiet
+
+
+def is_quiet() -> bool:
+    return _quiet
+
+
+def bar(total: int | None = None, desc: str = "", unit: str = "it", **kwargs: Any) -> tqdm:
+    """A tqdm bar on stderr, disabled in quiet mode."""
+    return tqdm(total=total, desc=desc, unit=unit, disable=_quiet, dynamic_ncols=True, leave=False, **kwargs)

@@ -1,0 +1,77 @@
+"""Summaries of a results file: mean, spread and a confidence interval across split seeds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+from scipy import stats
+
+from enso_ng.errors import EnsoError
+from enso_ng.workspace import read_table
+
+GROUP = ("dataset", "featurizer", "model", "train_size")
+
+
+@dataclass(frozen=True)
+class Cell:
+    dataset: str
+    featurizer: str
+    model: str
+    train_size: int
+    n: int
+    mean: float
+    std: float
+    ci_low: float
+    ci_high: float
+
+
+def load_results(path: Path) -> pa.Table:
+    table = read_table(path)
+    if table.num_rows == 0:
+        raise EnsoError(f"{path}: no results in this run")
+    return table
+
+
+def summarize(table: pa.Table, metric: str) -> list[Cell]:
+    """One :class:`Cell` per dataset x featurizer x model x size: mean, sample std, 95% t-interval."""
+    metrics = set(table.column("metric").to_pylist())
+    if metric not in metrics:
+        raise EnsoError(f"metric {metric!r} is not in these results (has: {', '.join(sorted(metrics))})")
+    groups: dict[tuple, list[float]] = {}
+    columns = [table.column(c).to_pylist() for c in (*GROUP, "metric", "value")]
+    for *key, row_metric, value in zip(*columns):
+        if row_metric == metric:
+            groups.setdefault(tuple(key), []).append(value)
+    cells = []
+    for key, values in sorted(groups.items()):
+        v = np.asarray(values, dtype=float)
+        mean = float(v.mean())
+        std = float(v.std(ddof=1)) if len(v) > 1 else 0.0
+        half = float(stats.t.ppf(0.975, len(v) - 1) * std / np.sqrt(len(v))) if len(v) > 1 else 0.0
+        cells.append(Cell(*key, n=len(v), mean=mean, std=std, ci_low=mean - half, ci_high=mean + half))
+    return cells
+
+
+def best_table(cells: list[Cell]) -> list[Cell]:
+    """The best featurizer x model per dataset and size (by mean)."""
+    best: dict[tuple[str, int], Cell] = {}
+    for cell in cells:
+        key = (cell.dataset, cell.train_size)
+        if key not in best or cell.mean > best[key].mean:
+            best[key] = cell
+    return [best[k] for k in sorted(best)]
+
+
+def format_table(cells: list[Cell], metric: str) -> str:
+    """A plain-text table for the terminal."""
+    header = ("dataset", "featurizer", "model", "size", metric, "95% CI", "splits")
+    rows = [
+        (c.dataset, c.featurizer, c.model, str(c.train_size), f"{c.mean:.3f}", f"[{c.ci_low:.3f}, {c.ci_high:.3f}]", str(c.n))
+        for c in cells
+    ]
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    line = lambda r: "  ".join(v.ljust(w) if i < 3 else v.rjust(w) for i, (v, w) in enumerate(zip(r, widths)))  # noqa: E731
+    return "\n".join([line(header), line(tuple("-" * w for w in widths)), *map(line, rows)])
