@@ -74,7 +74,10 @@ class BertFeaturizer(Featurizer):
         if self._model is not None:
             return
         from transformers import AutoModel, AutoTokenizer
+        from transformers.utils import logging as hf_logging
 
+        hf_logging.set_verbosity_error()  # enso's own bar reports progress; hide transformers' load bars
+        hf_logging.disable_progress_bar()
         self._tokenizer = AutoTokenizer.from_pretrained(str(self.folder))
         self._model = AutoModel.from_pretrained(str(self.folder)).eval()
 
