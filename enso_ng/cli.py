@@ -11,8 +11,6 @@ Examples:
 from __future__ import annotations
 
 import functools
-import logging
-import sys
 from typing import Any, Callable
 
 import click
@@ -63,7 +61,6 @@ def cli(ctx: click.Context, workspace: str | None, quiet: bool) -> None:
 
     Four stages that talk through files: download -> featurize -> experiment -> visualize.
     """
-    logging.basicConfig(format="warning: %(message)s", level=logging.WARNING, stream=sys.stderr)
     set_quiet(quiet)
     ctx.obj = {"workspace": Workspace.resolve(workspace)}
 
@@ -216,7 +213,7 @@ def experiment(ctx: click.Context, sizes: list[int], splits: int, seed: int, tes
         name=name or default_run_name(), sizes=sizes, splits=splits, seed=seed, test_size=test_size,
         datasets=datasets or [], featurizers=featurizers or [], models=models,
     )
-    outcome = run_experiment(workspace, config)
+    outcome = run_experiment(workspace, config, warn=lambda message: click.echo(f"warning: {message}", err=True))
     click.echo(f"wrote {outcome['path']}: {outcome['cells']} new cells"
                + (f", {outcome['resumed_cells']} already there" if outcome["resumed_cells"] else "")
                + f" in {outcome['seconds']:.1f} s")

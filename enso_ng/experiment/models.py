@@ -21,10 +21,6 @@ from enso_ng.registry import Registry
 
 MODELS: Registry[type] = Registry("model")
 
-# torch warns on every CSR tensor it builds; we build valid ones from scipy and know the API is beta.
-warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
-warnings.filterwarnings("ignore", message="Sparse invariant checks are implicitly disabled")
-
 
 def inner_cv_choice(
     X: Any, y: np.ndarray, candidates: Sequence[Any], fit_score: Callable[[Any, Any, np.ndarray, Any, np.ndarray], float],
@@ -168,10 +164,13 @@ class MLP:
 def _tensor(X: Any) -> torch.Tensor:
     if sp.issparse(X):
         csr = X.tocsr()
-        return torch.sparse_csr_tensor(
-            torch.as_tensor(csr.indptr, dtype=torch.int64), torch.as_tensor(csr.indices, dtype=torch.int64),
-            torch.as_tensor(csr.data, dtype=torch.float32), size=csr.shape,
-        )
+        with warnings.catch_warnings():
+            # torch warns on every CSR tensor ("beta", "invariant checks"); these come valid from scipy.
+            warnings.simplefilter("ignore", UserWarning)
+            return torch.sparse_csr_tensor(
+                torch.as_tensor(csr.indptr, dtype=torch.int64), torch.as_tensor(csr.indices, dtype=torch.int64),
+                torch.as_tensor(csr.data, dtype=torch.float32), size=csr.shape,
+            )
     return torch.as_tensor(np.asarray(X, dtype=np.float32))
 
 

@@ -8,13 +8,12 @@ rerun with the same name computes only the missing cells.
 from __future__ import annotations
 
 import json
-import logging
 import platform
 import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -29,8 +28,6 @@ from enso_ng.experiment.splits import SplitPlan, plan_split
 from enso_ng.formats import RESULT_KEY, RESULTS_SCHEMA, Features, read_features
 from enso_ng.progress import bar
 from enso_ng.workspace import Workspace, read_table, write_json, write_parquet
-
-log = logging.getLogger(__name__)
 
 DEFAULT_SIZES = (50, 100, 200, 500, 1000)
 DEFAULT_MODELS = ("logreg", "mlp")
@@ -108,8 +105,9 @@ def _existing(path) -> tuple[pa.Table | None, set[tuple]]:
     return table, set(keys)
 
 
-def run_experiment(workspace: Workspace, config: ExperimentConfig) -> dict[str, Any]:
-    """Run (or resume) the grid; return counts and what was skipped."""
+def run_experiment(workspace: Workspace, config: ExperimentConfig,
+                   warn: Callable[[str], None] = print) -> dict[str, Any]:
+    """Run (or resume) the grid; return counts and what was skipped. ``warn`` hears about skips at once."""
     for model in config.models:
         MODELS.get(model)
     for metric in config.metrics:
@@ -146,7 +144,7 @@ def run_experiment(workspace: Workspace, config: ExperimentConfig) -> dict[str, 
                 if n_classes < 2:
                     raise EnsoError(f"dataset {dataset!r} has a single class; nothing to classify")
                 plans = [plan_split(labels, first.splits, seed, config.test_size) for seed in config.split_seeds()]
-                sizes = _usable_sizes(dataset, config.sizes, plans[0], n_classes, skipped)
+                sizes = _usable_sizes(dataset, config.sizes, plans[0], n_classes, skipped, warn)
                 provenance[dataset] = {
                     "test_source": plans[0].test_source,
                     "test_rows": int(len(plans[0].test)),
@@ -188,7 +186,8 @@ def _check_resumable(run_dir, config: ExperimentConfig) -> None:
             )
 
 
-def _usable_sizes(dataset: str, sizes: list[int], plan: SplitPlan, n_classes: int, skipped: list) -> list[int]:
+def _usable_sizes(dataset: str, sizes: list[int], plan: SplitPlan, n_classes: int, skipped: list,
+                  warn: Callable[[str], None]) -> list[int]:
     usable = []
     for size in sorted(set(sizes)):
         if size > len(plan.order):
@@ -198,7 +197,7 @@ def _usable_sizes(dataset: str, sizes: list[int], plan: SplitPlan, n_classes: in
         else:
             usable.append(size)
             continue
-        log.warning("%s: skipping size %d: %s", dataset, size, reason)
+        warn(f"{dataset}: skipping size {size}: {reason}")
         skipped.append({"dataset": dataset, "train_size": size, "reason": reason})
     return usable
 
