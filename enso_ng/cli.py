@@ -218,6 +218,7 @@ def experiment(ctx: click.Context, sizes: list[int], splits: int, seed: int, tes
                + (f", {outcome['resumed_cells']} already there" if outcome["resumed_cells"] else "")
                + f" in {outcome['seconds']:.1f} s")
     cells = summarize(load_results(workspace.run_dir(config.name) / "results.parquet"), "accuracy")
+    click.echo("best featurizer x model per dataset and size (all cells: enso visualize):")
     click.echo(format_table(best_table(cells), "accuracy"))
 
 
