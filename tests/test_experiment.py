@@ -138,3 +138,12 @@ def test_non_finite_features_are_refused(trec_workspace, tmp_path):
     write_parquet(target, broken, read_meta(source))
     with pytest.raises(EnsoError, match="bad.parquet: features contain NaN"):
         read_features(target)
+
+
+def test_no_inner_cv_when_a_class_has_a_single_example():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(21, 5))
+    y = np.array(["a"] * 10 + ["b"] * 10 + ["c"], dtype=object)
+    model = MODELS.get("logreg")(random_state=0).fit(X, y)
+    assert model.best_params_["cv_folds"] == 0 and model.best_params_["C"] == 1.0
+    assert set(model.predict(X)) <= {"a", "b", "c"}

@@ -24,18 +24,18 @@ MODELS: Registry[type] = Registry("model")
 
 def inner_cv_choice(
     X: Any, y: np.ndarray, candidates: Sequence[Any], fit_score: Callable[[Any, Any, np.ndarray, Any, np.ndarray], float],
-    folds: int, random_state: int,
+    folds: int, random_state: int, default: Any,
 ) -> tuple[Any, dict[str, Any]]:
     """Pick the candidate with the best mean validation score over stratified folds of (X, y).
 
-    With fewer than two examples in some class no stratified split exists; the first (default) candidate
-    is then used and the record says so. Ties go to the earlier candidate, so order candidates from the
+    With fewer than two examples in some class no stratified split exists; ``default`` is then used and
+    the record says so (``cv_folds: 0``). Ties go to the earlier candidate, so order candidates from the
     most to the least regularised.
     """
     _, counts = np.unique(y, return_counts=True)
     k = int(min(folds, counts.min()))
     if k < 2 or len(candidates) == 1:
-        return candidates[0], {"cv_folds": 0}
+        return default, {"cv_folds": 0}
     splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=random_state)
     scores = np.zeros(len(candidates))
     for train, valid in splitter.split(np.zeros(len(y)), y):
@@ -65,7 +65,7 @@ class LogRegCV:
         def fit_score(C, X_tr, y_tr, X_va, y_va):
             return float((self._fit_one(C, X_tr, y_tr).predict(X_va) == y_va).mean())
 
-        C, record = inner_cv_choice(X, y, list(self.Cs), fit_score, self.cv, self.random_state)
+        C, record = inner_cv_choice(X, y, list(self.Cs), fit_score, self.cv, self.random_state, default=1.0)
         self.estimator_ = self._fit_one(C, X, y)
         converged = bool(np.all(self.estimator_.n_iter_ < self.max_iter))
         self.best_params_ = {"C": C, **record, "converged": converged}
