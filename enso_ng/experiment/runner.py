@@ -8,7 +8,6 @@ rerun with the same name computes only the missing cells.
 from __future__ import annotations
 
 import json
-import platform
 import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -20,13 +19,13 @@ import pyarrow as pa
 import torch
 from threadpoolctl import threadpool_limits
 
-from enso_ng import __version__
 from enso_ng.errors import EnsoError
 from enso_ng.experiment.metrics import METRICS
 from enso_ng.experiment.models import MODELS
 from enso_ng.experiment.splits import SplitPlan, plan_split
 from enso_ng.formats import RESULT_KEY, RESULTS_SCHEMA, Features, read_features
 from enso_ng.progress import bar
+from enso_ng.provenance import library_versions
 from enso_ng.workspace import Workspace, read_table, write_json, write_parquet
 
 DEFAULT_SIZES = (50, 100, 200, 500, 1000)
@@ -54,15 +53,6 @@ class ExperimentConfig:
 
 def default_run_name() -> str:
     return datetime.now().strftime("run-%Y%m%d-%H%M%S")
-
-
-def _versions() -> dict[str, str]:
-    import importlib.metadata as md
-
-    out = {"python": platform.python_version(), "enso_ng": __version__}
-    for package in ("numpy", "scipy", "scikit-learn", "torch", "pyarrow"):
-        out[package] = md.version(package)
-    return out
 
 
 def _select(workspace: Workspace, config: ExperimentConfig) -> dict[str, list[str]]:
@@ -246,7 +236,7 @@ def _write_config(run_dir, config: ExperimentConfig, provenance: dict, skipped: 
         "split_seeds": config.split_seeds(),
         "datasets": provenance,
         "skipped": skipped,
-        "versions": _versions(),
+        "versions": library_versions(),
         "written": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     write_json(path, payload)

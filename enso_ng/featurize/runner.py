@@ -12,26 +12,14 @@ from typing import Any
 
 import numpy as np
 
-from enso_ng import __version__
 from enso_ng.errors import EnsoError
 from enso_ng.featurize.base import FEATURIZERS
 from enso_ng.formats import features_batch, features_schema, read_dataset
 from enso_ng.progress import bar
+from enso_ng.provenance import library_versions
 from enso_ng.workspace import Workspace, parquet_writer, read_meta
 
 BLOCK_ROWS = 4096
-
-
-def library_versions() -> dict[str, str]:
-    import importlib.metadata as md
-
-    versions = {}
-    for package in ("numpy", "pyarrow", "scikit-learn", "torch", "transformers"):
-        try:
-            versions[package] = md.version(package)
-        except md.PackageNotFoundError:
-            pass
-    return versions
 
 
 def featurize(
@@ -63,7 +51,7 @@ def featurize(
         "dim": model.dim,
         "sparse": model.sparse,
         "rows": len(texts),
-        "versions": {"enso_ng": __version__, **library_versions()},
+        "versions": library_versions(),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     with parquet_writer(path, schema, meta) as writer, bar(len(texts), desc=f"{featurizer} {dataset}", unit="text") as progress:
