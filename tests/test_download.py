@@ -21,6 +21,9 @@ EXPECTED = {
     "mpqa": (10603, {"negative": 7292, "positive": 3311}, {"None": 10603}),  # 3 empty phrases dropped
     "trec": (5952, {"ABBR": 95, "DESC": 1300, "ENTY": 1344, "HUM": 1288, "LOC": 916, "NUM": 1009},
              {"train": 5452, "test": 500}),
+    "airline_sentiment": (14640, {"negative": 9178, "neutral": 3099, "positive": 2363}, {"None": 14640}),
+    "corporate_messaging": (3118, {"Action": 724, "Dialogue": 226, "Exclude": 39, "Information": 2129},
+                            {"None": 3118}),
 }
 
 

@@ -177,3 +177,35 @@ add(DatasetEntry(
 ))
 
 DEFAULT_DATASET = "rotten_tomatoes"
+
+_CROWDFLOWER = "CrowdFlower (Figure Eight) Data for Everyone library"
+
+add(DatasetEntry(
+    name="airline_sentiment",
+    task="sentiment",
+    description="Tweets about six US airlines, February 2015: negative, neutral or positive",
+    files={None: UrlSource(
+        f"{GITHUB_RAW}/AyushDhatwalia/Twitter-Airline-Sentiment/97f2cfe60c6d87fd2211c2975ea29817e972ceed/Tweets.csv",
+        "4224f422a6aad17e89e898f5484ebcbc460d1df7a4896e107f61ba045bf589d2",
+    )},
+    parser=csv_columns("text", "airline_sentiment"),
+    labels={"negative": "negative", "neutral": "neutral", "positive": "positive"},
+    licence="CC BY-NC-SA 4.0 (Kaggle crowdflower/twitter-airline-sentiment); repository GPL-3.0",
+    citation=f"{_CROWDFLOWER}: Twitter US Airline Sentiment (2015).",
+    homepage="https://www.kaggle.com/datasets/crowdflower/twitter-airline-sentiment",
+))
+
+add(DatasetEntry(
+    name="corporate_messaging",
+    task="message type",
+    description="Tweets from corporate accounts: information, action, dialogue, or exclude (Enso CorporateMessaging)",
+    files={None: UrlSource(
+        f"{GITHUB_RAW}/namboori/MIS546A2/daf8075372ee05b54600085589a0dfef22ed0e32/Corporate-messaging-DFE.csv",
+        "5fde669eaf2145d46f04bccc03ea69f3520dfc7ed4942be2feb5fc38b8101f88",
+    )},
+    parser=csv_columns("text", "category", encoding="latin-1"),
+    labels={"Information": "Information", "Action": "Action", "Dialogue": "Dialogue", "Exclude": "Exclude"},
+    licence="none stated by the repository; CrowdFlower Data for Everyone terms",
+    citation=f"{_CROWDFLOWER}: Corporate messaging (2015).",
+    homepage="https://data.world/crowdflower/corporate-messaging",
+))
