@@ -11,6 +11,7 @@ Examples:
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 from typing import Any, Callable
 
 import click
@@ -68,48 +69,112 @@ def cli(ctx: click.Context, workspace: str | None, quiet: bool) -> None:
 @cli.command()
 @click.argument("names", nargs=-1)
 @click.option("--list", "show_list", is_flag=True, help="List the catalog and what is downloaded.")
+@click.option("--from-file", "from_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Import your own labelled file (.csv, .tsv, .jsonl or .parquet, optionally .gz/.bz2).")
+@click.option("--name", help="Dataset name for --from-file.")
+@click.option("--text-column", default="text", show_default=True, help="Text column of --from-file.")
+@click.option("--label-column", default="label", show_default=True, help="Label column of --from-file.")
+@click.option("--split-column", help="Column of --from-file holding train/validation/test, kept as the official split.")
 @click.option("--mirror", envvar="ENSO_MIRROR", metavar="URL",
-              help="Replace the https://raw.githubusercontent.com prefix of catalog URLs (env ENSO_MIRROR).")
+              help="Fetch https://HOST/PATH from URL/HOST/PATH instead, e.g. an internal copy (env ENSO_MIRROR).")
+@click.option("--timeout", default=30.0, show_default=True, help="Seconds without data before a request is retried.")
 @click.option("--force", is_flag=True, help="Rebuild even if datasets/<name>.parquet exists.")
 @click.pass_context
 @_fail_cleanly
-def download(ctx: click.Context, names: tuple[str, ...], show_list: bool, mirror: str | None, force: bool) -> None:
-    """Fetch catalog datasets into datasets/<name>.parquet (text, label, split).
+def download(ctx: click.Context, names: tuple[str, ...], show_list: bool, from_file: Path | None, name: str | None,
+             text_column: str, label_column: str, split_column: str | None, mirror: str | None, timeout: float,
+             force: bool) -> None:
+    """Fetch catalog datasets, or import your own, into datasets/<name>.parquet (text, label, split).
+
+    Raw files are verified against their sha256 and cached under datasets/.raw, so a re-run fetches
+    nothing. With several names, a failure does not stop the others; the exit status says if any failed.
 
     \b
     Examples:
       enso download rotten_tomatoes
-      enso download sst2 subj --mirror http://127.0.0.1:8000/raw.githubusercontent.com
+      enso download sst2 subj trec --mirror http://127.0.0.1:8000
+      enso download --from-file tickets.csv --name tickets --text-column body --label-column queue
       enso download --list
     """
-    from enso_ng.download import CATALOG
+    from enso_ng.download import CATALOG, sources
     from enso_ng.download import download as fetch
+    from enso_ng.download import from_file as import_file
 
     workspace = _workspace(ctx)
     if show_list:
-        have = set(workspace.datasets())
-        for name in CATALOG.names():
-            entry = CATALOG.get(name)
-            mark = "downloaded" if name in have else ""
-            click.echo(f"{name:18} {entry.task:18} {len(entry.labels):>3} classes  {mark}")
+        _print_catalog(workspace)
+        return
+    if from_file is not None:
+        if names:
+            raise EnsoError("give either catalog names or --from-file, not both")
+        if not name:
+            raise EnsoError("--from-file needs --name NAME for the dataset")
+        meta = import_file(from_file, name, text_column, label_column, split_column, workspace, force=force)
+        _report_dataset(workspace, name, meta)
         return
     if not names:
-        raise EnsoError("name at least one dataset (see: enso download --list)")
-    for name in names:
-        CATALOG.get(name)  # unknown names fail before any download starts
+        raise EnsoError("name at least one dataset (see: enso download --list), or use --from-file")
+    for dataset in names:
+        CATALOG.get(dataset)  # unknown names fail before any download starts
+    if timeout <= 0:
+        raise EnsoError(f"--timeout must be positive, got {timeout}")
+    sources.TIMEOUT_S = timeout
     failed = []
-    for name in names:
+    for dataset in dict.fromkeys(names):
         try:
-            meta = fetch(name, workspace, mirror=mirror, force=force)
+            meta = fetch(dataset, workspace, mirror=mirror, force=force)
         except EnsoError as exc:
-            click.echo(f"failed {name}: {exc}", err=True)
-            failed.append(name)
+            click.echo(f"failed {dataset}: {exc}", err=True)
+            failed.append(dataset)
             continue
-        state = "cached" if meta["cached"] else "wrote"
-        labels = ", ".join(f"{k} {v}" for k, v in meta["labels"].items())
-        click.echo(f"{state} {workspace.dataset_path(name)}: {meta['rows']} rows ({labels})")
+        _report_dataset(workspace, dataset, meta)
+    if len(names) > 1:
+        click.echo(f"summary: {len(names) - len(failed)} of {len(names)} ok"
+                   + (f"; failed: {', '.join(failed)}" if failed else ""))
     if failed:
         raise EnsoError(f"{len(failed)} of {len(names)} dataset(s) failed: {', '.join(failed)}")
+
+
+def _report_dataset(workspace: Workspace, name: str, meta: dict) -> None:
+    state = "cached" if meta["cached"] else "wrote"
+    labels = ", ".join(f"{k} {v}" for k, v in meta["labels"].items())
+    if len(labels) > 100:
+        labels = f"{len(meta['labels'])} labels"
+    dropped = ", ".join(f"{v} {k}" for k, v in meta.get("dropped", {}).items())
+    click.echo(f"{state} {workspace.dataset_path(name)}: {meta['rows']} rows ({labels})"
+               + (f"; dropped {dropped}" if dropped and not meta["cached"] else ""))
+
+
+def _print_catalog(workspace: Workspace) -> None:
+    """The catalog, and any imported datasets, as one table."""
+    from enso_ng.download import CATALOG
+    from enso_ng.workspace import read_meta
+
+    have = {}
+    for name in workspace.datasets():
+        try:
+            have[name] = read_meta(workspace.dataset_path(name))
+        except EnsoError:
+            continue
+    rows = []
+    for name in CATALOG.names():
+        entry = CATALOG.get(name)
+        meta = have.get(name)
+        rows.append([name, entry.task, str(entry.classes), f"{(meta or {}).get('rows', entry.rows):,}",
+                     entry.origin, entry.licence, "yes" if meta else ""])
+    for name, meta in have.items():
+        if name not in CATALOG:
+            source = meta.get("sources", [{}])[0].get("path", "file")
+            rows.append([name, meta.get("task", ""), str(len(meta.get("labels", {}))), f"{meta.get('rows', 0):,}",
+                         source, meta.get("licence", ""), "yes"])
+    for row in rows:
+        row[4] = row[4] if len(row[4]) <= 36 else row[4][:35] + "…"
+    header = ["name", "task", "classes", "rows", "source", "licence", "downloaded"]
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    right = {2, 3}
+    for row in [header, *rows]:
+        cells = [c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))]
+        click.echo("  ".join(cells).rstrip())
 
 
 def _parse_featurizer_options(values: tuple[str, ...], featurizers: list[str]) -> dict[str, dict[str, str]]:

@@ -1,34 +1,48 @@
-"""Build ``datasets/<name>.parquet`` from a catalog entry.
+"""Build ``datasets/<name>.parquet`` from a catalog entry or from a user's own file.
 
 The contract: one row per example with ``text`` (non-empty string), ``label`` (string) and ``split``
 (train/validation/test, or null where the source has none); the schema metadata records where the bytes
-came from, their sha256, the licence, the label counts and a fingerprint of the content that later stages
-use to tell whether their caches still describe this dataset.
+came from, their sha256, the licence, the label counts, what cleaning dropped, and a fingerprint of the
+content that later stages use to tell whether their caches still describe this dataset.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterable, Iterator
 
 import pyarrow as pa
 
 from enso_ng import __version__
 from enso_ng.download.catalog import CATALOG, DatasetEntry
+from enso_ng.download.parsers import Parser, Record, csv_columns, jsonl_fields, parquet_columns
+from enso_ng.download.sources import LocalFile
 from enso_ng.errors import EnsoError
 from enso_ng.formats import DATASET_SCHEMA
 from enso_ng.workspace import Workspace, read_meta, write_parquet
 
+#: how users spell their splits -> the contract's names
+SPLIT_NAMES = {
+    "train": "train", "training": "train",
+    "validation": "validation", "valid": "validation", "val": "validation", "dev": "validation",
+    "test": "test", "testing": "test",
+}
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
 @dataclass
 class Cleaned:
-    texts: list[str]
-    labels: list[str]
-    splits: list[str | None]
-    dropped: Counter
+    texts: list[str] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)
+    splits: list[str | None] = field(default_factory=list)
+    dropped: Counter = field(default_factory=Counter)
+    #: kept rows whose bytes did not all decode (U+FFFD stands in for them)
+    repaired: int = 0
 
 
 def fingerprint(texts: list[str], labels: list[str], splits: list[str | None]) -> str:
@@ -39,59 +53,89 @@ def fingerprint(texts: list[str], labels: list[str], splits: list[str | None]) -
     return digest.hexdigest()
 
 
-def clean(entry: DatasetEntry, records_by_split) -> Cleaned:
-    """Apply the entry's rules: strip text, drop empty texts and non-task labels, map labels to names."""
-    out = Cleaned([], [], [], Counter())
-    for split, records in records_by_split:
-        for number, (text, raw_label) in enumerate(records, start=1):
-            text, raw_label = text.strip(), raw_label.strip()
+def _row_split(entry: DatasetEntry, file_split: str | None, record: Record, where: str) -> str | None:
+    if file_split is not None or record.split is None:
+        return file_split
+    value = record.split.strip().lower()
+    if value not in SPLIT_NAMES:
+        raise EnsoError(f"{entry.name}: {where} has split {record.split!r} (expected train, validation or test)")
+    return SPLIT_NAMES[value]
+
+
+def clean(entry: DatasetEntry, records_by_split: Iterable[tuple[str | None, Iterator[Record]]]) -> Cleaned:
+    """Apply the entry's rules: strip text, drop empty texts, missing and non-task labels, map labels.
+
+    Every dropped row is counted by reason; an unknown label is an error, never a silent drop.
+    """
+    out = Cleaned()
+    for file_split, records in records_by_split:
+        for number, record in enumerate(records, start=1):
+            where = f"{file_split + ' ' if file_split else ''}record {number}"
+            text, raw_label = record.text.strip(), record.label.strip()
+            split = _row_split(entry, file_split, record, where)
+            if not raw_label or raw_label in entry.missing_labels:
+                out.dropped["missing label"] += 1
+                continue
             if raw_label in entry.drop_labels:
                 out.dropped[f"label {raw_label}"] += 1
                 continue
-            if raw_label not in entry.labels:
-                where = f"{split} " if split else ""
-                raise EnsoError(f"{entry.name}: {where}record {number} has unknown label {raw_label!r}")
+            if entry.labels is None:
+                label = raw_label
+            elif raw_label in entry.labels:
+                label = entry.labels[raw_label]
+            else:
+                raise EnsoError(f"{entry.name}: {where} has unknown label {raw_label!r}")
             if not text:
                 out.dropped["empty text"] += 1
                 continue
+            out.repaired += "\ufffd" in text
             out.texts.append(text)
-            out.labels.append(entry.labels[raw_label])
+            out.labels.append(label)
             out.splits.append(split)
     return out
 
 
-def download(name: str, workspace: Workspace, mirror: str | None = None, force: bool = False) -> dict:
-    """Fetch, verify, clean and write one catalog dataset; return its metadata."""
-    entry = CATALOG.get(name)
-    path = workspace.dataset_path(name)
+def build(entry: DatasetEntry, workspace: Workspace, mirror: str | None = None, force: bool = False) -> dict:
+    """Fetch, verify, clean and write one dataset; return its metadata (``cached`` says if it was reused)."""
+    path = workspace.dataset_path(entry.name)
     sources = [{"split": split, **source.describe()} for split, source in entry.files.items()]
+    recipe = dict(entry.recipe)
     if path.exists() and not force:
         existing = read_meta(path)
-        if existing.get("sources") == sources:
+        if existing.get("sources") == sources and existing.get("recipe", {}) == recipe:
             return {**existing, "cached": True}
     parsed = []
     for split, source in entry.files.items():
         try:
             local = source.fetch(workspace.raw_dir, mirror)
         except EnsoError as exc:
-            raise EnsoError(f"{name}: {exc}") from None
+            raise EnsoError(f"{entry.name}: {exc}") from None
         parsed.append((split, entry.parser(local)))
-    cleaned = clean(entry, parsed)
+    try:
+        cleaned = clean(entry, parsed)
+    except EnsoError as exc:
+        message = str(exc)
+        raise EnsoError(message if message.startswith(f"{entry.name}:") else f"{entry.name}: {message}") from None
     if not cleaned.texts:
-        raise EnsoError(f"{name}: no rows left after cleaning")
+        raise EnsoError(f"{entry.name}: no rows left after cleaning (dropped: {dict(cleaned.dropped) or 'none'})")
+    labels = Counter(cleaned.labels)
+    if len(labels) < 2:
+        raise EnsoError(f"{entry.name}: only one label ({next(iter(labels))!r}); a classifier needs two or more")
     meta = {
         "kind": "dataset",
-        "name": name,
+        "name": entry.name,
         "task": entry.task,
         "description": entry.description,
         "sources": sources,
+        "recipe": recipe,
         "licence": entry.licence,
         "citation": entry.citation,
         "homepage": entry.homepage,
-        "labels": dict(sorted(Counter(cleaned.labels).items())),
+        "labels": dict(sorted(labels.items())),
         "splits": {str(k): v for k, v in sorted(Counter(cleaned.splits).items(), key=lambda kv: str(kv[0]))},
         "rows": len(cleaned.texts),
         "dropped": dict(cleaned.dropped),
+        "repaired_rows": cleaned.repaired,
         "fingerprint": fingerprint(cleaned.texts, cleaned.labels, cleaned.splits),
         "enso_ng_version": __version__,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -99,3 +143,56 @@ def download(name: str, workspace: Workspace, mirror: str | None = None, force: 
     table = pa.table({"text": cleaned.texts, "label": cleaned.labels, "split": cleaned.splits}, schema=DATASET_SCHEMA)
     write_parquet(path, table, meta)
     return {**meta, "cached": False}
+
+
+def download(name: str, workspace: Workspace, mirror: str | None = None, force: bool = False) -> dict:
+    """Fetch, verify, clean and write one catalog dataset."""
+    return build(CATALOG.get(name), workspace, mirror, force)
+
+
+#: file suffix -> format of ``enso download --from-file``
+FILE_FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl",
+                ".parquet": "parquet", ".pq": "parquet"}
+
+
+def file_format(path: Path) -> str:
+    suffixes = [s.lower() for s in path.suffixes if s.lower() not in (".gz", ".bz2")]
+    fmt = FILE_FORMATS.get(suffixes[-1] if suffixes else "")
+    if fmt is None:
+        known = ", ".join(sorted(FILE_FORMATS))
+        raise EnsoError(f"{path}: cannot tell the format from the name (known endings: {known}, optionally .gz/.bz2)")
+    return fmt
+
+
+def _file_parser(fmt: str, text: str, label: str, split: str | None) -> Parser:
+    if fmt == "csv":
+        return csv_columns(text, label, split=split)
+    if fmt == "tsv":
+        return csv_columns(text, label, delimiter="\t", split=split)
+    if fmt == "jsonl":
+        return jsonl_fields(text, label, split)
+    return parquet_columns(text, label, split)
+
+
+def from_file(path: Path, name: str, text_column: str, label_column: str, split_column: str | None,
+              workspace: Workspace, force: bool = False) -> dict:
+    """Import a user's labelled file under the same contract as a catalog dataset."""
+    if not _NAME.match(name):
+        raise EnsoError(f"--name {name!r}: use letters, digits, '_', '-' or '.', starting with a letter or digit")
+    if name in CATALOG.names():
+        raise EnsoError(f"--name {name!r} is a catalog dataset; choose another name for your own data")
+    fmt = file_format(path)
+    entry = DatasetEntry(
+        name=name,
+        task="user data",
+        description=f"imported from {path.name}",
+        files={None: LocalFile.of(path)},
+        parser=_file_parser(fmt, text_column, label_column, split_column),
+        labels=None,
+        licence="the user's own data",
+        citation="",
+        homepage="",
+        recipe={"format": fmt, "text_column": text_column, "label_column": label_column,
+                "split_column": split_column},
+    )
+    return build(entry, workspace, force=force)
