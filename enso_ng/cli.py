@@ -119,12 +119,16 @@ def download(ctx: click.Context, names: tuple[str, ...], show_list: bool, from_f
     if timeout <= 0:
         raise EnsoError(f"--timeout must be positive, got {timeout}")
     sources.TIMEOUT_S = timeout
+    names = tuple(dict.fromkeys(names))
+    if len(names) == 1:
+        _report_dataset(workspace, names[0], fetch(names[0], workspace, mirror=mirror, force=force))
+        return
     failed = []
-    for dataset in dict.fromkeys(names):
+    for dataset in names:
         try:
             meta = fetch(dataset, workspace, mirror=mirror, force=force)
         except EnsoError as exc:
-            click.echo(f"failed {dataset}: {exc}", err=True)
+            click.echo(f"failed {exc}", err=True)  # the message starts with the dataset's name
             failed.append(dataset)
             continue
         _report_dataset(workspace, dataset, meta)

@@ -46,11 +46,11 @@ def invoke(workspace: Path, *args: str) -> Result:
 
 @pytest.fixture(scope="session")
 def mirror() -> Iterator[str]:
-    """A mirror URL standing in for https://raw.githubusercontent.com, served from ../shared/datasets."""
+    """A mirror root (``URL/HOST/PATH``) served from ../shared/datasets, which holds raw.githubusercontent.com."""
     if not SHARED_DATASETS.is_dir():
         pytest.skip(f"needs ../shared/datasets beside the repo (not found at {SHARED_DATASETS})")
     with serve(SHARED_DATASETS) as base:
-        yield f"{base}/raw.githubusercontent.com"
+        yield base
 
 
 @pytest.fixture(scope="session")

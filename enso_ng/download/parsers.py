@@ -14,6 +14,7 @@ import csv
 import gzip
 import io
 import json
+import re
 from pathlib import Path
 from typing import Callable, Iterator, NamedTuple, Sequence
 
@@ -101,6 +102,11 @@ def csv_columns(
 
     def parse(path: Path) -> Iterator[Record]:
         content = decode(read_bytes(path), encoding)
+        if _first_line_end(content) != "\r":
+            # Rows end as the first line does. Where that is not a lone CR, a lone CR is text, but the csv
+            # module would end the row there even in an unquoted field (Python's own writer leaves it
+            # unquoted with "\n" line endings) and split one row in two: read it as a space instead.
+            content = _LONE_CR.sub(" ", content)
         reader = csv.DictReader(io.StringIO(content, newline=""), fieldnames=fieldnames, delimiter=delimiter,
                                 quoting=quoting, strict=quoting != csv.QUOTE_NONE)
         try:
@@ -118,6 +124,14 @@ def csv_columns(
             raise EnsoError(f"{path.name}: line {reader.line_num}: malformed {_kind(delimiter)} ({exc})") from None
 
     return parse
+
+
+_LONE_CR = re.compile(r"\r(?!\n)")
+
+
+def _first_line_end(content: str) -> str:
+    match = re.search(r"\r\n|\r|\n", content)
+    return match.group() if match else ""
 
 
 def _kind(delimiter: str) -> str:

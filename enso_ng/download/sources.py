@@ -124,7 +124,7 @@ def download_url(url: str, dest: Path) -> None:
                 raise EnsoError(f"{url}: HTTP {exc.code} {exc.reason} after {RETRIES + 1} tries") from None
         except _TRANSIENT as exc:
             if attempt == RETRIES:
-                reason = getattr(exc, "reason", None) or exc.__class__.__name__ + (f" {exc}" if str(exc) else "")
+                reason = getattr(exc, "reason", None) or str(exc) or exc.__class__.__name__
                 raise EnsoError(f"{url}: download failed after {RETRIES + 1} tries ({reason})") from None
         time.sleep(BACKOFF_S * 2**attempt)
 

