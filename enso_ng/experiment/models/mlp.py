@@ -1,83 +1,14 @@
-"""Target models trained on frozen features, following scikit-learn's estimator contract.
-
-Each model chooses its own hyper-parameters by an inner stratified cross-validation on the training
-subset it is given, and nothing else: the test set is never seen before the final score. The chosen
-values are exposed as ``best_params_`` so results can record them.
-"""
+"""``mlp``: small torch MLPs on frozen features, every inner-CV candidate trained at once."""
 
 from __future__ import annotations
 
 import warnings
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import scipy.sparse as sp
 import torch
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold
-
-from enso_ng.registry import Registry
-
-MODELS: Registry[type] = Registry("model")
-
-
-def inner_cv_choice(
-    X: Any, y: np.ndarray, candidates: Sequence[Any], fit_score: Callable[[Any, Any, np.ndarray, Any, np.ndarray], float],
-    folds: int, random_state: int, default: Any,
-) -> tuple[Any, dict[str, Any]]:
-    """Pick the candidate with the best mean validation score over stratified folds of (X, y).
-
-    With fewer than two examples in some class no stratified split exists; ``default`` is then used and
-    the record says so (``cv_folds: 0``). Ties go to the earlier candidate, so order candidates from the
-    most to the least regularised.
-    """
-    _, counts = np.unique(y, return_counts=True)
-    k = int(min(folds, counts.min()))
-    if k < 2 or len(candidates) == 1:
-        return default, {"cv_folds": 0}
-    splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=random_state)
-    scores = np.zeros(len(candidates))
-    for train, valid in splitter.split(np.zeros(len(y)), y):
-        for i, candidate in enumerate(candidates):
-            scores[i] += fit_score(candidate, X[train], y[train], X[valid], y[valid])
-    best = int(np.argmax(scores))
-    return candidates[best], {"cv_folds": k, "cv_accuracy": round(float(scores[best] / k), 6)}
-
-
-@MODELS.register("logreg")
-class LogRegCV:
-    """Multinomial L2 logistic regression fitted with L-BFGS; C chosen by inner CV on accuracy."""
-
-    def __init__(self, Cs: Sequence[float] = (0.1, 1.0, 10.0, 100.0, 1000.0), cv: int = 3,
-                 max_iter: int = 1000, random_state: int = 0) -> None:
-        self.Cs = Cs
-        self.cv = cv
-        self.max_iter = max_iter
-        self.random_state = random_state
-
-    def _fit_one(self, C: float, X: Any, y: np.ndarray) -> LogisticRegression:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            return LogisticRegression(C=C, solver="lbfgs", max_iter=self.max_iter).fit(X, y)
-
-    def fit(self, X: Any, y: np.ndarray) -> "LogRegCV":
-        def fit_score(C, X_tr, y_tr, X_va, y_va):
-            return float((self._fit_one(C, X_tr, y_tr).predict(X_va) == y_va).mean())
-
-        C, record = inner_cv_choice(X, y, list(self.Cs), fit_score, self.cv, self.random_state, default=1.0)
-        self.estimator_ = self._fit_one(C, X, y)
-        converged = bool(np.all(self.estimator_.n_iter_ < self.max_iter))
-        self.best_params_ = {"C": C, **record, "converged": converged}
-        self.classes_ = self.estimator_.classes_
-        return self
-
-    def predict(self, X: Any) -> np.ndarray:
-        return self.estimator_.predict(X)
-
-    def predict_proba(self, X: Any) -> np.ndarray:
-        return self.estimator_.predict_proba(X)
-
+from enso_ng.experiment.models.base import MODELS, cv_folds
 
 @MODELS.register("mlp")
 class MLP:
@@ -113,11 +44,7 @@ class MLP:
         self.columns_ = np.unique(X.tocsr().indices) if sp.issparse(X) else None
         X = self._inputs(X)
         n, wds = len(codes), list(self.weight_decays)
-        _, counts = np.unique(codes, return_counts=True)
-        k = int(min(self.cv, counts.min())) if len(wds) > 1 else 0
-        folds = [] if k < 2 else list(
-            StratifiedKFold(n_splits=k, shuffle=True, random_state=self.random_state).split(np.zeros(n), codes)
-        )
+        folds = cv_folds(codes, self.cv, self.random_state) if len(wds) > 1 else []
         # Model m = (candidate c, part p): parts 0..k-1 train on fold p's training rows, part k on all rows.
         masks, decay, valid = [], [], []
         for wd in wds:

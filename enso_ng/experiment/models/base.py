@@ -1,0 +1,60 @@
+"""The target-model registry and what every model shares: inner CV for hyper-parameters.
+
+Models follow scikit-learn's estimator contract: ``__init__`` only stores parameters, ``fit(X, y)``
+returns ``self``, fitted state ends in ``_``, randomness comes from ``random_state``. Each chooses its own
+hyper-parameters by an inner stratified cross-validation on the training subset it is given and nothing
+else, and exposes the chosen values as ``best_params_``. ``predict_proba`` (columns in ``classes_`` order)
+serves the probability metrics; a model without it offers ``decision_function`` for ROC-AUC.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, Callable, Sequence
+
+import numpy as np
+from sklearn.model_selection import StratifiedKFold
+
+from enso_ng.registry import Registry
+
+MODELS: Registry[type] = Registry("model")
+
+
+def cv_folds(y: np.ndarray, folds: int, random_state: int,
+             allow_missing: bool = False) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Stratified folds of ``y``, or none where that is impossible.
+
+    By default every class needs two examples, so each fold's training part sees every class. With
+    ``allow_missing`` (what scikit-learn's GridSearchCV does, with a warning) a class with fewer examples
+    than folds is simply absent from some training parts; a model that copes with that gets CV even at
+    the smallest sizes.
+    """
+    _, counts = np.unique(y, return_counts=True)
+    k = int(min(folds, counts.max() if allow_missing else counts.min()))
+    if k < 2:
+        return []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "the least populated class has only 1 member"
+        splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=random_state)
+        return list(splitter.split(np.zeros(len(y)), y))
+
+
+def inner_cv_choice(
+    X: Any, y: np.ndarray, candidates: Sequence[Any], fit_score: Callable[[Any, Any, np.ndarray, Any, np.ndarray], float],
+    folds: int, random_state: int, default: Any,
+) -> tuple[Any, dict[str, Any]]:
+    """Pick the candidate with the best mean validation score over stratified folds of (X, y).
+
+    With fewer than two examples in some class no stratified split exists; ``default`` is then used and
+    the record says so (``cv_folds: 0``). Ties go to the earlier candidate, so order candidates from the
+    most to the least regularised.
+    """
+    splits = cv_folds(y, folds, random_state) if len(candidates) > 1 else []
+    if not splits:
+        return default, {"cv_folds": 0}
+    scores = np.zeros(len(candidates))
+    for train, valid in splits:
+        for i, candidate in enumerate(candidates):
+            scores[i] += fit_score(candidate, X[train], y[train], X[valid], y[valid])
+    best = int(np.argmax(scores))
+    return candidates[best], {"cv_folds": len(splits), "cv_accuracy": round(float(scores[best] / len(splits)), 6)}
