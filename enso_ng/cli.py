@@ -251,44 +251,62 @@ def featurize(ctx: click.Context, featurizers: tuple[str, ...], datasets: tuple[
 
 
 @cli.command()
-@click.option("--sizes", callback=_comma_list(int), default="50,100,200,500,1000", show_default=True,
-              help="Training sizes, comma-separated.")
-@click.option("--splits", default=5, show_default=True, help="Split seeds per size (repeated stratified splits).")
-@click.option("--seed", default=0, show_default=True, help="First split seed; seeds are seed..seed+splits-1.")
-@click.option("--test-size", default=0.2, show_default=True,
-              help="Held-out fraction (<1) or count, where the dataset has no official test split.")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="TOML or YAML file of these options, for long grids; flags given here override it.")
+@click.option("--sizes", callback=_comma_list(int), help="Training sizes, comma-separated [default: 50,100,200,500,1000].")
+@click.option("--per-label", "per_label", callback=_comma_list(int),
+              help="Examples per label instead of sizes (MTEB's protocol), e.g. 8,16,32.")
+@click.option("--splits", type=int, help="Split seeds per size (repeated stratified splits) [default: 5].")
+@click.option("--seed", type=int, help="First split seed; seeds are seed..seed+splits-1 [default: 0].")
+@click.option("--test-size", type=float,
+              help="Held-out fraction (<1) or count, where the dataset has no official test split [default: 0.2].")
+@click.option("--no-official-test", "official_test", flag_value=False, default=None,
+              help="Hold out a stratified test set even where the dataset has an official test split.")
 @click.option("--datasets", callback=_comma_list(), help="Datasets to use (default: all with features).")
 @click.option("--featurizers", callback=_comma_list(), help="Featurizers to use (default: all cached).")
-@click.option("--models", callback=_comma_list(), default="logreg,mlp", show_default=True, help="Target models.")
+@click.option("--models", callback=_comma_list(), help="Target models [default: logreg,mlp] (see --list).")
+@click.option("--metrics", callback=_comma_list(), help="Metrics [default: all] (see --list).")
+@click.option("--sampler", help="How training subsets are drawn: stratified (default), natural, per_label.")
+@click.option("--resampler", help="Rebalance each training subset: none (default), oversample, undersample.")
+@click.option("--jobs", "-j", type=int, help="Worker processes; results are identical to --jobs 1 [default: 1].")
 @click.option("--name", help="Run name under results/ (default: run-<timestamp>); an existing run resumes.")
+@click.option("--list", "show_list", is_flag=True, help="List models, metrics, samplers and resamplers.")
 @click.pass_context
 @_fail_cleanly
-def experiment(ctx: click.Context, sizes: list[int], splits: int, seed: int, test_size: float, datasets: list[str] | None,
-               featurizers: list[str] | None, models: list[str], name: str | None) -> None:
+def experiment(ctx: click.Context, config_file: Path | None, show_list: bool, name: str | None, **options: Any) -> None:
     """Train light models on cached features at each training size; write results/<run>/.
 
     Every featurizer and model sees the same test set and the same nested training subsets per seed.
+    Hyper-parameters are chosen by inner cross-validation on the training subset only.
 
     \b
     Examples:
       enso experiment --sizes 50,100,500
-      enso experiment --datasets sst2 --models logreg --splits 10 --name sst2-lr
+      enso experiment --datasets sst2 --models logreg,knn,svm --splits 10 --name sst2 --jobs 2
+      enso experiment --per-label 8,16,32 --name mteb-style
+      enso experiment --config grid.toml
     """
-    from enso_ng.experiment import ExperimentConfig, default_run_name, run_experiment
+    from enso_ng.experiment import METRICS, MODELS, RESAMPLERS, SAMPLERS, default_run_name, run_experiment
+    from enso_ng.experiment.config import read_config_file, resolve
     from enso_ng.visualize import best_table, format_table, load_results, summarize
 
+    if show_list:
+        for title, registry in (("models", MODELS), ("metrics", METRICS), ("samplers", SAMPLERS),
+                                ("resamplers", RESAMPLERS)):
+            click.echo(f"{title}: {', '.join(registry.names())}")
+        return
     workspace = _workspace(ctx)
-    config = ExperimentConfig(
-        name=name or default_run_name(), sizes=sizes, splits=splits, seed=seed, test_size=test_size,
-        datasets=datasets or [], featurizers=featurizers or [], models=models,
-    )
+    merged = read_config_file(config_file) if config_file else {}
+    merged.update({k: v for k, v in options.items() if v is not None})
+    config = resolve(merged, name or merged.get("name") or default_run_name())
     outcome = run_experiment(workspace, config, warn=lambda message: click.echo(f"warning: {message}", err=True))
     click.echo(f"wrote {outcome['path']}: {outcome['cells']} new cells"
                + (f", {outcome['resumed_cells']} already there" if outcome["resumed_cells"] else "")
                + f" in {outcome['seconds']:.1f} s")
-    cells = summarize(load_results(workspace.run_dir(config.name) / "results.parquet"), "accuracy")
+    metric = "accuracy" if "accuracy" in config.metrics else config.metrics[0]
+    cells = summarize(load_results(workspace.run_dir(config.name) / "results.parquet"), metric)
     click.echo("best featurizer x model per dataset and size (all cells: enso visualize):")
-    click.echo(format_table(best_table(cells), "accuracy"))
+    click.echo(format_table(best_table(cells), metric))
 
 
 @cli.command()

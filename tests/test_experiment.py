@@ -73,19 +73,27 @@ def test_mlp_handles_sparse_tfidf(trec_workspace):
 def test_results_file_and_config(trec_run):
     table = pq.read_table(trec_run / "results.parquet")
     assert table.schema.remove_metadata().equals(RESULTS_SCHEMA)
-    # 2 featurizers x 2 models x 2 sizes x 2 splits x 2 metrics
-    assert table.num_rows == 32
     rows = table.to_pylist()
-    assert {r["metric"] for r in rows} == {"accuracy", "macro_f1"}
+    # 2 featurizers x 2 models x 2 sizes x 2 splits, every metric on the test set and on the training subset
+    metrics = {"accuracy", "balanced_accuracy", "macro_f1", "micro_f1", "macro_precision", "macro_recall",
+               "roc_auc", "log_loss"}
+    assert {r["metric"] for r in rows} == metrics | {f"train_{m}" for m in metrics}
+    assert table.num_rows == 16 * 16
     assert {r["split"] for r in rows} == {0, 1}
-    assert all(0 <= r["value"] <= 1 and r["fit_seconds"] > 0 for r in rows)
+    assert all(r["fit_seconds"] > 0 for r in rows)
+    assert all(0 <= r["value"] <= 1 for r in rows if "log_loss" not in r["metric"])
     assert all("cv_folds" in json.loads(r["params"]) for r in rows)
     best = max(r["value"] for r in rows if r["train_size"] == 120 and r["metric"] == "accuracy")
     assert best > 0.6
+    # Training-subset scores sit above test scores: the over-fitting gap the train_ rows are there to show.
+    by_cell = {(r["featurizer"], r["model"], r["train_size"], r["split"], r["metric"]): r["value"] for r in rows}
+    gaps = [by_cell[k[:4] + ("train_accuracy",)] - v for k, v in by_cell.items() if k[4] == "accuracy"]
+    assert np.mean(gaps) > 0
     config = json.loads((trec_run / "config.json").read_text())
     assert config["config"]["sizes"] == [30, 120] and config["split_seeds"] == [0, 1]
     assert config["datasets"]["trec"]["test_source"] == "official"
     assert config["datasets"]["trec"]["test_rows"] == 500
+    assert config["size_unit"] == "examples"
     assert {"torch", "scikit-learn", "numpy", "python"} <= set(config["versions"])
 
 
@@ -140,13 +148,17 @@ def test_non_finite_features_are_refused(trec_workspace, tmp_path):
         read_features(target)
 
 
-def test_no_inner_cv_when_a_class_has_a_single_example():
+def test_inner_cv_with_a_single_example_class():
+    """Like GridSearchCV, logreg still cross-validates when a class has one example (it is missing from some
+    folds' training rows); models that need every class in every fold fall back to their default."""
     rng = np.random.default_rng(0)
     X = rng.normal(size=(21, 5))
     y = np.array(["a"] * 10 + ["b"] * 10 + ["c"], dtype=object)
     model = MODELS.get("logreg")(random_state=0).fit(X, y)
-    assert model.best_params_["cv_folds"] == 0 and model.best_params_["C"] == 1.0
+    assert model.best_params_["cv_folds"] == 3
     assert set(model.predict(X)) <= {"a", "b", "c"}
+    svm = MODELS.get("svm")(random_state=0).fit(X, y)
+    assert svm.best_params_ == {"C": 1.0, "cv_folds": 0, "converged": True}
 
 
 @pytest.mark.parametrize("featurizer", ["bert", "tfidf"])
@@ -159,3 +171,254 @@ def test_mlp_minibatch_path(trec_workspace, featurizer):
     again = MODELS.get("mlp")(random_state=0, batch_size=64).fit(feats.X[train], feats.labels[train])
     assert np.array_equal(model.predict_proba(feats.X[plan.test]), again.predict_proba(feats.X[plan.test]))
     assert np.mean(model.predict(feats.X[plan.test]) == feats.labels[plan.test]) > 0.45
+
+
+# ---------------------------------------------------------------- logistic regression and the other models
+
+
+@pytest.mark.parametrize("featurizer", ["bert", "tfidf"])
+def test_logreg_matches_scikit_learn_at_the_chosen_C(trec_workspace, featurizer):
+    """The batched solver reaches scikit-learn's optimum of the same objective."""
+    from sklearn.linear_model import LogisticRegression
+
+    feats = read_features(trec_workspace / "features" / "trec" / f"{featurizer}.parquet")
+    plan = plan_split(feats.labels, feats.splits, seed=0)
+    train = plan.train(300)
+    ours = MODELS.get("logreg")(random_state=0, tol=1e-6).fit(feats.X[train], feats.labels[train])
+    assert ours.best_params_["converged"]
+    reference = LogisticRegression(C=ours.best_params_["C"], tol=1e-10, max_iter=10000).fit(feats.X[train], feats.labels[train])
+    test = feats.X[plan.test]
+    agree = np.mean(ours.predict(test) == reference.predict(test))
+    assert agree >= 0.99, agree
+    assert np.abs(ours.predict_proba(test) - reference.predict_proba(test)).max() < 0.05  # float32, C up to 1000
+
+
+def test_logreg_fit_many_equals_fitting_alone(trec_workspace):
+    feats = read_features(trec_workspace / "features" / "trec" / "bert.parquet")
+    plans = [plan_split(feats.labels, feats.splits, seed=s) for s in range(3)]
+    cls = MODELS.get("logreg")
+    together = cls.fit_many([cls(random_state=p.seed) for p in plans], [feats.X[p.train(60)] for p in plans],
+                            [feats.labels[p.train(60)] for p in plans])
+    test = feats.X[plans[0].test]
+    for plan, model in zip(plans, together):
+        alone = cls(random_state=plan.seed).fit(feats.X[plan.train(60)], feats.labels[plan.train(60)])
+        assert model.best_params_["C"] == alone.best_params_["C"]
+        assert np.abs(model.predict_proba(test) - alone.predict_proba(test)).max() < 1e-3
+
+
+@pytest.mark.parametrize("name, floor", [("knn", 0.55), ("svm", 0.6), ("lightgbm", 0.45)])
+def test_other_models_learn(trec_workspace, name, floor):
+    feats = read_features(trec_workspace / "features" / "trec" / "bert.parquet")
+    plan = plan_split(feats.labels, feats.splits, seed=0)
+    train = plan.train(200)
+    model = MODELS.get(name)(random_state=0).fit(feats.X[train], feats.labels[train])
+    again = MODELS.get(name)(random_state=0).fit(feats.X[train], feats.labels[train])
+    test = feats.X[plan.test]
+    assert np.array_equal(model.predict(test), again.predict(test)), "deterministic under a seed"
+    assert np.mean(model.predict(test) == feats.labels[plan.test]) > floor
+    assert model.best_params_["cv_folds"] == 3
+
+
+def test_lightgbm_and_knn_take_sparse_tfidf(trec_workspace):
+    feats = read_features(trec_workspace / "features" / "trec" / "tfidf.parquet")
+    plan = plan_split(feats.labels, feats.splits, seed=0)
+    for name in ("lightgbm", "knn"):
+        model = MODELS.get(name)(random_state=0).fit(feats.X[plan.train(300)], feats.labels[plan.train(300)])
+        assert np.mean(model.predict(feats.X[plan.test]) == feats.labels[plan.test]) > 0.4, name
+
+
+def _multi_layer_features(root, layers: int = 3):
+    """A features file with every layer stored: layer 1 carries the labels, the others are noise."""
+    import pyarrow as pa
+
+    from enso_ng.formats import features_batch, features_schema
+    from enso_ng.workspace import parquet_writer
+
+    rng = np.random.default_rng(0)
+    n, d = 400, 16
+    labels = np.array(["x", "y", "z"])[rng.integers(0, 3, n)]
+    X = rng.normal(size=(n, layers, d)).astype(np.float32)
+    X[:, 1, :3] += 3 * (labels[:, None] == np.array(["x", "y", "z"])[None, :])
+    meta = {"kind": "features", "dataset": "toy", "featurizer": "deep", "dataset_fingerprint": "f" * 64,
+            "params": {}, "dim": layers * d, "sparse": False, "layers": layers}
+    path = root / "features" / "toy" / "deep.parquet"
+    schema = features_schema(layers * d, False)
+    with parquet_writer(path, schema, meta) as writer:
+        writer.write_batch(features_batch(schema, np.arange(n), labels.tolist(), [None] * n, X.reshape(n, -1)))
+    return path
+
+
+def test_layer_mix_learns_which_layer_carries_the_task(tmp_path):
+    _multi_layer_features(tmp_path)
+    result = invoke(tmp_path, "experiment", "--sizes", "150", "--splits", "2", "--models", "layer_mix,logreg",
+                    "--metrics", "accuracy", "--name", "mix")
+    assert result.exit_code == 0, result.output
+    rows = pq.read_table(tmp_path / "results" / "mix" / "results.parquet").to_pylist()
+    mix = [r for r in rows if r["model"] == "layer_mix" and r["metric"] == "accuracy"]
+    assert len(mix) == 2 and min(r["value"] for r in mix) > 0.9
+    weights = json.loads(mix[0]["params"])["layer_weights"]
+    assert len(weights) == 3 and np.argmax(weights) == 1
+
+
+def test_layer_mix_is_skipped_on_single_layer_features(trec_workspace):
+    result = invoke(trec_workspace, "experiment", "--sizes", "30", "--splits", "1", "--models", "layer_mix,logreg",
+                    "--featurizers", "tfidf", "--name", "no-mix")
+    assert result.exit_code == 0, result.output
+    assert "skipping model layer_mix on tfidf" in result.output
+    config = json.loads((trec_workspace / "results" / "no-mix" / "config.json").read_text())
+    assert config["skipped"][0]["model"] == "layer_mix"
+
+
+# ---------------------------------------------------------------- metrics, samplers, resamplers
+
+
+def test_metrics_on_known_predictions():
+    from enso_ng.experiment.metrics import METRICS, Predictions
+
+    classes = np.array(["a", "b", "c"])
+    y_true = np.array(["a", "a", "b", "b", "c", "c"])
+    y_pred = np.array(["a", "b", "b", "b", "c", "a"])
+    proba = np.array([[.8, .1, .1], [.4, .5, .1], [.1, .8, .1], [.2, .7, .1], [.1, .1, .8], [.5, .2, .3]])
+    p = Predictions(y_true, y_pred, classes, proba, proba)
+    value = {name: METRICS.get(name).fn(p) for name in METRICS.names()}
+    assert value["accuracy"] == pytest.approx(4 / 6)
+    assert value["micro_f1"] == pytest.approx(4 / 6)
+    assert value["balanced_accuracy"] == pytest.approx((0.5 + 1 + 0.5) / 3)
+    assert value["macro_recall"] == pytest.approx((0.5 + 1 + 0.5) / 3)
+    assert value["macro_precision"] == pytest.approx((0.5 + 2 / 3 + 1) / 3)
+    assert value["log_loss"] == pytest.approx(-np.mean(np.log([.8, .4, .8, .7, .8, .3])))
+    assert 0.5 < value["roc_auc"] <= 1
+    # A class absent from the rows has no AUC: the mean is over the others, not a made-up 0.5.
+    q = Predictions(y_true[:4], y_pred[:4], classes, proba[:4], proba[:4])
+    assert METRICS.get("roc_auc").fn(q) == pytest.approx(1.0)
+
+
+def test_svm_has_no_log_loss_but_has_roc_auc(trec_workspace):
+    result = invoke(trec_workspace, "experiment", "--sizes", "60", "--splits", "1", "--models", "svm",
+                    "--featurizers", "tfidf", "--name", "svm-metrics")
+    assert result.exit_code == 0, result.output
+    metrics = set(pq.read_table(trec_workspace / "results" / "svm-metrics" / "results.parquet").column("metric").to_pylist())
+    assert "roc_auc" in metrics and "accuracy" in metrics and "log_loss" not in metrics
+
+
+def test_per_label_sampler_draws_exactly_k_of_each_class():
+    labels = np.array(["a"] * 50 + ["b"] * 20 + ["c"] * 6, dtype=object)
+    splits = np.array([None] * len(labels), dtype=object)
+    plan = plan_split(labels, splits, seed=0, sampler="per_label")
+    for k in (1, 4):
+        _, counts = np.unique(labels[plan.train(k)], return_counts=True)
+        assert counts.tolist() == [k, k, k]
+    assert set(plan.train(2)) <= set(plan.train(4))
+    assert plan.shortfall(6) is not None and "rarest class" in plan.shortfall(6)
+
+
+def test_natural_sampler_keeps_the_imbalance():
+    labels = np.array(["a"] * 900 + ["b"] * 100, dtype=object)
+    splits = np.array([None] * len(labels), dtype=object)
+    plan = plan_split(labels, splits, seed=0, sampler="natural")
+    share = np.mean(labels[plan.train(400)] == "b")
+    assert 0.05 < share < 0.15
+    assert set(plan.train(100)) <= set(plan.train(400))
+
+
+@pytest.mark.parametrize("name, expected", [("oversample", [8, 8]), ("undersample", [2, 2])])
+def test_resamplers_balance_the_training_subset(name, expected):
+    from enso_ng.experiment.samplers import RESAMPLERS
+
+    labels = np.array(["a"] * 8 + ["b"] * 2)
+    rows = RESAMPLERS.get(name)(labels, np.random.default_rng(0))
+    assert np.unique(labels[rows], return_counts=True)[1].tolist() == expected
+
+
+# ---------------------------------------------------------------- the command: options, config files, jobs
+
+
+def test_per_label_option_and_resampler_through_the_cli(trec_workspace):
+    result = invoke(trec_workspace, "experiment", "--per-label", "2,8", "--splits", "1", "--models", "logreg",
+                    "--featurizers", "bert", "--resampler", "oversample", "--name", "k-shot")
+    assert result.exit_code == 0, result.output
+    config = json.loads((trec_workspace / "results" / "k-shot" / "config.json").read_text())
+    assert config["config"]["sampler"] == "per_label" and config["size_unit"] == "examples per label"
+    rows = pq.read_table(trec_workspace / "results" / "k-shot" / "results.parquet").to_pylist()
+    assert {r["train_size"] for r in rows} == {2, 8}
+    assert {json.loads(r["params"])["train_rows"] for r in rows} == {12, 48}  # 6 classes x k
+    result = invoke(trec_workspace, "experiment", "--per-label", "2", "--sizes", "10", "--name", "both")
+    assert result.exit_code != 0 and "either --sizes or --per-label" in result.output
+
+
+@pytest.mark.parametrize("suffix, text", [
+    (".toml", 'sizes = [30, 60]\nsplits = 1\nmodels = "logreg,knn"\nfeaturizers = ["tfidf"]\nmetrics = ["accuracy"]\n'),
+    (".yaml", "experiment:\n  sizes: [30, 60]\n  splits: 1\n  models: [logreg, knn]\n  featurizers: tfidf\n  metrics: [accuracy]\n"),
+])
+def test_config_file_with_command_line_overrides(trec_workspace, tmp_path, suffix, text):
+    path = tmp_path / f"grid{suffix}"
+    path.write_text(text)
+    name = f"from-{suffix[1:]}"
+    result = invoke(trec_workspace, "experiment", "--config", str(path), "--models", "logreg", "--name", name)
+    assert result.exit_code == 0, result.output
+    config = json.loads((trec_workspace / "results" / name / "config.json").read_text())["config"]
+    assert config["sizes"] == [30, 60] and config["splits"] == 1 and config["featurizers"] == ["tfidf"]
+    assert config["models"] == ["logreg"], "the flag overrides the file"
+    assert config["metrics"] == ["accuracy"]
+
+
+@pytest.mark.parametrize("text, message", [
+    ("sizes = [30]\nmodel = 'logreg'\n", "unknown key 'model'"),
+    ("splits = 'many'\n", "splits must be a int"),
+    ("sizes = [30\n", "not valid TOML"),
+])
+def test_bad_config_file_is_a_one_line_error(trec_workspace, tmp_path, text, message):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    result = invoke(trec_workspace, "experiment", "--config", str(path))
+    assert result.exit_code == 1 and message in result.output and "bad.toml" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_jobs_give_the_same_numbers(trec_workspace):
+    args = ["--sizes", "30,60", "--splits", "2", "--models", "logreg,knn", "--featurizers", "bert,tfidf",
+            "--metrics", "accuracy,log_loss"]
+    assert invoke(trec_workspace, "experiment", *args, "--name", "serial").exit_code == 0
+    result = invoke(trec_workspace, "experiment", *args, "--jobs", "2", "--name", "parallel")
+    assert result.exit_code == 0, result.output
+
+    def values(run):
+        rows = pq.read_table(trec_workspace / "results" / run / "results.parquet").to_pylist()
+        return {(r["featurizer"], r["model"], r["train_size"], r["split"], r["metric"]): (r["value"], json.loads(r["params"]).get("C"))
+                for r in rows}
+
+    serial, parallel = values("serial"), values("parallel")
+    assert len(serial) == 2 * 2 * 2 * 2 * 4 and serial == parallel
+
+
+def test_single_class_subsets_are_recorded_skips(tmp_path):
+    """The natural sampler can draw a subset with one class: that cell is skipped and recorded, not scored."""
+    import csv
+
+    source = tmp_path / "rare.csv"
+    with open(source, "w", newline="") as fh:
+        csv.writer(fh).writerows([["text", "label"], *[[f"text number {i}", "b" if i % 25 == 0 else "a"] for i in range(200)]])
+    assert invoke(tmp_path, "download", "--from-file", str(source), "--name", "rare").exit_code == 0
+    assert invoke(tmp_path, "featurize", "-f", "tfidf").exit_code == 0
+    result = invoke(tmp_path, "experiment", "--sizes", "3", "--splits", "6", "--sampler", "natural",
+                    "--models", "logreg", "--metrics", "accuracy", "--name", "rare")
+    assert result.exit_code == 0, result.output
+    config = json.loads((tmp_path / "results" / "rare" / "config.json").read_text())
+    skipped = {s["split"] for s in config["skipped"]}
+    assert skipped and "single class" in config["skipped"][0]["reason"]
+    scored = set(pq.read_table(tmp_path / "results" / "rare" / "results.parquet").column("split").to_pylist()) \
+        if (tmp_path / "results" / "rare" / "results.parquet").exists() else set()
+    assert not scored & skipped and scored | skipped == set(range(6))
+
+
+def test_one_class_features_are_refused(tmp_path):
+    from enso_ng.formats import features_batch, features_schema
+    from enso_ng.workspace import parquet_writer
+
+    schema = features_schema(4, False)
+    meta = {"kind": "features", "dataset": "mono", "featurizer": "f", "dataset_fingerprint": "0" * 64,
+            "params": {}, "dim": 4, "sparse": False}
+    with parquet_writer(tmp_path / "features" / "mono" / "f.parquet", schema, meta) as writer:
+        writer.write_batch(features_batch(schema, np.arange(20), ["a"] * 20, [None] * 20, np.ones((20, 4))))
+    result = invoke(tmp_path, "experiment", "--sizes", "5")
+    assert result.exit_code == 1 and "dataset 'mono' has a single class" in result.output

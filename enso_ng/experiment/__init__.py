@@ -3,5 +3,6 @@
 from enso_ng.experiment.metrics import METRICS
 from enso_ng.experiment.models import MODELS
 from enso_ng.experiment.runner import ExperimentConfig, default_run_name, run_experiment
+from enso_ng.experiment.samplers import RESAMPLERS, SAMPLERS
 
-__all__ = ["METRICS", "MODELS", "ExperimentConfig", "default_run_name", "run_experiment"]
+__all__ = ["METRICS", "MODELS", "RESAMPLERS", "SAMPLERS", "ExperimentConfig", "default_run_name", "run_experiment"]

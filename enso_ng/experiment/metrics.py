@@ -1,24 +1,121 @@
-"""Scores computed on the held-out test set, registered by name."""
+"""Scores of a fitted model on a set of rows, registered by name.
+
+Every metric sees the same :class:`Predictions`: true and predicted labels, and the model's class
+probabilities (or, for a model without them, its decision scores) as columns over the dataset's classes.
+A metric that needs something the model does not give is not computed for it; nothing is made up.
+"""
 
 from __future__ import annotations
 
-from typing import Callable
+from dataclasses import dataclass
+from typing import Callable, Optional
 
 import numpy as np
-from sklearn.metrics import accuracy_score, f1_score
+from sklearn.metrics import (accuracy_score, balanced_accuracy_score, f1_score, log_loss, precision_score,
+                             recall_score, roc_auc_score)
 
 from enso_ng.registry import Registry
 
-Metric = Callable[[np.ndarray, np.ndarray], float]
+
+@dataclass
+class Predictions:
+    y_true: np.ndarray
+    y_pred: np.ndarray
+    #: the dataset's classes, the column order of ``proba`` and ``scores``
+    classes: np.ndarray
+    #: (n, classes) probabilities, or None for a model without them
+    proba: Optional[np.ndarray] = None
+    #: (n, classes) scores where larger means more likely: the probabilities, or decision values
+    scores: Optional[np.ndarray] = None
+
+
+@dataclass(frozen=True)
+class Metric:
+    fn: Callable[[Predictions], float]
+    #: "proba" (needs probabilities), "scores" (probabilities or decision values), or "" (labels only)
+    needs: str = ""
+
+    def applies(self, predictions: Predictions) -> bool:
+        return getattr(predictions, self.needs) is not None if self.needs else True
+
+
 METRICS: Registry[Metric] = Registry("metric")
 
 
-@METRICS.register("accuracy")
-def accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    return float(accuracy_score(y_true, y_pred))
+def metric(name: str, needs: str = ""):
+    def register(fn: Callable[[Predictions], float]) -> Callable[[Predictions], float]:
+        METRICS.register(name)(Metric(fn, needs))
+        return fn
+
+    return register
 
 
-@METRICS.register("macro_f1")
-def macro_f1(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+@metric("accuracy")
+def accuracy(p: Predictions) -> float:
+    return float(accuracy_score(p.y_true, p.y_pred))
+
+
+@metric("balanced_accuracy")
+def balanced_accuracy(p: Predictions) -> float:
+    """Mean per-class recall: what accuracy would be with balanced classes."""
+    return float(balanced_accuracy_score(p.y_true, p.y_pred))
+
+
+@metric("macro_f1")
+def macro_f1(p: Predictions) -> float:
     """Unweighted mean of per-class F1 over the labels present in either array: rare classes count fully."""
-    return float(f1_score(y_true, y_pred, average="macro", zero_division=0))
+    return float(f1_score(p.y_true, p.y_pred, average="macro", zero_division=0))
+
+
+@metric("micro_f1")
+def micro_f1(p: Predictions) -> float:
+    return float(f1_score(p.y_true, p.y_pred, average="micro", zero_division=0))
+
+
+@metric("macro_precision")
+def macro_precision(p: Predictions) -> float:
+    return float(precision_score(p.y_true, p.y_pred, average="macro", zero_division=0))
+
+
+@metric("macro_recall")
+def macro_recall(p: Predictions) -> float:
+    return float(recall_score(p.y_true, p.y_pred, average="macro", zero_division=0))
+
+
+@metric("roc_auc", needs="scores")
+def roc_auc(p: Predictions) -> float:
+    """One-vs-rest ROC-AUC averaged over the classes that have positives and negatives in ``y_true``.
+
+    A class absent from the rows has no defined AUC; averaging over the rest keeps the number honest.
+    """
+    values = []
+    for column, cls in enumerate(p.classes):
+        positive = p.y_true == cls
+        if positive.any() and not positive.all():
+            values.append(roc_auc_score(positive, p.scores[:, column]))
+    return float(np.mean(values)) if values else float("nan")
+
+
+@metric("log_loss", needs="proba")
+def cross_entropy(p: Predictions) -> float:
+    return float(log_loss(p.y_true, np.clip(p.proba, 1e-15, 1.0), labels=p.classes))
+
+
+def predictions(model, X, y_true: np.ndarray, classes: np.ndarray) -> Predictions:
+    """A fitted model's predictions on X, with probabilities laid out over all of ``classes``."""
+    y_pred = model.predict(X)
+    proba = scores = None
+    columns = np.searchsorted(classes, model.classes_)
+    if hasattr(model, "predict_proba"):
+        proba = np.zeros((len(y_true), len(classes)))
+        proba[:, columns] = model.predict_proba(X)
+        proba /= proba.sum(1, keepdims=True)  # float32 models sum to 1 only within rounding
+        scores = proba
+    elif hasattr(model, "decision_function"):
+        decision = np.asarray(model.decision_function(X), dtype=np.float64)
+        if decision.ndim == 1:  # binary: the score of classes_[1]
+            decision = np.stack([-decision, decision], axis=1)
+        # A class the model never saw ranks below everything it did see.
+        scores = np.full((len(y_true), len(classes)), decision.min() - 1.0)
+        scores[:, columns] = decision
+    return Predictions(y_true=y_true, y_pred=y_pred, classes=classes, proba=proba, scores=scores)

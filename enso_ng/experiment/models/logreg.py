@@ -97,6 +97,11 @@ class LogisticRegressionCV:
     def fit(self, X: Any, y: np.ndarray) -> "LogisticRegressionCV":
         return fit_many([self], [X], [y])[0]
 
+    @staticmethod
+    def fit_many(models: list["LogisticRegressionCV"], Xs: list[Any], ys: list[np.ndarray]) -> list:
+        """Fit several cells at once (see :func:`fit_many`)."""
+        return fit_many(models, Xs, ys)
+
     def _settings(self) -> tuple:
         return tuple(float(c) for c in self.Cs), self.cv, self.max_iter, self.tol
 

@@ -1,0 +1,59 @@
+"""``lightgbm``: gradient-boosted trees, the classical baseline for tf-idf (works on sparse input)."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from enso_ng.errors import EnsoError
+from enso_ng.experiment.models.base import MODELS, inner_cv_choice
+
+
+@MODELS.register("lightgbm")
+class LightGBM:
+    """LightGBM with small-data settings; the number of leaves is chosen by inner CV.
+
+    Leaves are kept small and the minimum leaf size scales with the training set, because these
+    training sets have tens to thousands of rows, not the millions LightGBM's defaults assume.
+    """
+
+    def __init__(self, leaves: Sequence[int] = (7, 31), n_estimators: int = 200, learning_rate: float = 0.05,
+                 cv: int = 3, random_state: int = 0) -> None:
+        self.leaves = leaves
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.cv = cv
+        self.random_state = random_state
+
+    def _make(self, leaves: int, n: int):
+        try:
+            from lightgbm import LGBMClassifier
+        except ImportError:
+            raise EnsoError("model 'lightgbm' needs the lightgbm package: pip install lightgbm") from None
+        return LGBMClassifier(
+            num_leaves=leaves, n_estimators=self.n_estimators, learning_rate=self.learning_rate,
+            min_child_samples=max(2, min(20, n // 20)), subsample=0.8, subsample_freq=1, colsample_bytree=0.5,
+            random_state=self.random_state, n_jobs=1, verbose=-1, deterministic=True, force_col_wise=True,
+        )
+
+    def _fit_one(self, leaves: int, X: Any, y: np.ndarray):
+        X = X.astype(np.float32) if hasattr(X, "astype") else X
+        return self._make(leaves, len(y)).fit(X, y)
+
+    def fit(self, X: Any, y: np.ndarray) -> "LightGBM":
+        def fit_score(leaves, X_tr, y_tr, X_va, y_va):
+            return float((self._fit_one(leaves, X_tr, y_tr).predict(X_va.astype(np.float32)) == y_va).mean())
+
+        leaves, record = inner_cv_choice(X, y, list(self.leaves), fit_score, self.cv, self.random_state,
+                                         default=self.leaves[0])
+        self.estimator_ = self._fit_one(leaves, X, y)
+        self.classes_ = self.estimator_.classes_
+        self.best_params_ = {"num_leaves": leaves, "n_estimators": self.n_estimators, **record}
+        return self
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        return self.estimator_.predict_proba(X.astype(np.float32))
+
+    def predict(self, X: Any) -> np.ndarray:
+        return self.classes_[self.predict_proba(X).argmax(1)]

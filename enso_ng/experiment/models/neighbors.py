@@ -1,0 +1,41 @@
+"""``knn``: k nearest neighbours by cosine similarity, k chosen by inner CV."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+from sklearn.neighbors import KNeighborsClassifier
+
+from enso_ng.experiment.models.base import MODELS, inner_cv_choice
+
+
+@MODELS.register("knn")
+class CosineKNN:
+    """The classic non-parametric check on an embedding: do its nearest neighbours share a label?"""
+
+    def __init__(self, ks: Sequence[int] = (1, 3, 5, 9, 15, 25), cv: int = 3, random_state: int = 0) -> None:
+        self.ks = ks
+        self.cv = cv
+        self.random_state = random_state
+
+    def _make(self, k: int, n: int) -> KNeighborsClassifier:
+        return KNeighborsClassifier(n_neighbors=min(k, n), metric="cosine", algorithm="brute", weights="distance")
+
+    def fit(self, X: Any, y: np.ndarray) -> "CosineKNN":
+        def fit_score(k, X_tr, y_tr, X_va, y_va):
+            return float((self._make(k, len(y_tr)).fit(X_tr, y_tr).predict(X_va) == y_va).mean())
+
+        # Distinct effective k only: a k above the fold's size would repeat the largest one.
+        candidates = sorted({min(k, max(1, len(y) * (self.cv - 1) // self.cv)) for k in self.ks})
+        k, record = inner_cv_choice(X, y, candidates, fit_score, self.cv, self.random_state, default=min(5, len(y)))
+        self.estimator_ = self._make(k, len(y)).fit(X, y)
+        self.classes_ = self.estimator_.classes_
+        self.best_params_ = {"k": int(min(k, len(y))), **record}
+        return self
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        return self.estimator_.predict_proba(X)
+
+    def predict(self, X: Any) -> np.ndarray:
+        return self.estimator_.predict(X)

@@ -1,0 +1,47 @@
+"""``svm``: a linear support vector machine (squared hinge, L2), C chosen by inner CV."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, Sequence
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.svm import LinearSVC
+
+from enso_ng.experiment.models.base import MODELS, inner_cv_choice
+
+
+@MODELS.register("svm")
+class LinearSVM:
+    """One-vs-rest linear SVM (liblinear). No probabilities: ROC-AUC uses its decision values, and
+    log-loss is not computed for it."""
+
+    def __init__(self, Cs: Sequence[float] = (0.01, 0.1, 1.0, 10.0), cv: int = 3, max_iter: int = 5000,
+                 random_state: int = 0) -> None:
+        self.Cs = Cs
+        self.cv = cv
+        self.max_iter = max_iter
+        self.random_state = random_state
+
+    def _fit_one(self, C: float, X: Any, y: np.ndarray) -> LinearSVC:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            return LinearSVC(C=C, max_iter=self.max_iter, random_state=self.random_state).fit(X, y)
+
+    def fit(self, X: Any, y: np.ndarray) -> "LinearSVM":
+        def fit_score(C, X_tr, y_tr, X_va, y_va):
+            return float((self._fit_one(C, X_tr, y_tr).predict(X_va) == y_va).mean())
+
+        C, record = inner_cv_choice(X, y, list(self.Cs), fit_score, self.cv, self.random_state, default=1.0)
+        self.estimator_ = self._fit_one(C, X, y)
+        self.classes_ = self.estimator_.classes_
+        converged = bool(np.all(np.asarray(self.estimator_.n_iter_) < self.max_iter))
+        self.best_params_ = {"C": C, **record, "converged": converged}
+        return self
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        return self.estimator_.decision_function(X)
+
+    def predict(self, X: Any) -> np.ndarray:
+        return self.estimator_.predict(X)
