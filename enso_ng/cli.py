@@ -311,33 +311,49 @@ def experiment(ctx: click.Context, config_file: Path | None, show_list: bool, na
 
 @cli.command()
 @click.option("--run", help="Run under results/ (default: the latest).")
-@click.option("--metric", default="accuracy", show_default=True, help="Metric to plot.")
+@click.option("--metric", "metrics", callback=_comma_list(),
+              help="Metric(s) to draw, comma-separated; the first ranks and thresholds [default: accuracy,macro_f1].")
+@click.option("--datasets", callback=_comma_list(), help="Only these datasets.")
+@click.option("--featurizers", callback=_comma_list(), help="Only these featurizers.")
+@click.option("--models", callback=_comma_list(), help="Only these models.")
 @click.option("--format", "fmt", type=click.Choice(["png", "svg", "pdf"]), default="png", show_default=True)
+@click.option("--size", type=int, help="Training size of the bar chart [default: the largest].")
+@click.option("--threshold", type=float, default=0.8, show_default=True,
+              help="Score that 'labels needed' asks for, in the first metric.")
+@click.option("--tsne", default="", metavar="DATASET[:FEATURIZER]",
+              help="Dataset (and featurizer) of the t-SNE map [default: the first of the run].")
+@click.option("--no-tsne", is_flag=True, help="Skip the t-SNE map (it reads features/ and takes seconds).")
+@click.option("--confusion", default="", metavar="DATASET:FEATURIZER:MODEL:SIZE",
+              help="Cell of the confusion matrix [default: the best at the largest size of the first dataset].")
+@click.option("--no-report", is_flag=True, help="Do not write report.html.")
 @click.pass_context
 @_fail_cleanly
-def visualize(ctx: click.Context, run: str | None, metric: str, fmt: str) -> None:
-    """Draw learning curves of a run into results/<run>/ and print a summary table.
+def visualize(ctx: click.Context, run: str | None, metrics: list[str] | None, datasets: list[str] | None,
+              featurizers: list[str] | None, models: list[str] | None, fmt: str, size: int | None, threshold: float,
+              tsne: str, no_tsne: bool, confusion: str, no_report: bool) -> None:
+    """Draw a run's learning curves, bars, rankings, labels needed, t-SNE map, confusion matrix and
+    results/<run>/report.html, and print a compact summary.
 
     \b
     Examples:
       enso visualize
-      enso visualize --run first --metric macro_f1 --format svg
+      enso visualize --run first --metric macro_f1,accuracy --format svg --threshold 0.85
+      enso visualize --datasets sst2,trec --models logreg --confusion trec:bert:logreg:500
     """
-    from enso_ng.visualize import format_table, learning_curves, load_results, save, summarize
+    from enso_ng.visualize import Options, draw, resolve_run
 
     workspace = _workspace(ctx)
-    runs = workspace.runs()
-    if run is None:
-        if not runs:
-            raise EnsoError(f"no runs in {workspace.results_dir} (run: enso experiment)")
-        run = runs[-1]
-    results = workspace.run_dir(run) / "results.parquet"
-    if not results.exists():
-        raise EnsoError(f"no run {run!r}: {results} does not exist (runs: {', '.join(runs) or 'none'})")
-    cells = summarize(load_results(results), metric)
-    path = save(learning_curves(cells, metric, run), workspace.run_dir(run) / f"learning_curves_{metric}.{fmt}")
-    click.echo(format_table(cells, metric))
-    click.echo(f"wrote {path}")
+    name = resolve_run(workspace, run)
+    options = Options(metrics=metrics or [], datasets=datasets, featurizers=featurizers, models=models, fmt=fmt,
+                      size=size, threshold=threshold, tsne=None if no_tsne else tsne, confusion=confusion,
+                      report=not no_report)
+    outcome = draw(workspace, name, options)
+    click.echo(f"run {name}")
+    click.echo(outcome.summary)
+    for note in outcome.notes:
+        click.echo(f"note: {note}")
+    for path in outcome.written:
+        click.echo(f"wrote {path}")
 
 
 def main() -> None:

@@ -38,6 +38,18 @@ RESULTS_SCHEMA = pa.schema([
 ])
 RESULT_KEY = ("dataset", "featurizer", "model", "train_size", "split")
 
+#: ``results/<run>/confusion.parquet``: test-set confusion counts of every cell (for confusion matrices)
+CONFUSION_SCHEMA = pa.schema([
+    pa.field("dataset", pa.string(), nullable=False),
+    pa.field("featurizer", pa.string(), nullable=False),
+    pa.field("model", pa.string(), nullable=False),
+    pa.field("train_size", pa.int64(), nullable=False),
+    pa.field("split", pa.int64(), nullable=False),
+    pa.field("true_label", pa.string(), nullable=False),
+    pa.field("predicted_label", pa.string(), nullable=False),
+    pa.field("count", pa.int64(), nullable=False),
+])
+
 
 def read_dataset(path: Path) -> tuple[pa.Table, dict[str, Any]]:
     """A dataset table and its metadata, checked against the contract."""

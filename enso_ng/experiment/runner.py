@@ -30,7 +30,7 @@ from enso_ng.experiment.metrics import METRICS, predictions
 from enso_ng.experiment.models import MODELS
 from enso_ng.experiment.samplers import RESAMPLERS, SAMPLERS
 from enso_ng.experiment.splits import SplitPlan, plan_split
-from enso_ng.formats import RESULT_KEY, RESULTS_SCHEMA, Features, read_features
+from enso_ng.formats import CONFUSION_SCHEMA, RESULT_KEY, RESULTS_SCHEMA, Features, read_features
 from enso_ng.progress import bar
 from enso_ng.provenance import library_versions
 from enso_ng.workspace import Workspace, read_meta, read_table, write_json, write_parquet
@@ -186,9 +186,18 @@ def run_experiment(workspace: Workspace, config: ExperimentConfig,
     started = time.perf_counter()
     last_flush = [time.perf_counter()]
 
+    confusion_path = run_dir / "confusion.parquet"
+    previous_confusion = read_table(confusion_path) if confusion_path.exists() and previous is not None else None
+    new_confusion: list[dict[str, Any]] = []
+
     def flush(force: bool = False) -> None:
         if not new_rows or (not force and time.perf_counter() - last_flush[0] < FLUSH_SECONDS):
             return
+        # Confusion counts first: a results row never exists without its counts.
+        confusion = pa.Table.from_pylist(new_confusion, schema=CONFUSION_SCHEMA)
+        if previous_confusion is not None:
+            confusion = pa.concat_tables([previous_confusion.cast(CONFUSION_SCHEMA), confusion])
+        write_parquet(confusion_path, confusion, {"kind": "confusion", "run": config.name})
         table = pa.Table.from_pylist(new_rows, schema=RESULTS_SCHEMA)
         if previous is not None:
             table = pa.concat_tables([previous.cast(RESULTS_SCHEMA), table])
@@ -198,8 +207,9 @@ def run_experiment(workspace: Workspace, config: ExperimentConfig,
     cells = sum(len(g.seeds) for g in groups)
     try:
         with bar(cells, desc=config.name, unit="cell") as progress:
-            for (rows, cell_skips), group in _execute(groups, workspace.root, config):
+            for ((rows, confusion), cell_skips), group in _execute(groups, workspace.root, config):
                 new_rows.extend(rows)
+                new_confusion.extend(confusion)
                 for skip in cell_skips:
                     warn(f"{skip['dataset']}: skipping {skip['featurizer']} {skip['model']} size {skip['train_size']} "
                          f"split {skip['split']}: {skip['reason']}")
@@ -252,8 +262,10 @@ def _features(path: Path) -> Features:
     return _FEATURES[key]
 
 
-def run_group(root: Path, config: ExperimentConfig, group: Group) -> tuple[list[dict[str, Any]], list[dict]]:
-    """Fit and score one group's cells (and say which could not be); the unit of work of a worker process."""
+def run_group(root: Path, config: ExperimentConfig, group: Group) -> tuple[tuple[list[dict], list[dict]], list[dict]]:
+    """Fit and score one group's cells: (result rows, confusion rows), and the cells that could not be.
+
+    The unit of work of a worker process."""
     workspace = Workspace(Path(root))
     with threadpool_limits(limits=1), _torch_threads(1):
         feats = _features(workspace.features_path(group.dataset, group.featurizer))
@@ -279,7 +291,7 @@ def run_group(root: Path, config: ExperimentConfig, group: Group) -> tuple[list[
             trains.append(train)
             fits.append(fit_rows)
         if not seeds:
-            return [], skipped
+            return ([], []), skipped
         kwargs = {"layers": layers} if layer_aware else {}
         models = [model_cls(random_state=seed, **kwargs) for seed in seeds]
         t0 = time.perf_counter()
@@ -289,12 +301,16 @@ def run_group(root: Path, config: ExperimentConfig, group: Group) -> tuple[list[
             for model, rows in zip(models, fits):
                 model.fit(X[rows], feats.labels[rows])
         fit_seconds = (time.perf_counter() - t0) / len(models)  # a batch's time, shared by its cells
-        out = []
+        out, confusion = [], []
         for seed, model, train, fitted_rows in zip(seeds, models, trains, fits):
             test = plans[seed].test
             t1 = time.perf_counter()
             on_test = predictions(model, X[test], feats.labels[test], classes)
             predict_seconds = time.perf_counter() - t1
+            pairs, counts = np.unique(np.stack([on_test.y_true, on_test.y_pred]).astype(str), axis=1, return_counts=True)
+            confusion.extend({"dataset": group.dataset, "featurizer": group.featurizer, "model": group.model,
+                              "train_size": group.size, "split": seed, "true_label": t, "predicted_label": p,
+                              "count": int(c)} for (t, p), c in zip(pairs.T, counts))
             scored = [("", on_test)]
             if config.train_metrics:
                 scored.append(("train_", predictions(model, X[train], feats.labels[train], classes)))
@@ -309,7 +325,7 @@ def run_group(root: Path, config: ExperimentConfig, group: Group) -> tuple[list[
                                 "train_size": group.size, "split": seed, "metric": prefix + name,
                                 "value": metric.fn(preds), "fit_seconds": fit_seconds,
                                 "predict_seconds": predict_seconds, "params": params})
-        return out, skipped
+        return (out, confusion), skipped
 
 
 def _mean_of_layers(X: Any, layers: int) -> np.ndarray:

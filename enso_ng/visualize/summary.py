@@ -35,6 +35,36 @@ def load_results(path: Path) -> pa.Table:
     return table
 
 
+def filter_results(table: pa.Table, datasets: list[str] | None = None, featurizers: list[str] | None = None,
+                   models: list[str] | None = None) -> pa.Table:
+    """Only the rows of the given datasets, featurizers and models; a filter that matches nothing is an error."""
+    import pyarrow.compute as pc
+
+    for column, wanted in (("dataset", datasets), ("featurizer", featurizers), ("model", models)):
+        if not wanted:
+            continue
+        have = set(table.column(column).to_pylist())
+        unknown = [w for w in wanted if w not in have]
+        if unknown:
+            raise EnsoError(f"no {column} {unknown[0]!r} in these results (has: {', '.join(sorted(have))})")
+        table = table.filter(pc.is_in(table.column(column), value_set=pa.array(wanted)))
+    return table
+
+
+def split_values(table: pa.Table, metric: str) -> dict[tuple[str, int], dict[tuple[str, str], dict[int, float]]]:
+    """(dataset, size) -> (featurizer, model) -> split seed -> value: the pairs a paired test compares."""
+    out: dict = {}
+    columns = [table.column(c).to_pylist() for c in ("dataset", "train_size", "featurizer", "model", "split", "metric", "value")]
+    for dataset, size, featurizer, model, split, row_metric, value in zip(*columns):
+        if row_metric == metric:
+            out.setdefault((dataset, size), {}).setdefault((featurizer, model), {})[split] = value
+    return out
+
+
+#: metrics where smaller is better
+LOWER_IS_BETTER = {"log_loss", "train_log_loss"}
+
+
 def summarize(table: pa.Table, metric: str) -> list[Cell]:
     """One :class:`Cell` per dataset x featurizer x model x size: mean, sample std, 95% t-interval."""
     metrics = set(table.column("metric").to_pylist())
@@ -55,12 +85,13 @@ def summarize(table: pa.Table, metric: str) -> list[Cell]:
     return cells
 
 
-def best_table(cells: list[Cell]) -> list[Cell]:
+def best_table(cells: list[Cell], metric: str = "accuracy") -> list[Cell]:
     """The best featurizer x model per dataset and size (by mean)."""
+    sign = -1 if metric in LOWER_IS_BETTER else 1
     best: dict[tuple[str, int], Cell] = {}
     for cell in cells:
         key = (cell.dataset, cell.train_size)
-        if key not in best or cell.mean > best[key].mean:
+        if key not in best or sign * cell.mean > sign * best[key].mean:
             best[key] = cell
     return [best[k] for k in sorted(best)]
 

@@ -1,0 +1,103 @@
+"""Which featurizer x model wins: mean ranks across datasets, and paired win/tie/loss counts.
+
+The win/tie/loss test is a two-sided paired t-test across split seeds at alpha = 0.05: two series are
+compared on the same test set and the same nested training subsets of each seed, so the per-seed
+differences are the right unit, and with 3-10 seeds the t-test (not the Wilcoxon signed-rank test, whose
+smallest two-sided p-value with 5 pairs is 0.0625) can detect a consistent difference at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import matplotlib.pyplot as plt
+import numpy as np
+from scipy import stats
+
+from enso_ng.visualize.summary import LOWER_IS_BETTER, Cell
+
+ALPHA = 0.05
+
+
+def mean_ranks(cells: list[Cell], metric: str) -> tuple[list[tuple[str, str]], list[int], np.ndarray]:
+    """(series, sizes, ranks[series, size]): rank 1 is best within each dataset and size, averaged over datasets."""
+    series = sorted({(c.featurizer, c.model) for c in cells})
+    sizes = sorted({c.train_size for c in cells})
+    sign = 1 if metric in LOWER_IS_BETTER else -1
+    sums = np.zeros((len(series), len(sizes)))
+    counts = np.zeros((len(series), len(sizes)))
+    for j, size in enumerate(sizes):
+        for dataset in sorted({c.dataset for c in cells}):
+            here = [c for c in cells if c.dataset == dataset and c.train_size == size]
+            if len(here) < 2:
+                continue
+            ranks = stats.rankdata([sign * c.mean for c in here])  # ties share the average rank
+            for cell, rank in zip(here, ranks):
+                i = series.index((cell.featurizer, cell.model))
+                sums[i, j] += rank
+                counts[i, j] += 1
+    with np.errstate(invalid="ignore"):
+        return series, sizes, np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+
+
+def rank_heatmap(cells: list[Cell], metric: str, title: str) -> plt.Figure:
+    series, sizes, ranks = mean_ranks(cells, metric)
+    fig, ax = plt.subplots(figsize=(1.2 + 0.9 * len(sizes) + 2.5, 1.2 + 0.45 * len(series)))
+    image = ax.imshow(ranks, cmap="viridis_r", aspect="auto")
+    ax.set_xticks(range(len(sizes)), [str(s) for s in sizes])
+    ax.set_yticks(range(len(series)), [" + ".join(s) for s in series])
+    ax.set_xlabel("training size")
+    ax.set_ylabel("featurizer + model")
+    for i in range(len(series)):
+        for j in range(len(sizes)):
+            if not np.isnan(ranks[i, j]):
+                ax.text(j, i, f"{ranks[i, j]:.1f}", ha="center", va="center", color="white", fontsize=8)
+    fig.colorbar(image, ax=ax, label="mean rank (1 = best)")
+    ax.set_title(f"{title}: mean rank by {metric} across datasets")
+    fig.tight_layout()
+    return fig
+
+
+@dataclass(frozen=True)
+class Record:
+    series: tuple[str, str]
+    wins: int
+    ties: int
+    losses: int
+
+
+def win_tie_loss(values: dict, metric: str, alpha: float = ALPHA) -> list[Record]:
+    """For each series: against every other series in every (dataset, size), a paired t-test across seeds.
+
+    ``values`` is :func:`enso_ng.visualize.summary.split_values`. Fewer than two shared seeds, or identical
+    scores, count as a tie.
+    """
+    sign = -1 if metric in LOWER_IS_BETTER else 1
+    tally: dict[tuple[str, str], list[int]] = {}
+    for per_series in values.values():
+        names = sorted(per_series)
+        for a in names:
+            tally.setdefault(a, [0, 0, 0])
+            for b in names:
+                if a == b:
+                    continue
+                seeds = sorted(set(per_series[a]) & set(per_series[b]))
+                diff = sign * np.array([per_series[a][s] - per_series[b][s] for s in seeds])
+                outcome = 1  # tie
+                if len(diff) < 2:
+                    pass
+                elif np.allclose(diff, diff[0], rtol=1e-9, atol=1e-12):  # the same difference every seed
+                    if abs(diff[0]) > 1e-12:
+                        outcome = 0 if diff[0] > 0 else 2
+                elif stats.ttest_rel(diff, np.zeros_like(diff)).pvalue < alpha:
+                    outcome = 0 if diff.mean() > 0 else 2
+                tally[a][outcome] += 1
+    return sorted((Record(s, *t) for s, t in tally.items()), key=lambda r: (-(r.wins - r.losses), r.series))
+
+
+def format_records(records: list[Record]) -> str:
+    header = ("featurizer + model", "wins", "ties", "losses")
+    rows = [(" + ".join(r.series), str(r.wins), str(r.ties), str(r.losses)) for r in records]
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(4)]
+    line = lambda r: "  ".join(v.ljust(w) if i == 0 else v.rjust(w) for i, (v, w) in enumerate(zip(r, widths)))  # noqa: E731
+    return "\n".join([line(header), *map(line, rows)])
