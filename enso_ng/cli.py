@@ -204,12 +204,17 @@ def _parse_featurizer_options(values: tuple[str, ...], featurizers: list[str]) -
 @click.option("--dataset", "-d", "datasets", multiple=True, help="Dataset(s) to embed (repeatable; default: all downloaded).")
 @click.option("--option", "-o", "options", multiple=True, metavar="[NAME.]KEY=VALUE",
               help="A featurizer option, e.g. -o pooling=cls or -o bert.max_length=128 (see --list).")
+@click.option("--model", help="Shortcut for -o model=...: a Hugging Face model id or local folder (bert), "
+                               "or a vectors file/URL for glove (-o vectors=...).")
+@click.option("--precision", type=click.Choice(["auto", "fp32", "bf16", "fp16"]),
+              help="Shortcut for -o precision=... (bert): auto uses bf16 where the hardware runs it natively.")
+@click.option("--layers", help="Shortcut for -o layers=... (bert): last, a layer number, mean, or all (stored each).")
 @click.option("--force", is_flag=True, help="Rebuild even if a matching cache exists.")
 @click.option("--list", "show_list", is_flag=True, help="List featurizers and their options.")
 @click.pass_context
 @_fail_cleanly
 def featurize(ctx: click.Context, featurizers: tuple[str, ...], datasets: tuple[str, ...], options: tuple[str, ...],
-              force: bool, show_list: bool) -> None:
+              model: str | None, precision: str | None, layers: str | None, force: bool, show_list: bool) -> None:
     """Embed datasets with frozen representations into features/<dataset>/<featurizer>.parquet.
 
     A cache whose dataset fingerprint or parameters differ from the request is rebuilt; a match is reused.
@@ -218,6 +223,8 @@ def featurize(ctx: click.Context, featurizers: tuple[str, ...], datasets: tuple[
     Examples:
       enso featurize --featurizer bert --featurizer tfidf
       enso featurize -f bert -d sst2 -o pooling=cls -o max_length=128
+      enso featurize -f bert --precision auto --layers all
+      enso featurize -f glove -f word2vec -f fasttext -f doc2vec
       enso featurize --list
     """
     from enso_ng.featurize import FEATURIZERS
@@ -234,7 +241,12 @@ def featurize(ctx: click.Context, featurizers: tuple[str, ...], datasets: tuple[
     chosen = list(dict.fromkeys(featurizers or ("bert",)))
     for name in chosen:
         FEATURIZERS.get(name)
-    per_options = _parse_featurizer_options(options, chosen)
+    shortcuts = [f"{key}={value}" for key, value in (("precision", precision), ("layers", layers)) if value]
+    if model:
+        shortcuts += [f"{f}.{'vectors' if f == 'glove' else 'model'}={model}" for f in chosen if f in ("bert", "glove")]
+        if not any(f in ("bert", "glove") for f in chosen):
+            raise EnsoError("--model applies to bert (a model id or folder) and glove (a vectors file)")
+    per_options = _parse_featurizer_options((*shortcuts, *options), chosen)
     targets = list(dict.fromkeys(datasets)) or workspace.datasets()
     if not targets:
         raise EnsoError(f"no datasets in {workspace.datasets_dir} (run: enso download NAME)")
@@ -246,7 +258,8 @@ def featurize(ctx: click.Context, featurizers: tuple[str, ...], datasets: tuple[
                 click.echo(f"cached {path}: {meta['rows']} x {meta['dim']} (parameters match)")
             else:
                 rate = meta["rows"] / max(meta["seconds"], 1e-9)
-                extra = "".join(f", {k} {v}" for k, v in meta["report"].items() if k == "truncated")
+                extra = "".join(f", {k.replace('_', ' ')} {v}" for k, v in meta["report"].items()
+                                if k in ("truncated", "oov_rate", "precision"))
                 click.echo(f"wrote {path}: {meta['rows']} x {meta['dim']} in {meta['seconds']:.1f} s ({rate:.0f} texts/s{extra})")
 
 

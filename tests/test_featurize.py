@@ -3,6 +3,7 @@
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 from conftest import invoke
 from enso_ng.featurize.bert import BertFeaturizer
@@ -80,3 +81,158 @@ def test_bad_requests_are_one_line_errors(trec_workspace, tmp_path):
         assert result.exit_code != 0, args
         assert message in result.output and len(result.output.strip().splitlines()) == 1, result.output
     assert "no datasets in" in invoke(tmp_path, "featurize").output
+
+
+# ---------------------------------------------------------------- bert: layers and precision
+
+TEXTS = ["a wonderful, moving film", "the stock market fell sharply today", "who wrote the iliad ?", "short"]
+
+
+def test_layers_one_average_or_all():
+    last = BertFeaturizer().transform(TEXTS)
+    top = BertFeaturizer(layers="-1").transform(TEXTS)
+    assert np.allclose(last, top, atol=1e-6)
+    model = BertFeaturizer(layers="all")
+    every = model.transform(TEXTS)
+    assert model.layers == 7 and every.shape == (4, 7 * 384)
+    stacked = every.reshape(4, 7, 384)
+    assert np.allclose(stacked[:, -1], last, atol=1e-6)
+    assert np.allclose(np.linalg.norm(stacked, axis=2), 1.0, atol=1e-4), "each layer's vector is normalised"
+    mean = BertFeaturizer(layers="mean").transform(TEXTS)
+    assert mean.shape == (4, 384) and not np.allclose(mean, last, atol=1e-3)
+
+
+def test_bf16_stays_close_to_fp32():
+    fp32 = BertFeaturizer(precision="fp32").transform(TEXTS)
+    model = BertFeaturizer(precision="bf16")
+    bf16 = model.transform(TEXTS)
+    assert model.params()["precision"] == "bf16"
+    cosine = (fp32 * bf16).sum(1) / np.linalg.norm(bf16, axis=1)
+    assert cosine.min() > 0.995, cosine
+    assert BertFeaturizer(precision="auto").params()["precision"] in ("bf16", "fp32")
+
+
+def test_truncation_is_counted_and_stored(trec_workspace, tmp_path):
+    import csv
+
+    source = tmp_path / "long.csv"
+    with open(source, "w", newline="") as fh:
+        csv.writer(fh).writerows([["text", "label"], *[[("word " * (5 if i % 2 else 80)).strip(), "ab"[i % 2]]
+                                                      for i in range(12)]])
+    assert invoke(tmp_path, "download", "--from-file", str(source), "--name", "long").exit_code == 0
+    result = invoke(tmp_path, "featurize", "-f", "bert", "-o", "max_length=32")
+    assert result.exit_code == 0 and "truncated 1" in result.output, result.output  # 6 long texts, 1 unique
+    assert read_meta(tmp_path / "features" / "long" / "bert.parquet")["report"]["truncated"] == 1
+
+
+@pytest.mark.parametrize("args, message", [
+    (("-o", "precision=fp16"), "fp16 needs a CUDA GPU"),
+    (("-o", "layers=top"), "layers must be last, mean, all or a layer number"),
+    (("-o", "layers=9"), "layers=9 but the model has layers 0..6"),
+])
+def test_bad_bert_options(trec_workspace, args, message):
+    result = invoke(trec_workspace, "featurize", "-f", "bert", "-d", "trec", *args)
+    assert result.exit_code == 1 and message in result.output, result.output
+
+
+# ---------------------------------------------------------------- word vectors: GloVe, word2vec, fastText, doc2vec
+
+
+def test_glove_default_vectors_mean_and_sif(trec_workspace):
+    result = invoke(trec_workspace, "featurize", "-f", "glove", "-d", "trec")
+    assert result.exit_code == 0 and "oov rate" in result.output, result.output
+    path = trec_workspace / "features" / "trec" / "glove.parquet"
+    feats = read_features(path)
+    assert feats.X.shape == (5952, 50)
+    report = feats.meta["report"]
+    assert 0 < report["oov_rate"] < 0.02 and report["tokens"] > 50000
+    assert len(feats.meta["params"]["vectors_sha256"]) == 64
+    assert invoke(trec_workspace, "featurize", "-f", "glove", "-d", "trec", "-o", "pooling=sif").exit_code == 0
+    sif = read_features(path)
+    assert sif.meta["params"]["pooling"] == "sif" and not np.allclose(sif.X, feats.X)
+    component = np.linalg.svd(sif.X, full_matrices=False)[2][0]
+    assert abs(np.mean(sif.X @ component)) < abs(np.mean(feats.X @ component)), "common direction removed"
+
+
+def _vectors_file(path, header: bool):
+    words = {"good": [1.0, 0.0, 0.0], "bad": [-1.0, 0.0, 0.0], "movie": [0.0, 1.0, 0.0], "film": [0.0, 0.9, 0.1]}
+    lines = ([f"{len(words)} 3"] if header else []) + [f"{w} " + " ".join(map(str, v)) for w, v in words.items()]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("header", [True, False])
+def test_glove_reads_any_vectors_file_by_path_and_url(tmp_path, header):
+    from conftest import serve
+    from enso_ng.featurize.glove import GloveFeaturizer
+
+    path = _vectors_file(tmp_path / "tiny.txt", header)
+    local = GloveFeaturizer(vectors=str(path)).fit(["good movie", "bad film !"])
+    X = local.transform(["good movie", "bad film !", "unknown words only"])
+    assert np.allclose(X[0], [0.5, 0.5, 0.0]) and np.allclose(X[1], [-0.5, 0.45, 0.05])
+    assert np.allclose(X[2], 0)
+    assert local.report()["oov_rate"] == pytest.approx(1 / 5)  # "!" of five tokens
+    with serve(tmp_path) as base:
+        remote = GloveFeaturizer(vectors=f"{base}/tiny.txt")
+    assert np.allclose(remote.fit(["good movie"]).transform(["good movie"]), X[:1])
+    assert remote.params()["vectors_sha256"] == local.params()["vectors_sha256"]
+
+
+@pytest.mark.parametrize("name", ["word2vec", "fasttext", "doc2vec"])
+def test_trained_vectors_are_reproducible_and_informative(trec_workspace, name):
+    from enso_ng.experiment.models import MODELS
+    from enso_ng.experiment.splits import plan_split
+
+    assert invoke(trec_workspace, "featurize", "-f", name, "-d", "trec", "-o", "epochs=5").exit_code == 0
+    path = trec_workspace / "features" / "trec" / f"{name}.parquet"
+    first = read_features(path)
+    assert invoke(trec_workspace, "featurize", "-f", name, "-d", "trec", "-o", "epochs=5", "--force").exit_code == 0
+    assert np.array_equal(read_features(path).X, first.X), "seeded, single worker, stable hashing"
+    assert first.X.shape == (5952, 100)
+    plan = plan_split(first.labels, first.splits, seed=0)
+    model = MODELS.get("logreg")(random_state=0).fit(first.X[plan.train(1000)], first.labels[plan.train(1000)])
+    assert np.mean(model.predict(first.X[plan.test]) == first.labels[plan.test]) > 0.3  # chance is ~0.2
+
+
+def test_interrupted_featurize_leaves_no_file(trec_workspace, monkeypatch):
+    from enso_ng.featurize import runner
+    from enso_ng.featurize.glove import GloveFeaturizer
+
+    calls = []
+
+    def failing(self, texts):
+        calls.append(len(texts))
+        if len(calls) > 1:
+            raise KeyboardInterrupt
+        return GloveFeaturizer._pool_texts(self, texts)
+
+    monkeypatch.setattr(GloveFeaturizer, "transform", failing)
+    target = trec_workspace / "features" / "trec" / "glove_interrupted.parquet"
+    monkeypatch.setattr(runner.Workspace, "features_path", lambda self, d, f: target)
+    with pytest.raises(KeyboardInterrupt):
+        runner.featurize("trec", "glove", runner.Workspace(trec_workspace), force=True)
+    assert calls and not target.exists()
+    assert not list(target.parent.glob(".*tmp")), "no temporary file left behind"
+
+
+def test_peak_memory_is_flat_in_the_number_of_rows(tmp_path):
+    """10x the rows must not raise peak memory by more than 20%: rows are streamed in row groups."""
+    import csv
+    import subprocess
+    import sys
+
+    peaks = []
+    for rows in (3000, 30000):
+        root = tmp_path / f"rows{rows}"
+        source = tmp_path / f"data{rows}.csv"
+        with open(source, "w", newline="") as fh:
+            csv.writer(fh).writerows([["text", "label"], *[[f"review {i}: the film was {'good' if i % 2 else 'bad'} "
+                                                              f"and the plot number {i % 97} was fine", "ab"[i % 2]]
+                                                             for i in range(rows)]])
+        assert invoke(root, "download", "--from-file", str(source), "--name", "big").exit_code == 0
+        code = ("import resource, sys; from enso_ng.cli import main; sys.argv = ['enso', '-q', '-w', sys.argv[1], "
+                "'featurize', '-f', 'glove']\ntry:\n    main()\nexcept SystemExit:\n    pass\n"
+                "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+        done = subprocess.run([sys.executable, "-c", code, str(root)], capture_output=True, text=True, check=True)
+        peaks.append(int(done.stdout.split()[-1]))
+    assert peaks[1] <= 1.2 * peaks[0], peaks

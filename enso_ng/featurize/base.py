@@ -29,6 +29,8 @@ class Featurizer(ABC):
     sparse: ClassVar[bool] = False
     #: option name -> (default, help); the CLI's ``--option key=value`` values are checked against it
     options: ClassVar[dict[str, tuple[Any, str]]] = {}
+    #: vectors per row (a multi-layer encoder may store one per layer, flattened; see ``layer_mix``)
+    layers: int = 1
 
     def __init__(self, **options: Any) -> None:
         unknown = set(options) - set(self.options)

