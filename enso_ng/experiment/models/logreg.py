@@ -145,48 +145,73 @@ def fit_many(models: list[LogisticRegressionCV], Xs: list[Any], ys: list[np.ndar
 
 
 def _fit_group(models, cells, Cs, max_iter, tol) -> None:
-    """One solver run for cells with the same number of rows and classes."""
-    masks, C_of, cell_of, part_of = [], [], [], []
-    for c_index, (basis, codes, folds) in enumerate(cells):
-        n = len(codes)
-        for c in range(len(Cs)):
-            for p in range(len(folds) + 1):
-                mask = np.ones(n)
-                if p < len(folds):
-                    mask[:] = 0
-                    mask[folds[p][0]] = 1
-                masks.append(mask)
-                C_of.append(c)
-                cell_of.append(c_index)
-                part_of.append(p)
-    problem = _Problem([cell[0] for cell in cells], [cell[1] for cell in cells], len(models[0].classes_),
-                       torch.as_tensor(np.stack(masks)), torch.as_tensor([Cs[c] for c in C_of]),
-                       torch.as_tensor(cell_of))
-    solution = minimize(problem, problem.start(), max_iter=max_iter, gtol=tol)
-    Z, b = problem.unpack(solution.theta)  # Z (M, k, R) in coordinates, b (M, k)
-    logits = problem.logits(Z, b, torch.arange(len(masks)))  # (M, K, n)
-    start = 0
-    for model, (basis, codes, folds) in zip(models, cells):
-        per_C = len(folds) + 1
+    """Cells with the same number of rows and classes, solved together, warm-started along the C path.
+
+    Stage c solves every (cell, fold) problem for C_c, starting from its solution for C_{c-1}: the path from
+    strong to weak regularisation moves the optimum a little at a time, so later stages need far fewer
+    iterations than from zero. Then each cell is refitted on all its rows at its chosen C, starting from
+    the mean of that C's fold solutions.
+    """
+    bases, codes_list, K = [cell[0] for cell in cells], [cell[1] for cell in cells], len(models[0].classes_)
+    n = len(codes_list[0])
+    fold_masks, fold_cell = [], []
+    for c_index, (_, _, folds) in enumerate(cells):
+        for train, _ in folds:
+            mask = np.zeros(n)
+            mask[train] = 1
+            fold_masks.append(mask)
+            fold_cell.append(c_index)
+    scores = np.zeros((len(cells), len(Cs)))
+    stage_solutions = []
+    previous = None
+    if fold_masks:
+        masks, cell_of = torch.as_tensor(np.stack(fold_masks)), torch.as_tensor(fold_cell)
+        for c, C in enumerate(Cs):
+            problem = _Problem(bases, codes_list, K, masks, torch.full((len(fold_masks),), C), cell_of)
+            solution = minimize(problem, problem.start() if previous is None else problem.pack(*previous),
+                                max_iter=max_iter, gtol=tol)
+            Z, b = problem.unpack(solution.theta)
+            logits = problem.logits(Z, b, torch.arange(len(fold_masks)))  # (M, K, n)
+            m = 0
+            for c_index, (_, codes, folds) in enumerate(cells):
+                for _, valid in folds:
+                    scores[c_index, c] += (logits[m][:, valid].argmax(0).numpy() == codes[valid]).mean() / len(folds)
+                    m += 1
+            stage_solutions.append((Z, b))
+            previous = (Z, b)
+    best, init_Z, init_b, refit_C = [], [], [], []
+    m = 0
+    for c_index, (_, _, folds) in enumerate(cells):
         if folds:
-            scores = np.zeros(len(Cs))
-            for c in range(len(Cs)):
-                for p, (_, valid) in enumerate(folds):
-                    m = start + c * per_C + p
-                    scores[c] += (logits[m][:, valid].argmax(0).numpy() == codes[valid]).mean() / len(folds)
-            best = int(np.argmax(scores))  # ties go to the smaller C
-            record = {"cv_folds": len(folds), "cv_accuracy": round(float(scores[best]), 6)}
+            choice = int(np.argmax(scores[c_index]))  # ties go to the smaller C
+            Z, b = stage_solutions[choice]
+            init_Z.append(Z[m : m + len(folds)].mean(0))
+            init_b.append(b[m : m + len(folds)].mean(0))
         else:
-            best = Cs.index(1.0) if 1.0 in Cs else 0
-            record = {"cv_folds": 0}
-        final = start + best * per_C + per_C - 1
-        W = basis.weights(Z[final, :, : basis.r].numpy().astype(np.float64).T)
+            choice = Cs.index(1.0) if 1.0 in Cs else 0
+            init_Z.append(None)
+            init_b.append(None)
+        best.append(choice)
+        refit_C.append(Cs[choice])
+        m += len(folds)
+    problem = _Problem(bases, codes_list, K, torch.ones(len(cells), n), torch.as_tensor(refit_C),
+                       torch.arange(len(cells)))
+    start = problem.start()
+    if any(z is not None for z in init_Z):
+        zeros_Z, zeros_b = problem.unpack(start)
+        Z0 = torch.stack([z if z is not None else zeros_Z[i] for i, z in enumerate(init_Z)])
+        b0 = torch.stack([v if v is not None else zeros_b[i] for i, v in enumerate(init_b)])
+        start = problem.pack(Z0, b0)
+    solution = minimize(problem, start, max_iter=max_iter, gtol=tol)
+    Z, b = problem.unpack(solution.theta)
+    for i, (model, (basis, _, folds)) in enumerate(zip(models, cells)):
+        record = {"cv_folds": len(folds), "cv_accuracy": round(float(scores[i, best[i]]), 6)} if folds else {"cv_folds": 0}
+        W = basis.weights(Z[i, :, : basis.r].numpy().astype(np.float64).T)
         model.coef_ = np.ascontiguousarray(W.T)  # (k, d): one row for two classes, as scikit-learn
-        model.intercept_ = b[final].numpy().astype(np.float64)
-        model.n_iter_ = int(solution.n_iter[final])
-        model.best_params_ = {"C": Cs[best], **record, "converged": bool(solution.converged[final]),
+        model.intercept_ = b[i].numpy().astype(np.float64)
+        model.n_iter_ = int(solution.n_iter[i])
+        model.best_params_ = {"C": Cs[best[i]], **record, "converged": bool(solution.converged[i]),
                               "n_iter": model.n_iter_}
-        start += len(Cs) * per_C
 
 
 class _Problem:
@@ -219,6 +244,10 @@ class _Problem:
 
     def start(self) -> torch.Tensor:
         return torch.zeros(self.weight.shape[0], self.k * self.R + self.k, dtype=DTYPE)
+
+    def pack(self, Z: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """Variables for coefficients Z (M, k, R) and intercepts b (M, k): the inverse of :meth:`unpack`."""
+        return torch.cat([(Z / self.scale).reshape(Z.shape[0], -1), b], dim=1).to(DTYPE)
 
     def unpack(self, theta: torch.Tensor, idx: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         scale = self.scale if idx is None else self.scale[idx]
