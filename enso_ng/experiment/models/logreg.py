@@ -1,12 +1,13 @@
-"""``logreg``: multinomial L2 logistic regression, C chosen by inner CV, every fit of a cell solved at once.
+"""``logreg``: multinomial L2 logistic regression, C chosen by inner CV, the fits of many cells solved at once.
 
 The model is scikit-learn's ``LogisticRegression(solver="lbfgs")`` objective (an unpenalised intercept;
 one weight vector for two classes, one per class above), and the protocol is Enso's grid search over C
-with 3-fold CV. What differs is how it is solved. All (C x fold) fits and the refit for every C form one
-batch for :mod:`enso_ng.experiment.lbfgs`. The problems are posed in the span of the training rows (the
-optimum lies there: the representer theorem), rotated to the eigenbasis of the training Gram matrix and
-scaled by the Hessian's diagonal at the start, so each is close to isotropic and L-BFGS needs tens of
-iterations where the raw problem needs hundreds.
+with 3-fold CV. What differs is how it is solved. The fold fits of every cell in a batch (the runner
+passes all split seeds of one size) form one batch for :mod:`enso_ng.experiment.lbfgs`, one C after the
+other, each warm-started from the previous C's solution; then one batched refit per cell at its chosen C.
+The problems are posed in the span of the training rows (the optimum lies there: the representer
+theorem), rotated to the eigenbasis of the training Gram matrix and scaled by the Hessian's diagonal at
+the start. Float32 products; eigen-decompositions and final weights in float64.
 """
 
 from __future__ import annotations
