@@ -75,10 +75,10 @@ class PooledWordVectors(Featurizer):
         out = np.zeros((len(texts), keyed.vector_size), dtype=np.float32)
         sif = self.config["pooling"] == "sif"
         for i, text in enumerate(texts):
-            tokens = [t for t in tokenize(text) if t in keyed.key_to_index]
+            tokens = self._usable(tokenize(text))
             if not tokens:
                 continue
-            vectors = keyed[tokens]
+            vectors = np.stack([keyed[t] for t in tokens])
             if sif:
                 weights = np.array([self._weights.get(t, 1.0) for t in tokens], dtype=np.float32)
                 out[i] = weights @ vectors / len(tokens)
@@ -87,6 +87,10 @@ class PooledWordVectors(Featurizer):
         if sif and self._component is not None:
             out -= np.outer(out @ self._component, self._component)
         return out
+
+    def _usable(self, tokens: list[str]) -> list[str]:
+        """The tokens that have a vector: the known words (fastText overrides: it has one for any word)."""
+        return [t for t in tokens if t in self._keyed.key_to_index]
 
     def _fit_pooling(self, texts: Sequence[str]) -> None:
         counts: Counter = Counter()

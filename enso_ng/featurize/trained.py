@@ -78,22 +78,9 @@ class FastTextFeaturizer(_TrainedWordVectors):
 
         return FastText(corpus, **_gensim_args(self.config))
 
-    def _pool_texts(self, texts: Sequence[str]) -> np.ndarray:
+    def _usable(self, tokens: list[str]) -> list[str]:
         # fastText builds a vector for any word from its character n-grams: no word is out of vocabulary.
-        keyed = self._keyed
-        out = np.zeros((len(texts), keyed.vector_size), dtype=np.float32)
-        for i, text in enumerate(texts):
-            tokens = tokenize(text)
-            if tokens:
-                vectors = np.stack([keyed[t] for t in tokens])
-                if self.config["pooling"] == "sif":
-                    weights = np.array([self._weights.get(t, 1.0) for t in tokens], dtype=np.float32)
-                    out[i] = weights @ vectors / len(tokens)
-                else:
-                    out[i] = vectors.mean(0)
-        if self.config["pooling"] == "sif" and self._component is not None:
-            out -= np.outer(out @ self._component, self._component)
-        return out
+        return tokens
 
 
 @FEATURIZERS.register("doc2vec")
