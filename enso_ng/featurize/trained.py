@@ -86,8 +86,8 @@ class FastTextFeaturizer(_TrainedWordVectors):
 @FEATURIZERS.register("doc2vec")
 class Doc2VecFeaturizer(_TrainedWordVectors):
     name = "doc2vec"
-    summary = "doc2vec (PV-DM) trained on the dataset's texts: one learned vector per text"
-    options = dict(_COMMON)
+    summary = "doc2vec trained on the dataset's texts: one learned vector per text"
+    options = {**_COMMON, "dm": (0, "0: PV-DBOW, word vectors trained alongside (better on short texts); 1: PV-DM")}
 
     def __init__(self, **options: Any) -> None:
         super(PooledWordVectors, self).__init__(**options)
@@ -99,7 +99,8 @@ class Doc2VecFeaturizer(_TrainedWordVectors):
         unique = list(dict.fromkeys(texts))
         self._index = {text: i for i, text in enumerate(unique)}
         corpus = [TaggedDocument(tokenize(t), [i]) for i, t in enumerate(unique)]
-        self._model = Doc2Vec(corpus, **_gensim_args(self.config))
+        dm = int(self.config["dm"])
+        self._model = Doc2Vec(corpus, dm=dm, dbow_words=int(dm == 0), **_gensim_args(self.config))
         self._keyed = self._model.wv
         return self
 
