@@ -50,7 +50,7 @@ class BertFeaturizer(Featurizer):
         "normalize": (True, "L2-normalise each vector (as sentence-transformers does)"),
         "max_length": (256, "tokens per text; longer texts are truncated and counted"),
         "layers": ("last", "last | N (0 = embeddings, negative from the top) | mean (of all layers) | all (store each)"),
-        "precision": ("fp32", "fp32 | bf16 | fp16 | auto (bf16 where the hardware runs it natively)"),
+        "precision": ("fp32", "fp32 | bf16 | fp16 (CUDA) | auto (bf16 where it is faster: CUDA, or a CPU with AMX)"),
         "batch_size": (64, "texts per forward pass (does not change the vectors)"),
     }
 
