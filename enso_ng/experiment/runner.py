@@ -268,13 +268,14 @@ def run_group(root: Path, config: ExperimentConfig, group: Group) -> tuple[tuple
     The unit of work of a worker process."""
     workspace = Workspace(Path(root))
     with threadpool_limits(limits=1), _torch_threads(1):
-        feats = _features(workspace.features_path(group.dataset, group.featurizer))
+        path = workspace.features_path(group.dataset, group.featurizer)
+        feats = _features(path)
         layers = int(feats.meta.get("layers") or 1)
         model_cls = MODELS.get(group.model)
         layer_aware = getattr(model_cls, "layer_aware", False)
         X = feats.X if layer_aware or layers < 2 else _mean_of_layers(feats.X, layers)
         classes = np.unique(feats.labels)
-        plans = _plans(feats.labels, feats.splits, config, group.seeds)
+        plans = _cached_plans(path, feats, config, group.seeds)
         resample = RESAMPLERS.get(config.resampler)
         seeds, trains, fits, skipped = [], [], [], []
         for seed in group.seeds:
@@ -326,6 +327,21 @@ def run_group(root: Path, config: ExperimentConfig, group: Group) -> tuple[tuple
                                 "value": metric.fn(preds), "fit_seconds": fit_seconds,
                                 "predict_seconds": predict_seconds, "params": params})
         return (out, confusion), skipped
+
+
+_PLANS: dict[tuple, SplitPlan] = {}
+
+
+def _cached_plans(path: Path, feats: Features, config: ExperimentConfig, seeds) -> dict[int, SplitPlan]:
+    """Split plans depend on the labels, not the model: draw each once per features file and process."""
+    stat = path.stat()
+    key = ((path, stat.st_mtime_ns, stat.st_size), config.test_size, config.official_test, config.sampler)
+    if any(k[:4] != key for k in _PLANS):
+        _PLANS.clear()
+    missing = [s for s in seeds if (*key, s) not in _PLANS]
+    for seed, plan in _plans(feats.labels, feats.splits, config, missing).items():
+        _PLANS[(*key, seed)] = plan
+    return {seed: _PLANS[(*key, seed)] for seed in seeds}
 
 
 def _mean_of_layers(X: Any, layers: int) -> np.ndarray:

@@ -19,7 +19,8 @@ from enso_ng.visualize.labels_needed import format_needed, labels_needed, labels
 from enso_ng.visualize.projection import tsne_figure
 from enso_ng.visualize.ranking import ALPHA, format_records, rank_heatmap, win_tie_loss
 from enso_ng.visualize.report import Report, Table, write_report
-from enso_ng.visualize.summary import best_table, filter_results, load_results, split_values, summarize
+from enso_ng.visualize.summary import (best_table, filter_results, format_table, load_results, split_values,
+                                       summarize)
 from enso_ng.workspace import Workspace, atomic_path, read_table
 
 
@@ -116,8 +117,6 @@ def draw(workspace: Workspace, run: str, options: Options) -> Outcome:
     report.notes = outcome.notes
     if options.report:
         outcome.written.append(write_report(report, run_dir / "report.html"))
-    from enso_ng.visualize.summary import format_table
-
     outcome.summary = "\n\n".join([
         f"best featurizer x model per dataset and size ({primary}):\n" + format_table(best, primary),
         f"win/tie/loss ({primary}, paired t-test across splits, alpha {ALPHA}):\n" + format_records(records),
