@@ -132,9 +132,8 @@ def download(ctx: click.Context, names: tuple[str, ...], show_list: bool, from_f
             failed.append(dataset)
             continue
         _report_dataset(workspace, dataset, meta)
-    if len(names) > 1:
-        click.echo(f"summary: {len(names) - len(failed)} of {len(names)} ok"
-                   + (f"; failed: {', '.join(failed)}" if failed else ""))
+    click.echo(f"summary: {len(names) - len(failed)} of {len(names)} ok"
+               + (f"; failed: {', '.join(failed)}" if failed else ""))
     if failed:
         raise EnsoError(f"{len(failed)} of {len(names)} dataset(s) failed: {', '.join(failed)}")
 

@@ -61,9 +61,10 @@ def load_vectors(vectors: str):
 
 
 class PooledWordVectors(Featurizer):
-    """Mean or SIF pooling of word vectors; subclasses provide the vectors in :meth:`_vectors_for`."""
+    """Mean or SIF pooling of word vectors; subclasses set ``self._keyed`` (gensim KeyedVectors)."""
 
-    def _init_pooling(self) -> None:
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
         if self.config["pooling"] not in ("mean", "sif"):
             raise EnsoError(f"featurizer {self.name!r}: pooling must be mean or sif, not {self.config['pooling']!r}")
         self._weights: dict[str, float] = {}
@@ -132,7 +133,6 @@ class GloveFeaturizer(PooledWordVectors):
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
-        self._init_pooling()
         self._keyed, self._sha256 = load_vectors(str(self.config["vectors"]))
 
     def params(self) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from enso_ng.featurize.base import FEATURIZERS
+from enso_ng.featurize.base import FEATURIZERS, Featurizer
 from enso_ng.featurize.glove import PooledWordVectors
 from enso_ng.featurize.tokens import tokenize
 
@@ -38,10 +38,6 @@ def _gensim_args(config: dict[str, Any]) -> dict[str, Any]:
 
 class _TrainedWordVectors(PooledWordVectors):
     options = {**_COMMON, "pooling": ("mean", "mean | sif"), "sif_a": (1e-3, "SIF's smoothing constant a")}
-
-    def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
-        self._init_pooling()
 
     def _train(self, corpus: list[list[str]]):
         raise NotImplementedError
@@ -84,14 +80,14 @@ class FastTextFeaturizer(_TrainedWordVectors):
 
 
 @FEATURIZERS.register("doc2vec")
-class Doc2VecFeaturizer(_TrainedWordVectors):
+class Doc2VecFeaturizer(Featurizer):
     name = "doc2vec"
     summary = "doc2vec trained on the dataset's texts: one learned vector per text"
     options = {**_COMMON, "dm": (0, "0: PV-DBOW, word vectors trained alongside (better on short texts); 1: PV-DM")}
 
-    def __init__(self, **options: Any) -> None:
-        super(PooledWordVectors, self).__init__(**options)
-        self._oov = [0, 0]
+    @property
+    def dim(self) -> int:
+        return int(self.config["vector_size"])
 
     def fit(self, texts: Sequence[str]) -> "Doc2VecFeaturizer":
         from gensim.models.doc2vec import Doc2Vec, TaggedDocument

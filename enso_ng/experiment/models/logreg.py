@@ -130,7 +130,7 @@ def fit_many(models: list[LogisticRegressionCV], Xs: list[Any], ys: list[np.ndar
     """Fit several cells' models in one batch (same settings; the runner passes one size's split seeds).
 
     Cells of one size have the same shapes, so one solver run amortises its per-iteration overhead over
-    all of them; each model's result is exactly what fitting it alone gives.
+    all of them; each model's result is what fitting it alone gives, up to float32 rounding.
     """
     settings = {m._settings() for m in models}
     if len(settings) != 1:
