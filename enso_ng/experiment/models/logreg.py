@@ -26,24 +26,32 @@ DTYPE = torch.float32
 
 
 class _DenseBasis:
-    """Coordinates of the training rows in the eigenbasis of their Gram (n <= d) or covariance matrix."""
+    """Coordinates of the training rows in the eigenbasis of their Gram (n <= d) or covariance matrix.
 
-    def __init__(self, X: np.ndarray) -> None:
+    With more rows than dimensions, the cells of a batch share one rotation (``rotation``, from the summed
+    covariance of all their rows, see :func:`_shared_rotation`): their rows come from the same features, so
+    one d x d eigen-decomposition serves them all nearly as well as one each, at a fraction of the cost.
+    Any orthogonal rotation keeps the penalty ||W||^2 = ||Z||^2; only the preconditioner is approximate.
+    """
+
+    def __init__(self, X: np.ndarray, rotation: np.ndarray | None = None) -> None:
         X32 = torch.as_tensor(np.asarray(X, dtype=np.float32))
         n, d = X32.shape
         self.dual = n <= d
-        gram = (X32 @ X32.T if self.dual else X32.T @ X32).double()
-        eigenvalues, vectors = (t.numpy() for t in torch.linalg.eigh(gram))  # LAPACK via torch: ~1.5x numpy's
-        keep = eigenvalues > max(eigenvalues[-1], 1e-300) * 1e-10
-        eigenvalues, vectors = eigenvalues[keep], vectors[:, keep]
-        s = np.sqrt(eigenvalues)
-        #: the rows' coordinates (n, r), and the squared norm of each coordinate column
-        F = torch.as_tensor(vectors * s, dtype=DTYPE) if self.dual else X32 @ torch.as_tensor(vectors, dtype=DTYPE)
-        X = np.asarray(X, dtype=np.float64) if self.dual else None
+        if self.dual:
+            eigenvalues, vectors = _eigh(X32 @ X32.T)
+            s = np.sqrt(eigenvalues)
+            F = torch.as_tensor(vectors * s, dtype=DTYPE)
+            self._X, self._s = np.asarray(X, dtype=np.float64), s
+        else:
+            vectors = rotation if rotation is not None else _eigh(X32.T @ X32)[1]
+            F = X32 @ torch.as_tensor(vectors, dtype=DTYPE)
+            eigenvalues = F.pow(2).sum(0).double().numpy()  # this cell's squared column norms
         self.F, self.FT = F.contiguous(), F.T.contiguous()
+        #: the squared norm of each coordinate column (the Gram eigenvalues in the dual)
         self.colsq = torch.as_tensor(eigenvalues, dtype=DTYPE)
         self.r = len(eigenvalues)
-        self._X, self._vectors, self._s = X, vectors, s
+        self._vectors = vectors
 
     def weights(self, Z: np.ndarray) -> np.ndarray:
         """Coefficients (d, k) in the input space for coordinates Z (r, k)."""
@@ -58,6 +66,22 @@ class _DenseBasis:
     def rmatmul(self, G: torch.Tensor) -> torch.Tensor:
         """(m, n) per-row weights -> (m, r)."""
         return G @ self.F
+
+
+def _eigh(gram: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """Eigenpairs of a float32 Gram or covariance matrix, in float64, without its null space."""
+    eigenvalues, vectors = (t.numpy() for t in torch.linalg.eigh(gram.double()))  # torch's LAPACK: ~1.5x numpy's
+    keep = eigenvalues > max(eigenvalues[-1], 1e-300) * 1e-10
+    return eigenvalues[keep], vectors[:, keep]
+
+
+def _shared_rotation(Xs: list[Any]) -> np.ndarray | None:
+    """One eigenbasis for the dense cells with more rows than dimensions (None when there are none)."""
+    tall = [np.asarray(X, dtype=np.float32) for X in Xs if not sp.issparse(X) and X.shape[0] > X.shape[1]]
+    if not tall or len({X.shape[1] for X in tall}) != 1:
+        return None
+    cov = sum(torch.as_tensor(X).T @ torch.as_tensor(X) for X in tall)
+    return _eigh(cov)[1]
 
 
 class _SparseBasis:
@@ -137,10 +161,11 @@ def fit_many(models: list[LogisticRegressionCV], Xs: list[Any], ys: list[np.ndar
         raise ValueError("fit_many needs models with the same Cs, cv, max_iter, tol and cv_tol")
     Cs, cv, max_iter, tol, cv_tol = settings.pop()
     cells = []
+    rotation = _shared_rotation(Xs)
     for model, X, y in zip(models, Xs, ys):
         model.classes_, codes = np.unique(y, return_inverse=True)
         folds = cv_folds(codes, cv, model.random_state, allow_missing=True) if len(Cs) > 1 else []
-        cells.append((_SparseBasis(X) if sp.issparse(X) else _DenseBasis(X), codes, folds))
+        cells.append((_SparseBasis(X) if sp.issparse(X) else _DenseBasis(X, rotation), codes, folds))
     groups: dict[tuple, list[int]] = {}
     for i, (basis, codes, _) in enumerate(cells):
         groups.setdefault((len(codes), len(models[i].classes_)), []).append(i)
