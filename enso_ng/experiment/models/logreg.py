@@ -26,26 +26,30 @@ DTYPE = torch.float32
 
 
 class _DenseBasis:
-    """Coordinates of the training rows in the eigenbasis of their Gram (n <= d) or covariance matrix.
+    """Centred training rows in the eigenbasis of their Gram (n <= d) or covariance matrix.
 
-    With more rows than dimensions, the cells of a batch share one rotation (``rotation``, from the summed
-    covariance of all their rows, see :func:`_shared_rotation`): their rows come from the same features, so
-    one d x d eigen-decomposition serves them all nearly as well as one each, at a fraction of the cost.
-    Any orthogonal rotation keeps the penalty ||W||^2 = ||Z||^2; only the preconditioner is approximate.
+    Centring is exact (the intercept is unpenalised and absorbs the mean, see :meth:`intercept`) and it
+    matters: uncentred embeddings have a large common mean, which makes the intercept and the leading
+    coordinate nearly collinear and the problem ill-conditioned. With more rows than dimensions, the cells
+    of a batch share one rotation (``rotation``, see :func:`_shared_rotation`): their rows come from the
+    same features, so one d x d eigen-decomposition serves them all nearly as well as one each. Any
+    orthogonal rotation keeps the penalty ||W||^2 = ||Z||^2; only the preconditioner is approximate.
     """
 
     def __init__(self, X: np.ndarray, rotation: np.ndarray | None = None) -> None:
         X32 = torch.as_tensor(np.asarray(X, dtype=np.float32))
-        n, d = X32.shape
+        self.mean = X32.mean(0).double().numpy()
+        Xc = X32 - X32.mean(0)
+        n, d = Xc.shape
         self.dual = n <= d
         if self.dual:
-            eigenvalues, vectors = _eigh(X32 @ X32.T)
+            eigenvalues, vectors = _eigh(Xc @ Xc.T)
             s = np.sqrt(eigenvalues)
             F = torch.as_tensor(vectors * s, dtype=DTYPE)
-            self._X, self._s = np.asarray(X, dtype=np.float64), s
+            self._X, self._s = np.asarray(X, dtype=np.float64) - self.mean, s
         else:
-            vectors = rotation if rotation is not None else _eigh(X32.T @ X32)[1]
-            F = X32 @ torch.as_tensor(vectors, dtype=DTYPE)
+            vectors = rotation if rotation is not None else _eigh(Xc.T @ Xc)[1]
+            F = Xc @ torch.as_tensor(vectors, dtype=DTYPE)
             eigenvalues = F.pow(2).sum(0).double().numpy()  # this cell's squared column norms
         self.F, self.FT = F.contiguous(), F.T.contiguous()
         #: the squared norm of each coordinate column (the Gram eigenvalues in the dual)
@@ -59,6 +63,10 @@ class _DenseBasis:
             return self._X.T @ (self._vectors / self._s @ Z)
         return self._vectors @ Z
 
+    def intercept(self, b: np.ndarray, W: np.ndarray) -> np.ndarray:
+        """The intercept for uncentred rows, given the centred problem's intercept b and weights W (d, k)."""
+        return b - self.mean @ W
+
     def matmul(self, Zt: torch.Tensor) -> torch.Tensor:
         """(m, r) coefficients -> (m, n) scores of the training rows."""
         return Zt @ self.FT
@@ -66,6 +74,12 @@ class _DenseBasis:
     def rmatmul(self, G: torch.Tensor) -> torch.Tensor:
         """(m, n) per-row weights -> (m, r)."""
         return G @ self.F
+
+    def weighted_colsq(self, c: torch.Tensor) -> torch.Tensor:
+        """(m, n) per-row weights -> (m, r): each coordinate column's weighted sum of squares."""
+        if not hasattr(self, "_Fsq"):
+            self._Fsq = self.F.pow(2)
+        return c @ self._Fsq
 
 
 def _eigh(gram: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
@@ -76,25 +90,33 @@ def _eigh(gram: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _shared_rotation(Xs: list[Any]) -> np.ndarray | None:
-    """One eigenbasis for the dense cells with more rows than dimensions (None when there are none)."""
-    tall = [np.asarray(X, dtype=np.float32) for X in Xs if not sp.issparse(X) and X.shape[0] > X.shape[1]]
+    """One eigenbasis for the dense cells with more rows than dimensions: of their summed centred covariances."""
+    tall = [torch.as_tensor(np.asarray(X, dtype=np.float32)) for X in Xs
+            if not sp.issparse(X) and X.shape[0] > X.shape[1]]
     if not tall or len({X.shape[1] for X in tall}) != 1:
         return None
-    cov = sum(torch.as_tensor(X).T @ torch.as_tensor(X) for X in tall)
-    return _eigh(cov)[1]
+    centred = [X - X.mean(0) for X in tall]
+    return _eigh(sum(X.T @ X for X in centred))[1]
 
 
 class _SparseBasis:
-    """Sparse rows (tf-idf) restricted to the columns the training rows use, with a Jacobi scaling."""
+    """Sparse rows (tf-idf) restricted to the columns the training rows use, centred implicitly.
+
+    Subtracting the mean would densify the matrix, so products subtract it as a rank-one correction.
+    """
 
     def __init__(self, X: sp.spmatrix) -> None:
         X = X.tocsr().astype(np.float64)
         self.columns = np.unique(X.indices)
         Xc = X[:, self.columns].tocsr()
+        n = Xc.shape[0]
         self._d = X.shape[1]
         self._F = Xc
         self._FT = Xc.T.tocsr()
-        self.colsq = torch.as_tensor(np.asarray(Xc.multiply(Xc).sum(0)).ravel(), dtype=DTYPE)
+        self.mean = np.asarray(Xc.mean(0)).ravel()
+        self._mean = torch.as_tensor(self.mean, dtype=DTYPE)
+        colsq = np.asarray(Xc.multiply(Xc).sum(0)).ravel() - n * self.mean**2
+        self.colsq = torch.as_tensor(np.maximum(colsq, 0.0), dtype=DTYPE)
         self.r = len(self.columns)
 
     def weights(self, Z: np.ndarray) -> np.ndarray:
@@ -102,11 +124,23 @@ class _SparseBasis:
         W[self.columns] = Z
         return W
 
+    def intercept(self, b: np.ndarray, W: np.ndarray) -> np.ndarray:
+        return b - self.mean @ W[self.columns]
+
     def matmul(self, Zt: torch.Tensor) -> torch.Tensor:
-        return torch.as_tensor(np.ascontiguousarray((self._F @ Zt.numpy().T).T), dtype=DTYPE)
+        scores = torch.as_tensor(np.ascontiguousarray((self._F @ Zt.numpy().T).T), dtype=DTYPE)
+        return scores - (Zt @ self._mean)[:, None]
 
     def rmatmul(self, G: torch.Tensor) -> torch.Tensor:
-        return torch.as_tensor(np.ascontiguousarray((self._FT @ G.numpy().T).T), dtype=DTYPE)
+        out = torch.as_tensor(np.ascontiguousarray((self._FT @ G.numpy().T).T), dtype=DTYPE)
+        return out - G.sum(1, keepdim=True) * self._mean
+
+    def weighted_colsq(self, c: torch.Tensor) -> torch.Tensor:
+        """sum_i c_i (x_ij - mean_j)^2, expanded so that the matrix stays sparse."""
+        if not hasattr(self, "_FTsq"):
+            self._FTsq = self._FT.multiply(self._FT).tocsr()
+        sq = torch.as_tensor(np.ascontiguousarray((self._FTsq @ c.numpy().T).T), dtype=DTYPE)
+        return (sq - 2 * self.rmatmul(c) * self._mean - c.sum(1, keepdim=True) * self._mean**2).clamp(min=0)
 
 
 @MODELS.register("logreg")
@@ -200,6 +234,8 @@ def _fit_group(models, cells, Cs, max_iter, tol, cv_tol) -> None:
         masks, cell_of = torch.as_tensor(np.stack(fold_masks)), torch.as_tensor(fold_cell)
         for c, C in enumerate(Cs):
             problem = _Problem(bases, codes_list, K, masks, torch.full((len(fold_masks),), C), cell_of)
+            if previous is not None:
+                problem.rescale(*previous)
             solution = minimize(problem, problem.start() if previous is None else problem.pack(*previous),
                                 max_iter=max_iter, gtol=max(tol, cv_tol))
             Z, b = problem.unpack(solution.theta)
@@ -233,6 +269,7 @@ def _fit_group(models, cells, Cs, max_iter, tol, cv_tol) -> None:
         zeros_Z, zeros_b = problem.unpack(start)
         Z0 = torch.stack([z if z is not None else zeros_Z[i] for i, z in enumerate(init_Z)])
         b0 = torch.stack([v if v is not None else zeros_b[i] for i, v in enumerate(init_b)])
+        problem.rescale(Z0, b0)
         start = problem.pack(Z0, b0)
     solution = minimize(problem, start, max_iter=max_iter, gtol=tol)
     Z, b = problem.unpack(solution.theta)
@@ -240,7 +277,7 @@ def _fit_group(models, cells, Cs, max_iter, tol, cv_tol) -> None:
         record = {"cv_folds": len(folds), "cv_accuracy": round(float(scores[i, best[i]]), 6)} if folds else {"cv_folds": 0}
         W = basis.weights(Z[i, :, : basis.r].numpy().astype(np.float64).T)
         model.coef_ = np.ascontiguousarray(W.T)  # (k, d): one row for two classes, as scikit-learn
-        model.intercept_ = b[i].numpy().astype(np.float64)
+        model.intercept_ = basis.intercept(b[i].numpy().astype(np.float64), W)
         model.n_iter_ = int(solution.n_iter[i])
         model.best_params_ = {"C": Cs[best[i]], **record, "converged": bool(solution.converged[i]),
                               "n_iter": model.n_iter_}
@@ -273,17 +310,40 @@ class _Problem:
         curvature = 0.25 if self.k == 1 else (K - 1) / K**2
         h = curvature * colsq[cell_of] / self.n + self.lam[:, None]  # (M, R)
         self.scale = h.rsqrt()[:, None, :]  # Z = Q * scale
+        self.bscale = torch.full((len(cell_of), self.k), curvature ** -0.5, dtype=DTYPE)
+
+    def rescale(self, Z: torch.Tensor, b: torch.Tensor) -> None:
+        """Precondition by the Hessian's diagonal at (Z, b) instead of at zero: for a warm start."""
+        idx = torch.arange(len(self.cell_of))
+        logits = self.logits(Z, b, idx)
+        P = torch.softmax(logits, dim=1)
+        P = P[:, 1:] if self.k == 1 else P
+        c = P * (1 - P) * self.weight[:, None, :]  # (M, k, n)
+        h = torch.zeros(len(idx), self.k, self.R, dtype=DTYPE)
+        for rows, basis in self._per_cell(idx):
+            a = rows.stop - rows.start
+            h[rows, :, : basis.r] = basis.weighted_colsq(c[rows].reshape(a * self.k, self.n)).view(a, self.k, basis.r)
+        h += self.lam[:, None, None]
+        self.scale = h.rsqrt()
+        self.bscale = c.sum(2).clamp(min=1e-6).rsqrt()
 
     def start(self) -> torch.Tensor:
-        return torch.zeros(self.weight.shape[0], self.k * self.R + self.k, dtype=DTYPE)
+        """Zero coefficients and the intercepts that are optimal for them: log class frequencies."""
+        theta = torch.zeros(self.weight.shape[0], self.k * self.R + self.k, dtype=DTYPE)
+        onehot = torch.zeros(self.weight.shape[0], self.K, self.n, dtype=DTYPE).scatter_(1, self.codes, 1.0)
+        freq = (onehot * self.weight[:, None, :]).sum(2).clamp(min=1e-3)  # (M, K)
+        logf = freq.log()
+        b = logf[:, 1:] - logf[:, :1] if self.k == 1 else logf - logf.mean(1, keepdim=True)
+        theta[:, self.k * self.R :] = b / self.bscale
+        return theta
 
     def pack(self, Z: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         """Variables for coefficients Z (M, k, R) and intercepts b (M, k): the inverse of :meth:`unpack`."""
-        return torch.cat([(Z / self.scale).reshape(Z.shape[0], -1), b], dim=1).to(DTYPE)
+        return torch.cat([(Z / self.scale).reshape(Z.shape[0], -1), b / self.bscale], dim=1).to(DTYPE)
 
     def unpack(self, theta: torch.Tensor, idx: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        scale = self.scale if idx is None else self.scale[idx]
-        return theta[:, : self.k * self.R].view(-1, self.k, self.R) * scale, theta[:, self.k * self.R :]
+        scale, bscale = (self.scale, self.bscale) if idx is None else (self.scale[idx], self.bscale[idx])
+        return theta[:, : self.k * self.R].view(-1, self.k, self.R) * scale, theta[:, self.k * self.R :] * bscale
 
     def _per_cell(self, idx: torch.Tensor) -> list[tuple[slice, object]]:
         """Runs of consecutive problems that share a cell (``idx`` is sorted), with that cell's basis."""
@@ -325,4 +385,4 @@ class _Problem:
         gb = G.sum(2)
         gQ = gZ * self.scale[idx]
         gmax = torch.maximum(gZ.abs().amax((1, 2)), gb.abs().amax(1))
-        return f, torch.cat([gQ.reshape(A, -1), gb], dim=1), gmax
+        return f, torch.cat([gQ.reshape(A, -1), gb * self.bscale[idx]], dim=1), gmax
