@@ -90,13 +90,16 @@ def _eigh(gram: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _shared_rotation(Xs: list[Any]) -> np.ndarray | None:
-    """One eigenbasis for the dense cells with more rows than dimensions: of their summed centred covariances."""
+    """One eigenbasis for the dense cells with more rows than dimensions: of their summed centred covariances.
+
+    It only preconditions, so float32 LAPACK is precise enough (and 1.6x faster than float64).
+    """
     tall = [torch.as_tensor(np.asarray(X, dtype=np.float32)) for X in Xs
             if not sp.issparse(X) and X.shape[0] > X.shape[1]]
     if not tall or len({X.shape[1] for X in tall}) != 1:
         return None
-    centred = [X - X.mean(0) for X in tall]
-    return _eigh(sum(X.T @ X for X in centred))[1]
+    centred = torch.cat([X - X.mean(0) for X in tall])
+    return torch.linalg.eigh(centred.T @ centred)[1].double().numpy()
 
 
 class _SparseBasis:
@@ -232,6 +235,8 @@ def _fit_group(models, cells, Cs, max_iter, tol, cv_tol) -> None:
     previous = None
     if fold_masks:
         masks, cell_of = torch.as_tensor(np.stack(fold_masks)), torch.as_tensor(fold_cell)
+        valid = (1 - masks).to(DTYPE)  # k-fold: a row a fold does not train on is one it validates on
+        n_folds = np.array([len(cells[i][2]) for i in fold_cell])
         for c, C in enumerate(Cs):
             problem = _Problem(bases, codes_list, K, masks, torch.full((len(fold_masks),), C), cell_of)
             if previous is not None:
@@ -240,11 +245,10 @@ def _fit_group(models, cells, Cs, max_iter, tol, cv_tol) -> None:
                                 max_iter=max_iter, gtol=max(tol, cv_tol))
             Z, b = problem.unpack(solution.theta)
             logits = problem.logits(Z, b, torch.arange(len(fold_masks)))  # (M, K, n)
-            m = 0
-            for c_index, (_, codes, folds) in enumerate(cells):
-                for _, valid in folds:
-                    scores[c_index, c] += (logits[m][:, valid].argmax(0).numpy() == codes[valid]).mean() / len(folds)
-                    m += 1
+            # the true class scores highest (amax: argmax over this axis is 200x slower in torch on the CPU)
+            correct = (logits.gather(1, problem.codes) >= logits.amax(1, keepdim=True)).squeeze(1).to(DTYPE)
+            accuracy = ((correct * valid).sum(1) / valid.sum(1)).numpy()  # each fold's validation accuracy
+            np.add.at(scores[:, c], fold_cell, accuracy / n_folds)
             stage_solutions.append((Z, b))
             previous = (Z, b)
     best, init_Z, init_b, refit_C = [], [], [], []
