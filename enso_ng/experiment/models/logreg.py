@@ -31,9 +31,8 @@ class _DenseBasis:
     Centring is exact (the intercept is unpenalised and absorbs the mean, see :meth:`intercept`) and it
     matters: uncentred embeddings have a large common mean, which makes the intercept and the leading
     coordinate nearly collinear and the problem ill-conditioned. With more rows than dimensions, the cells
-    of a batch share one rotation (``rotation``, see :func:`_shared_rotation`): their rows come from the
-    same features, so one d x d eigen-decomposition serves them all nearly as well as one each. Any
-    orthogonal rotation keeps the penalty ||W||^2 = ||Z||^2; only the preconditioner is approximate.
+    of a batch share one rotation (``rotation``, see :func:`_shared_rotation`). Any orthogonal rotation
+    keeps the penalty ||W||^2 = ||Z||^2; only the preconditioner is approximate.
     """
 
     def __init__(self, X: np.ndarray, rotation: np.ndarray | None = None) -> None:
@@ -51,7 +50,7 @@ class _DenseBasis:
             vectors = rotation if rotation is not None else _eigh(Xc.T @ Xc)[1]
             F = Xc @ torch.as_tensor(vectors, dtype=DTYPE)
             eigenvalues = F.pow(2).sum(0).double().numpy()  # this cell's squared column norms
-        self.F, self.FT = F.contiguous(), F.T.contiguous()
+        self.F = F.contiguous()  # products use F.T as a view: a transposed copy only doubles memory traffic
         #: the squared norm of each coordinate column (the Gram eigenvalues in the dual)
         self.colsq = torch.as_tensor(eigenvalues, dtype=DTYPE)
         self.r = len(eigenvalues)
@@ -69,7 +68,7 @@ class _DenseBasis:
 
     def matmul(self, Zt: torch.Tensor) -> torch.Tensor:
         """(m, r) coefficients -> (m, n) scores of the training rows."""
-        return Zt @ self.FT
+        return Zt @ self.F.T
 
     def rmatmul(self, G: torch.Tensor) -> torch.Tensor:
         """(m, n) per-row weights -> (m, r)."""
@@ -90,16 +89,18 @@ def _eigh(gram: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _shared_rotation(Xs: list[Any]) -> np.ndarray | None:
-    """One eigenbasis for the dense cells with more rows than dimensions: of their summed centred covariances.
+    """The eigenbasis of the first tall dense cell's centred covariance, for every tall cell of a batch.
 
-    It only preconditions, so float32 LAPACK is precise enough (and 1.6x faster than float64).
+    The cells' rows are samples of the same features, so one cell's covariance (it has n > d rows) nearly
+    diagonalises all of theirs: one d x d eigen-decomposition instead of one per cell. It only
+    preconditions, so float32 LAPACK is precise enough (and 1.6x faster than float64).
     """
-    tall = [torch.as_tensor(np.asarray(X, dtype=np.float32)) for X in Xs
-            if not sp.issparse(X) and X.shape[0] > X.shape[1]]
-    if not tall or len({X.shape[1] for X in tall}) != 1:
+    tall = [X for X in Xs if not sp.issparse(X) and X.shape[0] > X.shape[1]]
+    if not tall:
         return None
-    centred = torch.cat([X - X.mean(0) for X in tall])
-    return torch.linalg.eigh(centred.T @ centred)[1].double().numpy()
+    X = torch.as_tensor(np.asarray(tall[0], dtype=np.float32))
+    X = X - X.mean(0)
+    return torch.linalg.eigh(X.T @ X)[1].double().numpy()
 
 
 class _SparseBasis:
@@ -315,6 +316,7 @@ class _Problem:
         h = curvature * colsq[cell_of] / self.n + self.lam[:, None]  # (M, R)
         self.scale = h.rsqrt()[:, None, :]  # Z = Q * scale
         self.bscale = torch.full((len(cell_of), self.k), curvature ** -0.5, dtype=DTYPE)
+        self._cached: tuple | None = None
 
     def rescale(self, Z: torch.Tensor, b: torch.Tensor) -> None:
         """Precondition by the Hessian's diagonal at (Z, b) instead of at zero: for a warm start."""
@@ -324,12 +326,13 @@ class _Problem:
         P = P[:, 1:] if self.k == 1 else P
         c = P * (1 - P) * self.weight[:, None, :]  # (M, k, n)
         h = torch.zeros(len(idx), self.k, self.R, dtype=DTYPE)
-        for rows, basis in self._per_cell(idx):
+        for rows, basis in self._rows(idx)[2]:
             a = rows.stop - rows.start
             h[rows, :, : basis.r] = basis.weighted_colsq(c[rows].reshape(a * self.k, self.n)).view(a, self.k, basis.r)
         h += self.lam[:, None, None]
         self.scale = h.rsqrt()
         self.bscale = c.sum(2).clamp(min=1e-6).rsqrt()
+        self._cached = None
 
     def start(self) -> torch.Tensor:
         """Zero coefficients and the intercepts that are optimal for them: log class frequencies."""
@@ -346,47 +349,61 @@ class _Problem:
         return torch.cat([(Z / self.scale).reshape(Z.shape[0], -1), b / self.bscale], dim=1).to(DTYPE)
 
     def unpack(self, theta: torch.Tensor, idx: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        scale, bscale = (self.scale, self.bscale) if idx is None else (self.scale[idx], self.bscale[idx])
+        scale, bscale = (self.scale, self.bscale) if idx is None else self._rows(idx)[:2]
         return theta[:, : self.k * self.R].view(-1, self.k, self.R) * scale, theta[:, self.k * self.R :] * bscale
 
-    def _per_cell(self, idx: torch.Tensor) -> list[tuple[slice, object]]:
-        """Runs of consecutive problems that share a cell (``idx`` is sorted), with that cell's basis."""
+    def _rows(self, idx: torch.Tensor) -> tuple:
+        """What the objective needs of problems ``idx``, kept while the solver passes the same tensor."""
+        if self._cached is not None and self._cached[0] is idx:
+            return self._cached[1]
         cells = self.cell_of[idx]
         bounds = torch.nonzero(cells[1:] != cells[:-1]).view(-1).tolist()
         starts, ends = [0, *[b + 1 for b in bounds]], [*[b + 1 for b in bounds], len(idx)]
-        return [(slice(a, e), self.bases[int(cells[a])]) for a, e in zip(starts, ends)]
+        runs = [(slice(a, e), self.bases[int(cells[a])]) for a, e in zip(starts, ends)]  # idx is sorted
+        codes = self.codes[: len(idx)] if self.single else self.codes[idx]  # one cell: every row is alike
+        weight = self.weight[idx][:, None, :]
+        rows = (self.scale[idx], self.bscale[idx], runs, weight, self.lam[idx], codes,
+                codes.to(DTYPE).mul_(weight) if self.k == 1 else None)
+        self._cached = (idx, rows)
+        return rows
 
-    def logits(self, Z: torch.Tensor, b: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
-        """(A, K, n) scores of every training row under each of the A problems' coefficients."""
+    def logits(self, Z: torch.Tensor, b: torch.Tensor, idx: torch.Tensor, both: bool = True) -> torch.Tensor:
+        """(A, K, n) scores of every training row under each of the A problems' coefficients.
+
+        A binary problem has one score per row (that of class 1); ``both=False`` keeps it (A, 1, n).
+        """
         A = Z.shape[0]
         out = torch.empty(A, self.k, self.n, dtype=DTYPE)
-        for rows, basis in self._per_cell(idx):
+        for rows, basis in self._rows(idx)[2]:
             a = rows.stop - rows.start
             out[rows] = basis.matmul(Z[rows, :, : basis.r].reshape(a * self.k, basis.r)).view(a, self.k, self.n)
         out += b[:, :, None]
-        if self.k == 1:
+        if self.k == 1 and both:
             out = torch.cat([torch.zeros_like(out), out], dim=1)
         return out
 
     def __call__(self, theta: torch.Tensor, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         A = theta.shape[0]
-        Z, b = self.unpack(theta, idx)
-        logits = self.logits(Z, b, idx)  # (A, K, n)
-        lse = torch.logsumexp(logits, dim=1, keepdim=True)  # (A, 1, n)
-        weight = self.weight[idx][:, None, :]  # (A, 1, n)
-        lam = self.lam[idx]
-        codes = self.codes[: len(idx)] if self.single else self.codes[idx]  # one cell: every row is alike
-        true = logits.gather(1, codes)
-        f = ((lse - true) * weight).sum((1, 2)) + 0.5 * lam * Z.pow(2).sum((1, 2))
-        G = logits.sub_(lse).exp_().scatter_add_(1, codes, -torch.ones_like(true)).mul_(weight)  # (P - Y) * w
-        if self.k == 1:
-            G = G[:, 1:]
-        gZ = torch.zeros(A, self.k, self.R, dtype=DTYPE)
-        for rows, basis in self._per_cell(idx):
+        scale, bscale, runs, weight, lam, codes, positive = self._rows(idx)
+        Z = theta[:, : self.k * self.R].view(-1, self.k, self.R) * scale
+        logits = self.logits(Z, theta[:, self.k * self.R :] * bscale, idx, both=False)  # (A, k, n)
+        if self.k == 1:  # binary: log(1 + e^s) - y s, gradient sigmoid(s) - y, on one score per row
+            f = (torch.nn.functional.softplus(logits) * weight).sum((1, 2)) - (logits * positive).sum((1, 2))
+            G = logits.sigmoid_().mul_(weight).sub_(positive)
+        else:
+            lse = torch.logsumexp(logits, dim=1, keepdim=True)  # (A, 1, n)
+            f = ((lse - logits.gather(1, codes)) * weight).sum((1, 2))
+            G = logits.sub_(lse).exp_().mul_(weight).scatter_add_(1, codes, -weight)  # (P - Y) * w
+        f += 0.5 * lam * Z.pow(2).sum((1, 2))
+        gZ = torch.zeros(A, self.k, self.R, dtype=DTYPE) if len(runs) > 1 or runs[0][1].r < self.R else None
+        for rows, basis in runs:
             a = rows.stop - rows.start
-            gZ[rows, :, : basis.r] = basis.rmatmul(G[rows].reshape(a * self.k, self.n)).view(a, self.k, basis.r)
+            part = basis.rmatmul(G[rows].reshape(a * self.k, self.n)).view(a, self.k, basis.r)
+            if gZ is None:
+                gZ = part
+            else:
+                gZ[rows, :, : basis.r] = part
         gZ += lam[:, None, None] * Z
         gb = G.sum(2)
-        gQ = gZ * self.scale[idx]
         gmax = torch.maximum(gZ.abs().amax((1, 2)), gb.abs().amax(1))
-        return f, torch.cat([gQ.reshape(A, -1), gb * self.bscale[idx]], dim=1), gmax
+        return f, torch.cat([(gZ * scale).reshape(A, -1), gb * bscale], dim=1), gmax
