@@ -148,6 +148,26 @@ def test_non_finite_features_are_refused(trec_workspace, tmp_path):
         read_features(target)
 
 
+def test_cv_folds_are_stratified_balanced_and_seeded():
+    from enso_ng.experiment.models import cv_folds
+
+    y = _labels(np.random.default_rng(2), [40, 25, 7, 2])
+    folds = cv_folds(y, 3, random_state=5, allow_missing=True)
+    valid = [v for _, v in folds]
+    assert sorted(np.concatenate(valid)) == list(range(len(y)))  # a partition of the rows
+    for train, v in folds:
+        assert not set(train) & set(v) and len(train) + len(v) == len(y)
+    assert max(map(len, valid)) - min(map(len, valid)) <= 1
+    for label in set(y):  # every class split as evenly as it can be
+        counts = [np.sum(y[v] == label) for v in valid]
+        assert max(counts) - min(counts) <= 1
+    again, other = cv_folds(y, 3, random_state=5, allow_missing=True), cv_folds(y, 3, random_state=6, allow_missing=True)
+    assert all(np.array_equal(a, b) for (_, a), (_, b) in zip(folds, again))
+    assert not all(np.array_equal(a, b) for (_, a), (_, b) in zip(folds, other))
+    assert len(cv_folds(y, 3, random_state=5)) == 2  # every class in every fold's training rows: 2 folds at most
+    assert cv_folds(np.array(["a", "a", "b"]), 3, random_state=5) == []
+
+
 def test_inner_cv_with_a_single_example_class():
     """Like GridSearchCV, logreg still cross-validates when a class has one example (it is missing from some
     folds' training rows); models that need every class in every fold fall back to their default."""
