@@ -5,9 +5,9 @@ one weight vector for two classes, one per class above), and the protocol is Ens
 with 3-fold CV. What differs is how it is solved. The fold fits of every cell in a batch (the runner
 passes all split seeds of one size) form one batch for :mod:`enso_ng.experiment.lbfgs`, one C after the
 other, each warm-started from the previous C's solution; then one batched refit per cell at its chosen C.
-The problems are posed in the span of the training rows (the optimum lies there: the representer
-theorem), rotated to the eigenbasis of the training Gram matrix and scaled by the Hessian's diagonal at
-the start. Float32 products; eigen-decompositions and final weights in float64.
+The rows are centred; with n <= d the problem is posed in the span of the rows, in their Gram eigenbasis
+(see :class:`_DenseBasis`). Each stage is preconditioned by the Hessian's diagonal at its starting
+point, intercepts included. Float32 products; eigen-decompositions and final weights in float64.
 """
 
 from __future__ import annotations
@@ -26,41 +26,38 @@ DTYPE = torch.float32
 
 
 class _DenseBasis:
-    """Centred training rows in the eigenbasis of their Gram (n <= d) or covariance matrix.
+    """Centred training rows: in the eigenbasis of their Gram matrix when n <= d, as they are otherwise.
 
     Centring is exact (the intercept is unpenalised and absorbs the mean, see :meth:`intercept`) and it
-    matters: uncentred embeddings have a large common mean, which makes the intercept and the leading
-    coordinate nearly collinear and the problem ill-conditioned. With more rows than dimensions, the cells
-    of a batch share one rotation (``rotation``, see :func:`_shared_rotation`). Any orthogonal rotation
-    keeps the penalty ||W||^2 = ||Z||^2; only the preconditioner is approximate.
+    matters: embeddings share a large common mean, which makes the intercept and the mean direction nearly
+    collinear, an ill-conditioned pair. With no more rows than dimensions the optimum lies in the span of
+    the rows (the representer theorem), so the problem has n coordinates, not d; in the Gram eigenbasis
+    they are uncorrelated, which makes the diagonal preconditioner exact at the start. With more rows
+    than dimensions a d x d eigenbasis would cost more than it saves (measured: same time on the
+    benchmark, same C choices), so the coordinates are the centred features, scaled diagonally.
+    Every cell's basis is its own: a cell's result never depends on what else is in its batch.
     """
 
-    def __init__(self, X: np.ndarray, rotation: np.ndarray | None = None) -> None:
+    def __init__(self, X: np.ndarray) -> None:
         X32 = torch.as_tensor(np.asarray(X, dtype=np.float32))
         self.mean = X32.mean(0).double().numpy()
         Xc = X32 - X32.mean(0)
-        n, d = Xc.shape
-        self.dual = n <= d
+        self.dual = Xc.shape[0] <= Xc.shape[1]
         if self.dual:
             eigenvalues, vectors = _eigh(Xc @ Xc.T)
-            s = np.sqrt(eigenvalues)
-            F = torch.as_tensor(vectors * s, dtype=DTYPE)
-            self._X, self._s = np.asarray(X, dtype=np.float64) - self.mean, s
+            self._vectors, self._s = vectors, np.sqrt(eigenvalues)
+            self._X = np.asarray(X, dtype=np.float64) - self.mean
+            F = torch.as_tensor(vectors * self._s, dtype=DTYPE)
         else:
-            vectors = rotation if rotation is not None else _eigh(Xc.T @ Xc)[1]
-            F = Xc @ torch.as_tensor(vectors, dtype=DTYPE)
-            eigenvalues = F.pow(2).sum(0).double().numpy()  # this cell's squared column norms
+            F = Xc
         self.F = F.contiguous()  # products use F.T as a view: a transposed copy only doubles memory traffic
         #: the squared norm of each coordinate column (the Gram eigenvalues in the dual)
-        self.colsq = torch.as_tensor(eigenvalues, dtype=DTYPE)
-        self.r = len(eigenvalues)
-        self._vectors = vectors
+        self.colsq = self.F.pow(2).sum(0)
+        self.r = self.F.shape[1]
 
     def weights(self, Z: np.ndarray) -> np.ndarray:
         """Coefficients (d, k) in the input space for coordinates Z (r, k)."""
-        if self.dual:
-            return self._X.T @ (self._vectors / self._s @ Z)
-        return self._vectors @ Z
+        return self._X.T @ (self._vectors / self._s @ Z) if self.dual else Z
 
     def intercept(self, b: np.ndarray, W: np.ndarray) -> np.ndarray:
         """The intercept for uncentred rows, given the centred problem's intercept b and weights W (d, k)."""
@@ -82,25 +79,10 @@ class _DenseBasis:
 
 
 def _eigh(gram: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-    """Eigenpairs of a float32 Gram or covariance matrix, in float64, without its null space."""
+    """Eigenpairs of a float32 Gram matrix, in float64, without its null space."""
     eigenvalues, vectors = (t.numpy() for t in torch.linalg.eigh(gram.double()))  # torch's LAPACK: ~1.5x numpy's
     keep = eigenvalues > max(eigenvalues[-1], 1e-300) * 1e-10
     return eigenvalues[keep], vectors[:, keep]
-
-
-def _shared_rotation(Xs: list[Any]) -> np.ndarray | None:
-    """The eigenbasis of the first tall dense cell's centred covariance, for every tall cell of a batch.
-
-    The cells' rows are samples of the same features, so one cell's covariance (it has n > d rows) nearly
-    diagonalises all of theirs: one d x d eigen-decomposition instead of one per cell. It only
-    preconditions, so float32 LAPACK is precise enough (and 1.6x faster than float64).
-    """
-    tall = [X for X in Xs if not sp.issparse(X) and X.shape[0] > X.shape[1]]
-    if not tall:
-        return None
-    X = torch.as_tensor(np.asarray(tall[0], dtype=np.float32))
-    X = X - X.mean(0)
-    return torch.linalg.eigh(X.T @ X)[1].double().numpy()
 
 
 class _SparseBasis:
@@ -199,11 +181,10 @@ def fit_many(models: list[LogisticRegressionCV], Xs: list[Any], ys: list[np.ndar
         raise ValueError("fit_many needs models with the same Cs, cv, max_iter, tol and cv_tol")
     Cs, cv, max_iter, tol, cv_tol = settings.pop()
     cells = []
-    rotation = _shared_rotation(Xs)
     for model, X, y in zip(models, Xs, ys):
         model.classes_, codes = np.unique(y, return_inverse=True)
         folds = cv_folds(codes, cv, model.random_state, allow_missing=True) if len(Cs) > 1 else []
-        cells.append((_SparseBasis(X) if sp.issparse(X) else _DenseBasis(X, rotation), codes, folds))
+        cells.append((_SparseBasis(X) if sp.issparse(X) else _DenseBasis(X), codes, folds))
     groups: dict[tuple, list[int]] = {}
     for i, (basis, codes, _) in enumerate(cells):
         groups.setdefault((len(codes), len(models[i].classes_)), []).append(i)
