@@ -13,7 +13,6 @@ regression on each precision's vectors over the same splits (the bf16 vectors mu
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import time
 from pathlib import Path

@@ -251,8 +251,6 @@ def test_lightgbm_and_knn_take_sparse_tfidf(trec_workspace):
 
 def _multi_layer_features(root, layers: int = 3):
     """A features file with every layer stored: layer 1 carries the labels, the others are noise."""
-    import pyarrow as pa
-
     from enso_ng.formats import features_batch, features_schema
     from enso_ng.workspace import parquet_writer
 

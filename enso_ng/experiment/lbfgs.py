@@ -39,8 +39,8 @@ def minimize(fun: Objective, theta0: torch.Tensor, max_iter: int = 500, gtol: fl
     idx = torch.arange(M)
     theta = theta0.clone()
     f, g, gmax = fun(theta, idx)
-    S = torch.zeros(history, M, P, dtype=theta.dtype)
-    Y = torch.zeros(history, M, P, dtype=theta.dtype)
+    S = torch.empty(history, M, P, dtype=theta.dtype)  # slots are read only once written (see ``filled``)
+    Y = torch.empty(history, M, P, dtype=theta.dtype)
     rho = torch.zeros(history, M, dtype=theta.dtype)
     n_iter = torch.zeros(M, dtype=torch.int64)
     done = gmax <= gtol
