@@ -56,19 +56,20 @@ def minimize(fun: Objective, theta0: torch.Tensor, max_iter: int = 500, gtol: fl
             S, Y, rho = S[:, keep], Y[:, keep], rho[:, keep]
         if len(idx) == 0 or it == max_iter:
             break
-        direction = -_two_loop(g, S, Y, rho, slot, min(it, history), history)
-        slope = (g * direction).sum(1)
+        direction = _two_loop(g, S, Y, rho, slot, min(it, history), history).neg_()
+        slope = torch.linalg.vecdot(g, direction)
         uphill = slope >= 0
         if uphill.any():  # a stale curvature pair: fall back to steepest descent for that problem
             direction[uphill] = -g[uphill]
             slope[uphill] = -(g[uphill] ** 2).sum(1)
         if it == 0:
             step = torch.clamp(1.0 / direction.abs().amax(1).clamp(min=1e-12), max=1.0)
+            new_theta = torch.addcmul(theta, step[:, None], direction)
         else:
             step = torch.ones(len(idx), dtype=theta.dtype)
-        new_theta = theta + step[:, None] * direction
+            new_theta = theta + direction
         new_f, new_g, new_gmax = fun(new_theta, idx)
-        pending = ~(new_f <= f + 1e-4 * step * slope)
+        pending = new_f > torch.addcmul(f, step, slope, value=1e-4)  # Armijo's sufficient decrease, not met
         for _ in range(max_backtracks):
             if not pending.any():
                 break
@@ -78,18 +79,22 @@ def minimize(fun: Objective, theta0: torch.Tensor, max_iter: int = 500, gtol: fl
             pf, pg, pgmax = fun(new_theta[rows], idx[rows])
             new_f[rows], new_g[rows], new_gmax[rows] = pf, pg, pgmax
             pending[rows] = ~(pf <= f[rows] + 1e-4 * step[rows] * slope[rows])
-        moved = ~pending
-        s, y = new_theta - theta, new_g - g
-        sy = (s * y).sum(1)
-        S[slot], Y[slot] = s, y
-        rho[slot] = torch.where(moved & (sy > 1e-10), 1.0 / sy.clamp(min=1e-10), torch.zeros_like(sy))
+        s, y = torch.sub(new_theta, theta, out=S[slot]), torch.sub(new_g, g, out=Y[slot])
+        sy = torch.linalg.vecdot(s, y)
+        small_change = (f - new_f) <= ftol * torch.maximum(f.abs(), new_f.abs()).clamp_(min=1.0)
+        if pending.any():  # the line search failed for some: they keep their point and stop, unconverged
+            moved = ~pending
+            rho[slot] = torch.where(moved & (sy > 1e-10), 1.0 / sy.clamp(min=1e-10), torch.zeros_like(sy))
+            theta = torch.where(moved[:, None], new_theta, theta)
+            f, g = torch.where(moved, new_f, f), torch.where(moved[:, None], new_g, g)
+            converged = moved & ((new_gmax <= gtol) | small_change)
+            done = converged | ~moved
+        else:
+            rho[slot] = torch.where(sy > 1e-10, 1.0 / sy.clamp(min=1e-10), 0.0)
+            theta, f, g = new_theta, new_f, new_g
+            converged = done = (new_gmax <= gtol) | small_change
         slot = (slot + 1) % history
-        small_change = (f - new_f) <= ftol * torch.maximum(torch.maximum(f.abs(), new_f.abs()), torch.ones_like(f))
-        theta = torch.where(moved[:, None], new_theta, theta)
-        f, g = torch.where(moved, new_f, f), torch.where(moved[:, None], new_g, g)
         n_iter += 1
-        converged = moved & ((new_gmax <= gtol) | small_change)
-        done = converged | ~moved
     return out
 
 
