@@ -76,7 +76,6 @@ def baseline(X, y, seed: int):
                         cv=cv_folds(y, 3, seed, allow_missing=True))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        warnings.simplefilter("ignore", UserWarning)  # "the least populated class has only 1 member"
         return grid.fit(X, y)
 
 

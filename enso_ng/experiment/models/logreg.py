@@ -55,8 +55,9 @@ class _DenseBasis:
         else:
             F = Xc
         self.F = F.contiguous()  # products use F.T as a view: a transposed copy only doubles memory traffic
+        self._Fsq = self.F.pow(2)
         #: the squared norm of each coordinate column (the Gram eigenvalues in the dual)
-        self.colsq = self.F.pow(2).sum(0)
+        self.colsq = self._Fsq.sum(0)
         self.r = self.F.shape[1]
 
     def weights(self, Z: np.ndarray) -> np.ndarray:
@@ -77,8 +78,6 @@ class _DenseBasis:
 
     def weighted_colsq(self, c: torch.Tensor) -> torch.Tensor:
         """(m, n) per-row weights -> (m, r): each coordinate column's weighted sum of squares."""
-        if not hasattr(self, "_Fsq"):
-            self._Fsq = self.F.pow(2)
         return c @ self._Fsq
 
 
@@ -109,9 +108,10 @@ class _SparseBasis:
         self._d = X.shape[1]
         self._F = Xc
         self._FT = Xc.T.tocsr()
+        self._FTsq = self._FT.multiply(self._FT).tocsr()
         self.mean = np.asarray(Xc.mean(0)).ravel()
         self._mean = torch.as_tensor(self.mean, dtype=DTYPE)
-        colsq = np.asarray(Xc.multiply(Xc).sum(0)).ravel() - n * self.mean**2
+        colsq = np.asarray(self._FTsq.sum(1)).ravel() - n * self.mean**2
         self.colsq = torch.as_tensor(np.maximum(colsq, 0.0), dtype=DTYPE)
         self.r = len(self.columns)
 
@@ -133,8 +133,6 @@ class _SparseBasis:
 
     def weighted_colsq(self, c: torch.Tensor) -> torch.Tensor:
         """sum_i c_i (x_ij - mean_j)^2, expanded so that the matrix stays sparse."""
-        if not hasattr(self, "_FTsq"):
-            self._FTsq = self._FT.multiply(self._FT).tocsr()
         sq = torch.as_tensor(np.ascontiguousarray((self._FTsq @ c.numpy().T).T), dtype=DTYPE)
         return (sq - 2 * self.rmatmul(c) * self._mean - c.sum(1, keepdim=True) * self._mean**2).clamp(min=0)
 
