@@ -378,8 +378,8 @@ class _Problem:
     def __call__(self, theta: torch.Tensor, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         A = theta.shape[0]
         scale, bscale, runs, weight, lam, codes, positive = self._rows(idx)
-        Z = theta[:, : self.k * self.R].view(-1, self.k, self.R) * scale
-        logits = self.logits(Z, theta[:, self.k * self.R :] * bscale, idx, both=False)  # (A, k, n)
+        Z, b = self.unpack(theta, idx)
+        logits = self.logits(Z, b, idx, both=False)  # (A, k, n)
         if self.k == 1:  # binary: log(1 + e^s) - y s, gradient sigmoid(s) - y, on one score per row
             f = (torch.nn.functional.softplus(logits) * weight).sum((1, 2)) - (logits * positive).sum((1, 2))
             G = logits.sigmoid_().mul_(weight).sub_(positive)
