@@ -18,7 +18,8 @@ import click
 
 from enso_ng import __version__
 from enso_ng.errors import EnsoError
-from enso_ng.progress import set_quiet
+from enso_ng.progress import env_quiet, set_quiet
+from enso_ng.tables import format_table
 from enso_ng.workspace import ENV_WORKSPACE, Workspace
 
 
@@ -35,16 +36,43 @@ def _fail_cleanly(command: Callable) -> Callable:
     return wrapper
 
 
-def _comma_list(cast: Callable = str) -> Callable:
-    def parse(ctx: click.Context, param: click.Parameter, value: str | None) -> list | None:
-        if value is None:
+def _split_list(cast: Callable = str) -> Callable:
+    """Values of a list option, repeated (``-f a -f b``) and/or comma-separated (``-f a,b``); None if absent."""
+
+    def parse(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> list | None:
+        if not values:
             return None
+        items = [part.strip() for value in values for part in value.split(",") if part.strip()]
         try:
-            return [cast(part.strip()) for part in value.split(",") if part.strip()]
+            return list(dict.fromkeys(cast(item) for item in items))
         except ValueError:
-            raise click.BadParameter(f"expected a comma-separated list, got {value!r}") from None
+            raise click.BadParameter(f"expected a comma-separated list of {cast.__name__}, got {','.join(values)!r}") from None
 
     return parse
+
+
+def list_option(*names: str, cast: Callable = str, **kwargs: Any) -> Callable:
+    """Every list option of every command is spelled and parsed this one way."""
+    return click.option(*names, multiple=True, callback=_split_list(cast), **kwargs)
+
+
+def selection_options(*which: str) -> Callable:
+    """The dataset / featurizer / model selection shared by the commands, in one spelling everywhere."""
+    declared = {
+        "datasets": list_option("--datasets", "--dataset", "-d", "datasets", metavar="NAME[,NAME...]",
+                                help="Datasets (repeatable or comma-separated; default: all there are)."),
+        "featurizers": list_option("--featurizers", "--featurizer", "-f", "featurizers", metavar="NAME[,NAME...]",
+                                   help="Featurizers (repeatable or comma-separated; see enso featurize --list)."),
+        "models": list_option("--models", "-m", "models", metavar="NAME[,NAME...]",
+                              help="Target models (repeatable or comma-separated; see enso experiment --list)."),
+    }
+
+    def decorate(command: Callable) -> Callable:
+        for name in reversed(which):
+            command = declared[name](command)
+        return command
+
+    return decorate
 
 
 def _workspace(ctx: click.Context) -> Workspace:
@@ -54,7 +82,7 @@ def _workspace(ctx: click.Context) -> Workspace:
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--workspace", "-w", type=click.Path(file_okay=False), envvar=ENV_WORKSPACE,
               help="Folder holding datasets/, features/ and results/ (default: current directory; env ENSO_WORKSPACE).")
-@click.option("--quiet", "-q", is_flag=True, help="No progress bars (for scripts).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars (for scripts; or env ENSO_QUIET=1).")
 @click.version_option(__version__, prog_name="enso")
 @click.pass_context
 def cli(ctx: click.Context, workspace: str | None, quiet: bool) -> None:
@@ -62,7 +90,7 @@ def cli(ctx: click.Context, workspace: str | None, quiet: bool) -> None:
 
     Four stages that talk through files: download -> featurize -> experiment -> visualize.
     """
-    set_quiet(quiet)
+    set_quiet(quiet or env_quiet())
     ctx.obj = {"workspace": Workspace.resolve(workspace)}
 
 
@@ -96,8 +124,9 @@ def download(ctx: click.Context, names: tuple[str, ...], show_list: bool, from_f
       enso download --from-file tickets.csv --name tickets --text-column body --label-column queue
       enso download --list
     """
-    from enso_ng.download import CATALOG, sources
-    from enso_ng.download import download as fetch
+    from enso_ng import fetch
+    from enso_ng.download import CATALOG
+    from enso_ng.download import download as get
     from enso_ng.download import from_file as import_file
 
     workspace = _workspace(ctx)
@@ -109,8 +138,8 @@ def download(ctx: click.Context, names: tuple[str, ...], show_list: bool, from_f
             raise EnsoError("give either catalog names or --from-file, not both")
         if not name:
             raise EnsoError("--from-file needs --name NAME for the dataset")
-        meta = import_file(from_file, name, text_column, label_column, split_column, workspace, force=force)
-        _report_dataset(workspace, name, meta)
+        _report_dataset(workspace, name, import_file(from_file, name, text_column, label_column, split_column,
+                                                     workspace, force=force))
         return
     if not names:
         raise EnsoError("name at least one dataset (see: enso download --list), or use --from-file")
@@ -118,66 +147,61 @@ def download(ctx: click.Context, names: tuple[str, ...], show_list: bool, from_f
         CATALOG.get(dataset)  # unknown names fail before any download starts
     if timeout <= 0:
         raise EnsoError(f"--timeout must be positive, got {timeout}")
-    sources.TIMEOUT_S = timeout
+    fetch.TIMEOUT_S = timeout
     names = tuple(dict.fromkeys(names))
     if len(names) == 1:
-        _report_dataset(workspace, names[0], fetch(names[0], workspace, mirror=mirror, force=force))
+        _report_dataset(workspace, names[0], get(names[0], workspace, mirror=mirror, force=force))
         return
     failed = []
     for dataset in names:
         try:
-            meta = fetch(dataset, workspace, mirror=mirror, force=force)
+            done = get(dataset, workspace, mirror=mirror, force=force)
         except EnsoError as exc:
             click.echo(f"failed {exc}", err=True)  # the message starts with the dataset's name
             failed.append(dataset)
             continue
-        _report_dataset(workspace, dataset, meta)
+        _report_dataset(workspace, dataset, done)
     click.echo(f"summary: {len(names) - len(failed)} of {len(names)} ok"
                + (f"; failed: {', '.join(failed)}" if failed else ""))
     if failed:
         raise EnsoError(f"{len(failed)} of {len(names)} dataset(s) failed: {', '.join(failed)}")
 
 
-def _report_dataset(workspace: Workspace, name: str, meta: dict) -> None:
-    state = "cached" if meta["cached"] else "wrote"
-    labels = ", ".join(f"{k} {v}" for k, v in meta["labels"].items())
+def _report_dataset(workspace: Workspace, name: str, done: Any) -> None:
+    meta = done.meta
+    labels = ", ".join(f"{k} {v}" for k, v in meta.labels.items())
     if len(labels) > 100:
-        labels = f"{len(meta['labels'])} labels"
-    dropped = ", ".join(f"{v} {k}" for k, v in meta.get("dropped", {}).items())
-    click.echo(f"{state} {workspace.dataset_path(name)}: {meta['rows']} rows ({labels})"
-               + (f"; dropped {dropped}" if dropped and not meta["cached"] else ""))
+        labels = f"{len(meta.labels)} labels"
+    dropped = ", ".join(f"{v} {k}" for k, v in meta.dropped.items())
+    click.echo(f"{'cached' if done.cached else 'wrote'} {workspace.dataset_path(name)}: {meta.rows} rows ({labels})"
+               + (f"; dropped {dropped}" if dropped and not done.cached else ""))
 
 
 def _print_catalog(workspace: Workspace) -> None:
     """The catalog, and any imported datasets, as one table."""
     from enso_ng.download import CATALOG
-    from enso_ng.workspace import read_meta
+    from enso_ng.formats import DatasetMeta
 
     have = {}
     for name in workspace.datasets():
         try:
-            have[name] = read_meta(workspace.dataset_path(name))
+            have[name] = DatasetMeta.read(workspace.dataset_path(name))
         except EnsoError:
             continue
     rows = []
     for name in CATALOG.names():
         entry = CATALOG.get(name)
         meta = have.get(name)
-        rows.append([name, entry.task, str(entry.classes), f"{(meta or {}).get('rows', entry.rows):,}",
+        rows.append([name, entry.task, str(entry.classes), f"{meta.rows if meta else entry.rows:,}",
                      entry.origin, entry.licence, "yes" if meta else ""])
     for name, meta in have.items():
         if name not in CATALOG:
-            source = meta.get("sources", [{}])[0].get("path", "file")
-            rows.append([name, meta.get("task", ""), str(len(meta.get("labels", {}))), f"{meta.get('rows', 0):,}",
-                         source, meta.get("licence", ""), "yes"])
+            source = (meta.sources or [{}])[0].get("path", "file")
+            rows.append([name, meta.task, str(len(meta.labels)), f"{meta.rows:,}", source, meta.licence, "yes"])
     for row in rows:
         row[4] = row[4] if len(row[4]) <= 36 else row[4][:35] + "…"
     header = ["name", "task", "classes", "rows", "source", "licence", "downloaded"]
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    right = {2, 3}
-    for row in [header, *rows]:
-        cells = [c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))]
-        click.echo("  ".join(cells).rstrip())
+    click.echo(format_table(header, rows, right=(2, 3)))
 
 
 def _parse_featurizer_options(values: tuple[str, ...], featurizers: list[str]) -> dict[str, dict[str, str]]:
@@ -198,13 +222,24 @@ def _parse_featurizer_options(values: tuple[str, ...], featurizers: list[str]) -
     return per
 
 
+def _model_shortcut(model: str, chosen: list[str]) -> list[str]:
+    """``--model X`` as ``-o NAME.OPTION=X`` for each chosen featurizer that declares a ``model_option``."""
+    from enso_ng.featurize import FEATURIZERS
+
+    takers = [(f, FEATURIZERS.get(f).model_option) for f in chosen if FEATURIZERS.get(f).model_option]
+    if not takers:
+        able = ", ".join(f"{n} ({FEATURIZERS.get(n).model_option})" for n in FEATURIZERS.names()
+                         if FEATURIZERS.get(n).model_option)
+        raise EnsoError(f"--model applies to featurizers that load a model: {able}")
+    return [f"{f}.{option}={model}" for f, option in takers]
+
+
 @cli.command()
-@click.option("--featurizer", "-f", "featurizers", multiple=True, help="Featurizer(s) to run (repeatable; default bert).")
-@click.option("--dataset", "-d", "datasets", multiple=True, help="Dataset(s) to embed (repeatable; default: all downloaded).")
+@selection_options("featurizers", "datasets")
 @click.option("--option", "-o", "options", multiple=True, metavar="[NAME.]KEY=VALUE",
               help="A featurizer option, e.g. -o pooling=cls or -o bert.max_length=128 (see --list).")
-@click.option("--model", help="Shortcut for -o model=...: a Hugging Face model id or local folder (bert), "
-                               "or a vectors file/URL for glove (-o vectors=...).")
+@click.option("--model", help="The model the featurizer loads: a Hugging Face model id or local folder (bert), "
+                               "a vectors file or URL (glove); whichever option each featurizer names for it.")
 @click.option("--precision", type=click.Choice(["auto", "fp32", "bf16", "fp16"]),
               help="Shortcut for -o precision=... (bert): auto uses bf16 where it is faster (CUDA, or a CPU with AMX).")
 @click.option("--layers", help="Shortcut for -o layers=... (bert): last, a layer number, mean, or all (stored each).")
@@ -212,7 +247,7 @@ def _parse_featurizer_options(values: tuple[str, ...], featurizers: list[str]) -
 @click.option("--list", "show_list", is_flag=True, help="List featurizers and their options.")
 @click.pass_context
 @_fail_cleanly
-def featurize(ctx: click.Context, featurizers: tuple[str, ...], datasets: tuple[str, ...], options: tuple[str, ...],
+def featurize(ctx: click.Context, featurizers: list[str] | None, datasets: list[str] | None, options: tuple[str, ...],
               model: str | None, precision: str | None, layers: str | None, force: bool, show_list: bool) -> None:
     """Embed datasets with frozen representations into features/<dataset>/<featurizer>.parquet.
 
@@ -220,7 +255,7 @@ def featurize(ctx: click.Context, featurizers: tuple[str, ...], datasets: tuple[
 
     \b
     Examples:
-      enso featurize --featurizer bert --featurizer tfidf
+      enso featurize --featurizers bert,tfidf
       enso featurize -f bert -d sst2 -o pooling=cls -o max_length=128
       enso featurize -f bert --precision auto --layers all
       enso featurize -f glove -f word2vec -f fasttext -f doc2vec
@@ -232,60 +267,61 @@ def featurize(ctx: click.Context, featurizers: tuple[str, ...], datasets: tuple[
     if show_list:
         for name in FEATURIZERS.names():
             cls = FEATURIZERS.get(name)
-            click.echo(f"{name}: {cls.summary}")
-            for key, (default, text) in cls.options.items():
-                click.echo(f"    {key} = {default!r}: {text}")
+            click.echo(f"{name}: {cls.summary}" + (f" (--model sets {cls.model_option})" if cls.model_option else ""))
+            for key, option in cls.options.items():
+                click.echo(f"    {key} = {option.describe()}")
         return
     workspace = _workspace(ctx)
-    chosen = list(dict.fromkeys(featurizers or ("bert",)))
+    chosen = featurizers or ["bert"]
     for name in chosen:
         FEATURIZERS.get(name)
     shortcuts = [f"{key}={value}" for key, value in (("precision", precision), ("layers", layers)) if value]
     if model:
-        shortcuts += [f"{f}.{'vectors' if f == 'glove' else 'model'}={model}" for f in chosen if f in ("bert", "glove")]
-        if not any(f in ("bert", "glove") for f in chosen):
-            raise EnsoError("--model applies to bert (a model id or folder) and glove (a vectors file)")
+        shortcuts += _model_shortcut(model, chosen)
     per_options = _parse_featurizer_options((*shortcuts, *options), chosen)
-    targets = list(dict.fromkeys(datasets)) or workspace.datasets()
+    targets = datasets or workspace.datasets()
     if not targets:
         raise EnsoError(f"no datasets in {workspace.datasets_dir} (run: enso download NAME)")
     for featurizer in chosen:
         for dataset in targets:
-            meta = embed(dataset, featurizer, workspace, per_options[featurizer], force=force)
-            path = workspace.features_path(dataset, featurizer)
-            if meta["cached"]:
-                click.echo(f"cached {path}: {meta['rows']} x {meta['dim']} (parameters match)")
+            done = embed(dataset, featurizer, workspace, per_options[featurizer], force=force)
+            meta, path = done.meta, workspace.features_path(dataset, featurizer)
+            if done.cached:
+                click.echo(f"cached {path}: {meta.rows} x {meta.dim} (parameters match)")
             else:
-                rate = meta["rows"] / max(meta["seconds"], 1e-9)
-                extra = "".join(f", {k.replace('_', ' ')} {v}" for k, v in meta["report"].items()
+                rate = meta.rows / max(done.seconds, 1e-9)
+                extra = "".join(f", {k.replace('_', ' ')} {v}" for k, v in meta.report.items()
                                 if k in ("truncated", "oov_rate", "precision"))
-                click.echo(f"wrote {path}: {meta['rows']} x {meta['dim']} in {meta['seconds']:.1f} s ({rate:.0f} texts/s{extra})")
+                click.echo(f"wrote {path}: {meta.rows} x {meta.dim} in {done.seconds:.1f} s ({rate:.0f} texts/s{extra})")
 
 
 @cli.command()
 @click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
               help="TOML or YAML file of these options, for long grids; flags given here override it.")
-@click.option("--sizes", callback=_comma_list(int), help="Training sizes, comma-separated [default: 50,100,200,500,1000].")
-@click.option("--per-label", "per_label", callback=_comma_list(int),
-              help="Examples per label instead of sizes (MTEB's protocol), e.g. 8,16,32.")
+@list_option("--sizes", "sizes", cast=int, metavar="N[,N...]",
+             help="Training sizes (repeatable or comma-separated) [default: 50,100,200,500,1000].")
+@list_option("--per-label", "per_label", cast=int, metavar="K[,K...]",
+             help="Examples per label instead of sizes (MTEB's protocol), e.g. 8,16,32.")
 @click.option("--splits", type=int, help="Split seeds per size (repeated stratified splits) [default: 5].")
 @click.option("--seed", type=int, help="First split seed; seeds are seed..seed+splits-1 [default: 0].")
 @click.option("--test-size", type=float,
               help="Held-out fraction (<1) or count, where the dataset has no official test split [default: 0.2].")
 @click.option("--no-official-test", "official_test", flag_value=False, default=None,
               help="Hold out a stratified test set even where the dataset has an official test split.")
-@click.option("--datasets", callback=_comma_list(), help="Datasets to use (default: all with features).")
-@click.option("--featurizers", callback=_comma_list(), help="Featurizers to use (default: all cached).")
-@click.option("--models", callback=_comma_list(), help="Target models [default: logreg,mlp] (see --list).")
-@click.option("--metrics", callback=_comma_list(), help="Metrics [default: all] (see --list).")
+@selection_options("datasets", "featurizers", "models")
+@list_option("--metrics", "--metric", "metrics", metavar="NAME[,NAME...]",
+             help="Metrics (repeatable or comma-separated) [default: all] (see --list).")
+@click.option("--option", "-o", "model_options", multiple=True, metavar="MODEL.KEY=VALUE",
+              help="A model parameter, e.g. -o logreg.Cs=0.1,1,10 or -o mlp.hidden=256 (see --list).")
 @click.option("--sampler", help="How training subsets are drawn: stratified (default), natural, per_label.")
 @click.option("--resampler", help="Rebalance each training subset: none (default), oversample, undersample.")
 @click.option("--jobs", "-j", type=int, help="Worker processes; results are identical to --jobs 1 [default: 1].")
 @click.option("--name", help="Run name under results/ (default: run-<timestamp>); an existing run resumes.")
-@click.option("--list", "show_list", is_flag=True, help="List models, metrics, samplers and resamplers.")
+@click.option("--list", "show_list", is_flag=True, help="List models (with parameters), metrics, samplers, resamplers.")
 @click.pass_context
 @_fail_cleanly
-def experiment(ctx: click.Context, config_file: Path | None, show_list: bool, name: str | None, **options: Any) -> None:
+def experiment(ctx: click.Context, config_file: Path | None, show_list: bool, name: str | None,
+               model_options: tuple[str, ...], **options: Any) -> None:
     """Train light models on cached features at each training size; write results/<run>/.
 
     Every featurizer and model sees the same test set and the same nested training subsets per seed.
@@ -296,38 +332,58 @@ def experiment(ctx: click.Context, config_file: Path | None, show_list: bool, na
       enso experiment --sizes 50,100,500
       enso experiment --datasets sst2 --models logreg,knn,svm --splits 10 --name sst2 --jobs 2
       enso experiment --per-label 8,16,32 --name mteb-style
+      enso experiment -m logreg -o logreg.Cs=0.01,0.1,1 --name small-C
       enso experiment --config grid.toml
     """
-    from enso_ng.experiment import METRICS, MODELS, RESAMPLERS, SAMPLERS, default_run_name, run_experiment
-    from enso_ng.experiment.config import read_config_file, resolve
-    from enso_ng.visualize import best_table, format_table, load_results, summarize
+    from enso_ng.experiment import default_run_name, run_experiment
+    from enso_ng.experiment.config import parse_model_options, read_config_file, resolve
+    from enso_ng.formats import RunRecord
+    from enso_ng.visualize.summary import best_table, format_table, load_results, summarize
 
     if show_list:
-        for title, registry in (("models", MODELS), ("metrics", METRICS), ("samplers", SAMPLERS),
-                                ("resamplers", RESAMPLERS)):
-            click.echo(f"{title}: {', '.join(registry.names())}")
+        _print_experiment_parts()
         return
     workspace = _workspace(ctx)
     merged = read_config_file(config_file) if config_file else {}
     merged.update({k: v for k, v in options.items() if v is not None})
+    if model_options:
+        params = merged.setdefault("model_params", {})
+        for model, values in parse_model_options(list(model_options)).items():
+            params[model] = {**params.get(model, {}), **values}
     config = resolve(merged, name or merged.get("name") or default_run_name())
     outcome = run_experiment(workspace, config, warn=lambda message: click.echo(f"warning: {message}", err=True))
-    click.echo(f"wrote {outcome['path']}: {outcome['cells']} new cells"
-               + (f", {outcome['resumed_cells']} already there" if outcome["resumed_cells"] else "")
-               + f" in {outcome['seconds']:.1f} s")
+    click.echo(f"wrote {outcome.path}: {outcome.cells} new cells"
+               + (f", {outcome.resumed_cells} already there" if outcome.resumed_cells else "")
+               + f" in {outcome.seconds:.1f} s")
     metric = "accuracy" if "accuracy" in config.metrics else config.metrics[0]
-    cells = summarize(load_results(workspace.run_dir(config.name) / "results.parquet"), metric)
+    record = RunRecord.read(workspace.run_dir(config.name))
+    cells = summarize(load_results(Path(outcome.path)), metric, record.higher_is_better(metric))
     click.echo("best featurizer x model per dataset and size (all cells: enso visualize):")
     click.echo(format_table(best_table(cells), metric))
 
 
+def _print_experiment_parts() -> None:
+    from enso_ng.experiment import EXECUTORS, METRICS, MODELS, RESAMPLERS, SAMPLERS
+
+    click.echo("models:")
+    for name in MODELS.names():
+        cls = MODELS.get(name)
+        can = [c for c, on in (("batched", cls.batched), ("layer-aware", cls.layer_aware),
+                               ("dense only", not cls.accepts_sparse)) if on]
+        params = ", ".join(f"{k}={v!r}" for k, v in cls().get_params().items() if k != "random_state")
+        click.echo(f"  {name}" + (f" [{', '.join(can)}]" if can else "") + f": {params}")
+    direction = {n: "" if METRICS.get(n).higher_is_better else " (lower is better)" for n in METRICS.names()}
+    click.echo(f"metrics: {', '.join(n + direction[n] for n in METRICS.names())}")
+    for title, registry in (("samplers", SAMPLERS), ("resamplers", RESAMPLERS), ("executors", EXECUTORS)):
+        click.echo(f"{title}: {', '.join(registry.names())}")
+
+
 @cli.command()
 @click.option("--run", help="Run under results/ (default: the latest).")
-@click.option("--metric", "metrics", callback=_comma_list(),
-              help="Metric(s) to draw, comma-separated; the first ranks and thresholds [default: accuracy,macro_f1].")
-@click.option("--datasets", callback=_comma_list(), help="Only these datasets.")
-@click.option("--featurizers", callback=_comma_list(), help="Only these featurizers.")
-@click.option("--models", callback=_comma_list(), help="Only these models.")
+@list_option("--metrics", "--metric", "metrics", metavar="NAME[,NAME...]",
+             help="Metric(s) to draw (repeatable or comma-separated); the first ranks and thresholds "
+                  "[default: accuracy,macro_f1].")
+@selection_options("datasets", "featurizers", "models")
 @click.option("--format", "fmt", type=click.Choice(["png", "svg", "pdf"]), default="png", show_default=True)
 @click.option("--size", type=int, help="Training size of the bar chart [default: the largest].")
 @click.option("--threshold", type=float, default=0.8, show_default=True,
@@ -349,10 +405,10 @@ def visualize(ctx: click.Context, run: str | None, metrics: list[str] | None, da
     \b
     Examples:
       enso visualize
-      enso visualize --run first --metric macro_f1,accuracy --format svg --threshold 0.85
+      enso visualize --run first --metrics macro_f1,accuracy --format svg --threshold 0.85
       enso visualize --datasets sst2,trec --models logreg --confusion trec:bert:logreg:500
     """
-    from enso_ng.visualize import Options, draw, resolve_run
+    from enso_ng.visualize.draw import Options, draw, resolve_run
 
     workspace = _workspace(ctx)
     name = resolve_run(workspace, run)

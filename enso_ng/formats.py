@@ -1,21 +1,123 @@
-"""The file contracts between stages, in code.
+"""The file contracts between stages, in code: each declared once, typed, and checked when read.
 
-Stages never import each other; they share these schemas and the functions that encode and decode them,
-so the shape of ``datasets/``, ``features/`` and ``results/`` files is defined in exactly one place.
+Stages never import each other; they share these schemas, the metadata records and the functions that
+encode and decode them, so the shape of ``datasets/``, ``features/`` and ``results/`` files is defined in
+exactly one place. A reader that meets a file breaking its contract fails with one line naming the file.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+import json
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 import pyarrow as pa
 import scipy.sparse as sp
 
 from enso_ng.errors import EnsoError
-from enso_ng.workspace import read_meta, read_table
+from enso_ng.workspace import read_meta, read_table, write_json
+
+# ---------------------------------------------------------------------------------------- metadata records
+
+M = TypeVar("M", bound="Record")
+
+
+@dataclass
+class Record:
+    """A metadata record stored as JSON: every field declared here, missing required fields an error.
+
+    Keys a newer writer added are kept in ``extra`` and written back, so an older reader never drops them.
+    """
+
+    kind: ClassVar[str] = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "extra"}
+        return {"kind": self.kind, **out, **getattr(self, "extra", {})}
+
+    @classmethod
+    def from_dict(cls: type[M], data: dict[str, Any], where: Any) -> M:
+        if data.get("kind", cls.kind) != cls.kind:
+            raise EnsoError(f"{where}: holds {data.get('kind')!r} metadata, not {cls.kind!r}")
+        names = {f.name for f in dataclasses.fields(cls)}
+        required = [f.name for f in dataclasses.fields(cls)
+                    if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+        missing = [name for name in required if name not in data]
+        if missing:
+            raise EnsoError(f"{where}: {cls.kind} metadata lacks {', '.join(missing)}; was it written by enso_ng?")
+        known = {k: v for k, v in data.items() if k in names and k != "extra"}
+        extra = {k: v for k, v in data.items() if k not in names and k != "kind"}
+        record = cls(**known)
+        if "extra" in names:
+            record.extra = extra  # type: ignore[attr-defined]
+        return record
+
+    @classmethod
+    def read(cls: type[M], path: Path) -> M:
+        """The record stored in a Parquet file's schema metadata."""
+        return cls.from_dict(read_meta(path), path)
+
+
+@dataclass
+class DatasetMeta(Record):
+    """``datasets/<name>.parquet``: where the rows came from and what cleaning did to them."""
+
+    kind: ClassVar[str] = "dataset"
+    name: str
+    fingerprint: str
+    rows: int
+    labels: dict[str, int]
+    splits: dict[str, int] = field(default_factory=dict)
+    sources: list[dict[str, Any]] = field(default_factory=list)
+    recipe: dict[str, Any] = field(default_factory=dict)
+    task: str = ""
+    description: str = ""
+    licence: str = ""
+    citation: str = ""
+    homepage: str = ""
+    note: str = ""
+    dropped: dict[str, int] = field(default_factory=dict)
+    repaired_rows: int = 0
+    enso_ng_version: str = ""
+    created: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class FeaturesMeta(Record):
+    """``features/<dataset>/<featurizer>.parquet``: what made the vectors, so a cache is reused only on a match."""
+
+    kind: ClassVar[str] = "features"
+    dataset: str
+    dataset_fingerprint: str
+    featurizer: str
+    #: every parameter that changes the vectors, weights' sha256 included
+    params: dict[str, Any]
+    dim: int
+    rows: int
+    sparse: bool = False
+    #: vectors per row, stored flattened (layers x dim / layers)
+    layers: int = 1
+    #: what the run saw (truncated texts, out-of-vocabulary rate, precision used)
+    report: dict[str, Any] = field(default_factory=dict)
+    versions: dict[str, str] = field(default_factory=dict)
+    created: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def cache_key(self) -> dict[str, Any]:
+        """What a request must match for this file to be reused."""
+        return {"dataset_fingerprint": self.dataset_fingerprint, "featurizer": self.featurizer, "params": self.params}
+
+    def provenance(self) -> dict[str, Any]:
+        """The part of the metadata a run records for each features file it used."""
+        return {"dataset_fingerprint": self.dataset_fingerprint, "params": self.params, "dim": self.dim,
+                "sparse": self.sparse, "layers": self.layers}
+
+
+# ---------------------------------------------------------------------------------------- datasets/
 
 DATASET_SCHEMA = pa.schema([
     pa.field("text", pa.string(), nullable=False),
@@ -24,41 +126,18 @@ DATASET_SCHEMA = pa.schema([
 ])
 SPLITS = ("train", "validation", "test")
 
-RESULTS_SCHEMA = pa.schema([
-    pa.field("dataset", pa.string(), nullable=False),
-    pa.field("featurizer", pa.string(), nullable=False),
-    pa.field("model", pa.string(), nullable=False),
-    pa.field("train_size", pa.int64(), nullable=False),
-    pa.field("split", pa.int64(), nullable=False),  # the split seed
-    pa.field("metric", pa.string(), nullable=False),
-    pa.field("value", pa.float64(), nullable=False),
-    pa.field("fit_seconds", pa.float64(), nullable=False),
-    pa.field("predict_seconds", pa.float64(), nullable=False),
-    pa.field("params", pa.string(), nullable=False),  # chosen hyper-parameters, JSON
-])
-RESULT_KEY = ("dataset", "featurizer", "model", "train_size", "split")
 
-#: ``results/<run>/confusion.parquet``: test-set confusion counts of every cell (for confusion matrices)
-CONFUSION_SCHEMA = pa.schema([
-    pa.field("dataset", pa.string(), nullable=False),
-    pa.field("featurizer", pa.string(), nullable=False),
-    pa.field("model", pa.string(), nullable=False),
-    pa.field("train_size", pa.int64(), nullable=False),
-    pa.field("split", pa.int64(), nullable=False),
-    pa.field("true_label", pa.string(), nullable=False),
-    pa.field("predicted_label", pa.string(), nullable=False),
-    pa.field("count", pa.int64(), nullable=False),
-])
-
-
-def read_dataset(path: Path) -> tuple[pa.Table, dict[str, Any]]:
+def read_dataset(path: Path) -> tuple[pa.Table, DatasetMeta]:
     """A dataset table and its metadata, checked against the contract."""
-    meta = read_meta(path)
+    meta = DatasetMeta.read(path)
     table = read_table(path)
     missing = {"text", "label", "split"} - set(table.column_names)
     if missing:
         raise EnsoError(f"{path}: missing column(s) {', '.join(sorted(missing))}")
     return table, meta
+
+
+# ---------------------------------------------------------------------------------------- features/
 
 
 def features_schema(dim: int, sparse: bool) -> pa.Schema:
@@ -90,30 +169,145 @@ class Features:
     labels: np.ndarray
     splits: np.ndarray
     rows: np.ndarray
-    meta: dict[str, Any]
+    meta: FeaturesMeta
+
+    def pooled(self) -> np.ndarray | sp.csr_matrix:
+        """One vector per row: multi-layer features averaged over their layers, others as stored."""
+        layers = self.meta.layers
+        if layers < 2:
+            return self.X
+        return np.asarray(self.X).reshape(self.X.shape[0], layers, -1).mean(1)
+
+
+def read_labels_and_splits(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """The label and split columns of a features (or dataset) file, without the vectors."""
+    table = read_table(path, columns=["label", "split"])
+    return (np.asarray(table.column("label").to_pylist(), dtype=object),
+            np.asarray(table.column("split").to_pylist(), dtype=object))
 
 
 def read_features(path: Path) -> Features:
-    meta = read_meta(path)
+    """Decode a features file, dense, sparse or multi-layer, into a matrix and its labels."""
+    meta = FeaturesMeta.read(path)
     table = read_table(path)
-    dim = int(meta["dim"])
     if "indices" in table.column_names:
         indices, values = table.column("indices").combine_chunks(), table.column("values").combine_chunks()
         indptr = indices.offsets.to_numpy()
         X: Any = sp.csr_matrix(
-            (values.values.to_numpy(), indices.values.to_numpy(), indptr), shape=(table.num_rows, dim)
+            (values.values.to_numpy(), indices.values.to_numpy(), indptr), shape=(table.num_rows, meta.dim)
         )
         data = X.data
-    else:
+    elif "features" in table.column_names:
         flat = table.column("features").combine_chunks().flatten().to_numpy()
-        X = flat.reshape(table.num_rows, dim)
+        if flat.size != table.num_rows * meta.dim:
+            raise EnsoError(f"{path}: features hold {flat.size} values, not rows x dim = {table.num_rows} x {meta.dim}")
+        X = flat.reshape(table.num_rows, meta.dim)
         data = flat
+    else:
+        raise EnsoError(f"{path}: neither a 'features' column nor 'indices'/'values' columns")
     if not np.isfinite(data).all():
         raise EnsoError(f"{path}: features contain NaN or infinite values")
-    return Features(
-        X=X,
-        labels=np.asarray(table.column("label").to_pylist(), dtype=object),
-        splits=np.asarray(table.column("split").to_pylist(), dtype=object),
-        rows=table.column("row").to_numpy(),
-        meta=meta,
-    )
+    labels, splits = (np.asarray(table.column(c).to_pylist(), dtype=object) for c in ("label", "split"))
+    return Features(X=X, labels=labels, splits=splits, rows=table.column("row").to_numpy(), meta=meta)
+
+
+# ---------------------------------------------------------------------------------------- results/<run>/
+
+RESULTS_SCHEMA = pa.schema([
+    pa.field("dataset", pa.string(), nullable=False),
+    pa.field("featurizer", pa.string(), nullable=False),
+    pa.field("model", pa.string(), nullable=False),
+    pa.field("train_size", pa.int64(), nullable=False),
+    pa.field("split", pa.int64(), nullable=False),  # the split seed
+    pa.field("metric", pa.string(), nullable=False),
+    pa.field("value", pa.float64(), nullable=False),
+    pa.field("fit_seconds", pa.float64(), nullable=False),
+    pa.field("predict_seconds", pa.float64(), nullable=False),
+    pa.field("params", pa.string(), nullable=False),  # chosen hyper-parameters, JSON
+])
+#: the columns that name one cell (one fitted model, scored by every metric)
+RESULT_KEY = ("dataset", "featurizer", "model", "train_size", "split")
+
+#: ``results/<run>/confusion.parquet``: test-set confusion counts of every cell (for confusion matrices)
+CONFUSION_SCHEMA = pa.schema([
+    *(RESULTS_SCHEMA.field(name) for name in RESULT_KEY),
+    pa.field("true_label", pa.string(), nullable=False),
+    pa.field("predicted_label", pa.string(), nullable=False),
+    pa.field("count", pa.int64(), nullable=False),
+])
+
+RESULTS_FILE = "results.parquet"
+CONFUSION_FILE = "confusion.parquet"
+CONFIG_FILE = "config.json"
+
+
+def _checked(path: Path, table: pa.Table, schema: pa.Schema) -> pa.Table:
+    missing = [name for name in schema.names if name not in table.column_names]
+    if missing:
+        raise EnsoError(f"{path}: missing column(s) {', '.join(missing)}; not an enso_ng results file")
+    try:
+        return table.select(schema.names).cast(schema)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError) as exc:
+        raise EnsoError(f"{path}: columns do not have the results types ({exc})") from None
+
+
+def read_results(path: Path) -> pa.Table:
+    """``results.parquet`` in the results schema (column order and types checked)."""
+    return _checked(path, read_table(path), RESULTS_SCHEMA)
+
+
+def read_confusion(path: Path) -> pa.Table:
+    return _checked(path, read_table(path), CONFUSION_SCHEMA)
+
+
+def result_keys(table: pa.Table | None) -> set[tuple]:
+    """The cells (``RESULT_KEY`` tuples) a results table holds."""
+    if table is None:
+        return set()
+    return set(zip(*(table.column(k).to_pylist() for k in RESULT_KEY)))
+
+
+@dataclass
+class RunRecord:
+    """``results/<run>/config.json``: the fully resolved run, written before its first cell.
+
+    ``config`` is the experiment configuration as the experiment stage resolved it; ``metrics`` says, per
+    metric, whether higher is better, so readers never keep their own list.
+    """
+
+    run: str
+    config: dict[str, Any]
+    split_seeds: list[int] = field(default_factory=list)
+    size_unit: str = "examples"
+    #: dataset -> test source, pool and test rows, and the provenance of every features file used
+    datasets: dict[str, Any] = field(default_factory=dict)
+    #: metric name -> {"higher_is_better": bool}
+    metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
+    skipped: list[dict[str, Any]] = field(default_factory=list)
+    versions: dict[str, str] = field(default_factory=dict)
+    written: str = ""
+    #: "running" while cells are being added, "complete" when the run ended normally
+    state: str = "complete"
+
+    def higher_is_better(self, metric: str) -> bool:
+        """The declared direction of a metric (``train_`` variants share it); unknown metrics count as higher."""
+        base = metric[len("train_"):] if metric.startswith("train_") and metric not in self.metrics else metric
+        return bool(self.metrics.get(base, {}).get("higher_is_better", True))
+
+    def write(self, run_dir: Path) -> None:
+        write_json(run_dir / CONFIG_FILE, dataclasses.asdict(self))
+
+    @classmethod
+    def read(cls, run_dir: Path) -> "RunRecord | None":
+        """The run's record, or None where the run has none yet."""
+        path = run_dir / CONFIG_FILE
+        if not path.exists():
+            return None
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            raise EnsoError(f"{path}: not readable as JSON ({exc})") from None
+        if not isinstance(data, dict) or "config" not in data:
+            raise EnsoError(f"{path}: not an enso_ng run configuration (no 'config')")
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})

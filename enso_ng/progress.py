@@ -11,7 +11,12 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-_quiet = os.environ.get("ENSO_QUIET", "") not in ("", "0")
+def env_quiet() -> bool:
+    """``ENSO_QUIET`` set to anything but empty or 0."""
+    return os.environ.get("ENSO_QUIET", "") not in ("", "0")
+
+
+_quiet = env_quiet()
 
 
 def set_quiet(quiet: bool) -> None:

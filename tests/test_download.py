@@ -15,7 +15,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from conftest import SHARED_DATASETS, invoke, serve
-from enso_ng.download import CATALOG, sources
+from enso_ng import fetch
+from enso_ng.download import CATALOG
 from enso_ng.download.build import build
 from enso_ng.download.sources import Member, UrlSource, Wheel
 from enso_ng.workspace import Workspace, read_meta
@@ -203,7 +204,7 @@ class Faulty(http.server.SimpleHTTPRequestHandler):
 def faulty(monkeypatch):
     if not SHARED_DATASETS.is_dir():
         pytest.skip(f"needs ../shared/datasets beside the repo (not found at {SHARED_DATASETS})")
-    monkeypatch.setattr(sources, "BACKOFF_S", 0.01)
+    monkeypatch.setattr(fetch, "BACKOFF_S", 0.01)
 
     def start(mode: str, times: int):
         handler = type("Handler", (Faulty,), {"mode": mode, "times": times, "requests": []})
@@ -240,7 +241,7 @@ def test_persistent_failure_is_a_one_line_error_naming_dataset_and_url(tmp_path,
 
 
 def test_slow_response_beyond_the_timeout(tmp_path, faulty, monkeypatch):
-    monkeypatch.setattr(sources, "RETRIES", 1)
+    monkeypatch.setattr(fetch, "RETRIES", 1)
     handler, server = faulty("slow", times=100)
     with server as base:
         started = time.monotonic()
@@ -363,7 +364,7 @@ def _build_generated(tmp_path, name: str, bodies_for):
     entry = CATALOG.get(name)
     bodies = bodies_for(entry)
     with _serve_bodies(tmp_path / "mirror", bodies) as base:
-        meta = build(_rehash(entry, bodies), Workspace(tmp_path / "ws"), mirror=base)
+        meta = build(_rehash(entry, bodies), Workspace(tmp_path / "ws"), mirror=base).meta.to_dict()
     return meta, pq.read_table(tmp_path / "ws" / "datasets" / f"{name}.parquet").to_pylist()
 
 

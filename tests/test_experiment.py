@@ -255,7 +255,7 @@ def test_lightgbm_and_knn_take_sparse_tfidf(trec_workspace):
 
 def _multi_layer_features(root, layers: int = 3):
     """A features file with every layer stored: layer 1 carries the labels, the others are noise."""
-    from enso_ng.formats import features_batch, features_schema
+    from enso_ng.formats import FeaturesMeta, features_batch, features_schema
     from enso_ng.workspace import parquet_writer
 
     rng = np.random.default_rng(0)
@@ -263,8 +263,8 @@ def _multi_layer_features(root, layers: int = 3):
     labels = np.array(["x", "y", "z"])[rng.integers(0, 3, n)]
     X = rng.normal(size=(n, layers, d)).astype(np.float32)
     X[:, 1, :3] += 3 * (labels[:, None] == np.array(["x", "y", "z"])[None, :])
-    meta = {"kind": "features", "dataset": "toy", "featurizer": "deep", "dataset_fingerprint": "f" * 64,
-            "params": {}, "dim": layers * d, "sparse": False, "layers": layers}
+    meta = FeaturesMeta(dataset="toy", featurizer="deep", dataset_fingerprint="f" * 64, params={}, dim=layers * d,
+                        rows=n, layers=layers).to_dict()
     path = root / "features" / "toy" / "deep.parquet"
     schema = features_schema(layers * d, False)
     with parquet_writer(path, schema, meta) as writer:
@@ -436,12 +436,12 @@ def test_single_class_subsets_are_recorded_skips(tmp_path):
 
 
 def test_one_class_features_are_refused(tmp_path):
-    from enso_ng.formats import features_batch, features_schema
+    from enso_ng.formats import FeaturesMeta, features_batch, features_schema
     from enso_ng.workspace import parquet_writer
 
     schema = features_schema(4, False)
-    meta = {"kind": "features", "dataset": "mono", "featurizer": "f", "dataset_fingerprint": "0" * 64,
-            "params": {}, "dim": 4, "sparse": False}
+    meta = FeaturesMeta(dataset="mono", featurizer="f", dataset_fingerprint="0" * 64, params={}, dim=4,
+                        rows=20).to_dict()
     with parquet_writer(tmp_path / "features" / "mono" / "f.parquet", schema, meta) as writer:
         writer.write_batch(features_batch(schema, np.arange(20), ["a"] * 20, [None] * 20, np.ones((20, 4))))
     result = invoke(tmp_path, "experiment", "--sizes", "5")

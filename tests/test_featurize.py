@@ -19,9 +19,9 @@ def test_bert_features_follow_the_contract(trec_workspace):
     feats = read_features(path)
     data = read_meta(trec_workspace / "datasets" / "trec.parquet")
     assert feats.X.shape == (5952, 384)
-    assert feats.meta["dataset_fingerprint"] == data["fingerprint"]
-    assert len(feats.meta["params"]["weights_sha256"]) == 64
-    assert feats.meta["params"]["pooling"] == "mean"
+    assert feats.meta.dataset_fingerprint == data["fingerprint"]
+    assert len(feats.meta.params["weights_sha256"]) == 64
+    assert feats.meta.params["pooling"] == "mean"
     assert np.allclose(np.linalg.norm(feats.X, axis=1), 1.0, atol=1e-4)
     assert (feats.rows == np.arange(5952)).all()
     assert pq.ParquetFile(path).num_row_groups > 1, "written in row groups as computed"
@@ -31,7 +31,7 @@ def test_tfidf_features_are_sparse(trec_workspace):
     path = trec_workspace / "features" / "trec" / "tfidf.parquet"
     assert {"indices", "values"} <= set(pq.read_schema(path).names)
     feats = read_features(path)
-    assert feats.X.shape[0] == 5952 and feats.meta["sparse"]
+    assert feats.X.shape[0] == 5952 and feats.meta.sparse
     norms = np.sqrt(feats.X.multiply(feats.X).sum(axis=1)).A.ravel()
     assert np.allclose(norms[norms > 0], 1.0, atol=1e-4)
 
@@ -144,12 +144,12 @@ def test_glove_default_vectors_mean_and_sif(trec_workspace):
     path = trec_workspace / "features" / "trec" / "glove.parquet"
     feats = read_features(path)
     assert feats.X.shape == (5952, 50)
-    report = feats.meta["report"]
+    report = feats.meta.report
     assert 0 < report["oov_rate"] < 0.02 and report["tokens"] > 50000
-    assert len(feats.meta["params"]["vectors_sha256"]) == 64
+    assert len(feats.meta.params["vectors_sha256"]) == 64
     assert invoke(trec_workspace, "featurize", "-f", "glove", "-d", "trec", "-o", "pooling=sif").exit_code == 0
     sif = read_features(path)
-    assert sif.meta["params"]["pooling"] == "sif" and not np.allclose(sif.X, feats.X)
+    assert sif.meta.params["pooling"] == "sif" and not np.allclose(sif.X, feats.X)
     component = np.linalg.svd(sif.X, full_matrices=False)[2][0]
     assert abs(np.mean(sif.X @ component)) < abs(np.mean(feats.X @ component)), "common direction removed"
 
@@ -286,12 +286,12 @@ def test_elmo_layers_mean_and_all(trec_workspace, tiny_elmo):
     assert result.exit_code == 0, result.output
     path = trec_workspace / "features" / "trec" / "elmo.parquet"
     every = read_features(path)
-    assert every.X.shape == (5952, 3 * 16) and every.meta["layers"] == 3
-    assert len(every.meta["params"]["weights_sha256"]) == 64
+    assert every.X.shape == (5952, 3 * 16) and every.meta.layers == 3
+    assert len(every.meta.params["weights_sha256"]) == 64
     assert np.isfinite(every.X).all() and every.X.std() > 0
     assert invoke(trec_workspace, "featurize", "-f", "elmo", "-d", "trec", *files).exit_code == 0
     mean = read_features(path)
-    assert mean.X.shape == (5952, 16) and mean.meta["layers"] == 1
+    assert mean.X.shape == (5952, 16) and mean.meta.layers == 1
     assert np.allclose(mean.X, every.X.reshape(5952, 3, 16).mean(1), atol=1e-5), "mean of the three layers"
     # Multi-layer features feed layer_mix end to end.
     assert invoke(trec_workspace, "featurize", "-f", "elmo", "-d", "trec", *files, "-o", "layers=all").exit_code == 0

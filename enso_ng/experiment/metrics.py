@@ -34,6 +34,8 @@ class Metric:
     fn: Callable[[Predictions], float]
     #: "proba" (needs probabilities), "scores" (probabilities or decision values), or "" (labels only)
     needs: str = ""
+    #: the direction every summary, ranking and default choice reads (recorded in the run's config.json)
+    higher_is_better: bool = True
 
     def applies(self, predictions: Predictions) -> bool:
         return getattr(predictions, self.needs) is not None if self.needs else True
@@ -42,9 +44,11 @@ class Metric:
 METRICS: Registry[Metric] = Registry("metric")
 
 
-def metric(name: str, needs: str = ""):
+def metric(name: str, needs: str = "", higher_is_better: bool = True):
+    """Register ``fn`` as the metric ``name``; adding a metric is adding one decorated function."""
+
     def register(fn: Callable[[Predictions], float]) -> Callable[[Predictions], float]:
-        METRICS.register(name)(Metric(fn, needs))
+        METRICS.register(name)(Metric(fn, needs, higher_is_better))
         return fn
 
     return register
@@ -96,26 +100,25 @@ def roc_auc(p: Predictions) -> float:
     return float(np.mean(values)) if values else float("nan")
 
 
-@metric("log_loss", needs="proba")
+@metric("log_loss", needs="proba", higher_is_better=False)
 def cross_entropy(p: Predictions) -> float:
     return float(log_loss(p.y_true, np.clip(p.proba, 1e-15, 1.0), labels=p.classes))
 
 
 def predictions(model, X, y_true: np.ndarray, classes: np.ndarray) -> Predictions:
     """A fitted model's predictions on X, with probabilities laid out over all of ``classes``."""
-    y_pred = model.predict(X)
-    proba = scores = None
     columns = np.searchsorted(classes, model.classes_)
-    if hasattr(model, "predict_proba"):
+    proba = scores = None
+    if model.has_proba:
         proba = np.zeros((len(y_true), len(classes)))
         proba[:, columns] = model.predict_proba(X)
         proba /= proba.sum(1, keepdims=True)  # float32 models sum to 1 only within rounding
         scores = proba
-    elif hasattr(model, "decision_function"):
-        decision = np.asarray(model.decision_function(X), dtype=np.float64)
-        if decision.ndim == 1:  # binary: the score of classes_[1]
-            decision = np.stack([-decision, decision], axis=1)
+        y_pred = model.classes_[proba[:, columns].argmax(1)]
+    else:
+        decision = model.decision_scores(X)
         # A class the model never saw ranks below everything it did see.
         scores = np.full((len(y_true), len(classes)), decision.min() - 1.0)
         scores[:, columns] = decision
+        y_pred = model.classes_[decision.argmax(1)]
     return Predictions(y_true=y_true, y_pred=y_pred, classes=classes, proba=proba, scores=scores)

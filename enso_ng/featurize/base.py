@@ -1,4 +1,4 @@
-"""The featurizer interface and its registry.
+"""The featurizer interface, its declarative options, and its registry.
 
 A featurizer turns texts into frozen vectors. Everything that changes those vectors must appear in
 :meth:`Featurizer.params`, because the features cache is keyed on it: a cache whose parameters differ
@@ -8,7 +8,8 @@ from the request is rebuilt, never silently reused.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar, Sequence
+from dataclasses import dataclass
+from typing import Any, Callable, ClassVar, Sequence, TypeVar
 
 import numpy as np
 import scipy.sparse as sp
@@ -19,16 +20,66 @@ from enso_ng.registry import Registry
 FEATURIZERS: "Registry[type[Featurizer]]" = Registry("featurizer")
 
 
+@dataclass(frozen=True)
+class Option:
+    """One featurizer option, declared once: its default (which fixes its type), help and allowed values.
+
+    Values arrive as strings from ``-o key=value``; :meth:`parse` gives them the default's type and checks
+    them against ``choices``, so a bad value fails when the featurizer is built, before any work.
+    """
+
+    default: Any
+    help: str
+    choices: tuple[Any, ...] | None = None
+    #: what a value must be beyond its type and choices (e.g. "positive"), checked by ``check``
+    check: Callable[[Any], bool] | None = None
+    check_text: str = ""
+
+    def parse(self, featurizer: str, key: str, value: Any) -> Any:
+        value = _coerce(featurizer, key, value, self.default)
+        if self.choices is not None and value not in self.choices:
+            names = [str(c) for c in self.choices]
+            allowed = ", ".join(names[:-1]) + f" or {names[-1]}" if len(names) > 1 else names[0]
+            raise EnsoError(f"featurizer {featurizer!r}: option {key} must be {allowed}, not {value!r}")
+        if self.check is not None and not self.check(value):
+            raise EnsoError(f"featurizer {featurizer!r}: option {key} must be {self.check_text}, not {value!r}")
+        return value
+
+    def describe(self) -> str:
+        allowed = f" [{' | '.join(str(c) for c in self.choices)}]" if self.choices else ""
+        return f"{self.default!r}{allowed}: {self.help}"
+
+
+def positive(value: Any) -> bool:
+    return value > 0
+
+
+F = TypeVar("F", bound="type[Featurizer]")
+
+
+def register(name: str) -> Callable[[F], F]:
+    """Register a featurizer class under ``name``, which becomes its ``name`` (given once, here)."""
+
+    def decorate(cls: F) -> F:
+        cls.name = name
+        return FEATURIZERS.register(name)(cls)
+
+    return decorate
+
+
 class Featurizer(ABC):
     """Base class: ``fit`` on unlabelled texts (a no-op for pre-trained models), then ``transform``."""
 
-    name: ClassVar[str]
+    #: the registry name, set by :func:`register`
+    name: ClassVar[str] = ""
     #: one-line description shown by ``enso featurize --list``
     summary: ClassVar[str] = ""
     #: sparse featurizers return CSR matrices and are stored as ``indices``/``values`` lists
     sparse: ClassVar[bool] = False
-    #: option name -> (default, help); the CLI's ``--option key=value`` values are checked against it
-    options: ClassVar[dict[str, tuple[Any, str]]] = {}
+    #: option name -> :class:`Option`; the CLI's ``--option key=value`` values are checked against it
+    options: ClassVar[dict[str, Option]] = {}
+    #: the option that ``enso featurize --model`` sets (a model id, folder or vectors file), if any
+    model_option: ClassVar[str | None] = None
     #: vectors per row (a multi-layer encoder may store one per layer, flattened; see ``layer_mix``)
     layers: int = 1
 
@@ -38,8 +89,8 @@ class Featurizer(ABC):
             known = ", ".join(sorted(self.options)) or "none"
             raise EnsoError(f"featurizer {self.name!r} has no option {', '.join(sorted(unknown))} (options: {known})")
         self.config = {
-            key: _coerce(self.name, key, options[key], default) if key in options else default
-            for key, (default, _) in self.options.items()
+            key: option.parse(self.name, key, options[key]) if key in options else option.default
+            for key, option in self.options.items()
         }
 
     def params(self) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from enso_ng.errors import EnsoError
-from enso_ng.featurize.base import FEATURIZERS, Featurizer
+from enso_ng.featurize.base import Featurizer, Option, positive, register
 from enso_ng.workspace import sha256_file
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
@@ -40,24 +40,26 @@ def resolve_model_folder(model: str) -> Path:
         raise EnsoError(f"cannot load model {model!r}: not a local folder, and the hub failed ({type(exc).__name__})") from None
 
 
-@FEATURIZERS.register("bert")
+@register("bert")
 class BertFeaturizer(Featurizer):
-    name = "bert"
     summary = "pooled hidden states of a BERT-family encoder (default: MiniLM-L6, 384 dims)"
+    model_option = "model"
     options = {
-        "model": (DEFAULT_MODEL, "Hugging Face model id or local folder"),
-        "pooling": ("mean", "mean | cls | max over tokens"),
-        "normalize": (True, "L2-normalise each vector (as sentence-transformers does)"),
-        "max_length": (256, "tokens per text; longer texts are truncated and counted"),
-        "layers": ("last", "last | N (0 = embeddings, negative from the top) | mean (of all layers) | all (store each)"),
-        "precision": ("fp32", "fp32 | bf16 | fp16 (CUDA) | auto (bf16 where it is faster: CUDA, or a CPU with AMX)"),
-        "batch_size": (64, "texts per forward pass (does not change the vectors)"),
+        "model": Option(DEFAULT_MODEL, "Hugging Face model id or local folder"),
+        "pooling": Option("mean", "over tokens", choices=("mean", "cls", "max")),
+        "normalize": Option(True, "L2-normalise each vector (as sentence-transformers does)"),
+        "max_length": Option(256, "tokens per text; longer texts are truncated and counted", check=positive,
+                             check_text="positive"),
+        "layers": Option("last", "last | N (0 = embeddings, negative from the top) | mean (of all layers) | "
+                                 "all (store each)"),
+        "precision": Option("fp32", "fp16 needs CUDA; auto takes bf16 where it is faster (CUDA, or a CPU with AMX)",
+                            choices=("fp32", "bf16", "fp16", "auto")),
+        "batch_size": Option(64, "texts per forward pass (does not change the vectors)", check=positive,
+                             check_text="positive"),
     }
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
-        if self.config["pooling"] not in ("mean", "cls", "max"):
-            raise EnsoError(f"featurizer 'bert': pooling must be mean, cls or max, not {self.config['pooling']!r}")
         self.layer_choice = _parse_layers(str(self.config["layers"]))
         self.device = _device()
         self.precision = resolve_precision(str(self.config["precision"]), self.device)

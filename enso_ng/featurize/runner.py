@@ -7,6 +7,7 @@ computed, so peak memory does not grow with the dataset. The file appears only w
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
@@ -14,29 +15,38 @@ import numpy as np
 
 from enso_ng.errors import EnsoError
 from enso_ng.featurize.base import FEATURIZERS
-from enso_ng.formats import features_batch, features_schema, read_dataset
+from enso_ng.formats import FeaturesMeta, features_batch, features_schema, read_dataset
 from enso_ng.progress import bar
 from enso_ng.provenance import library_versions
-from enso_ng.workspace import Workspace, parquet_writer, read_meta
+from enso_ng.workspace import Workspace, parquet_writer
 
 BLOCK_ROWS = 4096
 
 
+@dataclass
+class Featurized:
+    """What ``featurize`` did: the file's metadata, whether a cache was reused, and how long it took."""
+
+    meta: FeaturesMeta
+    cached: bool
+    seconds: float = 0.0
+
+
 def featurize(
     dataset: str, featurizer: str, workspace: Workspace, options: dict[str, Any] | None = None, force: bool = False
-) -> dict[str, Any]:
-    """Write (or reuse) the features of one dataset; return the file's metadata plus ``cached``/``seconds``."""
+) -> Featurized:
+    """Write (or reuse) the features of one dataset."""
     data_path = workspace.dataset_path(dataset)
     if not data_path.exists():
         raise EnsoError(f"no dataset {dataset!r} in {workspace.datasets_dir} (run: enso download {dataset})")
     table, data_meta = read_dataset(data_path)
     model = FEATURIZERS.get(featurizer)(**(options or {}))
-    key = {"dataset_fingerprint": data_meta["fingerprint"], "featurizer": featurizer, "params": model.params()}
+    key = {"dataset_fingerprint": data_meta.fingerprint, "featurizer": featurizer, "params": model.params()}
     path = workspace.features_path(dataset, featurizer)
     if path.exists() and not force:
-        existing = read_meta(path)
-        if all(existing.get(k) == v for k, v in key.items()):
-            return {**existing, "cached": True}
+        existing = FeaturesMeta.read(path)
+        if existing.cache_key() == key:
+            return Featurized(existing, cached=True)
 
     started = time.perf_counter()
     texts = table.column("text").to_pylist()
@@ -44,25 +54,19 @@ def featurize(
     splits = table.column("split").to_pylist()
     model.fit(texts)
     schema = features_schema(model.dim, model.sparse)
-    meta = {
-        "kind": "features",
-        "dataset": dataset,
-        **key,
-        "dim": model.dim,
-        "sparse": model.sparse,
-        "layers": model.layers,
+    meta = FeaturesMeta(
+        dataset=dataset, **key, dim=model.dim, rows=len(texts), sparse=model.sparse, layers=model.layers,
         # What fitting saw (truncated texts, out-of-vocabulary rate) belongs with the vectors it explains.
-        "report": model.report(),
-        "rows": len(texts),
-        "versions": library_versions(),
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    }
-    with parquet_writer(path, schema, meta) as writer, bar(len(texts), desc=f"{featurizer} {dataset}", unit="text") as progress:
+        report=model.report(), versions=library_versions(),
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    )
+    with parquet_writer(path, schema, meta.to_dict()) as writer, \
+            bar(len(texts), desc=f"{featurizer} {dataset}", unit="text") as progress:
         for start in range(0, len(texts), BLOCK_ROWS):
             stop = min(start + BLOCK_ROWS, len(texts))
             X = model.transform(texts[start:stop])
             rows = np.arange(start, stop, dtype=np.int64)
             writer.write_batch(features_batch(schema, rows, labels[start:stop], splits[start:stop], X))
             progress.update(stop - start)
-    seconds = time.perf_counter() - started
-    return {**meta, "cached": False, "seconds": seconds, "report": model.report()}
+    meta.report = model.report()  # what transforming saw too; the file keeps what fitting saw
+    return Featurized(meta, cached=False, seconds=time.perf_counter() - started)

@@ -12,29 +12,30 @@ import numpy as np
 import scipy.sparse as sp
 
 from enso_ng.errors import EnsoError
-from enso_ng.featurize.base import FEATURIZERS, Featurizer
+from enso_ng.featurize.base import Featurizer, Option, positive, register
 
 
-@FEATURIZERS.register("tfidf")
+@register("tfidf")
 class TfidfFeaturizer(Featurizer):
-    name = "tfidf"
     summary = "TF-IDF of word n-grams, sublinear tf, L2-normalised, stored sparse"
     sparse = True
     options = {
-        "analyzer": ("word", "word | char_wb"),
-        "ngram_min": (1, "smallest n-gram"),
-        "ngram_max": (2, "largest n-gram"),
-        "min_df": (2, "drop terms in fewer documents than this"),
-        "max_features": (50000, "keep the most frequent terms"),
-        "sublinear_tf": (True, "1 + log(tf) instead of raw counts"),
+        "analyzer": Option("word", "word n-grams, or character n-grams (inside word boundaries for char_wb)",
+                           choices=("word", "char_wb", "char")),
+        "ngram_min": Option(1, "smallest n-gram", check=positive, check_text="positive"),
+        "ngram_max": Option(2, "largest n-gram", check=positive, check_text="positive"),
+        "min_df": Option(2, "drop terms in fewer documents than this", check=positive, check_text="positive"),
+        "max_features": Option(50000, "keep the most frequent terms", check=positive, check_text="positive"),
+        "sublinear_tf": Option(True, "1 + log(tf) instead of raw counts"),
     }
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
         from sklearn.feature_extraction.text import TfidfVectorizer
 
-        if self.config["analyzer"] not in ("word", "char_wb", "char"):
-            raise EnsoError(f"featurizer 'tfidf': analyzer must be word, char or char_wb, not {self.config['analyzer']!r}")
+        if self.config["ngram_min"] > self.config["ngram_max"]:
+            raise EnsoError(f"featurizer 'tfidf': ngram_min ({self.config['ngram_min']}) is above ngram_max "
+                            f"({self.config['ngram_max']})")
         self._vectorizer = TfidfVectorizer(
             analyzer=self.config["analyzer"],
             ngram_range=(int(self.config["ngram_min"]), int(self.config["ngram_max"])),

@@ -12,16 +12,16 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from enso_ng.featurize.base import FEATURIZERS, Featurizer
+from enso_ng.featurize.base import Featurizer, Option, positive, register
 from enso_ng.featurize.glove import PooledWordVectors
 from enso_ng.featurize.tokens import tokenize
 
 _COMMON = {
-    "vector_size": (100, "dimensions"),
-    "window": (5, "context words on each side"),
-    "min_count": (2, "ignore words rarer than this"),
-    "epochs": (10, "passes over the texts"),
-    "seed": (0, "random seed (training is single-threaded, so this fixes the vectors)"),
+    "vector_size": Option(100, "dimensions", check=positive, check_text="positive"),
+    "window": Option(5, "context words on each side", check=positive, check_text="positive"),
+    "min_count": Option(2, "ignore words rarer than this", check=positive, check_text="positive"),
+    "epochs": Option(10, "passes over the texts", check=positive, check_text="positive"),
+    "seed": Option(0, "random seed (training is single-threaded, so this fixes the vectors)"),
 }
 
 
@@ -37,7 +37,9 @@ def _gensim_args(config: dict[str, Any]) -> dict[str, Any]:
 
 
 class _TrainedWordVectors(PooledWordVectors):
-    options = {**_COMMON, "pooling": ("mean", "mean | sif"), "sif_a": (1e-3, "SIF's smoothing constant a")}
+    options = {**_COMMON, "pooling": Option("mean", "mean, or sif (frequency-weighted, first component removed)",
+                                             choices=("mean", "sif")),
+               "sif_a": Option(1e-3, "SIF's smoothing constant a", check=positive, check_text="positive")}
 
     def _train(self, corpus: list[list[str]]):
         raise NotImplementedError
@@ -53,9 +55,8 @@ class _TrainedWordVectors(PooledWordVectors):
         return int(self.config["vector_size"])
 
 
-@FEATURIZERS.register("word2vec")
+@register("word2vec")
 class Word2VecFeaturizer(_TrainedWordVectors):
-    name = "word2vec"
     summary = "word2vec (CBOW) trained on the dataset's own texts, pooled per text"
 
     def _train(self, corpus):
@@ -64,9 +65,8 @@ class Word2VecFeaturizer(_TrainedWordVectors):
         return Word2Vec(corpus, **_gensim_args(self.config))
 
 
-@FEATURIZERS.register("fasttext")
+@register("fasttext")
 class FastTextFeaturizer(_TrainedWordVectors):
-    name = "fasttext"
     summary = "fastText (subword n-grams: vectors for unseen words too) trained on the dataset's texts"
 
     def _train(self, corpus):
@@ -79,11 +79,11 @@ class FastTextFeaturizer(_TrainedWordVectors):
         return tokens
 
 
-@FEATURIZERS.register("doc2vec")
+@register("doc2vec")
 class Doc2VecFeaturizer(Featurizer):
-    name = "doc2vec"
     summary = "doc2vec trained on the dataset's texts: one learned vector per text"
-    options = {**_COMMON, "dm": (0, "0: PV-DBOW, word vectors trained alongside (better on short texts); 1: PV-DM")}
+    options = {**_COMMON, "dm": Option(0, "0: PV-DBOW, word vectors trained alongside (better on short texts); 1: PV-DM",
+                                   choices=(0, 1))}
 
     @property
     def dim(self) -> int:

@@ -9,7 +9,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only; never needs a display
 import matplotlib.pyplot as plt  # noqa: E402
 
-from enso_ng.visualize.summary import LOWER_IS_BETTER, Cell  # noqa: E402
+from enso_ng.visualize.summary import Cell  # noqa: E402
 from enso_ng.workspace import atomic_path  # noqa: E402
 
 COLOURS = plt.get_cmap("tab10")
@@ -40,7 +40,7 @@ def learning_curves(cells_by_metric: dict[str, list[Cell]], title: str, size_uni
                 x = [c.train_size for c in points]
                 ax.plot(x, [c.mean for c in points], marker="o", markersize=3, color=colour, label=" + ".join(series))
                 low, high = [c.ci_low for c in points], [c.ci_high for c in points]
-                if metric not in LOWER_IS_BETTER:  # scores live in [0, 1]; so does their band on the page
+                if points[0].higher_is_better:  # scores live in [0, 1]; so does their band on the page
                     low, high = [max(0.0, v) for v in low], [min(1.0, v) for v in high]
                 ax.fill_between(x, low, high, color=colour, alpha=0.2)
             sizes = sorted({c.train_size for c in cells})

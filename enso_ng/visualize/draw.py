@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 
 from enso_ng.errors import EnsoError
-from enso_ng.formats import read_features
+from enso_ng.formats import CONFUSION_FILE, RESULTS_FILE, RunRecord, read_confusion, read_features
 from enso_ng.visualize.bars import bars_at_size
 from enso_ng.visualize.confusion import confusion_figure, confusion_matrix
 from enso_ng.visualize.curves import learning_curves, save
@@ -19,9 +18,9 @@ from enso_ng.visualize.labels_needed import format_needed, labels_needed, labels
 from enso_ng.visualize.projection import tsne_figure
 from enso_ng.visualize.ranking import ALPHA, format_records, rank_heatmap, win_tie_loss
 from enso_ng.visualize.report import Report, Table, write_report
-from enso_ng.visualize.summary import (best_table, filter_results, format_table, load_results, split_values,
+from enso_ng.visualize.summary import (best_table, better, filter_results, format_table, load_results, split_values,
                                        summarize)
-from enso_ng.workspace import Workspace, atomic_path, read_table
+from enso_ng.workspace import Workspace, atomic_path
 
 
 @dataclass
@@ -53,24 +52,25 @@ def resolve_run(workspace: Workspace, run: str | None) -> str:
         if not runs:
             raise EnsoError(f"no runs in {workspace.results_dir} (run: enso experiment)")
         return runs[-1]
-    if not (workspace.run_dir(run) / "results.parquet").exists():
-        raise EnsoError(f"no run {run!r}: {workspace.run_dir(run) / 'results.parquet'} does not exist "
+    if not (workspace.run_dir(run) / RESULTS_FILE).exists():
+        raise EnsoError(f"no run {run!r}: {workspace.run_dir(run) / RESULTS_FILE} does not exist "
                         f"(runs: {', '.join(runs) or 'none'})")
     return run
 
 
 def draw(workspace: Workspace, run: str, options: Options) -> Outcome:
     run_dir = workspace.run_dir(run)
-    table = filter_results(load_results(run_dir / "results.parquet"), options.datasets, options.featurizers,
+    table = filter_results(load_results(run_dir / RESULTS_FILE), options.datasets, options.featurizers,
                            options.models)
     available = sorted(set(table.column("metric").to_pylist()))
     metrics = options.metrics or [m for m in ("accuracy", "macro_f1") if m in available] or available[:1]
-    cells_by_metric = {m: summarize(table, m) for m in metrics}  # an unknown metric fails here, before drawing
+    record = RunRecord.read(run_dir) or RunRecord(run=run, config={})
+    # an unknown metric fails here, before drawing
+    cells_by_metric = {m: summarize(table, m, record.higher_is_better(m)) for m in metrics}
     primary, cells = metrics[0], cells_by_metric[metrics[0]]
-    config = _read_config(run_dir)
-    unit = config.get("size_unit", "examples")
+    unit = record.size_unit
     outcome = Outcome()
-    report = Report(run=run, config=config)
+    report = Report(run=run, config=record)
 
     def emit(fig: plt.Figure, stem: str, caption: str) -> None:
         png = io.BytesIO()
@@ -84,7 +84,7 @@ def draw(workspace: Workspace, run: str, options: Options) -> Outcome:
     emit(bars_at_size(cells, primary, size, run), f"bars_{primary}_{size}", f"{primary} at {size} training {unit}.")
     emit(rank_heatmap(cells, primary, run), f"rank_{primary}",
          f"Mean rank of each featurizer + model by {primary}, per training size, across datasets (1 = best).")
-    records = win_tie_loss(split_values(table, primary), primary)
+    records = win_tie_loss(split_values(table, primary), primary, higher_is_better=record.higher_is_better(primary))
     _write_csv(run_dir / f"win_tie_loss_{primary}.csv", ["featurizer", "model", "wins", "ties", "losses"],
                [[*r.series, r.wins, r.ties, r.losses] for r in records], outcome)
     needed = labels_needed(cells, primary, options.threshold)
@@ -98,7 +98,7 @@ def draw(workspace: Workspace, run: str, options: Options) -> Outcome:
     if options.confusion is not None:
         _confusion(run_dir, cells, options.confusion, emit, outcome)
 
-    best = best_table(cells, primary)
+    best = best_table(cells)
     report.tables = [
         Table(f"Best featurizer + model per dataset and size ({primary})", _CELL_HEADER, [_cell_row(c) for c in best]),
         Table(f"Win / tie / loss ({primary})", ("featurizer + model", "wins", "ties", "losses"),
@@ -110,10 +110,10 @@ def draw(workspace: Workspace, run: str, options: Options) -> Outcome:
                for r in needed]),
         *[Table(f"All cells: {m}", _CELL_HEADER, [_cell_row(c) for c in cells_by_metric[m]]) for m in metrics],
     ]
-    if config.get("skipped"):
+    if record.skipped:
         report.tables.append(Table("Skipped", ("what", "reason"),
                                    [(" ".join(str(v) for k, v in s.items() if k != "reason"), s["reason"])
-                                    for s in config["skipped"]]))
+                                    for s in record.skipped]))
     report.notes = outcome.notes
     if options.report:
         outcome.written.append(write_report(report, run_dir / "report.html"))
@@ -130,11 +130,6 @@ _CELL_HEADER = ("dataset", "featurizer", "model", "size", "mean", "95% CI low", 
 
 def _cell_row(c) -> tuple:
     return (c.dataset, c.featurizer, c.model, c.train_size, c.mean, c.ci_low, c.ci_high, c.std, c.n)
-
-
-def _read_config(run_dir: Path) -> dict:
-    path = run_dir / "config.json"
-    return json.loads(path.read_text()) if path.exists() else {}
 
 
 def _write_csv(path: Path, header: list[str], rows: list[list], outcome: Outcome) -> None:
@@ -162,7 +157,7 @@ def _tsne(workspace: Workspace, table, choice: str, emit, outcome: Outcome) -> N
 
 
 def _confusion(run_dir: Path, cells, choice: str, emit, outcome: Outcome) -> None:
-    path = run_dir / "confusion.parquet"
+    path = run_dir / CONFUSION_FILE
     if not path.exists():
         if choice:
             raise EnsoError(f"--confusion: {path} does not exist (rerun enso experiment to record predictions)")
@@ -176,9 +171,13 @@ def _confusion(run_dir: Path, cells, choice: str, emit, outcome: Outcome) -> Non
     else:
         first = sorted({c.dataset for c in cells})[0]
         largest = max(c.train_size for c in cells if c.dataset == first)
-        best = max((c for c in cells if c.dataset == first and c.train_size == largest), key=lambda c: c.mean)
+        best = None
+        for c in cells:
+            if c.dataset == first and c.train_size == largest and (
+                    best is None or better(c.mean, best.mean, c.higher_is_better)):
+                best = c
         dataset, featurizer, model, size = best.dataset, best.featurizer, best.model, best.train_size
-    labels, matrix = confusion_matrix(read_table(path), dataset, featurizer, model, size)
+    labels, matrix = confusion_matrix(read_confusion(path), dataset, featurizer, model, size)
     emit(confusion_figure(labels, matrix, f"{dataset}: {featurizer} + {model} at {size}, summed over splits"),
          f"confusion_{dataset}_{featurizer}_{model}_{size}",
          f"Confusion matrix of {featurizer} + {model} on {dataset} at size {size} (test sets of every split).")

@@ -9,7 +9,8 @@ from typing import Optional
 import matplotlib.pyplot as plt
 
 from enso_ng.visualize.curves import series_colours
-from enso_ng.visualize.summary import LOWER_IS_BETTER, Cell
+from enso_ng.tables import format_table
+from enso_ng.visualize.summary import Cell
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,8 @@ def labels_needed(cells: list[Cell], metric: str, threshold: float) -> list[Need
 
     Below the smallest size tried the answer is "at most the smallest size"; the smallest size is returned.
     """
-    better = (lambda v: v <= threshold) if metric in LOWER_IS_BETTER else (lambda v: v >= threshold)
+    higher = not cells or cells[0].higher_is_better
+    better = (lambda v: v >= threshold) if higher else (lambda v: v <= threshold)
     out = []
     for dataset in sorted({c.dataset for c in cells}):
         for series in sorted({(c.featurizer, c.model) for c in cells if c.dataset == dataset}):
@@ -50,9 +52,7 @@ def format_needed(rows: list[Needed], metric: str, threshold: float) -> str:
     header = ("dataset", "featurizer + model", f"labels for {metric} {threshold:g}")
     body = [(r.dataset, " + ".join(r.series), f"{r.size:,.0f}" if r.size is not None else f"> {r.largest_tried:,}")
             for r in rows]
-    widths = [max(len(r[i]) for r in [header, *body]) for i in range(3)]
-    line = lambda r: "  ".join(v.ljust(w) if i < 2 else v.rjust(w) for i, (v, w) in enumerate(zip(r, widths)))  # noqa: E731
-    return "\n".join([line(header), *map(line, body)])
+    return format_table(header, body, right=(2,))
 
 
 def labels_needed_plot(rows: list[Needed], cells: list[Cell], metric: str, threshold: float, title: str) -> plt.Figure:

@@ -14,7 +14,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from scipy import stats
 
-from enso_ng.visualize.summary import LOWER_IS_BETTER, Cell
+from enso_ng.tables import format_table
+from enso_ng.visualize.summary import Cell
 
 ALPHA = 0.05
 
@@ -23,7 +24,7 @@ def mean_ranks(cells: list[Cell], metric: str) -> tuple[list[tuple[str, str]], l
     """(series, sizes, ranks[series, size]): rank 1 is best within each dataset and size, averaged over datasets."""
     series = sorted({(c.featurizer, c.model) for c in cells})
     sizes = sorted({c.train_size for c in cells})
-    sign = 1 if metric in LOWER_IS_BETTER else -1
+    sign = -1 if cells and cells[0].higher_is_better else 1
     sums = np.zeros((len(series), len(sizes)))
     counts = np.zeros((len(series), len(sizes)))
     for j, size in enumerate(sizes):
@@ -66,13 +67,13 @@ class Record:
     losses: int
 
 
-def win_tie_loss(values: dict, metric: str, alpha: float = ALPHA) -> list[Record]:
+def win_tie_loss(values: dict, metric: str, alpha: float = ALPHA, higher_is_better: bool = True) -> list[Record]:
     """For each series: against every other series in every (dataset, size), a paired t-test across seeds.
 
     ``values`` is :func:`enso_ng.visualize.summary.split_values`. Fewer than two shared seeds, or identical
     scores, count as a tie.
     """
-    sign = -1 if metric in LOWER_IS_BETTER else 1
+    sign = 1 if higher_is_better else -1
     tally: dict[tuple[str, str], list[int]] = {}
     for per_series in values.values():
         names = sorted(per_series)
@@ -97,7 +98,5 @@ def win_tie_loss(values: dict, metric: str, alpha: float = ALPHA) -> list[Record
 
 def format_records(records: list[Record]) -> str:
     header = ("featurizer + model", "wins", "ties", "losses")
-    rows = [(" + ".join(r.series), str(r.wins), str(r.ties), str(r.losses)) for r in records]
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(4)]
-    line = lambda r: "  ".join(v.ljust(w) if i == 0 else v.rjust(w) for i, (v, w) in enumerate(zip(r, widths)))  # noqa: E731
-    return "\n".join([line(header), *map(line, rows)])
+    rows = [(" + ".join(r.series), r.wins, r.ties, r.losses) for r in records]
+    return format_table(header, rows, right=(1, 2, 3))

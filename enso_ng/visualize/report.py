@@ -7,6 +7,7 @@ sort tables when a header is clicked. It loads nothing from the network.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import html
 import json
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Sequence
 
+from enso_ng.formats import RunRecord
 from enso_ng.workspace import atomic_path
 
 
@@ -28,7 +30,7 @@ class Table:
 @dataclass
 class Report:
     run: str
-    config: dict
+    config: RunRecord
     figures: list[tuple[str, bytes]] = field(default_factory=list)  # (caption, PNG bytes)
     tables: list[Table] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -109,7 +111,7 @@ def render(report: Report) -> str:
             parts.append("<tr>" + "".join(_cell(v) for v in row) + "</tr>")
         parts.append("</tbody></table>")
     parts.append("<h2>Configuration</h2>")
-    parts.append(f"<pre>{html.escape(json.dumps(report.config, indent=2, sort_keys=True, default=str))}</pre>")
+    parts.append(f"<pre>{html.escape(json.dumps(dataclasses.asdict(report.config), indent=2, sort_keys=True, default=str))}</pre>")
     parts.append(f"<script>{_SCRIPT}</script></body></html>")
     return "\n".join(parts)
 

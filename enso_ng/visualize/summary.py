@@ -10,7 +10,8 @@ import pyarrow as pa
 from scipy import stats
 
 from enso_ng.errors import EnsoError
-from enso_ng.workspace import read_table
+from enso_ng.formats import read_results
+from enso_ng.tables import format_table as text_table
 
 GROUP = ("dataset", "featurizer", "model", "train_size")
 
@@ -26,10 +27,12 @@ class Cell:
     std: float
     ci_low: float
     ci_high: float
+    #: the metric's declared direction (from the run's config.json)
+    higher_is_better: bool = True
 
 
 def load_results(path: Path) -> pa.Table:
-    table = read_table(path)
+    table = read_results(path)
     if table.num_rows == 0:
         raise EnsoError(f"{path}: no results in this run")
     return table
@@ -61,11 +64,7 @@ def split_values(table: pa.Table, metric: str) -> dict[tuple[str, int], dict[tup
     return out
 
 
-#: metrics where smaller is better
-LOWER_IS_BETTER = {"log_loss", "train_log_loss"}
-
-
-def summarize(table: pa.Table, metric: str) -> list[Cell]:
+def summarize(table: pa.Table, metric: str, higher_is_better: bool = True) -> list[Cell]:
     """One :class:`Cell` per dataset x featurizer x model x size: mean, sample std, 95% t-interval."""
     metrics = set(table.column("metric").to_pylist())
     if metric not in metrics:
@@ -81,17 +80,17 @@ def summarize(table: pa.Table, metric: str) -> list[Cell]:
         mean = float(v.mean())
         std = float(v.std(ddof=1)) if len(v) > 1 else 0.0
         half = float(stats.t.ppf(0.975, len(v) - 1) * std / np.sqrt(len(v))) if len(v) > 1 else 0.0
-        cells.append(Cell(*key, n=len(v), mean=mean, std=std, ci_low=mean - half, ci_high=mean + half))
+        cells.append(Cell(*key, n=len(v), mean=mean, std=std, ci_low=mean - half, ci_high=mean + half,
+                          higher_is_better=higher_is_better))
     return cells
 
 
-def best_table(cells: list[Cell], metric: str = "accuracy") -> list[Cell]:
-    """The best featurizer x model per dataset and size (by mean)."""
-    sign = -1 if metric in LOWER_IS_BETTER else 1
+def best_table(cells: list[Cell]) -> list[Cell]:
+    """The best featurizer x model per dataset and size (by mean, in the metric's direction)."""
     best: dict[tuple[str, int], Cell] = {}
     for cell in cells:
         key = (cell.dataset, cell.train_size)
-        if key not in best or sign * cell.mean > sign * best[key].mean:
+        if key not in best or better(cell.mean, best[key].mean, cell.higher_is_better):
             best[key] = cell
     return [best[k] for k in sorted(best)]
 
@@ -99,10 +98,14 @@ def best_table(cells: list[Cell], metric: str = "accuracy") -> list[Cell]:
 def format_table(cells: list[Cell], metric: str) -> str:
     """A plain-text table for the terminal."""
     header = ("dataset", "featurizer", "model", "size", metric, "95% CI", "splits")
-    rows = [
-        (c.dataset, c.featurizer, c.model, str(c.train_size), f"{c.mean:.3f}", f"[{c.ci_low:.3f}, {c.ci_high:.3f}]", str(c.n))
-        for c in cells
-    ]
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    line = lambda r: "  ".join(v.ljust(w) if i < 3 else v.rjust(w) for i, (v, w) in enumerate(zip(r, widths)))  # noqa: E731
-    return "\n".join([line(header), line(tuple("-" * w for w in widths)), *map(line, rows)])
+    rows = [(c.dataset, c.featurizer, c.model, c.train_size, f"{c.mean:.3f}", _interval(c), c.n) for c in cells]
+    return text_table(header, rows, right=range(3, len(header)), rule=True)
+
+
+def better(a: float, b: float, higher_is_better: bool) -> bool:
+    """Is ``a`` strictly better than ``b``?"""
+    return a > b if higher_is_better else a < b
+
+
+def _interval(c: Cell) -> str:
+    return f"[{c.ci_low:.3f}, {c.ci_high:.3f}]"

@@ -9,13 +9,53 @@ serves the probability metrics; a model without it offers ``decision_function`` 
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, ClassVar, Sequence
 
 import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
 
 from enso_ng.registry import Registry
 
-MODELS: Registry[type] = Registry("model")
+
+class TargetModel(ClassifierMixin, BaseEstimator):
+    """What every target model shares, and what it declares it can do.
+
+    scikit-learn's ``BaseEstimator`` gives ``get_params``/``set_params`` from ``__init__``'s signature, so a
+    config file can set any parameter. The runner reads the capabilities below instead of probing.
+    A model implements ``fit`` and either ``predict_proba`` or ``decision_function``; ``predict`` follows.
+    """
+
+    #: the features' layer count is passed as ``layers`` (multi-layer features are kept, not averaged)
+    layer_aware: ClassVar[bool] = False
+    #: ``fit_many`` fits several cells in one batch (faster than one by one)
+    batched: ClassVar[bool] = False
+    #: takes CSR matrices (tf-idf) as they are
+    accepts_sparse: ClassVar[bool] = True
+
+    @property
+    def has_proba(self) -> bool:
+        return type(self).predict_proba is not TargetModel.predict_proba
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        raise NotImplementedError(f"{type(self).__name__} gives no probabilities")
+
+    def decision_scores(self, X: Any) -> np.ndarray:
+        """(n, classes) scores where larger means more likely: probabilities, or decision values."""
+        if self.has_proba:
+            return self.predict_proba(X)
+        decision = np.asarray(self.decision_function(X), dtype=np.float64)
+        return np.stack([-decision, decision], axis=1) if decision.ndim == 1 else decision
+
+    def predict(self, X: Any) -> np.ndarray:
+        return self.classes_[self.decision_scores(X).argmax(1)]
+
+    @classmethod
+    def fit_many(cls, models: list["TargetModel"], Xs: list[Any], ys: list[np.ndarray]) -> list["TargetModel"]:
+        """Fit several cells' models; one by one unless the model overrides this (and sets ``batched``)."""
+        return [model.fit(X, y) for model, X, y in zip(models, Xs, ys)]
+
+
+MODELS: Registry[type[TargetModel]] = Registry("model")
 
 
 def cv_folds(y: np.ndarray, folds: int, random_state: int,

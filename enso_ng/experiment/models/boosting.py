@@ -7,11 +7,11 @@ from typing import Any, Sequence
 import numpy as np
 
 from enso_ng.errors import EnsoError
-from enso_ng.experiment.models.base import MODELS, inner_cv_choice
+from enso_ng.experiment.models.base import MODELS, TargetModel, inner_cv_choice
 
 
 @MODELS.register("lightgbm")
-class LightGBM:
+class LightGBM(TargetModel):
     """LightGBM with small-data settings; the number of leaves is chosen by inner CV.
 
     Leaves are kept small and the minimum leaf size scales with the training set, because these
@@ -54,6 +54,3 @@ class LightGBM:
 
     def predict_proba(self, X: Any) -> np.ndarray:
         return self.estimator_.predict_proba(X.astype(np.float32))
-
-    def predict(self, X: Any) -> np.ndarray:
-        return self.classes_[self.predict_proba(X).argmax(1)]

@@ -14,13 +14,13 @@ import scipy.sparse as sp
 import torch
 
 from enso_ng.errors import EnsoError
-from enso_ng.experiment.models.base import MODELS, inner_cv_choice
+from enso_ng.experiment.models.base import MODELS, TargetModel, inner_cv_choice
 
 
 @MODELS.register("layer_mix")
-class LayerMix:
-    #: the runner passes the features' layer count here
+class LayerMix(TargetModel):
     layer_aware = True
+    accepts_sparse = False
 
     def __init__(self, layers: int = 1, Cs: Sequence[float] = (0.1, 1.0, 10.0, 100.0), cv: int = 3,
                  max_iter: int = 200, random_state: int = 0) -> None:
@@ -80,6 +80,3 @@ class LayerMix:
     def predict_proba(self, X: Any) -> np.ndarray:
         with torch.no_grad():
             return torch.softmax(self._logits(self.params_, self._stack(X)), 1).numpy().astype(np.float64)
-
-    def predict(self, X: Any) -> np.ndarray:
-        return self.classes_[self.predict_proba(X).argmax(1)]

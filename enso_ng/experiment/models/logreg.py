@@ -19,7 +19,7 @@ import scipy.sparse as sp
 import torch
 
 from enso_ng.experiment.lbfgs import minimize
-from enso_ng.experiment.models.base import MODELS, cv_folds
+from enso_ng.experiment.models.base import MODELS, TargetModel, cv_folds
 
 #: float32 halves the cost of every product; eigen-decompositions and final weights stay float64
 DTYPE = torch.float32
@@ -138,8 +138,10 @@ class _SparseBasis:
 
 
 @MODELS.register("logreg")
-class LogisticRegressionCV:
+class LogisticRegressionCV(TargetModel):
     """Multinomial L2 logistic regression (L-BFGS); C chosen by stratified inner CV on accuracy."""
+
+    batched = True
 
     def __init__(self, Cs: Sequence[float] = (0.1, 1.0, 10.0, 100.0, 1000.0), cv: int = 3, max_iter: int = 1000,
                  tol: float = 1e-4, cv_tol: float = 1e-3, random_state: int = 0) -> None:
@@ -155,8 +157,8 @@ class LogisticRegressionCV:
     def fit(self, X: Any, y: np.ndarray) -> "LogisticRegressionCV":
         return fit_many([self], [X], [y])[0]
 
-    @staticmethod
-    def fit_many(models: list["LogisticRegressionCV"], Xs: list[Any], ys: list[np.ndarray]) -> list:
+    @classmethod
+    def fit_many(cls, models: list["LogisticRegressionCV"], Xs: list[Any], ys: list[np.ndarray]) -> list:
         """Fit several cells at once (see :func:`fit_many`)."""
         return fit_many(models, Xs, ys)
 
@@ -174,9 +176,6 @@ class LogisticRegressionCV:
         scores -= scores.max(1, keepdims=True)
         proba = np.exp(scores)
         return proba / proba.sum(1, keepdims=True)
-
-    def predict(self, X: Any) -> np.ndarray:
-        return self.classes_[self.predict_proba(X).argmax(1)]
 
 
 def fit_many(models: list[LogisticRegressionCV], Xs: list[Any], ys: list[np.ndarray]) -> list[LogisticRegressionCV]:

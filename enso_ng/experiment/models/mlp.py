@@ -8,10 +8,12 @@ from typing import Any, Sequence
 import numpy as np
 import scipy.sparse as sp
 import torch
-from enso_ng.experiment.models.base import MODELS, cv_folds
+
+from enso_ng.experiment.models.base import MODELS, TargetModel, cv_folds
+
 
 @MODELS.register("mlp")
-class MLP:
+class MLP(TargetModel):
     """A small torch MLP on frozen features: one or two hidden layers, dropout, weight decay by inner CV.
 
     Many tiny networks are cheap only if they are not trained one after another: every (weight decay,
@@ -83,9 +85,6 @@ class MLP:
 
     def predict_proba(self, X: Any) -> np.ndarray:
         return torch.softmax(self.net_.logits(_tensor(self._inputs(X)))[:, 0], dim=1).numpy()
-
-    def predict(self, X: Any) -> np.ndarray:
-        return self.classes_[self.predict_proba(X).argmax(1)]
 
 
 def _tensor(X: Any) -> torch.Tensor:

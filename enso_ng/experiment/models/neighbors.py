@@ -7,11 +7,11 @@ from typing import Any, Sequence
 import numpy as np
 from sklearn.neighbors import KNeighborsClassifier
 
-from enso_ng.experiment.models.base import MODELS, inner_cv_choice
+from enso_ng.experiment.models.base import MODELS, TargetModel, inner_cv_choice
 
 
 @MODELS.register("knn")
-class CosineKNN:
+class CosineKNN(TargetModel):
     """The classic non-parametric check on an embedding: do its nearest neighbours share a label?"""
 
     def __init__(self, ks: Sequence[int] = (1, 3, 5, 9, 15, 25), cv: int = 3, random_state: int = 0) -> None:
@@ -36,6 +36,3 @@ class CosineKNN:
 
     def predict_proba(self, X: Any) -> np.ndarray:
         return self.estimator_.predict_proba(X)
-
-    def predict(self, X: Any) -> np.ndarray:
-        return self.estimator_.predict(X)

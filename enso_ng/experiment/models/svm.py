@@ -9,11 +9,11 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.svm import LinearSVC
 
-from enso_ng.experiment.models.base import MODELS, inner_cv_choice
+from enso_ng.experiment.models.base import MODELS, TargetModel, inner_cv_choice
 
 
 @MODELS.register("svm")
-class LinearSVM:
+class LinearSVM(TargetModel):
     """One-vs-rest linear SVM (liblinear). No probabilities: ROC-AUC uses its decision values, and
     log-loss is not computed for it."""
 
@@ -42,6 +42,3 @@ class LinearSVM:
 
     def decision_function(self, X: Any) -> np.ndarray:
         return self.estimator_.decision_function(X)
-
-    def predict(self, X: Any) -> np.ndarray:
-        return self.estimator_.predict(X)

@@ -1,0 +1,160 @@
+"""Fitting and scoring one group of cells: the unit of work, wherever it runs.
+
+A group is one (dataset, featurizer, model, size) with the split seeds still to compute, so a model that
+fits several cells at once (``fit_many``) amortises its overhead over them. A group's numbers depend only
+on the files it reads and the run's configuration, never on the process or machine that runs it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+from threadpoolctl import threadpool_limits
+
+from enso_ng.experiment.config import ExperimentConfig
+from enso_ng.experiment.metrics import METRICS, Predictions, predictions
+from enso_ng.experiment.models import MODELS
+from enso_ng.experiment.samplers import RESAMPLERS
+from enso_ng.experiment.splits import SplitPlan, plan_split
+from enso_ng.formats import Features, read_features
+from enso_ng.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class Group:
+    """One (dataset, featurizer, model, size) and the split seeds still to compute for it."""
+
+    dataset: str
+    featurizer: str
+    model: str
+    size: int
+    seeds: tuple[int, ...]
+
+    def cell(self, seed: int) -> dict[str, Any]:
+        """The result key columns of one of its cells."""
+        return {"dataset": self.dataset, "featurizer": self.featurizer, "model": self.model,
+                "train_size": self.size, "split": seed}
+
+
+@dataclass
+class GroupResult:
+    """Result rows (one per metric), confusion counts, and the cells that could not be fitted."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    confusion: list[dict[str, Any]] = field(default_factory=list)
+    skipped: list[dict[str, Any]] = field(default_factory=list)
+
+
+def run_group(root: Path, config: ExperimentConfig, group: Group) -> GroupResult:
+    """Fit and score one group's cells on one thread: the unit of work of any executor."""
+    with threadpool_limits(limits=1), _torch_threads(1):
+        path = Workspace(Path(root)).features_path(group.dataset, group.featurizer)
+        feats = _features(path)
+        model_cls = MODELS.get(group.model)
+        X = feats.X if model_cls.layer_aware else feats.pooled()
+        plans = _cached_plans(path, feats, config, group.seeds)
+        result = GroupResult()
+        seeds, trains, fits = _training_rows(feats, plans, config, group, result)
+        if not seeds:
+            return result
+        extra = {"layers": feats.meta.layers} if model_cls.layer_aware else {}
+        models = [model_cls(**config.params_of(group.model), **extra, random_state=seed) for seed in seeds]
+        t0 = time.perf_counter()
+        model_cls.fit_many(models, [X[rows] for rows in fits], [feats.labels[rows] for rows in fits])
+        fit_seconds = (time.perf_counter() - t0) / len(models)  # a batch's time, shared by its cells
+        classes = np.unique(feats.labels)
+        for seed, model, train, fitted in zip(seeds, models, trains, fits):
+            test = plans[seed].test
+            t1 = time.perf_counter()
+            on_test = predictions(model, X[test], feats.labels[test], classes)
+            timing = {"fit_seconds": fit_seconds, "predict_seconds": time.perf_counter() - t1}
+            result.confusion.extend(_confusion_rows(group.cell(seed), on_test))
+            scored = [("", on_test)]
+            if config.train_metrics:
+                scored.append(("train_", predictions(model, X[train], feats.labels[train], classes)))
+            params = json.dumps({**getattr(model, "best_params_", {}), "train_rows": int(len(fitted))}, sort_keys=True)
+            for prefix, preds in scored:
+                result.rows.extend({**group.cell(seed), "metric": prefix + name, "value": value, **timing,
+                                    "params": params} for name, value in _scores(config.metrics, preds))
+        return result
+
+
+def _training_rows(feats: Features, plans: dict[int, SplitPlan], config: ExperimentConfig, group: Group,
+                   result: GroupResult) -> tuple[list[int], list[np.ndarray], list[np.ndarray]]:
+    """Per usable seed: its training subset and the rows actually fitted (after any resampling)."""
+    resample = RESAMPLERS.get(config.resampler)
+    seeds, trains, fits = [], [], []
+    for seed in group.seeds:
+        train = plans[seed].train(group.size)
+        if len(np.unique(feats.labels[train])) < 2:  # possible with the natural sampler
+            result.skipped.append({**group.cell(seed), "reason": "the training subset holds a single class"})
+            continue
+        fit_rows = train
+        if resample is not None:
+            fit_rows = train[resample(feats.labels[train], np.random.default_rng([seed, group.size]))]
+        seeds.append(seed)
+        trains.append(train)
+        fits.append(fit_rows)
+    return seeds, trains, fits
+
+
+def _scores(names: list[str], preds: Predictions) -> Iterator[tuple[str, float]]:
+    for name in names:
+        metric = METRICS.get(name)
+        if metric.applies(preds):
+            yield name, metric.fn(preds)
+
+
+def _confusion_rows(cell: dict[str, Any], preds: Predictions) -> list[dict[str, Any]]:
+    pairs, counts = np.unique(np.stack([preds.y_true, preds.y_pred]).astype(str), axis=1, return_counts=True)
+    return [{**cell, "true_label": t, "predicted_label": p, "count": int(c)} for (t, p), c in zip(pairs.T, counts)]
+
+
+_FEATURES: dict[tuple, Features] = {}
+
+
+def _features(path: Path) -> Features:
+    """Features are read once per process (a worker serves many groups of one file), until the file changes."""
+    stat = path.stat()
+    key = (path, stat.st_mtime_ns, stat.st_size)
+    if key not in _FEATURES:
+        _FEATURES.clear()
+        _FEATURES[key] = read_features(path)
+    return _FEATURES[key]
+
+
+_PLANS: dict[tuple, SplitPlan] = {}
+
+
+def plans_for(labels: np.ndarray, splits: np.ndarray, config: ExperimentConfig, seeds) -> dict[int, SplitPlan]:
+    return {seed: plan_split(labels, splits, seed, config.test_size, config.official_test, config.sampler)
+            for seed in seeds}
+
+
+def _cached_plans(path: Path, feats: Features, config: ExperimentConfig, seeds) -> dict[int, SplitPlan]:
+    """Split plans depend on the labels, not the model: draw each once per features file and process."""
+    stat = path.stat()
+    key = ((path, stat.st_mtime_ns, stat.st_size), config.test_size, config.official_test, config.sampler)
+    if any(k[:4] != key for k in _PLANS):
+        _PLANS.clear()
+    missing = [s for s in seeds if (*key, s) not in _PLANS]
+    for seed, plan in plans_for(feats.labels, feats.splits, config, missing).items():
+        _PLANS[(*key, seed)] = plan
+    return {seed: _PLANS[(*key, seed)] for seed in seeds}
+
+
+@contextmanager
+def _torch_threads(n: int) -> Iterator[None]:
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

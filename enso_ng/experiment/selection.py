@@ -1,0 +1,109 @@
+"""Which datasets, featurizers, models and sizes a run covers, and the groups of cells still to compute.
+
+Everything here reads only metadata and labels, never vectors, so planning a large grid is quick; what
+cannot run (a size larger than the pool, a model that needs features it does not have) is skipped with a
+reason the run records, not failed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from enso_ng.errors import EnsoError
+from enso_ng.experiment.cell import Group, plans_for
+from enso_ng.experiment.config import ExperimentConfig
+from enso_ng.experiment.models import MODELS
+from enso_ng.experiment.splits import SplitPlan
+from enso_ng.formats import FeaturesMeta, read_labels_and_splits
+from enso_ng.workspace import Workspace
+
+
+@dataclass
+class Plan:
+    """The groups to run, what each dataset's test set and features were, and what was skipped."""
+
+    groups: list[Group] = field(default_factory=list)
+    provenance: dict[str, Any] = field(default_factory=dict)
+    skipped: list[dict[str, Any]] = field(default_factory=list)
+
+
+def select(workspace: Workspace, config: ExperimentConfig) -> dict[str, list[str]]:
+    """dataset -> featurizers with a features file, restricted to what the config asks for."""
+    available: dict[str, list[str]] = {}
+    for dataset, featurizer in workspace.featurized():
+        available.setdefault(dataset, []).append(featurizer)
+    if not available:
+        raise EnsoError(f"no features in {workspace.features_dir} (run: enso featurize)")
+    chosen: dict[str, list[str]] = {}
+    for dataset in config.datasets or sorted(available):
+        have = available.get(dataset, [])
+        if not have:
+            raise EnsoError(f"no features for dataset {dataset!r} in {workspace.features_dir} "
+                            f"(run: enso featurize --dataset {dataset})")
+        wanted = config.featurizers or have
+        missing = [f for f in wanted if f not in have]
+        if missing and config.featurizers:
+            raise EnsoError(f"no {missing[0]!r} features for dataset {dataset!r}: "
+                            f"{workspace.features_path(dataset, missing[0])} is missing")
+        chosen[dataset] = [f for f in wanted if f in have]
+    return chosen
+
+
+def plan_run(workspace: Workspace, config: ExperimentConfig, done: set[tuple],
+             warn: Callable[[str], None]) -> Plan:
+    """Every group with a split seed not yet in ``done``, dataset by dataset."""
+    plan = Plan()
+    for dataset, featurizers in select(workspace, config).items():
+        paths = {f: workspace.features_path(dataset, f) for f in featurizers}
+        metas = {f: FeaturesMeta.read(p) for f, p in paths.items()}
+        prints = {f: m.dataset_fingerprint for f, m in metas.items()}
+        if len(set(prints.values())) > 1:
+            raise EnsoError(f"features of {dataset!r} come from different versions of the dataset ({prints}); "
+                            f"re-run: enso featurize --dataset {dataset} --force")
+        labels, splits = read_labels_and_splits(next(iter(paths.values())))
+        if len(np.unique(labels)) < 2:
+            raise EnsoError(f"dataset {dataset!r} has a single class; nothing to classify")
+        first = next(iter(plans_for(labels, splits, config, config.split_seeds()[:1]).values()))
+        sizes = _usable_sizes(dataset, config.sizes, first, plan, warn)
+        plan.provenance[dataset] = {
+            "test_source": first.test_source, "test_rows": int(len(first.test)), "pool_rows": int(len(first.order)),
+            "size_unit": first.sampler.unit, "features": {f: m.provenance() for f, m in metas.items()},
+        }
+        for featurizer in featurizers:
+            for model in config.models:
+                reason = _unfit(model, metas[featurizer])
+                if reason:
+                    warn(f"{dataset}: skipping model {model} on {featurizer}: {reason}")
+                    plan.skipped.append({"dataset": dataset, "featurizer": featurizer, "model": model, "reason": reason})
+                    continue
+                for size in sizes:
+                    seeds = tuple(s for s in config.split_seeds() if (dataset, featurizer, model, size, s) not in done)
+                    if seeds:
+                        plan.groups.append(Group(dataset, featurizer, model, size, seeds))
+    return plan
+
+
+def _unfit(model: str, meta: FeaturesMeta) -> str | None:
+    """Why a model cannot use these features, from what it declares; None where it can."""
+    cls = MODELS.get(model)
+    if cls.layer_aware and meta.layers < 2:
+        return f"{meta.featurizer} features have one layer (featurize with every layer stored to use it)"
+    if meta.sparse and not cls.accepts_sparse:
+        return f"{meta.featurizer} features are sparse, and {model} takes dense features only"
+    return None
+
+
+def _usable_sizes(dataset: str, sizes: list[int], split_plan: SplitPlan, plan: Plan,
+                  warn: Callable[[str], None]) -> list[int]:
+    usable = []
+    for size in sorted(set(sizes)):
+        reason = split_plan.shortfall(size)
+        if reason is None:
+            usable.append(size)
+            continue
+        warn(f"{dataset}: skipping size {size}: {reason}")
+        plan.skipped.append({"dataset": dataset, "train_size": size, "reason": reason})
+    return usable

@@ -1,0 +1,188 @@
+"""The recipes of the README's Development section: each new part is registered in one place, then run
+through the command line like the built-in ones. Data is generated here, so these run in any clone."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from typing import Any, Sequence
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from conftest import invoke, serve
+from enso_ng.download.entry import CATALOG, DatasetEntry, add, same
+from enso_ng.download.parsers import csv_columns
+from enso_ng.download.sources import UrlSource
+from enso_ng.experiment.metrics import METRICS, Predictions, metric
+from enso_ng.experiment.models import MODELS, TargetModel
+from enso_ng.featurize.base import FEATURIZERS, Featurizer, Option, register
+from enso_ng.workspace import sha256_file
+
+WORDS = {"sport": ["goal", "match", "team", "score"], "music": ["song", "band", "album", "guitar"],
+         "food": ["pasta", "bread", "spice", "soup"]}
+
+
+def _write_csv(path, rows: int = 240, seed: int = 0) -> None:
+    """Three topics, each text mixing two of its words with two shared filler words."""
+    rng = np.random.default_rng(seed)
+    lines = ["text,label"]
+    labels = sorted(WORDS)
+    for i in range(rows):
+        label = labels[i % 3]
+        words = list(rng.choice(WORDS[label], 2)) + list(rng.choice(["the", "a", "today", "again"], 2))
+        rng.shuffle(words)
+        lines.append(f"{' '.join(words)} {i},{label}")
+    path.write_text("\n".join(lines) + "\n")
+
+
+@pytest.fixture
+def topics(tmp_path):
+    """A workspace with a generated three-topic dataset imported from a CSV file."""
+    _write_csv(tmp_path / "topics.csv")
+    result = invoke(tmp_path, "download", "--from-file", str(tmp_path / "topics.csv"), "--name", "topics")
+    assert result.exit_code == 0, result.output
+    return tmp_path
+
+
+def test_a_new_dataset_is_one_catalog_entry(tmp_path):
+    served = tmp_path / "served"
+    served.mkdir()
+    _write_csv(served / "topics.csv")
+    with serve(served) as base:
+        add(DatasetEntry(
+            name="toy_topics", task="topic", description="generated topics",
+            files={None: UrlSource(f"{base}/topics.csv", sha256_file(served / "topics.csv"))},
+            parser=csv_columns("text", "label"), labels=same("food", "music", "sport"),
+            licence="CC0", citation="", homepage="", rows=240))
+        try:
+            listed = invoke(tmp_path, "download", "--list")
+            fetched = invoke(tmp_path, "download", "toy_topics")
+        finally:
+            CATALOG.unregister("toy_topics")
+    assert "toy_topics" in listed.output and "CC0" in listed.output
+    assert fetched.exit_code == 0, fetched.output
+    assert "240 rows (food 80, music 80, sport 80)" in fetched.output
+
+
+@pytest.fixture
+def length_featurizer():
+    @register("lengths")
+    class Lengths(Featurizer):
+        summary = "characters and words per text"
+        options = {"scale": Option(1.0, "multiplies both counts")}
+
+        @property
+        def dim(self) -> int:
+            return 2
+
+        def transform(self, texts: Sequence[str]) -> np.ndarray:
+            scale = self.config["scale"]
+            return np.array([[len(t) * scale, len(t.split()) * scale] for t in texts], dtype=np.float32)
+
+    yield Lengths
+    FEATURIZERS.unregister("lengths")
+
+
+def test_a_new_featurizer_is_one_registered_class(topics, length_featurizer):
+    listed = invoke(topics, "featurize", "--list")
+    assert "lengths: characters and words per text" in listed.output and "scale = 1.0" in listed.output
+    bad = invoke(topics, "featurize", "-f", "lengths", "-o", "scale=big")
+    assert bad.exit_code == 1 and "scale='big' is not a float" in bad.output
+    result = invoke(topics, "featurize", "-f", "lengths", "-o", "scale=2")
+    assert result.exit_code == 0, result.output
+    meta = json.loads(pq.read_schema(topics / "features" / "topics" / "lengths.parquet").metadata[b"enso_ng"])
+    assert meta["params"] == {"scale": 2.0} and meta["dim"] == 2
+    run = invoke(topics, "experiment", "-f", "lengths", "-m", "logreg", "--sizes", "30", "--splits", "2",
+                 "--name", "len")
+    assert run.exit_code == 0, run.output
+
+
+@pytest.fixture
+def centroid_model():
+    @MODELS.register("centroid")
+    class NearestCentroid(TargetModel):
+        """Scores are minus the distance to each class mean."""
+
+        def __init__(self, shrink: float = 0.0, random_state: int = 0) -> None:
+            self.shrink = shrink
+            self.random_state = random_state
+
+        def fit(self, X: Any, y: np.ndarray) -> "NearestCentroid":
+            X = np.asarray(X.todense() if hasattr(X, "todense") else X)
+            self.classes_ = np.unique(y)
+            self.centroids_ = np.stack([X[y == c].mean(0) for c in self.classes_]) * (1 - self.shrink)
+            self.best_params_ = {"shrink": self.shrink}
+            return self
+
+        def decision_function(self, X: Any) -> np.ndarray:
+            X = np.asarray(X.todense() if hasattr(X, "todense") else X)
+            return -((X[:, None, :] - self.centroids_[None]) ** 2).sum(-1)
+
+    yield NearestCentroid
+    MODELS.unregister("centroid")
+
+
+def test_a_new_model_is_one_registered_class(topics, centroid_model):
+    assert invoke(topics, "featurize", "-f", "tfidf").exit_code == 0
+    listed = invoke(topics, "experiment", "--list")
+    assert "centroid: shrink=0.0" in listed.output
+    result = invoke(topics, "experiment", "-m", "centroid,logreg", "-o", "centroid.shrink=0.5", "--sizes", "30,90",
+                    "--splits", "2", "--name", "c")
+    assert result.exit_code == 0, result.output
+    table = pq.read_table(topics / "results" / "c" / "results.parquet").to_pylist()
+    centroid = [r for r in table if r["model"] == "centroid" and r["metric"] == "accuracy"]
+    assert len(centroid) == 4 and min(r["value"] for r in centroid) > 0.6, "the topic words separate the classes"
+    assert {json.loads(r["params"])["shrink"] for r in centroid} == {0.5}
+    config = json.loads((topics / "results" / "c" / "config.json").read_text())
+    assert config["config"]["model_params"] == {"centroid": {"shrink": 0.5}}
+    assert "roc_auc" in {r["metric"] for r in table if r["model"] == "centroid"}, "decision scores serve ROC-AUC"
+    assert "log_loss" not in {r["metric"] for r in table if r["model"] == "centroid"}, "no probabilities, no log-loss"
+    bad = invoke(topics, "experiment", "-m", "centroid", "-o", "centroid.radius=2")
+    assert bad.exit_code == 1 and "model 'centroid' has no parameter 'radius'" in bad.output
+
+
+@pytest.fixture
+def error_rate_metric():
+    @metric("error_rate", higher_is_better=False)
+    def error_rate(p: Predictions) -> float:
+        return float((p.y_true != p.y_pred).mean())
+
+    yield error_rate
+    METRICS.unregister("error_rate")
+
+
+def test_a_new_metric_is_one_decorated_function(topics, error_rate_metric):
+    assert invoke(topics, "featurize", "-f", "tfidf").exit_code == 0
+    result = invoke(topics, "experiment", "-m", "logreg", "--metrics", "error_rate,accuracy", "--sizes", "12,120",
+                    "--splits", "2", "--name", "e")
+    assert result.exit_code == 0, result.output
+    config = json.loads((topics / "results" / "e" / "config.json").read_text())
+    assert config["metrics"]["error_rate"] == {"higher_is_better": False}
+    shown = invoke(topics, "visualize", "--run", "e", "--metrics", "error_rate", "--no-tsne", "--no-report")
+    assert shown.exit_code == 0, shown.output
+    table = pq.read_table(topics / "results" / "e" / "results.parquet").to_pylist()
+    error = {r["train_size"]: [] for r in table}
+    for r in table:
+        if r["metric"] == "error_rate":
+            error[r["train_size"]].append(r["value"])
+    assert np.mean(error[120]) < np.mean(error[12]), "more labels, fewer errors"
+    assert "labels for error_rate 0.8" in shown.output
+
+
+def test_experiment_needs_no_plotting_library(topics):
+    """``enso experiment`` prints its summary without importing matplotlib."""
+    assert invoke(topics, "featurize", "-f", "tfidf").exit_code == 0
+    script = textwrap.dedent("""
+        import sys
+        sys.modules["matplotlib"] = None  # any import of it fails
+        from enso_ng.cli import main
+        sys.argv = ["enso", "-q", "-w", sys.argv[1], "experiment", "-m", "logreg", "--sizes", "30", "--splits", "2"]
+        main()
+    """)
+    done = subprocess.run([sys.executable, "-c", script, str(topics)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "best featurizer x model per dataset and size" in done.stdout
