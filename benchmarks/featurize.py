@@ -76,7 +76,7 @@ def main() -> None:
     print(f"sentence-transformers encode (fp32): {st_rate:,.0f} texts/s")
 
     if args.rows:  # a dataset file of the first N rows, so enso featurizes exactly these texts
-        from enso_ng.workspace import write_parquet, read_meta
+        from enso_ng.workspace import read_meta, write_parquet
 
         meta = {**read_meta(ws.dataset_path(args.dataset)), "name": bench, "fingerprint": f"first-{args.rows}"}
         write_parquet(ws.dataset_path(bench), subset, meta)

@@ -298,7 +298,7 @@ class RunRecord:
         write_json(run_dir / CONFIG_FILE, dataclasses.asdict(self))
 
     @classmethod
-    def read(cls, run_dir: Path) -> "RunRecord | None":
+    def read(cls, run_dir: Path) -> RunRecord | None:
         """The run's record, or None where the run has none yet."""
         path = run_dir / CONFIG_FILE
         if not path.exists():

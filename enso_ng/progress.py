@@ -11,6 +11,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+
 def env_quiet() -> bool:
     """``ENSO_QUIET`` set to anything but empty or 0."""
     return os.environ.get("ENSO_QUIET", "") not in ("", "0")

@@ -6,7 +6,8 @@ One registry per kind, filled by a decorator at import time, so adding a part is
 
 from __future__ import annotations
 
-from typing import Callable, Dict, Generic, Iterator, TypeVar
+from collections.abc import Callable, Iterator
+from typing import Generic, TypeVar
 
 from enso_ng.errors import EnsoError
 
@@ -18,7 +19,7 @@ class Registry(Generic[T]):
 
     def __init__(self, kind: str) -> None:
         self.kind = kind
-        self._items: Dict[str, T] = {}
+        self._items: dict[str, T] = {}
 
     def register(self, name: str) -> Callable[[T], T]:
         def decorate(obj: T) -> T:

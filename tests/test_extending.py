@@ -7,13 +7,13 @@ import json
 import subprocess
 import sys
 import textwrap
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import invoke, serve
 from enso_ng.download.entry import CATALOG, DatasetEntry, add, same
 from enso_ng.download.parsers import csv_columns
 from enso_ng.download.sources import UrlSource
@@ -21,6 +21,8 @@ from enso_ng.experiment.metrics import METRICS, Predictions, metric
 from enso_ng.experiment.models import MODELS, TargetModel
 from enso_ng.featurize.base import FEATURIZERS, Featurizer, Option, register
 from enso_ng.workspace import sha256_file
+
+from conftest import invoke, serve
 
 WORDS = {"sport": ["goal", "match", "team", "score"], "music": ["song", "band", "album", "guitar"],
          "food": ["pasta", "bread", "spice", "soup"]}
@@ -111,7 +113,7 @@ def centroid_model():
             self.shrink = shrink
             self.random_state = random_state
 
-        def fit(self, X: Any, y: np.ndarray) -> "NearestCentroid":
+        def fit(self, X: Any, y: np.ndarray) -> NearestCentroid:
             X = np.asarray(X.todense() if hasattr(X, "todense") else X)
             self.classes_ = np.unique(y)
             self.centroids_ = np.stack([X[y == c].mean(0) for c in self.classes_]) * (1 - self.shrink)

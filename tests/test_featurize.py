@@ -5,10 +5,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import invoke
 from enso_ng.featurize.bert import BertFeaturizer
 from enso_ng.formats import read_features
 from enso_ng.workspace import read_meta
+
+from conftest import invoke
 
 
 def test_bert_features_follow_the_contract(trec_workspace):
@@ -163,8 +164,9 @@ def _vectors_file(path, header: bool):
 
 @pytest.mark.parametrize("header", [True, False])
 def test_glove_reads_any_vectors_file_by_path_and_url(tmp_path, header):
-    from conftest import serve
     from enso_ng.featurize.glove import GloveFeaturizer
+
+    from conftest import serve
 
     path = _vectors_file(tmp_path / "tiny.txt", header)
     local = GloveFeaturizer(vectors=str(path)).fit(["good movie", "bad film !"])
@@ -304,9 +306,10 @@ def test_elmo_layers_mean_and_all(trec_workspace, tiny_elmo):
 
 
 def test_elmo_files_by_url(tiny_elmo, tmp_path, monkeypatch):
-    from conftest import serve
     from enso_ng.featurize import files
     from enso_ng.featurize.elmo import ElmoFeaturizer
+
+    from conftest import serve
 
     monkeypatch.setattr(files, "CACHE", tmp_path / "cache")
     local = ElmoFeaturizer(options_file=str(tiny_elmo / "options.json"), weight_file=str(tiny_elmo / "weights.hdf5"))

@@ -4,7 +4,6 @@ report rendered in headless Chromium."""
 from __future__ import annotations
 
 import dataclasses
-
 import os
 import shutil
 import subprocess
@@ -14,7 +13,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import invoke
 from enso_ng.errors import EnsoError
 from enso_ng.formats import RESULTS_SCHEMA, read_features
 from enso_ng.visualize import learning_curves, load_results, summarize
@@ -24,6 +22,8 @@ from enso_ng.visualize.labels_needed import labels_needed
 from enso_ng.visualize.projection import tsne_figure
 from enso_ng.visualize.ranking import mean_ranks, rank_heatmap, win_tie_loss
 from enso_ng.visualize.summary import Cell, split_values
+
+from conftest import invoke
 
 SERIES = ["bert + logreg", "bert + mlp", "tfidf + logreg", "tfidf + mlp"]
 

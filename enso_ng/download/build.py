@@ -11,10 +11,10 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import pyarrow as pa
 
@@ -146,7 +146,7 @@ def build(entry: DatasetEntry, workspace: Workspace, mirror: str | None = None, 
         repaired_rows=cleaned.repaired,
         fingerprint=fingerprint(cleaned.texts, cleaned.labels, cleaned.splits),
         enso_ng_version=__version__,
-        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
     )
     table = pa.table({"text": cleaned.texts, "label": cleaned.labels, "split": cleaned.splits}, schema=DATASET_SCHEMA)
     write_parquet(path, table, meta.to_dict())

@@ -7,8 +7,8 @@ must honour. Adding a dataset is adding an entry under ``enso_ng/download/catalo
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping, Optional
 
 from enso_ng.download.parsers import Parser
 from enso_ng.download.sources import Source
@@ -21,10 +21,10 @@ class DatasetEntry:
     task: str
     description: str
     #: official split name (train/validation/test) -> source; ``None`` where the source has no split.
-    files: Mapping[Optional[str], Source]
+    files: Mapping[str | None, Source]
     parser: Parser
     #: raw label -> label name (several raw spellings may map to one name); ``None`` keeps labels as they are.
-    labels: Optional[Mapping[str, str]]
+    labels: Mapping[str, str] | None
     #: a short licence note (the --list column); details go in ``note``.
     licence: str
     citation: str
@@ -34,14 +34,14 @@ class DatasetEntry:
     #: raw labels that mean "no label" in this source (dropped and counted as missing).
     missing_labels: frozenset[str] = field(default_factory=frozenset)
     #: rows after cleaning: asserted by the tests where the bytes are reachable, documented elsewhere.
-    rows: Optional[int] = None
+    rows: int | None = None
     #: anything a user should know: provenance caveats, what cannot be fetched from where.
     note: str = ""
     #: options that change the result beyond the sources (columns chosen for a user's file).
     recipe: Mapping[str, object] = field(default_factory=dict)
 
     @property
-    def classes(self) -> Optional[int]:
+    def classes(self) -> int | None:
         return None if self.labels is None else len(set(self.labels.values()))
 
     @property

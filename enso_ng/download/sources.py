@@ -231,7 +231,7 @@ class LocalFile:
     sha256: str
 
     @classmethod
-    def of(cls, path: Path) -> "LocalFile":
+    def of(cls, path: Path) -> LocalFile:
         if not path.is_file():
             raise EnsoError(f"{path}: no such file")
         return cls(path.resolve(), sha256_file(path))

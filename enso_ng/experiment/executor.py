@@ -7,9 +7,9 @@ results writer alone touches files. Adding an executor is registering one more f
 from __future__ import annotations
 
 import multiprocessing
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
-from typing import Callable, Iterator
 
 from enso_ng.experiment.cell import Group, GroupResult, run_group
 from enso_ng.experiment.config import ExperimentConfig

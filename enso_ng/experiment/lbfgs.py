@@ -9,8 +9,8 @@ leaves the batch as soon as it has converged (the batch is compacted, so finishe
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 

@@ -7,12 +7,19 @@ A metric that needs something the model does not give is not computed for it; no
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional
 
 import numpy as np
-from sklearn.metrics import (accuracy_score, balanced_accuracy_score, f1_score, log_loss, precision_score,
-                             recall_score, roc_auc_score)
+from sklearn.metrics import (
+    accuracy_score,
+    balanced_accuracy_score,
+    f1_score,
+    log_loss,
+    precision_score,
+    recall_score,
+    roc_auc_score,
+)
 
 from enso_ng.registry import Registry
 
@@ -24,9 +31,9 @@ class Predictions:
     #: the dataset's classes, the column order of ``proba`` and ``scores``
     classes: np.ndarray
     #: (n, classes) probabilities, or None for a model without them
-    proba: Optional[np.ndarray] = None
+    proba: np.ndarray | None = None
     #: (n, classes) scores where larger means more likely: the probabilities, or decision values
-    scores: Optional[np.ndarray] = None
+    scores: np.ndarray | None = None
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,9 @@ metric) in ``results/<run>/results.parquet``.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from enso_ng.experiment.config import ExperimentConfig
 from enso_ng.experiment.executor import EXECUTORS

@@ -8,8 +8,8 @@ rows. ``size`` means examples for ``stratified`` and ``natural``, and examples p
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +21,16 @@ from enso_ng.experiment.cell import GroupResult
 from enso_ng.experiment.config import RESUME_KEYS, ExperimentConfig
 from enso_ng.experiment.metrics import METRICS
 from enso_ng.experiment.samplers import SAMPLERS
-from enso_ng.formats import (CONFUSION_FILE, CONFUSION_SCHEMA, RESULTS_FILE, RESULTS_SCHEMA, RunRecord,
-                             read_confusion, read_results, result_keys)
+from enso_ng.formats import (
+    CONFUSION_FILE,
+    CONFUSION_SCHEMA,
+    RESULTS_FILE,
+    RESULTS_SCHEMA,
+    RunRecord,
+    read_confusion,
+    read_results,
+    result_keys,
+)
 from enso_ng.provenance import library_versions
 from enso_ng.workspace import write_parquet
 
@@ -77,7 +85,7 @@ class ResultsWriter:
             metrics={name: {"higher_is_better": METRICS.get(name).higher_is_better} for name in self.config.metrics},
             skipped=self.skipped,
             versions=library_versions(),
-            written=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            written=datetime.now(UTC).isoformat(timespec="seconds"),
             state=state,
         )
 

@@ -8,8 +8,9 @@ from the request is rebuilt, never silently reused.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, ClassVar, Sequence, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 import scipy.sparse as sp
@@ -17,7 +18,7 @@ import scipy.sparse as sp
 from enso_ng.errors import EnsoError
 from enso_ng.registry import Registry
 
-FEATURIZERS: "Registry[type[Featurizer]]" = Registry("featurizer")
+FEATURIZERS: Registry[type[Featurizer]] = Registry("featurizer")
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,7 @@ class Featurizer(ABC):
         """Everything that determines the vectors (options, model id, weight checksums)."""
         return dict(self.config)
 
-    def fit(self, texts: Sequence[str]) -> "Featurizer":
+    def fit(self, texts: Sequence[str]) -> Featurizer:
         return self
 
     @property

@@ -7,8 +7,9 @@ local folder works through ``model=...``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -100,7 +101,7 @@ class BertFeaturizer(Featurizer):
         self._load()
         return int(self._model.config.hidden_size) * self.layers
 
-    def fit(self, texts: Sequence[str]) -> "BertFeaturizer":
+    def fit(self, texts: Sequence[str]) -> BertFeaturizer:
         """Nothing to learn; count the texts the encoder will see truncated, so the report is complete up front."""
         self._load()
         unique = list(dict.fromkeys(texts))
@@ -188,8 +189,8 @@ def _device():
 def bf16_native(device) -> bool:
     """Whether bf16 runs faster than fp32 here: a CUDA GPU with bf16, or a CPU with AMX tiles.
 
-    AVX512-BF16 alone is not enough: measured on such a CPU without AMX, bf16 autocast ran at 0.6x the
-    fp32 rate (oneDNN falls back to conversions around fp32 kernels), so ``auto`` keeps fp32 there.
+    AVX512-BF16 alone is not enough: on some such CPUs without AMX bf16 autocast ran slower than fp32
+    (README, the featurize benchmark), so ``auto`` keeps fp32 there.
     """
     import torch
 

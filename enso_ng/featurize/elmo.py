@@ -9,7 +9,8 @@ its initial, equal weights); ``layers=all`` stores each, for ``layer_mix`` to le
 from __future__ import annotations
 
 import json
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 

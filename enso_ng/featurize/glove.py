@@ -10,8 +10,9 @@ own texts, then the first principal component of the sentence vectors removed.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -137,6 +138,6 @@ class GloveFeaturizer(PooledWordVectors):
     def params(self) -> dict[str, Any]:
         return {**self.config, "vectors_sha256": self._sha256}
 
-    def fit(self, texts: Sequence[str]) -> "GloveFeaturizer":
+    def fit(self, texts: Sequence[str]) -> GloveFeaturizer:
         self._fit_pooling(texts)
         return self

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -58,7 +58,7 @@ def featurize(
         dataset=dataset, **key, dim=model.dim, rows=len(texts), sparse=model.sparse, layers=model.layers,
         # What fitting saw (truncated texts, out-of-vocabulary rate) belongs with the vectors it explains.
         report=model.report(), versions=library_versions(),
-        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
     )
     with parquet_writer(path, schema, meta.to_dict()) as writer, \
             bar(len(texts), desc=f"{featurizer} {dataset}", unit="text") as progress:

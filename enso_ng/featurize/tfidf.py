@@ -6,7 +6,8 @@ practitioner with an unlabelled pool would use it). Stored sparse.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -45,7 +46,7 @@ class TfidfFeaturizer(Featurizer):
             dtype=np.float32,
         )
 
-    def fit(self, texts: Sequence[str]) -> "TfidfFeaturizer":
+    def fit(self, texts: Sequence[str]) -> TfidfFeaturizer:
         try:
             self._vectorizer.fit(texts)
         except ValueError as exc:  # e.g. an empty vocabulary after min_df

@@ -8,7 +8,8 @@ seed and a hash function that does not change between processes, so the vectors 
 from __future__ import annotations
 
 import zlib
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -44,7 +45,7 @@ class _TrainedWordVectors(PooledWordVectors):
     def _train(self, corpus: list[list[str]]):
         raise NotImplementedError
 
-    def fit(self, texts: Sequence[str]) -> "_TrainedWordVectors":
+    def fit(self, texts: Sequence[str]) -> _TrainedWordVectors:
         corpus = [tokenize(t) for t in dict.fromkeys(texts)]
         self._keyed = self._train(corpus).wv
         self._fit_pooling(texts)
@@ -89,7 +90,7 @@ class Doc2VecFeaturizer(Featurizer):
     def dim(self) -> int:
         return int(self.config["vector_size"])
 
-    def fit(self, texts: Sequence[str]) -> "Doc2VecFeaturizer":
+    def fit(self, texts: Sequence[str]) -> Doc2VecFeaturizer:
         from gensim.models.doc2vec import Doc2Vec, TaggedDocument
 
         unique = list(dict.fromkeys(texts))

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import numpy as np
 import matplotlib.pyplot as plt
+import numpy as np
 
 from enso_ng.errors import EnsoError
 from enso_ng.visualize.curves import series_colours

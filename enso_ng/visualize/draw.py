@@ -18,8 +18,15 @@ from enso_ng.visualize.labels_needed import format_needed, labels_needed, labels
 from enso_ng.visualize.projection import tsne_figure
 from enso_ng.visualize.ranking import ALPHA, format_records, rank_heatmap, win_tie_loss
 from enso_ng.visualize.report import Report, Table, write_report
-from enso_ng.visualize.summary import (best_table, better, filter_results, format_table, load_results, split_values,
-                                       summarize)
+from enso_ng.visualize.summary import (
+    best_table,
+    better,
+    filter_results,
+    format_table,
+    load_results,
+    split_values,
+    summarize,
+)
 from enso_ng.workspace import Workspace, atomic_path
 
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Optional
 
 import matplotlib.pyplot as plt
 
-from enso_ng.visualize.curves import series_colours
 from enso_ng.tables import format_table
+from enso_ng.visualize.curves import series_colours
 from enso_ng.visualize.summary import Cell
 
 
@@ -18,7 +17,7 @@ class Needed:
     dataset: str
     series: tuple[str, str]
     #: interpolated size at which the mean first reaches the threshold; None if it never does
-    size: Optional[float]
+    size: float | None
     largest_tried: int
 
 

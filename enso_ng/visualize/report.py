@@ -10,10 +10,10 @@ import base64
 import dataclasses
 import html
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Sequence
 
 from enso_ng.formats import RunRecord
 from enso_ng.workspace import atomic_path
@@ -91,7 +91,7 @@ def render(report: Report) -> str:
         f"<title>enso_ng report: {html.escape(report.run)}</title>",
         f"<style>{_STYLE}</style></head><body>",
         f"<h1>enso_ng report: {html.escape(report.run)}</h1>",
-        f'<p class="meta">written {datetime.now(timezone.utc).isoformat(timespec="seconds")}; '
+        f'<p class="meta">written {datetime.now(UTC).isoformat(timespec="seconds")}; '
         "click a table header to sort.</p>",
     ]
     for note in report.notes:

@@ -9,7 +9,8 @@ serves the probability metrics; a model without it offers ``decision_function`` 
 
 from __future__ import annotations
 
-from typing import Any, Callable, ClassVar, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -50,7 +51,7 @@ class TargetModel(ClassifierMixin, BaseEstimator):
         return self.classes_[self.decision_scores(X).argmax(1)]
 
     @classmethod
-    def fit_many(cls, models: list["TargetModel"], Xs: list[Any], ys: list[np.ndarray]) -> list["TargetModel"]:
+    def fit_many(cls, models: list[TargetModel], Xs: list[Any], ys: list[np.ndarray]) -> list[TargetModel]:
         """Fit several cells' models; one by one unless the model overrides this (and sets ``batched``)."""
         return [model.fit(X, y) for model, X, y in zip(models, Xs, ys)]
 
@@ -64,8 +65,8 @@ def cv_folds(y: np.ndarray, folds: int, random_state: int,
 
     Each class's rows are shuffled by ``random_state`` and dealt round-robin over the folds, the deal
     running on from one class to the next: every class is split as evenly as it can be, and fold sizes
-    differ by at most one. (scikit-learn's StratifiedKFold gives folds of the same kind but costs about
-    1 ms a call in input checks, as much as a whole small fit here.)
+    differ by at most one. (scikit-learn's StratifiedKFold gives folds of the same kind, but its input
+    checks cost as much as a whole small fit here.)
 
     By default every class needs two examples, so each fold's training part sees every class. With
     ``allow_missing`` (what scikit-learn's GridSearchCV does, with a warning) a class with fewer examples

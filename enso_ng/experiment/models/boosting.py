@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -41,7 +42,7 @@ class LightGBM(TargetModel):
         X = X.astype(np.float32) if hasattr(X, "astype") else X
         return self._make(leaves, len(y)).fit(X, y)
 
-    def fit(self, X: Any, y: np.ndarray) -> "LightGBM":
+    def fit(self, X: Any, y: np.ndarray) -> LightGBM:
         def fit_score(leaves, X_tr, y_tr, X_va, y_va):
             return float((self._fit_one(leaves, X_tr, y_tr).predict(X_va.astype(np.float32)) == y_va).mean())
 

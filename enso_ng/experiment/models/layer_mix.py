@@ -7,7 +7,8 @@ L2 logistic regression; a, gamma and the classifier are fitted jointly with L-BF
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -62,7 +63,7 @@ class LayerMix(TargetModel):
         mixed = params["gamma"] * torch.einsum("l,nld->nd", torch.softmax(params["a"], 0), H)
         return mixed @ params["W"] + params["b"]
 
-    def fit(self, X: Any, y: np.ndarray) -> "LayerMix":
+    def fit(self, X: Any, y: np.ndarray) -> LayerMix:
         H = self._stack(X)
         self.classes_, codes = np.unique(y, return_inverse=True)
         K = len(self.classes_)

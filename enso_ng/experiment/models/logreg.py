@@ -12,7 +12,8 @@ point, intercepts included. Float32 products; eigen-decompositions and final wei
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -33,13 +34,12 @@ class _DenseBasis:
     collinear, an ill-conditioned pair. With no more rows than dimensions the optimum lies in the span of
     the rows (the representer theorem), so the problem has n coordinates, not d; in the Gram eigenbasis
     they are uncorrelated, which makes the diagonal preconditioner exact at the start. With more rows
-    than dimensions a d x d eigenbasis would cost more than it saves (measured: same time on the
-    benchmark, same C choices), so the coordinates are the centred features, scaled diagonally.
+    than dimensions a d x d eigenbasis would cost more than it saves (README, "How logreg is solved"), so
+    the coordinates are the centred features, scaled diagonally.
     Every cell's basis is its own: a cell's result never depends on what else is in its batch.
     """
 
-    #: fold fits may stop at ``cv_tol``: measured on bert and glove features, they choose C as well as
-    #: exact fold fits (same test accuracy), in half the time
+    #: fold fits may stop at ``cv_tol``: on dense features they rank C as exact fold fits do (README)
     loose_cv = True
 
     def __init__(self, X: np.ndarray) -> None:
@@ -83,7 +83,7 @@ class _DenseBasis:
 
 def _eigh(gram: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
     """Eigenpairs of a float32 Gram matrix, in float64, without its null space."""
-    eigenvalues, vectors = (t.numpy() for t in torch.linalg.eigh(gram.double()))  # torch's LAPACK: ~1.5x numpy's
+    eigenvalues, vectors = (t.numpy() for t in torch.linalg.eigh(gram.double()))  # torch's LAPACK: faster than numpy's here
     keep = eigenvalues > max(eigenvalues[-1], 1e-300) * 1e-10
     return eigenvalues[keep], vectors[:, keep]
 
@@ -93,8 +93,7 @@ class _SparseBasis:
 
     Subtracting the mean would densify the matrix, so products subtract it as a rank-one correction.
     Words seen in the same few rows are nearly collinear directions held only by the penalty, so at large
-    C a loose fit stops far from the optimum and ranks C too low (measured on airline_sentiment at 1,000
-    rows: C = 10 every time at 1e-3, where exact fold fits choose 100-1000, one test point better); fold
+    C a loose fit stops far from the optimum and ranks C too low (README, "How logreg is solved"); fold
     fits on sparse rows are therefore solved to ``tol`` (``loose_cv``).
     """
 
@@ -154,11 +153,11 @@ class LogisticRegressionCV(TargetModel):
         self.cv_tol = cv_tol
         self.random_state = random_state
 
-    def fit(self, X: Any, y: np.ndarray) -> "LogisticRegressionCV":
+    def fit(self, X: Any, y: np.ndarray) -> LogisticRegressionCV:
         return fit_many([self], [X], [y])[0]
 
     @classmethod
-    def fit_many(cls, models: list["LogisticRegressionCV"], Xs: list[Any], ys: list[np.ndarray]) -> list:
+    def fit_many(cls, models: list[LogisticRegressionCV], Xs: list[Any], ys: list[np.ndarray]) -> list:
         """Fit several cells at once (see :func:`fit_many`)."""
         return fit_many(models, Xs, ys)
 
@@ -194,7 +193,7 @@ def fit_many(models: list[LogisticRegressionCV], Xs: list[Any], ys: list[np.ndar
         folds = cv_folds(codes, cv, model.random_state, allow_missing=True) if len(Cs) > 1 else []
         cells.append((_SparseBasis(X) if sp.issparse(X) else _DenseBasis(X), codes, folds))
     groups: dict[tuple, list[int]] = {}
-    for i, (basis, codes, _) in enumerate(cells):
+    for i, (_, codes, _) in enumerate(cells):
         groups.setdefault((len(codes), len(models[i].classes_)), []).append(i)
     for members in groups.values():
         _fit_group([models[i] for i in members], [cells[i] for i in members], Cs, max_iter, tol, cv_tol)
@@ -236,7 +235,7 @@ def _fit_group(models, cells, Cs, max_iter, tol, cv_tol) -> None:
                                 max_iter=max_iter, gtol=fold_tol)
             Z, b = problem.unpack(solution.theta)
             logits = problem.logits(Z, b, torch.arange(len(fold_masks)))  # (M, K, n)
-            # the true class scores highest (amax: argmax over this axis is 200x slower in torch on the CPU)
+            # the true class scores highest (amax: argmax over this axis is far slower in torch on the CPU)
             correct = (logits.gather(1, problem.codes) >= logits.amax(1, keepdim=True)).squeeze(1).to(DTYPE)
             accuracy = ((correct * valid).sum(1) / valid.sum(1)).numpy()  # each fold's validation accuracy
             np.add.at(scores[:, c], fold_cell, accuracy / n_folds)

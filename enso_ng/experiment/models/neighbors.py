@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from sklearn.neighbors import KNeighborsClassifier
@@ -22,7 +23,7 @@ class CosineKNN(TargetModel):
     def _make(self, k: int, n: int) -> KNeighborsClassifier:
         return KNeighborsClassifier(n_neighbors=min(k, n), metric="cosine", algorithm="brute", weights="distance")
 
-    def fit(self, X: Any, y: np.ndarray) -> "CosineKNN":
+    def fit(self, X: Any, y: np.ndarray) -> CosineKNN:
         def fit_score(k, X_tr, y_tr, X_va, y_va):
             return float((self._make(k, len(y_tr)).fit(X_tr, y_tr).predict(X_va) == y_va).mean())
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import warnings
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
@@ -29,7 +30,7 @@ class LinearSVM(TargetModel):
             warnings.simplefilter("ignore", ConvergenceWarning)
             return LinearSVC(C=C, max_iter=self.max_iter, random_state=self.random_state).fit(X, y)
 
-    def fit(self, X: Any, y: np.ndarray) -> "LinearSVM":
+    def fit(self, X: Any, y: np.ndarray) -> LinearSVM:
         def fit_score(C, X_tr, y_tr, X_va, y_va):
             return float((self._fit_one(C, X_tr, y_tr).predict(X_va) == y_va).mean())
 
