@@ -106,21 +106,7 @@ def draw(workspace: Workspace, run: str, options: Options) -> Outcome:
         _confusion(run_dir, cells, options.confusion, emit, outcome)
 
     best = best_table(cells)
-    report.tables = [
-        Table(f"Best featurizer + model per dataset and size ({primary})", _CELL_HEADER, [_cell_row(c) for c in best]),
-        Table(f"Win / tie / loss ({primary})", ("featurizer + model", "wins", "ties", "losses"),
-              [(" + ".join(r.series), r.wins, r.ties, r.losses) for r in records],
-              note=f"Each pair of featurizer + model compared in every dataset and size by a two-sided paired t-test "
-                   f"across split seeds (alpha = {ALPHA}); not significant counts as a tie."),
-        Table(f"Labels needed for {primary} {options.threshold:g}", ("dataset", "featurizer + model", "labels needed"),
-              [(r.dataset, " + ".join(r.series), round(r.size) if r.size is not None else f"> {r.largest_tried}")
-               for r in needed]),
-        *[Table(f"All cells: {m}", _CELL_HEADER, [_cell_row(c) for c in cells_by_metric[m]]) for m in metrics],
-    ]
-    if record.skipped:
-        report.tables.append(Table("Skipped", ("what", "reason"),
-                                   [(" ".join(str(v) for k, v in s.items() if k != "reason"), s["reason"])
-                                    for s in record.skipped]))
+    report.tables = _report_tables(best, records, needed, cells_by_metric, primary, options.threshold, record)
     report.notes = outcome.notes
     if options.report:
         outcome.written.append(write_report(report, run_dir / "report.html"))
@@ -130,6 +116,27 @@ def draw(workspace: Workspace, run: str, options: Options) -> Outcome:
         format_needed(needed, primary, options.threshold),
     ])
     return outcome
+
+
+def _report_tables(best: list, records: list, needed: list, cells_by_metric: dict, primary: str, threshold: float,
+                   record: RunRecord) -> list[Table]:
+    """The report's tables: best per size, win/tie/loss, labels needed, every cell, and what was skipped."""
+    tables = [
+        Table(f"Best featurizer + model per dataset and size ({primary})", _CELL_HEADER, [_cell_row(c) for c in best]),
+        Table(f"Win / tie / loss ({primary})", ("featurizer + model", "wins", "ties", "losses"),
+              [(" + ".join(r.series), r.wins, r.ties, r.losses) for r in records],
+              note=f"Each pair of featurizer + model compared in every dataset and size by a two-sided paired t-test "
+                   f"across split seeds (alpha = {ALPHA}); not significant counts as a tie."),
+        Table(f"Labels needed for {primary} {threshold:g}", ("dataset", "featurizer + model", "labels needed"),
+              [(r.dataset, " + ".join(r.series), round(r.size) if r.size is not None else f"> {r.largest_tried}")
+               for r in needed]),
+        *[Table(f"All cells: {m}", _CELL_HEADER, [_cell_row(c) for c in cells]) for m, cells in cells_by_metric.items()],
+    ]
+    if record.skipped:
+        tables.append(Table("Skipped", ("what", "reason"),
+                            [(" ".join(str(v) for k, v in s.items() if k != "reason"), s["reason"])
+                             for s in record.skipped]))
+    return tables
 
 
 _CELL_HEADER = ("dataset", "featurizer", "model", "size", "mean", "95% CI low", "95% CI high", "std", "splits")
