@@ -56,8 +56,12 @@ def prepare(workspace: Path, datasets: list[str], featurizers: list[str]) -> Non
     server = None
     mirror: list[str] = []
     if SHARED.is_dir():
-        server = subprocess.Popen([sys.executable, "-m", "http.server", "0", "--bind", "127.0.0.1", "-d", str(SHARED)],
-                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        server = subprocess.Popen(
+            [sys.executable, "-m", "http.server", "0", "--bind", "127.0.0.1", "-d", str(SHARED)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
         line = server.stdout.readline()  # "Serving HTTP on 127.0.0.1 port N ..."
         mirror = ["--mirror", f"http://127.0.0.1:{line.split(' port ')[1].split()[0]}"]
     try:
@@ -65,15 +69,21 @@ def prepare(workspace: Path, datasets: list[str], featurizers: list[str]) -> Non
     finally:
         if server:
             server.terminate()
-    featurize = [*enso, "featurize", *[a for f in featurizers for a in ("-f", f)], *[a for d in missing for a in ("-d", d)]]
+    featurize = [
+        *enso,
+        "featurize",
+        *[a for f in featurizers for a in ("-f", f)],
+        *[a for d in missing for a in ("-d", d)],
+    ]
     subprocess.run(featurize, check=True)
 
 
 def baseline(X, y, seed: int):
     # enso_ng's own stratified folds of this cell, so both sides rank C on the same rows: the accuracy
     # difference then measures the solvers, not two draws of folds.
-    grid = GridSearchCV(LogisticRegression(solver="lbfgs"), {"C": list(CS)},
-                        cv=cv_folds(y, 3, seed, allow_missing=True))
+    grid = GridSearchCV(
+        LogisticRegression(solver="lbfgs"), {"C": list(CS)}, cv=cv_folds(y, 3, seed, allow_missing=True)
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         return grid.fit(X, y)
@@ -112,8 +122,11 @@ def main() -> None:
                         grids = [baseline(feats.X[train], feats.labels[train], plan.seed) for plan, train in cells]
                         t1 = time.perf_counter()
                         # enso_ng, as `enso experiment` runs it: the split seeds of one size in one batch.
-                        ours = cls.fit_many([cls(random_state=p.seed) for p, _ in cells],
-                                            [feats.X[t] for _, t in cells], [feats.labels[t] for _, t in cells])
+                        ours = cls.fit_many(
+                            [cls(random_state=p.seed) for p, _ in cells],
+                            [feats.X[t] for _, t in cells],
+                            [feats.labels[t] for _, t in cells],
+                        )
                         t2 = time.perf_counter()
                         base_s.append(t1 - t0)
                         ours_s.append(t2 - t1)
@@ -123,20 +136,26 @@ def main() -> None:
                         X_test, y_test = feats.X[plan.test], feats.labels[plan.test]
                         accs[key][0].append(float((grid.predict(X_test) == y_test).mean()))
                         accs[key][1].append(float((model.predict(X_test) == y_test).mean()))
-    print(f"{'dataset':18} {'featurizer':10} {'size':>5} {'GridSearchCV s':>14} {'enso_ng s':>10} {'ratio':>6} "
-          f"{'acc grid':>8} {'acc enso':>8}")
+    print(
+        f"{'dataset':18} {'featurizer':10} {'size':>5} {'GridSearchCV s':>14} {'enso_ng s':>10} {'ratio':>6} "
+        f"{'acc grid':>8} {'acc enso':>8}"
+    )
     total = [0.0, 0.0]
     all_acc = [[], []]
     for key, (tb, to) in times.items():
         ab, ao = accs[key]
-        print(f"{key[0]:18} {key[1]:10} {key[2]:5d} {tb:14.3f} {to:10.3f} {tb / to:6.1f} {np.mean(ab):8.4f} {np.mean(ao):8.4f}")
+        print(
+            f"{key[0]:18} {key[1]:10} {key[2]:5d} {tb:14.3f} {to:10.3f} {tb / to:6.1f} {np.mean(ab):8.4f} {np.mean(ao):8.4f}"
+        )
         total[0] += tb
         total[1] += to
         all_acc[0] += ab
         all_acc[1] += ao
     diff = 100 * (np.mean(all_acc[1]) - np.mean(all_acc[0]))
-    print(f"total: GridSearchCV {total[0]:.2f} s, enso_ng {total[1]:.2f} s, ratio {total[0] / total[1]:.1f}x; "
-          f"mean accuracy {np.mean(all_acc[0]):.4f} vs {np.mean(all_acc[1]):.4f} ({diff:+.2f} points)")
+    print(
+        f"total: GridSearchCV {total[0]:.2f} s, enso_ng {total[1]:.2f} s, ratio {total[0] / total[1]:.1f}x; "
+        f"mean accuracy {np.mean(all_acc[0]):.4f} vs {np.mean(all_acc[1]):.4f} ({diff:+.2f} points)"
+    )
 
 
 if __name__ == "__main__":

@@ -47,7 +47,9 @@ def _split_list(cast: Callable = str) -> Callable:
         try:
             return list(dict.fromkeys(cast(item) for item in items))
         except ValueError:
-            raise click.BadParameter(f"expected a comma-separated list of {cast.__name__}, got {','.join(values)!r}") from None
+            raise click.BadParameter(
+                f"expected a comma-separated list of {cast.__name__}, got {','.join(values)!r}"
+            ) from None
 
     return parse
 
@@ -60,12 +62,29 @@ def list_option(*names: str, cast: Callable = str, **kwargs: Any) -> Callable:
 def selection_options(*which: str) -> Callable:
     """The dataset / featurizer / model selection shared by the commands, in one spelling everywhere."""
     declared = {
-        "datasets": list_option("--datasets", "--dataset", "-d", "datasets", metavar="NAME[,NAME...]",
-                                help="Datasets (repeatable or comma-separated; default: all there are)."),
-        "featurizers": list_option("--featurizers", "--featurizer", "-f", "featurizers", metavar="NAME[,NAME...]",
-                                   help="Featurizers (repeatable or comma-separated; see enso featurize --list)."),
-        "models": list_option("--models", "-m", "models", metavar="NAME[,NAME...]",
-                              help="Target models (repeatable or comma-separated; see enso experiment --list)."),
+        "datasets": list_option(
+            "--datasets",
+            "--dataset",
+            "-d",
+            "datasets",
+            metavar="NAME[,NAME...]",
+            help="Datasets (repeatable or comma-separated; default: all there are).",
+        ),
+        "featurizers": list_option(
+            "--featurizers",
+            "--featurizer",
+            "-f",
+            "featurizers",
+            metavar="NAME[,NAME...]",
+            help="Featurizers (repeatable or comma-separated; see enso featurize --list).",
+        ),
+        "models": list_option(
+            "--models",
+            "-m",
+            "models",
+            metavar="NAME[,NAME...]",
+            help="Target models (repeatable or comma-separated; see enso experiment --list).",
+        ),
     }
 
     def decorate(command: Callable) -> Callable:
@@ -81,8 +100,13 @@ def _workspace(ctx: click.Context) -> Workspace:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--workspace", "-w", type=click.Path(file_okay=False), envvar=ENV_WORKSPACE,
-              help="Folder holding datasets/, features/ and results/ (default: current directory; env ENSO_WORKSPACE).")
+@click.option(
+    "--workspace",
+    "-w",
+    type=click.Path(file_okay=False),
+    envvar=ENV_WORKSPACE,
+    help="Folder holding datasets/, features/ and results/ (default: current directory; env ENSO_WORKSPACE).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars (for scripts; or env ENSO_QUIET=1).")
 @click.version_option(__version__, prog_name="enso")
 @click.pass_context
@@ -98,21 +122,39 @@ def cli(ctx: click.Context, workspace: str | None, quiet: bool) -> None:
 @cli.command()
 @click.argument("names", nargs=-1)
 @click.option("--list", "show_list", is_flag=True, help="List the catalog and what is downloaded.")
-@click.option("--from-file", "from_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="Import your own labelled file (.csv, .tsv, .jsonl or .parquet, optionally .gz/.bz2).")
+@click.option(
+    "--from-file",
+    "from_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Import your own labelled file (.csv, .tsv, .jsonl or .parquet, optionally .gz/.bz2).",
+)
 @click.option("--name", help="Dataset name for --from-file.")
 @click.option("--text-column", default="text", show_default=True, help="Text column of --from-file.")
 @click.option("--label-column", default="label", show_default=True, help="Label column of --from-file.")
 @click.option("--split-column", help="Column of --from-file holding train/validation/test, kept as the official split.")
-@click.option("--mirror", envvar="ENSO_MIRROR", metavar="URL",
-              help="Fetch https://HOST/PATH from URL/HOST/PATH instead, e.g. an internal copy (env ENSO_MIRROR).")
+@click.option(
+    "--mirror",
+    envvar="ENSO_MIRROR",
+    metavar="URL",
+    help="Fetch https://HOST/PATH from URL/HOST/PATH instead, e.g. an internal copy (env ENSO_MIRROR).",
+)
 @click.option("--timeout", default=30.0, show_default=True, help="Seconds without data before a request is retried.")
 @click.option("--force", is_flag=True, help="Rebuild even if datasets/<name>.parquet exists.")
 @click.pass_context
 @_fail_cleanly
-def download(ctx: click.Context, names: tuple[str, ...], show_list: bool, from_file: Path | None, name: str | None,
-             text_column: str, label_column: str, split_column: str | None, mirror: str | None, timeout: float,
-             force: bool) -> None:
+def download(
+    ctx: click.Context,
+    names: tuple[str, ...],
+    show_list: bool,
+    from_file: Path | None,
+    name: str | None,
+    text_column: str,
+    label_column: str,
+    split_column: str | None,
+    mirror: str | None,
+    timeout: float,
+    force: bool,
+) -> None:
     """Fetch catalog datasets, or import your own, into datasets/<name>.parquet (text, label, split).
 
     Raw files are verified against their sha256 and cached under datasets/.raw, so a re-run fetches
@@ -139,8 +181,11 @@ def download(ctx: click.Context, names: tuple[str, ...], show_list: bool, from_f
             raise EnsoError("give either catalog names or --from-file, not both")
         if not name:
             raise EnsoError("--from-file needs --name NAME for the dataset")
-        _report_dataset(workspace, name, import_file(from_file, name, text_column, label_column, split_column,
-                                                     workspace, force=force))
+        _report_dataset(
+            workspace,
+            name,
+            import_file(from_file, name, text_column, label_column, split_column, workspace, force=force),
+        )
         return
     if not names:
         raise EnsoError("name at least one dataset (see: enso download --list), or use --from-file")
@@ -162,8 +207,9 @@ def download(ctx: click.Context, names: tuple[str, ...], show_list: bool, from_f
             failed.append(dataset)
             continue
         _report_dataset(workspace, dataset, done)
-    click.echo(f"summary: {len(names) - len(failed)} of {len(names)} ok"
-               + (f"; failed: {', '.join(failed)}" if failed else ""))
+    click.echo(
+        f"summary: {len(names) - len(failed)} of {len(names)} ok" + (f"; failed: {', '.join(failed)}" if failed else "")
+    )
     if failed:
         raise EnsoError(f"{len(failed)} of {len(names)} dataset(s) failed: {', '.join(failed)}")
 
@@ -174,8 +220,10 @@ def _report_dataset(workspace: Workspace, name: str, done: Any) -> None:
     if len(labels) > 100:
         labels = f"{len(meta.labels)} labels"
     dropped = ", ".join(f"{v} {k}" for k, v in meta.dropped.items())
-    click.echo(f"{'cached' if done.cached else 'wrote'} {workspace.dataset_path(name)}: {meta.rows} rows ({labels})"
-               + (f"; dropped {dropped}" if dropped and not done.cached else ""))
+    click.echo(
+        f"{'cached' if done.cached else 'wrote'} {workspace.dataset_path(name)}: {meta.rows} rows ({labels})"
+        + (f"; dropped {dropped}" if dropped and not done.cached else "")
+    )
 
 
 def _print_catalog(workspace: Workspace) -> None:
@@ -193,8 +241,17 @@ def _print_catalog(workspace: Workspace) -> None:
     for name in CATALOG.names():
         entry = CATALOG.get(name)
         meta = have.get(name)
-        rows.append([name, entry.task, str(entry.classes), f"{meta.rows if meta else entry.rows:,}",
-                     entry.origin, entry.licence, "yes" if meta else ""])
+        rows.append(
+            [
+                name,
+                entry.task,
+                str(entry.classes),
+                f"{meta.rows if meta else entry.rows:,}",
+                entry.origin,
+                entry.licence,
+                "yes" if meta else "",
+            ]
+        )
     for name, meta in have.items():
         if name not in CATALOG:
             source = (meta.sources or [{}])[0].get("path", "file")
@@ -229,27 +286,49 @@ def _model_shortcut(model: str, chosen: list[str]) -> list[str]:
 
     takers = [(f, FEATURIZERS.get(f).model_option) for f in chosen if FEATURIZERS.get(f).model_option]
     if not takers:
-        able = ", ".join(f"{n} ({FEATURIZERS.get(n).model_option})" for n in FEATURIZERS.names()
-                         if FEATURIZERS.get(n).model_option)
+        able = ", ".join(
+            f"{n} ({FEATURIZERS.get(n).model_option})" for n in FEATURIZERS.names() if FEATURIZERS.get(n).model_option
+        )
         raise EnsoError(f"--model applies to featurizers that load a model: {able}")
     return [f"{f}.{option}={model}" for f, option in takers]
 
 
 @cli.command()
 @selection_options("featurizers", "datasets")
-@click.option("--option", "-o", "options", multiple=True, metavar="[NAME.]KEY=VALUE",
-              help="A featurizer option, e.g. -o pooling=cls or -o bert.max_length=128 (see --list).")
-@click.option("--model", help="The model the featurizer loads: a Hugging Face model id or local folder (bert), "
-                               "a vectors file or URL (glove); whichever option each featurizer names for it.")
-@click.option("--precision", type=click.Choice(["auto", "fp32", "bf16", "fp16"]),
-              help="Shortcut for -o precision=... (bert): auto uses bf16 where it is faster (CUDA, or a CPU with AMX).")
+@click.option(
+    "--option",
+    "-o",
+    "options",
+    multiple=True,
+    metavar="[NAME.]KEY=VALUE",
+    help="A featurizer option, e.g. -o pooling=cls or -o bert.max_length=128 (see --list).",
+)
+@click.option(
+    "--model",
+    help="The model the featurizer loads: a Hugging Face model id or local folder (bert), "
+    "a vectors file or URL (glove); whichever option each featurizer names for it.",
+)
+@click.option(
+    "--precision",
+    type=click.Choice(["auto", "fp32", "bf16", "fp16"]),
+    help="Shortcut for -o precision=... (bert): auto uses bf16 where it is faster (CUDA, or a CPU with AMX).",
+)
 @click.option("--layers", help="Shortcut for -o layers=... (bert): last, a layer number, mean, or all (stored each).")
 @click.option("--force", is_flag=True, help="Rebuild even if a matching cache exists.")
 @click.option("--list", "show_list", is_flag=True, help="List featurizers and their options.")
 @click.pass_context
 @_fail_cleanly
-def featurize(ctx: click.Context, featurizers: list[str] | None, datasets: list[str] | None, options: tuple[str, ...],
-              model: str | None, precision: str | None, layers: str | None, force: bool, show_list: bool) -> None:
+def featurize(
+    ctx: click.Context,
+    featurizers: list[str] | None,
+    datasets: list[str] | None,
+    options: tuple[str, ...],
+    model: str | None,
+    precision: str | None,
+    layers: str | None,
+    force: bool,
+    show_list: bool,
+) -> None:
     """Embed datasets with frozen representations into features/<dataset>/<featurizer>.parquet.
 
     A cache whose dataset fingerprint or parameters differ from the request is rebuilt; a match is reused.
@@ -291,29 +370,67 @@ def featurize(ctx: click.Context, featurizers: list[str] | None, datasets: list[
                 click.echo(f"cached {path}: {meta.rows} x {meta.dim} (parameters match)")
             else:
                 rate = meta.rows / max(done.seconds, 1e-9)
-                extra = "".join(f", {k.replace('_', ' ')} {v}" for k, v in meta.report.items()
-                                if k in ("truncated", "oov_rate", "precision"))
-                click.echo(f"wrote {path}: {meta.rows} x {meta.dim} in {done.seconds:.1f} s ({rate:.0f} texts/s{extra})")
+                extra = "".join(
+                    f", {k.replace('_', ' ')} {v}"
+                    for k, v in meta.report.items()
+                    if k in ("truncated", "oov_rate", "precision")
+                )
+                click.echo(
+                    f"wrote {path}: {meta.rows} x {meta.dim} in {done.seconds:.1f} s ({rate:.0f} texts/s{extra})"
+                )
 
 
 @cli.command()
-@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="TOML or YAML file of these options, for long grids; flags given here override it.")
-@list_option("--sizes", "sizes", cast=int, metavar="N[,N...]",
-             help="Training sizes (repeatable or comma-separated) [default: 50,100,200,500,1000].")
-@list_option("--per-label", "per_label", cast=int, metavar="K[,K...]",
-             help="Examples per label instead of sizes (MTEB's protocol), e.g. 8,16,32.")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="TOML or YAML file of these options, for long grids; flags given here override it.",
+)
+@list_option(
+    "--sizes",
+    "sizes",
+    cast=int,
+    metavar="N[,N...]",
+    help="Training sizes (repeatable or comma-separated) [default: 50,100,200,500,1000].",
+)
+@list_option(
+    "--per-label",
+    "per_label",
+    cast=int,
+    metavar="K[,K...]",
+    help="Examples per label instead of sizes (MTEB's protocol), e.g. 8,16,32.",
+)
 @click.option("--splits", type=int, help="Split seeds per size (repeated stratified splits) [default: 5].")
 @click.option("--seed", type=int, help="First split seed; seeds are seed..seed+splits-1 [default: 0].")
-@click.option("--test-size", type=float,
-              help="Held-out fraction (<1) or count, where the dataset has no official test split [default: 0.2].")
-@click.option("--no-official-test", "official_test", flag_value=False, default=None,
-              help="Hold out a stratified test set even where the dataset has an official test split.")
+@click.option(
+    "--test-size",
+    type=float,
+    help="Held-out fraction (<1) or count, where the dataset has no official test split [default: 0.2].",
+)
+@click.option(
+    "--no-official-test",
+    "official_test",
+    flag_value=False,
+    default=None,
+    help="Hold out a stratified test set even where the dataset has an official test split.",
+)
 @selection_options("datasets", "featurizers", "models")
-@list_option("--metrics", "--metric", "metrics", metavar="NAME[,NAME...]",
-             help="Metrics (repeatable or comma-separated) [default: all] (see --list).")
-@click.option("--option", "-o", "model_options", multiple=True, metavar="MODEL.KEY=VALUE",
-              help="A model parameter, e.g. -o logreg.Cs=0.1,1,10 or -o mlp.hidden=256 (see --list).")
+@list_option(
+    "--metrics",
+    "--metric",
+    "metrics",
+    metavar="NAME[,NAME...]",
+    help="Metrics (repeatable or comma-separated) [default: all] (see --list).",
+)
+@click.option(
+    "--option",
+    "-o",
+    "model_options",
+    multiple=True,
+    metavar="MODEL.KEY=VALUE",
+    help="A model parameter, e.g. -o logreg.Cs=0.1,1,10 or -o mlp.hidden=256 (see --list).",
+)
 @click.option("--sampler", help="How training subsets are drawn: stratified (default), natural, per_label.")
 @click.option("--resampler", help="Rebalance each training subset: none (default), oversample, undersample.")
 @click.option("--jobs", "-j", type=int, help="Worker processes; results are identical to --jobs 1 [default: 1].")
@@ -321,8 +438,14 @@ def featurize(ctx: click.Context, featurizers: list[str] | None, datasets: list[
 @click.option("--list", "show_list", is_flag=True, help="List models (with parameters), metrics, samplers, resamplers.")
 @click.pass_context
 @_fail_cleanly
-def experiment(ctx: click.Context, config_file: Path | None, show_list: bool, name: str | None,
-               model_options: tuple[str, ...], **options: Any) -> None:
+def experiment(
+    ctx: click.Context,
+    config_file: Path | None,
+    show_list: bool,
+    name: str | None,
+    model_options: tuple[str, ...],
+    **options: Any,
+) -> None:
     """Train light models on cached features at each training size; write results/<run>/.
 
     Every featurizer and model sees the same test set and the same nested training subsets per seed.
@@ -353,9 +476,11 @@ def experiment(ctx: click.Context, config_file: Path | None, show_list: bool, na
             params[model] = {**params.get(model, {}), **values}
     config = resolve(merged, name or merged.get("name") or default_run_name())
     outcome = run_experiment(workspace, config, warn=lambda message: click.echo(f"warning: {message}", err=True))
-    click.echo(f"wrote {outcome.path}: {outcome.cells} new cells"
-               + (f", {outcome.resumed_cells} already there" if outcome.resumed_cells else "")
-               + f" in {outcome.seconds:.1f} s")
+    click.echo(
+        f"wrote {outcome.path}: {outcome.cells} new cells"
+        + (f", {outcome.resumed_cells} already there" if outcome.resumed_cells else "")
+        + f" in {outcome.seconds:.1f} s"
+    )
     metric = "accuracy" if "accuracy" in config.metrics else config.metrics[0]
     record = RunRecord.read(workspace.run_dir(config.name))
     cells = summarize(load_results(Path(outcome.path)), metric, record.higher_is_better(metric))
@@ -369,8 +494,15 @@ def _print_experiment_parts() -> None:
     click.echo("models:")
     for name in MODELS.names():
         cls = MODELS.get(name)
-        can = [c for c, on in (("batched", cls.batched), ("layer-aware", cls.layer_aware),
-                               ("dense only", not cls.accepts_sparse)) if on]
+        can = [
+            c
+            for c, on in (
+                ("batched", cls.batched),
+                ("layer-aware", cls.layer_aware),
+                ("dense only", not cls.accepts_sparse),
+            )
+            if on
+        ]
         params = ", ".join(f"{k}={v!r}" for k, v in cls().get_params().items() if k != "random_state")
         click.echo(f"  {name}" + (f" [{', '.join(can)}]" if can else "") + f": {params}")
     direction = {n: "" if METRICS.get(n).higher_is_better else " (lower is better)" for n in METRICS.names()}
@@ -381,25 +513,55 @@ def _print_experiment_parts() -> None:
 
 @cli.command()
 @click.option("--run", help="Run under results/ (default: the latest).")
-@list_option("--metrics", "--metric", "metrics", metavar="NAME[,NAME...]",
-             help="Metric(s) to draw (repeatable or comma-separated); the first ranks and thresholds "
-                  "[default: accuracy,macro_f1].")
+@list_option(
+    "--metrics",
+    "--metric",
+    "metrics",
+    metavar="NAME[,NAME...]",
+    help="Metric(s) to draw (repeatable or comma-separated); the first ranks and thresholds "
+    "[default: accuracy,macro_f1].",
+)
 @selection_options("datasets", "featurizers", "models")
 @click.option("--format", "fmt", type=click.Choice(["png", "svg", "pdf"]), default="png", show_default=True)
 @click.option("--size", type=int, help="Training size of the bar chart [default: the largest].")
-@click.option("--threshold", type=float, default=0.8, show_default=True,
-              help="Score that 'labels needed' asks for, in the first metric.")
-@click.option("--tsne", default="", metavar="DATASET[:FEATURIZER]",
-              help="Dataset (and featurizer) of the t-SNE map [default: the first of the run].")
+@click.option(
+    "--threshold",
+    type=float,
+    default=0.8,
+    show_default=True,
+    help="Score that 'labels needed' asks for, in the first metric.",
+)
+@click.option(
+    "--tsne",
+    default="",
+    metavar="DATASET[:FEATURIZER]",
+    help="Dataset (and featurizer) of the t-SNE map [default: the first of the run].",
+)
 @click.option("--no-tsne", is_flag=True, help="Skip the t-SNE map (it reads features/ and takes seconds).")
-@click.option("--confusion", default="", metavar="DATASET:FEATURIZER:MODEL:SIZE",
-              help="Cell of the confusion matrix [default: the best at the largest size of the first dataset].")
+@click.option(
+    "--confusion",
+    default="",
+    metavar="DATASET:FEATURIZER:MODEL:SIZE",
+    help="Cell of the confusion matrix [default: the best at the largest size of the first dataset].",
+)
 @click.option("--no-report", is_flag=True, help="Do not write report.html.")
 @click.pass_context
 @_fail_cleanly
-def visualize(ctx: click.Context, run: str | None, metrics: list[str] | None, datasets: list[str] | None,
-              featurizers: list[str] | None, models: list[str] | None, fmt: str, size: int | None, threshold: float,
-              tsne: str, no_tsne: bool, confusion: str, no_report: bool) -> None:
+def visualize(
+    ctx: click.Context,
+    run: str | None,
+    metrics: list[str] | None,
+    datasets: list[str] | None,
+    featurizers: list[str] | None,
+    models: list[str] | None,
+    fmt: str,
+    size: int | None,
+    threshold: float,
+    tsne: str,
+    no_tsne: bool,
+    confusion: str,
+    no_report: bool,
+) -> None:
     """Draw a run's learning curves, bars, rankings, labels needed, t-SNE map, confusion matrix and
     results/<run>/report.html, and print a compact summary.
 
@@ -413,9 +575,18 @@ def visualize(ctx: click.Context, run: str | None, metrics: list[str] | None, da
 
     workspace = _workspace(ctx)
     name = resolve_run(workspace, run)
-    options = Options(metrics=metrics or [], datasets=datasets, featurizers=featurizers, models=models, fmt=fmt,
-                      size=size, threshold=threshold, tsne=None if no_tsne else tsne, confusion=confusion,
-                      report=not no_report)
+    options = Options(
+        metrics=metrics or [],
+        datasets=datasets,
+        featurizers=featurizers,
+        models=models,
+        fmt=fmt,
+        size=size,
+        threshold=threshold,
+        tsne=None if no_tsne else tsne,
+        confusion=confusion,
+        report=not no_report,
+    )
     outcome = draw(workspace, name, options)
     click.echo(f"run {name}")
     click.echo(outcome.summary)

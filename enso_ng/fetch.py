@@ -52,7 +52,9 @@ def download_url(url: str, dest: Path) -> None:
                 raise EnsoError(f"{url}: HTTP {exc.code} {exc.reason} after {RETRIES + 1} tries") from None
         except _TRANSIENT as exc:
             if isinstance(getattr(exc, "reason", None), socket.gaierror):
-                raise EnsoError(f"{url}: cannot resolve the host ({exc.reason.strerror}); offline? try --mirror") from None
+                raise EnsoError(
+                    f"{url}: cannot resolve the host ({exc.reason.strerror}); offline? try --mirror"
+                ) from None
             if attempt == RETRIES:
                 reason = getattr(exc, "reason", None) or str(exc) or exc.__class__.__name__
                 raise EnsoError(f"{url}: download failed after {RETRIES + 1} tries ({reason})") from None

@@ -43,8 +43,11 @@ class Record:
         if data.get("kind", cls.kind) != cls.kind:
             raise EnsoError(f"{where}: holds {data.get('kind')!r} metadata, not {cls.kind!r}")
         names = {f.name for f in dataclasses.fields(cls)}
-        required = [f.name for f in dataclasses.fields(cls)
-                    if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+        required = [
+            f.name
+            for f in dataclasses.fields(cls)
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        ]
         missing = [name for name in required if name not in data]
         if missing:
             raise EnsoError(f"{where}: {cls.kind} metadata lacks {', '.join(missing)}; was it written by enso_ng?")
@@ -113,17 +116,24 @@ class FeaturesMeta(Record):
 
     def provenance(self) -> dict[str, Any]:
         """The part of the metadata a run records for each features file it used."""
-        return {"dataset_fingerprint": self.dataset_fingerprint, "params": self.params, "dim": self.dim,
-                "sparse": self.sparse, "layers": self.layers}
+        return {
+            "dataset_fingerprint": self.dataset_fingerprint,
+            "params": self.params,
+            "dim": self.dim,
+            "sparse": self.sparse,
+            "layers": self.layers,
+        }
 
 
 # ---------------------------------------------------------------------------------------- datasets/
 
-DATASET_SCHEMA = pa.schema([
-    pa.field("text", pa.string(), nullable=False),
-    pa.field("label", pa.string(), nullable=False),
-    pa.field("split", pa.string(), nullable=True),
-])
+DATASET_SCHEMA = pa.schema(
+    [
+        pa.field("text", pa.string(), nullable=False),
+        pa.field("label", pa.string(), nullable=False),
+        pa.field("split", pa.string(), nullable=True),
+    ]
+)
 SPLITS = ("train", "validation", "test")
 
 
@@ -182,8 +192,10 @@ class Features:
 def read_labels_and_splits(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """The label and split columns of a features (or dataset) file, without the vectors."""
     table = read_table(path, columns=["label", "split"])
-    return (np.asarray(table.column("label").to_pylist(), dtype=object),
-            np.asarray(table.column("split").to_pylist(), dtype=object))
+    return (
+        np.asarray(table.column("label").to_pylist(), dtype=object),
+        np.asarray(table.column("split").to_pylist(), dtype=object),
+    )
 
 
 def read_features(path: Path) -> Features:
@@ -213,28 +225,32 @@ def read_features(path: Path) -> Features:
 
 # ---------------------------------------------------------------------------------------- results/<run>/
 
-RESULTS_SCHEMA = pa.schema([
-    pa.field("dataset", pa.string(), nullable=False),
-    pa.field("featurizer", pa.string(), nullable=False),
-    pa.field("model", pa.string(), nullable=False),
-    pa.field("train_size", pa.int64(), nullable=False),
-    pa.field("split", pa.int64(), nullable=False),  # the split seed
-    pa.field("metric", pa.string(), nullable=False),
-    pa.field("value", pa.float64(), nullable=False),
-    pa.field("fit_seconds", pa.float64(), nullable=False),
-    pa.field("predict_seconds", pa.float64(), nullable=False),
-    pa.field("params", pa.string(), nullable=False),  # chosen hyper-parameters, JSON
-])
+RESULTS_SCHEMA = pa.schema(
+    [
+        pa.field("dataset", pa.string(), nullable=False),
+        pa.field("featurizer", pa.string(), nullable=False),
+        pa.field("model", pa.string(), nullable=False),
+        pa.field("train_size", pa.int64(), nullable=False),
+        pa.field("split", pa.int64(), nullable=False),  # the split seed
+        pa.field("metric", pa.string(), nullable=False),
+        pa.field("value", pa.float64(), nullable=False),
+        pa.field("fit_seconds", pa.float64(), nullable=False),
+        pa.field("predict_seconds", pa.float64(), nullable=False),
+        pa.field("params", pa.string(), nullable=False),  # chosen hyper-parameters, JSON
+    ]
+)
 #: the columns that name one cell (one fitted model, scored by every metric)
 RESULT_KEY = ("dataset", "featurizer", "model", "train_size", "split")
 
 #: ``results/<run>/confusion.parquet``: test-set confusion counts of every cell (for confusion matrices)
-CONFUSION_SCHEMA = pa.schema([
-    *(RESULTS_SCHEMA.field(name) for name in RESULT_KEY),
-    pa.field("true_label", pa.string(), nullable=False),
-    pa.field("predicted_label", pa.string(), nullable=False),
-    pa.field("count", pa.int64(), nullable=False),
-])
+CONFUSION_SCHEMA = pa.schema(
+    [
+        *(RESULTS_SCHEMA.field(name) for name in RESULT_KEY),
+        pa.field("true_label", pa.string(), nullable=False),
+        pa.field("predicted_label", pa.string(), nullable=False),
+        pa.field("count", pa.int64(), nullable=False),
+    ]
+)
 
 RESULTS_FILE = "results.parquet"
 CONFUSION_FILE = "confusion.parquet"
@@ -291,7 +307,7 @@ class RunRecord:
 
     def higher_is_better(self, metric: str) -> bool:
         """The declared direction of a metric (``train_`` variants share it); unknown metrics count as higher."""
-        base = metric[len("train_"):] if metric.startswith("train_") and metric not in self.metrics else metric
+        base = metric[len("train_") :] if metric.startswith("train_") and metric not in self.metrics else metric
         return bool(self.metrics.get(base, {}).get("higher_is_better", True))
 
     def write(self, run_dir: Path) -> None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 
-def format_table(header: Sequence[str], rows: Iterable[Sequence[object]], right: Iterable[int] = (),
-                 rule: bool = False) -> str:
+def format_table(
+    header: Sequence[str], rows: Iterable[Sequence[object]], right: Iterable[int] = (), rule: bool = False
+) -> str:
     """Columns padded to their widest cell; ``right`` columns (numbers) right-aligned; ``rule`` underlines."""
     body = [[str(v) for v in row] for row in rows]
     widths = [max(len(r[i]) for r in [list(header), *body]) for i in range(len(header))]

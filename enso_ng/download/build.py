@@ -28,9 +28,14 @@ from enso_ng.workspace import Workspace, write_parquet
 
 #: how users spell their splits -> the contract's names
 SPLIT_NAMES = {
-    "train": "train", "training": "train",
-    "validation": "validation", "valid": "validation", "val": "validation", "dev": "validation",
-    "test": "test", "testing": "test",
+    "train": "train",
+    "training": "train",
+    "validation": "validation",
+    "valid": "validation",
+    "val": "validation",
+    "dev": "validation",
+    "test": "test",
+    "testing": "test",
 }
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -159,8 +164,15 @@ def download(name: str, workspace: Workspace, mirror: str | None = None, force: 
 
 
 #: file suffix -> format of ``enso download --from-file``
-FILE_FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl",
-                ".parquet": "parquet", ".pq": "parquet"}
+FILE_FORMATS = {
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".tab": "tsv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
 
 
 def file_format(path: Path) -> str:
@@ -182,8 +194,15 @@ def _file_parser(fmt: str, text: str, label: str, split: str | None) -> Parser:
     return parquet_columns(text, label, split)
 
 
-def from_file(path: Path, name: str, text_column: str, label_column: str, split_column: str | None,
-              workspace: Workspace, force: bool = False) -> Downloaded:
+def from_file(
+    path: Path,
+    name: str,
+    text_column: str,
+    label_column: str,
+    split_column: str | None,
+    workspace: Workspace,
+    force: bool = False,
+) -> Downloaded:
     """Import a user's labelled file under the same contract as a catalog dataset."""
     if not _NAME.match(name):
         raise EnsoError(f"--name {name!r}: use letters, digits, '_', '-' or '.', starting with a letter or digit")
@@ -200,7 +219,6 @@ def from_file(path: Path, name: str, text_column: str, label_column: str, split_
         licence="the user's own data",
         citation="",
         homepage="",
-        recipe={"format": fmt, "text_column": text_column, "label_column": label_column,
-                "split_column": split_column},
+        recipe={"format": fmt, "text_column": text_column, "label_column": label_column, "split_column": split_column},
     )
     return build(entry, workspace, force=force)

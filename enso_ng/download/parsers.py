@@ -108,8 +108,13 @@ def csv_columns(
             # module would end the row there even in an unquoted field (Python's own writer leaves it
             # unquoted with "\n" line endings) and split one row in two: read it as a space instead.
             content = _LONE_CR.sub(" ", content)
-        reader = csv.DictReader(io.StringIO(content, newline=""), fieldnames=fieldnames, delimiter=delimiter,
-                                quoting=quoting, strict=quoting != csv.QUOTE_NONE)
+        reader = csv.DictReader(
+            io.StringIO(content, newline=""),
+            fieldnames=fieldnames,
+            delimiter=delimiter,
+            quoting=quoting,
+            strict=quoting != csv.QUOTE_NONE,
+        )
         try:
             header = reader.fieldnames or []
             wanted = {*text_columns, label, *(where or {}), *([split] if split else [])}
@@ -190,7 +195,9 @@ def parquet_columns(text: str, label: str, split: str | None = None) -> Parser:
         columns = [text, label, *([split] if split else [])]
         missing = [c for c in columns if c not in file.schema_arrow.names]
         if missing:
-            raise EnsoError(f"{path.name}: no column(s) {', '.join(missing)} (has {', '.join(file.schema_arrow.names)})")
+            raise EnsoError(
+                f"{path.name}: no column(s) {', '.join(missing)} (has {', '.join(file.schema_arrow.names)})"
+            )
         for batch in file.iter_batches(columns=columns):
             values = [batch.column(c).to_pylist() for c in columns]
             for row in zip(*values):

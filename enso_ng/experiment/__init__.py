@@ -7,5 +7,14 @@ from enso_ng.experiment.models import MODELS
 from enso_ng.experiment.runner import Outcome, run_experiment
 from enso_ng.experiment.samplers import RESAMPLERS, SAMPLERS
 
-__all__ = ["EXECUTORS", "METRICS", "MODELS", "RESAMPLERS", "SAMPLERS", "ExperimentConfig", "Outcome",
-           "default_run_name", "run_experiment"]
+__all__ = [
+    "EXECUTORS",
+    "METRICS",
+    "MODELS",
+    "RESAMPLERS",
+    "SAMPLERS",
+    "ExperimentConfig",
+    "Outcome",
+    "default_run_name",
+    "run_experiment",
+]

@@ -40,8 +40,13 @@ class Group:
 
     def cell(self, seed: int) -> dict[str, Any]:
         """The result key columns of one of its cells."""
-        return {"dataset": self.dataset, "featurizer": self.featurizer, "model": self.model,
-                "train_size": self.size, "split": seed}
+        return {
+            "dataset": self.dataset,
+            "featurizer": self.featurizer,
+            "model": self.model,
+            "train_size": self.size,
+            "split": seed,
+        }
 
 
 @dataclass
@@ -82,13 +87,16 @@ def run_group(root: Path, config: ExperimentConfig, group: Group) -> GroupResult
                 scored.append(("train_", predictions(model, X[train], feats.labels[train], classes)))
             params = json.dumps({**getattr(model, "best_params_", {}), "train_rows": int(len(fitted))}, sort_keys=True)
             for prefix, preds in scored:
-                result.rows.extend({**group.cell(seed), "metric": prefix + name, "value": value, **timing,
-                                    "params": params} for name, value in _scores(config.metrics, preds))
+                result.rows.extend(
+                    {**group.cell(seed), "metric": prefix + name, "value": value, **timing, "params": params}
+                    for name, value in _scores(config.metrics, preds)
+                )
         return result
 
 
-def _training_rows(feats: Features, plans: dict[int, SplitPlan], config: ExperimentConfig, group: Group,
-                   result: GroupResult) -> tuple[list[int], list[np.ndarray], list[np.ndarray]]:
+def _training_rows(
+    feats: Features, plans: dict[int, SplitPlan], config: ExperimentConfig, group: Group, result: GroupResult
+) -> tuple[list[int], list[np.ndarray], list[np.ndarray]]:
     """Per usable seed: its training subset and the rows actually fitted (after any resampling)."""
     resample = RESAMPLERS.get(config.resampler)
     seeds, trains, fits = [], [], []
@@ -135,8 +143,9 @@ _PLANS: dict[tuple, SplitPlan] = {}
 
 
 def plans_for(labels: np.ndarray, splits: np.ndarray, config: ExperimentConfig, seeds) -> dict[int, SplitPlan]:
-    return {seed: plan_split(labels, splits, seed, config.test_size, config.official_test, config.sampler)
-            for seed in seeds}
+    return {
+        seed: plan_split(labels, splits, seed, config.test_size, config.official_test, config.sampler) for seed in seeds
+    }
 
 
 def _cached_plans(path: Path, feats: Features, config: ExperimentConfig, seeds) -> dict[int, SplitPlan]:

@@ -24,8 +24,16 @@ from enso_ng.experiment.samplers import RESAMPLERS, SAMPLERS
 
 DEFAULT_SIZES = (50, 100, 200, 500, 1000)
 DEFAULT_MODELS = ("logreg", "mlp")
-DEFAULT_METRICS = ("accuracy", "balanced_accuracy", "macro_f1", "micro_f1", "macro_precision", "macro_recall",
-                   "roc_auc", "log_loss")
+DEFAULT_METRICS = (
+    "accuracy",
+    "balanced_accuracy",
+    "macro_f1",
+    "micro_f1",
+    "macro_precision",
+    "macro_recall",
+    "roc_auc",
+    "log_loss",
+)
 #: settings that decide which rows train and test each cell: a resumed run must not change them
 RESUME_KEYS = ("seed", "test_size", "sampler", "resampler", "official_test")
 
@@ -96,8 +104,11 @@ def check_model_params(model: str, params: dict[str, Any]) -> None:
 
 def _same_kind(default: Any, value: Any) -> bool:
     if isinstance(default, (list, tuple)):
-        return isinstance(value, (list, tuple)) and bool(value) and all(
-            _same_kind(default[0], v) for v in value) if default else isinstance(value, (list, tuple))
+        return (
+            isinstance(value, (list, tuple)) and bool(value) and all(_same_kind(default[0], v) for v in value)
+            if default
+            else isinstance(value, (list, tuple))
+        )
     if isinstance(default, bool) or isinstance(value, bool):
         return isinstance(default, bool) and isinstance(value, bool)
     if isinstance(default, (int, float)):
@@ -110,8 +121,17 @@ def default_run_name() -> str:
 
 
 LIST_KEYS = {"sizes": int, "per_label": int, "datasets": str, "featurizers": str, "models": str, "metrics": str}
-SCALAR_KEYS = {"name": str, "splits": int, "seed": int, "test_size": float, "official_test": bool,
-               "train_metrics": bool, "sampler": str, "resampler": str, "jobs": int}
+SCALAR_KEYS = {
+    "name": str,
+    "splits": int,
+    "seed": int,
+    "test_size": float,
+    "official_test": bool,
+    "train_metrics": bool,
+    "sampler": str,
+    "resampler": str,
+    "jobs": int,
+}
 
 
 def read_config_file(path: Path) -> dict[str, Any]:

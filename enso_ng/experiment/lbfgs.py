@@ -25,8 +25,15 @@ class Solution:
     converged: torch.Tensor  # (M,) bool
 
 
-def minimize(fun: Objective, theta0: torch.Tensor, max_iter: int = 500, gtol: float = 1e-4, ftol: float = 1e-9,
-             history: int = 10, max_backtracks: int = 30) -> Solution:
+def minimize(
+    fun: Objective,
+    theta0: torch.Tensor,
+    max_iter: int = 500,
+    gtol: float = 1e-4,
+    ftol: float = 1e-9,
+    history: int = 10,
+    max_backtracks: int = 30,
+) -> Solution:
     """Minimise M independent smooth objectives; stop each at max |g| <= gtol or a relative decrease <= ftol.
 
     The criteria are scipy's L-BFGS-B ones (pgtol, and factr * eps as ftol), so "converged" means what it
@@ -34,8 +41,9 @@ def minimize(fun: Objective, theta0: torch.Tensor, max_iter: int = 500, gtol: fl
     reported as not converged.
     """
     M, P = theta0.shape
-    out = Solution(theta=theta0.clone(), n_iter=torch.zeros(M, dtype=torch.int64),
-                   converged=torch.zeros(M, dtype=torch.bool))
+    out = Solution(
+        theta=theta0.clone(), n_iter=torch.zeros(M, dtype=torch.int64), converged=torch.zeros(M, dtype=torch.bool)
+    )
     idx = torch.arange(M)
     theta = theta0.clone()
     f, g, gmax = fun(theta, idx)
@@ -52,7 +60,14 @@ def minimize(fun: Objective, theta0: torch.Tensor, max_iter: int = 500, gtol: fl
             out.n_iter[idx[done]] = n_iter[done]
             out.converged[idx[done]] = converged[done]
             keep = ~done
-            idx, theta, f, g, n_iter, converged = idx[keep], theta[keep], f[keep], g[keep], n_iter[keep], converged[keep]
+            idx, theta, f, g, n_iter, converged = (
+                idx[keep],
+                theta[keep],
+                f[keep],
+                g[keep],
+                n_iter[keep],
+                converged[keep],
+            )
             S, Y, rho = S[:, keep], Y[:, keep], rho[:, keep]
         if len(idx) == 0 or it == max_iter:
             break
@@ -98,8 +113,9 @@ def minimize(fun: Objective, theta0: torch.Tensor, max_iter: int = 500, gtol: fl
     return out
 
 
-def _two_loop(g: torch.Tensor, S: torch.Tensor, Y: torch.Tensor, rho: torch.Tensor, slot: int, filled: int,
-              history: int) -> torch.Tensor:
+def _two_loop(
+    g: torch.Tensor, S: torch.Tensor, Y: torch.Tensor, rho: torch.Tensor, slot: int, filled: int, history: int
+) -> torch.Tensor:
     """H @ g for each problem from its last ``filled`` curvature pairs (rho = 0 marks a skipped pair).
 
     Dot products are ``vecdot`` (a batched ``bmm`` of row vectors is ten times slower on the CPU) and

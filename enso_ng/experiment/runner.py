@@ -32,8 +32,9 @@ class Outcome:
     skipped: list[dict[str, Any]] = field(default_factory=list)
 
 
-def run_experiment(workspace: Workspace, config: ExperimentConfig, warn: Callable[[str], None] = print,
-                   executor: str = "local") -> Outcome:
+def run_experiment(
+    workspace: Workspace, config: ExperimentConfig, warn: Callable[[str], None] = print, executor: str = "local"
+) -> Outcome:
     """Run (or resume) the grid. ``warn`` hears about skips at once."""
     config.validate()
     run_dir = workspace.run_dir(config.name)
@@ -49,13 +50,21 @@ def run_experiment(workspace: Workspace, config: ExperimentConfig, warn: Callabl
         with bar(cells, desc=config.name, unit="cell") as progress:
             for result, group in EXECUTORS.get(executor)(plan.groups, workspace.root, config):
                 for skip in result.skipped:
-                    warn(f"{skip['dataset']}: skipping {skip['featurizer']} {skip['model']} size "
-                         f"{skip['train_size']} split {skip['split']}: {skip['reason']}")
+                    warn(
+                        f"{skip['dataset']}: skipping {skip['featurizer']} {skip['model']} size "
+                        f"{skip['train_size']} split {skip['split']}: {skip['reason']}"
+                    )
                 writer.add(result)
                 progress.update(len(group.seeds))
         state = "complete"
     finally:
         writer.flush()
         writer.record(plan.provenance, state=state).write(run_dir)
-    return Outcome(run=config.name, path=str(writer.results_path), cells=cells, resumed_cells=len(writer.done),
-                   seconds=time.perf_counter() - started, skipped=writer.skipped)
+    return Outcome(
+        run=config.name,
+        path=str(writer.results_path),
+        cells=cells,
+        resumed_cells=len(writer.done),
+        seconds=time.perf_counter() - started,
+        skipped=writer.skipped,
+    )

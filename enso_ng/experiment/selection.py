@@ -42,19 +42,22 @@ def select(workspace: Workspace, config: ExperimentConfig) -> dict[str, list[str
     for dataset in config.datasets or sorted(available):
         have = available.get(dataset, [])
         if not have:
-            raise EnsoError(f"no features for dataset {dataset!r} in {workspace.features_dir} "
-                            f"(run: enso featurize --dataset {dataset})")
+            raise EnsoError(
+                f"no features for dataset {dataset!r} in {workspace.features_dir} "
+                f"(run: enso featurize --dataset {dataset})"
+            )
         wanted = config.featurizers or have
         missing = [f for f in wanted if f not in have]
         if missing and config.featurizers:
-            raise EnsoError(f"no {missing[0]!r} features for dataset {dataset!r}: "
-                            f"{workspace.features_path(dataset, missing[0])} is missing")
+            raise EnsoError(
+                f"no {missing[0]!r} features for dataset {dataset!r}: "
+                f"{workspace.features_path(dataset, missing[0])} is missing"
+            )
         chosen[dataset] = [f for f in wanted if f in have]
     return chosen
 
 
-def plan_run(workspace: Workspace, config: ExperimentConfig, done: set[tuple],
-             warn: Callable[[str], None]) -> Plan:
+def plan_run(workspace: Workspace, config: ExperimentConfig, done: set[tuple], warn: Callable[[str], None]) -> Plan:
     """Every group with a split seed not yet in ``done``, dataset by dataset."""
     plan = Plan()
     for dataset, featurizers in select(workspace, config).items():
@@ -62,23 +65,30 @@ def plan_run(workspace: Workspace, config: ExperimentConfig, done: set[tuple],
         metas = {f: FeaturesMeta.read(p) for f, p in paths.items()}
         prints = {f: m.dataset_fingerprint for f, m in metas.items()}
         if len(set(prints.values())) > 1:
-            raise EnsoError(f"features of {dataset!r} come from different versions of the dataset ({prints}); "
-                            f"re-run: enso featurize --dataset {dataset} --force")
+            raise EnsoError(
+                f"features of {dataset!r} come from different versions of the dataset ({prints}); "
+                f"re-run: enso featurize --dataset {dataset} --force"
+            )
         labels, splits = read_labels_and_splits(next(iter(paths.values())))
         if len(np.unique(labels)) < 2:
             raise EnsoError(f"dataset {dataset!r} has a single class; nothing to classify")
         first = next(iter(plans_for(labels, splits, config, config.split_seeds()[:1]).values()))
         sizes = _usable_sizes(dataset, config.sizes, first, plan, warn)
         plan.provenance[dataset] = {
-            "test_source": first.test_source, "test_rows": int(len(first.test)), "pool_rows": int(len(first.order)),
-            "size_unit": first.sampler.unit, "features": {f: m.provenance() for f, m in metas.items()},
+            "test_source": first.test_source,
+            "test_rows": int(len(first.test)),
+            "pool_rows": int(len(first.order)),
+            "size_unit": first.sampler.unit,
+            "features": {f: m.provenance() for f, m in metas.items()},
         }
         for featurizer in featurizers:
             for model in config.models:
                 reason = _unfit(model, metas[featurizer])
                 if reason:
                     warn(f"{dataset}: skipping model {model} on {featurizer}: {reason}")
-                    plan.skipped.append({"dataset": dataset, "featurizer": featurizer, "model": model, "reason": reason})
+                    plan.skipped.append(
+                        {"dataset": dataset, "featurizer": featurizer, "model": model, "reason": reason}
+                    )
                     continue
                 for size in sizes:
                     seeds = tuple(s for s in config.split_seeds() if (dataset, featurizer, model, size, s) not in done)
@@ -97,8 +107,9 @@ def _unfit(model: str, meta: FeaturesMeta) -> str | None:
     return None
 
 
-def _usable_sizes(dataset: str, sizes: list[int], split_plan: SplitPlan, plan: Plan,
-                  warn: Callable[[str], None]) -> list[int]:
+def _usable_sizes(
+    dataset: str, sizes: list[int], split_plan: SplitPlan, plan: Plan, warn: Callable[[str], None]
+) -> list[int]:
     usable = []
     for size in sorted(set(sizes)):
         reason = split_plan.shortfall(size)

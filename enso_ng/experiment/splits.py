@@ -48,8 +48,14 @@ def stratified_holdout(labels: np.ndarray, test_size: float, rng: np.random.Gene
     return np.sort(order[:n_test])
 
 
-def plan_split(labels: np.ndarray, splits: np.ndarray, seed: int, test_size: float = 0.2,
-               use_official_test: bool = True, sampler: str = "stratified") -> SplitPlan:
+def plan_split(
+    labels: np.ndarray,
+    splits: np.ndarray,
+    seed: int,
+    test_size: float = 0.2,
+    use_official_test: bool = True,
+    sampler: str = "stratified",
+) -> SplitPlan:
     """The plan for one split seed: the official test split where there is one, else a stratified hold-out."""
     rng = np.random.default_rng(seed)
     official = np.flatnonzero(splits == "test")
@@ -60,5 +66,4 @@ def plan_split(labels: np.ndarray, splits: np.ndarray, seed: int, test_size: flo
     pool = np.setdiff1d(np.arange(len(labels)), test, assume_unique=True)
     chosen = SAMPLERS.get(sampler)
     order = pool[chosen.order(labels[pool], rng)]
-    return SplitPlan(seed=seed, test=test, order=order, order_labels=labels[order], test_source=source,
-                     sampler=chosen)
+    return SplitPlan(seed=seed, test=test, order=order, order_labels=labels[order], test_source=source, sampler=chosen)

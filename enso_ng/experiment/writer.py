@@ -46,8 +46,9 @@ class ResultsWriter:
         self.results_path = run_dir / RESULTS_FILE
         self.confusion_path = run_dir / CONFUSION_FILE
         self.previous = read_results(self.results_path) if self.results_path.exists() else None
-        self.previous_confusion = (read_confusion(self.confusion_path)
-                                   if self.previous is not None and self.confusion_path.exists() else None)
+        self.previous_confusion = (
+            read_confusion(self.confusion_path) if self.previous is not None and self.confusion_path.exists() else None
+        )
         self.done = result_keys(self.previous)
         self.rows: list[dict[str, Any]] = []
         self.confusion: list[dict[str, Any]] = []
@@ -104,5 +105,7 @@ def check_resumable(run_dir: Path, config: ExperimentConfig) -> None:
     before = saved.config.get("model_params", {})
     for model in set(before) | set(config.model_params):
         if before.get(model, {}) != config.model_params.get(model, {}):
-            raise EnsoError(f"run {config.name!r} was made with {model} parameters {before.get(model, {})}, "
-                            f"not {config.model_params.get(model, {})}; choose another --name to start a new run")
+            raise EnsoError(
+                f"run {config.name!r} was made with {model} parameters {before.get(model, {})}, "
+                f"not {config.model_params.get(model, {})}; choose another --name to start a new run"
+            )

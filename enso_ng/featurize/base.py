@@ -130,4 +130,6 @@ def _coerce(featurizer: str, key: str, value: Any, default: Any) -> Any:
             return type(default)(type(default[0])(part) for part in value.split(","))
         return type(default)(value)
     except ValueError:
-        raise EnsoError(f"featurizer {featurizer!r}: option {key}={value!r} is not a {type(default).__name__}") from None
+        raise EnsoError(
+            f"featurizer {featurizer!r}: option {key}={value!r} is not a {type(default).__name__}"
+        ) from None

@@ -38,7 +38,9 @@ def resolve_model_folder(model: str) -> Path:
 
         return Path(snapshot_download(model))
     except Exception as exc:  # the hub raises many types; the user needs one line either way
-        raise EnsoError(f"cannot load model {model!r}: not a local folder, and the hub failed ({type(exc).__name__})") from None
+        raise EnsoError(
+            f"cannot load model {model!r}: not a local folder, and the hub failed ({type(exc).__name__})"
+        ) from None
 
 
 @register("bert")
@@ -49,14 +51,20 @@ class BertFeaturizer(Featurizer):
         "model": Option(DEFAULT_MODEL, "Hugging Face model id or local folder"),
         "pooling": Option("mean", "over tokens", choices=("mean", "cls", "max")),
         "normalize": Option(True, "L2-normalise each vector (as sentence-transformers does)"),
-        "max_length": Option(256, "tokens per text; longer texts are truncated and counted", check=positive,
-                             check_text="positive"),
-        "layers": Option("last", "last | N (0 = embeddings, negative from the top) | mean (of all layers) | "
-                                 "all (store each)"),
-        "precision": Option("fp32", "fp16 needs CUDA; auto takes bf16 where it is faster (CUDA, or a CPU with AMX)",
-                            choices=("fp32", "bf16", "fp16", "auto")),
-        "batch_size": Option(64, "texts per forward pass (does not change the vectors)", check=positive,
-                             check_text="positive"),
+        "max_length": Option(
+            256, "tokens per text; longer texts are truncated and counted", check=positive, check_text="positive"
+        ),
+        "layers": Option(
+            "last", "last | N (0 = embeddings, negative from the top) | mean (of all layers) | all (store each)"
+        ),
+        "precision": Option(
+            "fp32",
+            "fp16 needs CUDA; auto takes bf16 where it is faster (CUDA, or a CPU with AMX)",
+            choices=("fp32", "bf16", "fp16", "auto"),
+        ),
+        "batch_size": Option(
+            64, "texts per forward pass (does not change the vectors)", check=positive, check_text="positive"
+        ),
     }
 
     def __init__(self, **options: Any) -> None:
@@ -167,8 +175,13 @@ class BertFeaturizer(Featurizer):
         return pooled
 
     def report(self) -> dict[str, Any]:
-        return {"texts": self.texts_seen, "truncated": self.truncated, "max_length": self.config["max_length"],
-                "device": str(self.device), "precision": self.precision}
+        return {
+            "texts": self.texts_seen,
+            "truncated": self.truncated,
+            "max_length": self.config["max_length"],
+            "device": str(self.device),
+            "precision": self.precision,
+        }
 
 
 def _parse_layers(value: str) -> str | int:

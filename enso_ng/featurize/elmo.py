@@ -20,8 +20,7 @@ from enso_ng.featurize.files import local_file
 from enso_ng.featurize.tokens import tokenize
 from enso_ng.workspace import sha256_file
 
-MISSING = ("featurizer 'elmo' needs simple-elmo-pytorch and h5py, not installed by default: "
-           "pip install 'enso_ng[elmo]'")
+MISSING = "featurizer 'elmo' needs simple-elmo-pytorch and h5py, not installed by default: pip install 'enso_ng[elmo]'"
 
 
 @register("elmo")
@@ -31,8 +30,9 @@ class ElmoFeaturizer(Featurizer):
         "options_file": Option("", "ELMo options.json, path or URL"),
         "weight_file": Option("", "ELMo weights (hdf5), path or URL"),
         "layers": Option("mean", "mean (of the three layers) | all (store each) | 0, 1 or 2 (one layer)"),
-        "batch_size": Option(32, "sentences per forward pass (does not change the vectors)", check=positive,
-                             check_text="positive"),
+        "batch_size": Option(
+            32, "sentences per forward pass (does not change the vectors)", check=positive, check_text="positive"
+        ),
     }
 
     def __init__(self, **options: Any) -> None:

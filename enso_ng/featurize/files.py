@@ -26,7 +26,7 @@ def local_file(location: str, what: str) -> Path:
             raise EnsoError(f"{what}: {path} does not exist")
         return path
     url, _, fragment = location.partition("#")
-    pinned = fragment[len("sha256="):].lower() if fragment.startswith("sha256=") else None
+    pinned = fragment[len("sha256=") :].lower() if fragment.startswith("sha256=") else None
     name = url.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1] or "download"
     target = CACHE / hashlib.sha256(url.encode()).hexdigest()[:16] / name
     receipt = target.with_name(target.name + ".sha256")

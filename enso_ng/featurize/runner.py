@@ -55,13 +55,21 @@ def featurize(
     model.fit(texts)
     schema = features_schema(model.dim, model.sparse)
     meta = FeaturesMeta(
-        dataset=dataset, **key, dim=model.dim, rows=len(texts), sparse=model.sparse, layers=model.layers,
+        dataset=dataset,
+        **key,
+        dim=model.dim,
+        rows=len(texts),
+        sparse=model.sparse,
+        layers=model.layers,
         # What fitting saw (truncated texts, out-of-vocabulary rate) belongs with the vectors it explains.
-        report=model.report(), versions=library_versions(),
+        report=model.report(),
+        versions=library_versions(),
         created=datetime.now(UTC).isoformat(timespec="seconds"),
     )
-    with parquet_writer(path, schema, meta.to_dict()) as writer, \
-            bar(len(texts), desc=f"{featurizer} {dataset}", unit="text") as progress:
+    with (
+        parquet_writer(path, schema, meta.to_dict()) as writer,
+        bar(len(texts), desc=f"{featurizer} {dataset}", unit="text") as progress,
+    ):
         for start in range(0, len(texts), BLOCK_ROWS):
             stop = min(start + BLOCK_ROWS, len(texts))
             X = model.transform(texts[start:stop])

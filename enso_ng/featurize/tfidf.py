@@ -21,8 +21,11 @@ class TfidfFeaturizer(Featurizer):
     summary = "TF-IDF of word n-grams, sublinear tf, L2-normalised, stored sparse"
     sparse = True
     options = {
-        "analyzer": Option("word", "word n-grams, or character n-grams (inside word boundaries for char_wb)",
-                           choices=("word", "char_wb", "char")),
+        "analyzer": Option(
+            "word",
+            "word n-grams, or character n-grams (inside word boundaries for char_wb)",
+            choices=("word", "char_wb", "char"),
+        ),
         "ngram_min": Option(1, "smallest n-gram", check=positive, check_text="positive"),
         "ngram_max": Option(2, "largest n-gram", check=positive, check_text="positive"),
         "min_df": Option(2, "drop terms in fewer documents than this", check=positive, check_text="positive"),
@@ -35,8 +38,10 @@ class TfidfFeaturizer(Featurizer):
         from sklearn.feature_extraction.text import TfidfVectorizer
 
         if self.config["ngram_min"] > self.config["ngram_max"]:
-            raise EnsoError(f"featurizer 'tfidf': ngram_min ({self.config['ngram_min']}) is above ngram_max "
-                            f"({self.config['ngram_max']})")
+            raise EnsoError(
+                f"featurizer 'tfidf': ngram_min ({self.config['ngram_min']}) is above ngram_max "
+                f"({self.config['ngram_max']})"
+            )
         self._vectorizer = TfidfVectorizer(
             analyzer=self.config["analyzer"],
             ngram_range=(int(self.config["ngram_min"]), int(self.config["ngram_max"])),

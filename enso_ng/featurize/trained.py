@@ -32,15 +32,25 @@ def stable_hash(text: str) -> int:
 
 
 def _gensim_args(config: dict[str, Any]) -> dict[str, Any]:
-    return {"vector_size": int(config["vector_size"]), "window": int(config["window"]),
-            "min_count": int(config["min_count"]), "epochs": int(config["epochs"]), "seed": int(config["seed"]),
-            "workers": 1, "hashfxn": stable_hash}
+    return {
+        "vector_size": int(config["vector_size"]),
+        "window": int(config["window"]),
+        "min_count": int(config["min_count"]),
+        "epochs": int(config["epochs"]),
+        "seed": int(config["seed"]),
+        "workers": 1,
+        "hashfxn": stable_hash,
+    }
 
 
 class _TrainedWordVectors(PooledWordVectors):
-    options = {**_COMMON, "pooling": Option("mean", "mean, or sif (frequency-weighted, first component removed)",
-                                             choices=("mean", "sif")),
-               "sif_a": Option(1e-3, "SIF's smoothing constant a", check=positive, check_text="positive")}
+    options = {
+        **_COMMON,
+        "pooling": Option(
+            "mean", "mean, or sif (frequency-weighted, first component removed)", choices=("mean", "sif")
+        ),
+        "sif_a": Option(1e-3, "SIF's smoothing constant a", check=positive, check_text="positive"),
+    }
 
     def _train(self, corpus: list[list[str]]):
         raise NotImplementedError
@@ -83,8 +93,10 @@ class FastTextFeaturizer(_TrainedWordVectors):
 @register("doc2vec")
 class Doc2VecFeaturizer(Featurizer):
     summary = "doc2vec trained on the dataset's texts: one learned vector per text"
-    options = {**_COMMON, "dm": Option(0, "0: PV-DBOW, word vectors trained alongside (better on short texts); 1: PV-DM",
-                                   choices=(0, 1))}
+    options = {
+        **_COMMON,
+        "dm": Option(0, "0: PV-DBOW, word vectors trained alongside (better on short texts); 1: PV-DM", choices=(0, 1)),
+    }
 
     @property
     def dim(self) -> int:

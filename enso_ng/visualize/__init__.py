@@ -12,11 +12,24 @@ from typing import Any
 from enso_ng.visualize.summary import Cell, best_table, format_table, load_results, summarize
 
 #: drawing needs matplotlib: imported on first use (``draw`` itself lives in :mod:`enso_ng.visualize.draw`)
-_LAZY = {"learning_curves": "enso_ng.visualize.curves", "save": "enso_ng.visualize.curves",
-         "Options": "enso_ng.visualize.draw", "resolve_run": "enso_ng.visualize.draw"}
+_LAZY = {
+    "learning_curves": "enso_ng.visualize.curves",
+    "save": "enso_ng.visualize.curves",
+    "Options": "enso_ng.visualize.draw",
+    "resolve_run": "enso_ng.visualize.draw",
+}
 
-__all__ = ["Cell", "Options", "best_table", "format_table", "learning_curves", "load_results", "resolve_run",
-           "save", "summarize"]
+__all__ = [
+    "Cell",
+    "Options",
+    "best_table",
+    "format_table",
+    "learning_curves",
+    "load_results",
+    "resolve_run",
+    "save",
+    "summarize",
+]
 
 
 def __getattr__(name: str) -> Any:

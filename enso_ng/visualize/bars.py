@@ -32,7 +32,9 @@ def bars_at_size(cells: list[Cell], metric: str, size: int, title: str) -> plt.F
             lows.append(cell.mean - cell.ci_low)
             highs.append(cell.ci_high - cell.mean)
         if xs:
-            ax.bar(xs, heights, width, yerr=np.array([lows, highs]), capsize=2, color=colours[key], label=" + ".join(key))
+            ax.bar(
+                xs, heights, width, yerr=np.array([lows, highs]), capsize=2, color=colours[key], label=" + ".join(key)
+            )
     ax.set_xticks(range(len(datasets)), datasets, rotation=20, ha="right")
     ax.set_ylabel(metric)
     ax.set_xlabel("dataset")

@@ -9,9 +9,14 @@ import pyarrow as pa
 from enso_ng.errors import EnsoError
 
 
-def confusion_matrix(table: pa.Table, dataset: str, featurizer: str, model: str, size: int) -> tuple[list[str], np.ndarray]:
-    rows = [r for r in table.to_pylist()
-            if (r["dataset"], r["featurizer"], r["model"], r["train_size"]) == (dataset, featurizer, model, size)]
+def confusion_matrix(
+    table: pa.Table, dataset: str, featurizer: str, model: str, size: int
+) -> tuple[list[str], np.ndarray]:
+    rows = [
+        r
+        for r in table.to_pylist()
+        if (r["dataset"], r["featurizer"], r["model"], r["train_size"]) == (dataset, featurizer, model, size)
+    ]
     if not rows:
         raise EnsoError(f"no confusion counts for {dataset} {featurizer} {model} at size {size} in this run")
     labels = sorted({r["true_label"] for r in rows} | {r["predicted_label"] for r in rows})
@@ -35,8 +40,15 @@ def confusion_figure(labels: list[str], matrix: np.ndarray, title: str) -> plt.F
     if len(labels) <= 20:
         for i in range(len(labels)):
             for j in range(len(labels)):
-                ax.text(j, i, str(matrix[i, j]), ha="center", va="center", fontsize=7,
-                        color="white" if share[i, j] > 0.5 else "black")
+                ax.text(
+                    j,
+                    i,
+                    str(matrix[i, j]),
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="white" if share[i, j] > 0.5 else "black",
+                )
     fig.colorbar(image, ax=ax, label="share of the true label's rows")
     ax.set_title(title)
     fig.tight_layout()

@@ -27,8 +27,9 @@ def learning_curves(cells_by_metric: dict[str, list[Cell]], title: str, size_uni
     all_cells = [c for cells in cells_by_metric.values() for c in cells]
     datasets = sorted({c.dataset for c in all_cells})
     colours = series_colours(all_cells)
-    fig, axes = plt.subplots(len(datasets), len(metrics), figsize=(4.6 * len(metrics) + 2.4, 3.3 * len(datasets)),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        len(datasets), len(metrics), figsize=(4.6 * len(metrics) + 2.4, 3.3 * len(datasets)), squeeze=False
+    )
     for row, dataset in enumerate(datasets):
         for col, metric in enumerate(metrics):
             ax = axes[row, col]

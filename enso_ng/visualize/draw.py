@@ -60,15 +60,16 @@ def resolve_run(workspace: Workspace, run: str | None) -> str:
             raise EnsoError(f"no runs in {workspace.results_dir} (run: enso experiment)")
         return runs[-1]
     if not (workspace.run_dir(run) / RESULTS_FILE).exists():
-        raise EnsoError(f"no run {run!r}: {workspace.run_dir(run) / RESULTS_FILE} does not exist "
-                        f"(runs: {', '.join(runs) or 'none'})")
+        raise EnsoError(
+            f"no run {run!r}: {workspace.run_dir(run) / RESULTS_FILE} does not exist "
+            f"(runs: {', '.join(runs) or 'none'})"
+        )
     return run
 
 
 def draw(workspace: Workspace, run: str, options: Options) -> Outcome:
     run_dir = workspace.run_dir(run)
-    table = filter_results(load_results(run_dir / RESULTS_FILE), options.datasets, options.featurizers,
-                           options.models)
+    table = filter_results(load_results(run_dir / RESULTS_FILE), options.datasets, options.featurizers, options.models)
     available = sorted(set(table.column("metric").to_pylist()))
     metrics = options.metrics or [m for m in ("accuracy", "macro_f1") if m in available] or available[:1]
     record = RunRecord.read(run_dir) or RunRecord(run=run, config={})
@@ -85,21 +86,37 @@ def draw(workspace: Workspace, run: str, options: Options) -> Outcome:
         report.figures.append((caption, png.getvalue()))
         outcome.written.append(save(fig, run_dir / f"{stem}.{options.fmt}"))
 
-    emit(learning_curves(cells_by_metric, run, unit), "learning_curves",
-         f"Learning curves: {', '.join(metrics)} against labelled training {unit}; bands are 95% t-intervals across splits.")
+    emit(
+        learning_curves(cells_by_metric, run, unit),
+        "learning_curves",
+        f"Learning curves: {', '.join(metrics)} against labelled training {unit}; bands are 95% t-intervals across splits.",
+    )
     size = options.size if options.size is not None else max(c.train_size for c in cells)
     emit(bars_at_size(cells, primary, size, run), f"bars_{primary}_{size}", f"{primary} at {size} training {unit}.")
-    emit(rank_heatmap(cells, primary, run), f"rank_{primary}",
-         f"Mean rank of each featurizer + model by {primary}, per training size, across datasets (1 = best).")
+    emit(
+        rank_heatmap(cells, primary, run),
+        f"rank_{primary}",
+        f"Mean rank of each featurizer + model by {primary}, per training size, across datasets (1 = best).",
+    )
     records = win_tie_loss(split_values(table, primary), primary, higher_is_better=record.higher_is_better(primary))
-    _write_csv(run_dir / f"win_tie_loss_{primary}.csv", ["featurizer", "model", "wins", "ties", "losses"],
-               [[*r.series, r.wins, r.ties, r.losses] for r in records], outcome)
+    _write_csv(
+        run_dir / f"win_tie_loss_{primary}.csv",
+        ["featurizer", "model", "wins", "ties", "losses"],
+        [[*r.series, r.wins, r.ties, r.losses] for r in records],
+        outcome,
+    )
     needed = labels_needed(cells, primary, options.threshold)
-    emit(labels_needed_plot(needed, cells, primary, options.threshold, run), f"labels_needed_{primary}",
-         f"Labelled {unit} needed for {primary} {options.threshold:g}, interpolated in log(size) between sizes tried.")
-    _write_csv(run_dir / f"labels_needed_{primary}.csv", ["dataset", "featurizer", "model", "labels_needed", "largest_tried"],
-               [[r.dataset, *r.series, "" if r.size is None else round(r.size, 1), r.largest_tried] for r in needed],
-               outcome)
+    emit(
+        labels_needed_plot(needed, cells, primary, options.threshold, run),
+        f"labels_needed_{primary}",
+        f"Labelled {unit} needed for {primary} {options.threshold:g}, interpolated in log(size) between sizes tried.",
+    )
+    _write_csv(
+        run_dir / f"labels_needed_{primary}.csv",
+        ["dataset", "featurizer", "model", "labels_needed", "largest_tried"],
+        [[r.dataset, *r.series, "" if r.size is None else round(r.size, 1), r.largest_tried] for r in needed],
+        outcome,
+    )
     if options.tsne is not None:
         _tsne(workspace, table, options.tsne, emit, outcome)
     if options.confusion is not None:
@@ -110,32 +127,50 @@ def draw(workspace: Workspace, run: str, options: Options) -> Outcome:
     report.notes = outcome.notes
     if options.report:
         outcome.written.append(write_report(report, run_dir / "report.html"))
-    outcome.summary = "\n\n".join([
-        f"best featurizer x model per dataset and size ({primary}):\n" + format_table(best, primary),
-        f"win/tie/loss ({primary}, paired t-test across splits, alpha {ALPHA}):\n" + format_records(records),
-        format_needed(needed, primary, options.threshold),
-    ])
+    outcome.summary = "\n\n".join(
+        [
+            f"best featurizer x model per dataset and size ({primary}):\n" + format_table(best, primary),
+            f"win/tie/loss ({primary}, paired t-test across splits, alpha {ALPHA}):\n" + format_records(records),
+            format_needed(needed, primary, options.threshold),
+        ]
+    )
     return outcome
 
 
-def _report_tables(best: list, records: list, needed: list, cells_by_metric: dict, primary: str, threshold: float,
-                   record: RunRecord) -> list[Table]:
+def _report_tables(
+    best: list, records: list, needed: list, cells_by_metric: dict, primary: str, threshold: float, record: RunRecord
+) -> list[Table]:
     """The report's tables: best per size, win/tie/loss, labels needed, every cell, and what was skipped."""
     tables = [
         Table(f"Best featurizer + model per dataset and size ({primary})", _CELL_HEADER, [_cell_row(c) for c in best]),
-        Table(f"Win / tie / loss ({primary})", ("featurizer + model", "wins", "ties", "losses"),
-              [(" + ".join(r.series), r.wins, r.ties, r.losses) for r in records],
-              note=f"Each pair of featurizer + model compared in every dataset and size by a two-sided paired t-test "
-                   f"across split seeds (alpha = {ALPHA}); not significant counts as a tie."),
-        Table(f"Labels needed for {primary} {threshold:g}", ("dataset", "featurizer + model", "labels needed"),
-              [(r.dataset, " + ".join(r.series), round(r.size) if r.size is not None else f"> {r.largest_tried}")
-               for r in needed]),
-        *[Table(f"All cells: {m}", _CELL_HEADER, [_cell_row(c) for c in cells]) for m, cells in cells_by_metric.items()],
+        Table(
+            f"Win / tie / loss ({primary})",
+            ("featurizer + model", "wins", "ties", "losses"),
+            [(" + ".join(r.series), r.wins, r.ties, r.losses) for r in records],
+            note=f"Each pair of featurizer + model compared in every dataset and size by a two-sided paired t-test "
+            f"across split seeds (alpha = {ALPHA}); not significant counts as a tie.",
+        ),
+        Table(
+            f"Labels needed for {primary} {threshold:g}",
+            ("dataset", "featurizer + model", "labels needed"),
+            [
+                (r.dataset, " + ".join(r.series), round(r.size) if r.size is not None else f"> {r.largest_tried}")
+                for r in needed
+            ],
+        ),
+        *[
+            Table(f"All cells: {m}", _CELL_HEADER, [_cell_row(c) for c in cells])
+            for m, cells in cells_by_metric.items()
+        ],
     ]
     if record.skipped:
-        tables.append(Table("Skipped", ("what", "reason"),
-                            [(" ".join(str(v) for k, v in s.items() if k != "reason"), s["reason"])
-                             for s in record.skipped]))
+        tables.append(
+            Table(
+                "Skipped",
+                ("what", "reason"),
+                [(" ".join(str(v) for k, v in s.items() if k != "reason"), s["reason"]) for s in record.skipped],
+            )
+        )
     return tables
 
 
@@ -166,8 +201,11 @@ def _tsne(workspace: Workspace, table, choice: str, emit, outcome: Outcome) -> N
             raise EnsoError(f"--tsne {choice}: {path} does not exist")
         outcome.notes.append(f"No t-SNE map: {path} is not in this workspace.")
         return
-    emit(tsne_figure(read_features(path), f"t-SNE of {dataset} / {featurizer} features, coloured by label"),
-         f"tsne_{dataset}_{featurizer}", f"t-SNE map of {dataset} with {featurizer} features.")
+    emit(
+        tsne_figure(read_features(path), f"t-SNE of {dataset} / {featurizer} features, coloured by label"),
+        f"tsne_{dataset}_{featurizer}",
+        f"t-SNE map of {dataset} with {featurizer} features.",
+    )
 
 
 def _confusion(run_dir: Path, cells, choice: str, emit, outcome: Outcome) -> None:
@@ -187,14 +225,19 @@ def _confusion(run_dir: Path, cells, choice: str, emit, outcome: Outcome) -> Non
         largest = max(c.train_size for c in cells if c.dataset == first)
         best = None
         for c in cells:
-            if c.dataset == first and c.train_size == largest and (
-                    best is None or better(c.mean, best.mean, c.higher_is_better)):
+            if (
+                c.dataset == first
+                and c.train_size == largest
+                and (best is None or better(c.mean, best.mean, c.higher_is_better))
+            ):
                 best = c
         dataset, featurizer, model, size = best.dataset, best.featurizer, best.model, best.train_size
     labels, matrix = confusion_matrix(read_confusion(path), dataset, featurizer, model, size)
-    emit(confusion_figure(labels, matrix, f"{dataset}: {featurizer} + {model} at {size}, summed over splits"),
-         f"confusion_{dataset}_{featurizer}_{model}_{size}",
-         f"Confusion matrix of {featurizer} + {model} on {dataset} at size {size} (test sets of every split).")
+    emit(
+        confusion_figure(labels, matrix, f"{dataset}: {featurizer} + {model} at {size}, summed over splits"),
+        f"confusion_{dataset}_{featurizer}_{model}_{size}",
+        f"Confusion matrix of {featurizer} + {model} on {dataset} at size {size} (test sets of every split).",
+    )
 
 
 def _equals(table, column: str, value: str):

@@ -31,8 +31,9 @@ def labels_needed(cells: list[Cell], metric: str, threshold: float) -> list[Need
     out = []
     for dataset in sorted({c.dataset for c in cells}):
         for series in sorted({(c.featurizer, c.model) for c in cells if c.dataset == dataset}):
-            points = sorted((c.train_size, c.mean) for c in cells
-                            if c.dataset == dataset and (c.featurizer, c.model) == series)
+            points = sorted(
+                (c.train_size, c.mean) for c in cells if c.dataset == dataset and (c.featurizer, c.model) == series
+            )
             size = None
             for k, (n, value) in enumerate(points):
                 if better(value):
@@ -49,8 +50,10 @@ def labels_needed(cells: list[Cell], metric: str, threshold: float) -> list[Need
 
 def format_needed(rows: list[Needed], metric: str, threshold: float) -> str:
     header = ("dataset", "featurizer + model", f"labels for {metric} {threshold:g}")
-    body = [(r.dataset, " + ".join(r.series), f"{r.size:,.0f}" if r.size is not None else f"> {r.largest_tried:,}")
-            for r in rows]
+    body = [
+        (r.dataset, " + ".join(r.series), f"{r.size:,.0f}" if r.size is not None else f"> {r.largest_tried:,}")
+        for r in rows
+    ]
     return format_table(header, body, right=(2,))
 
 
@@ -67,8 +70,14 @@ def labels_needed_plot(rows: list[Needed], cells: list[Cell], metric: str, thres
             if row is None:
                 continue
             reached = row.size is not None
-            ax.barh(y, row.size if reached else row.largest_tried, color=colours[key], hatch=None if reached else "//",
-                    alpha=1.0 if reached else 0.35, label=" + ".join(key))
+            ax.barh(
+                y,
+                row.size if reached else row.largest_tried,
+                color=colours[key],
+                hatch=None if reached else "//",
+                alpha=1.0 if reached else 0.35,
+                label=" + ".join(key),
+            )
             ticks.append(y)
             labels.append(f"{dataset}: {' + '.join(key)}")
             y += 1

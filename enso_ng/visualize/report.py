@@ -91,27 +91,33 @@ def render(report: Report) -> str:
         f"<title>enso_ng report: {html.escape(report.run)}</title>",
         f"<style>{_STYLE}</style></head><body>",
         f"<h1>enso_ng report: {html.escape(report.run)}</h1>",
-        f'<p class="meta">written {datetime.now(UTC).isoformat(timespec="seconds")}; '
-        "click a table header to sort.</p>",
+        f'<p class="meta">written {datetime.now(UTC).isoformat(timespec="seconds")}; click a table header to sort.</p>',
     ]
     for note in report.notes:
         parts.append(f"<p>{html.escape(note)}</p>")
     parts.append("<h2>Figures</h2>")
     for caption, png in report.figures:
         data = base64.b64encode(png).decode("ascii")
-        parts.append(f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{data}">'
-                     f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+        parts.append(
+            f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{data}">'
+            f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+        )
     for table in report.tables:
         parts.append(f"<h2>{html.escape(table.title)}</h2>")
         if table.note:
             parts.append(f"<p>{html.escape(table.note)}</p>")
-        parts.append('<table class="sortable"><thead><tr>'
-                     + "".join(f"<th>{html.escape(str(h))}</th>" for h in table.header) + "</tr></thead><tbody>")
+        parts.append(
+            '<table class="sortable"><thead><tr>'
+            + "".join(f"<th>{html.escape(str(h))}</th>" for h in table.header)
+            + "</tr></thead><tbody>"
+        )
         for row in table.rows:
             parts.append("<tr>" + "".join(_cell(v) for v in row) + "</tr>")
         parts.append("</tbody></table>")
     parts.append("<h2>Configuration</h2>")
-    parts.append(f"<pre>{html.escape(json.dumps(dataclasses.asdict(report.config), indent=2, sort_keys=True, default=str))}</pre>")
+    parts.append(
+        f"<pre>{html.escape(json.dumps(dataclasses.asdict(report.config), indent=2, sort_keys=True, default=str))}</pre>"
+    )
     parts.append(f"<script>{_SCRIPT}</script></body></html>")
     return "\n".join(parts)
 

@@ -38,8 +38,12 @@ def load_results(path: Path) -> pa.Table:
     return table
 
 
-def filter_results(table: pa.Table, datasets: list[str] | None = None, featurizers: list[str] | None = None,
-                   models: list[str] | None = None) -> pa.Table:
+def filter_results(
+    table: pa.Table,
+    datasets: list[str] | None = None,
+    featurizers: list[str] | None = None,
+    models: list[str] | None = None,
+) -> pa.Table:
     """Only the rows of the given datasets, featurizers and models; a filter that matches nothing is an error."""
     import pyarrow.compute as pc
 
@@ -57,7 +61,10 @@ def filter_results(table: pa.Table, datasets: list[str] | None = None, featurize
 def split_values(table: pa.Table, metric: str) -> dict[tuple[str, int], dict[tuple[str, str], dict[int, float]]]:
     """(dataset, size) -> (featurizer, model) -> split seed -> value: the pairs a paired test compares."""
     out: dict = {}
-    columns = [table.column(c).to_pylist() for c in ("dataset", "train_size", "featurizer", "model", "split", "metric", "value")]
+    columns = [
+        table.column(c).to_pylist()
+        for c in ("dataset", "train_size", "featurizer", "model", "split", "metric", "value")
+    ]
     for dataset, size, featurizer, model, split, row_metric, value in zip(*columns):
         if row_metric == metric:
             out.setdefault((dataset, size), {}).setdefault((featurizer, model), {})[split] = value
@@ -80,8 +87,17 @@ def summarize(table: pa.Table, metric: str, higher_is_better: bool = True) -> li
         mean = float(v.mean())
         std = float(v.std(ddof=1)) if len(v) > 1 else 0.0
         half = float(stats.t.ppf(0.975, len(v) - 1) * std / np.sqrt(len(v))) if len(v) > 1 else 0.0
-        cells.append(Cell(*key, n=len(v), mean=mean, std=std, ci_low=mean - half, ci_high=mean + half,
-                          higher_is_better=higher_is_better))
+        cells.append(
+            Cell(
+                *key,
+                n=len(v),
+                mean=mean,
+                std=std,
+                ci_low=mean - half,
+                ci_high=mean + half,
+                higher_is_better=higher_is_better,
+            )
+        )
     return cells
 
 

@@ -59,8 +59,9 @@ class TargetModel(ClassifierMixin, BaseEstimator):
 MODELS: Registry[type[TargetModel]] = Registry("model")
 
 
-def cv_folds(y: np.ndarray, folds: int, random_state: int,
-             allow_missing: bool = False) -> list[tuple[np.ndarray, np.ndarray]]:
+def cv_folds(
+    y: np.ndarray, folds: int, random_state: int, allow_missing: bool = False
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """Stratified folds of ``y`` (train and validation indices, sorted), or none where that is impossible.
 
     Each class's rows are shuffled by ``random_state`` and dealt round-robin over the folds, the deal
@@ -86,8 +87,13 @@ def cv_folds(y: np.ndarray, folds: int, random_state: int,
 
 
 def inner_cv_choice(
-    X: Any, y: np.ndarray, candidates: Sequence[Any], fit_score: Callable[[Any, Any, np.ndarray, Any, np.ndarray], float],
-    folds: int, random_state: int, default: Any,
+    X: Any,
+    y: np.ndarray,
+    candidates: Sequence[Any],
+    fit_score: Callable[[Any, Any, np.ndarray, Any, np.ndarray], float],
+    folds: int,
+    random_state: int,
+    default: Any,
 ) -> tuple[Any, dict[str, Any]]:
     """Pick the candidate with the best mean validation score over stratified folds of (X, y).
 

@@ -19,8 +19,14 @@ class LightGBM(TargetModel):
     training sets have tens to thousands of rows, not the millions LightGBM's defaults assume.
     """
 
-    def __init__(self, leaves: Sequence[int] = (7, 31), n_estimators: int = 200, learning_rate: float = 0.05,
-                 cv: int = 3, random_state: int = 0) -> None:
+    def __init__(
+        self,
+        leaves: Sequence[int] = (7, 31),
+        n_estimators: int = 200,
+        learning_rate: float = 0.05,
+        cv: int = 3,
+        random_state: int = 0,
+    ) -> None:
         self.leaves = leaves
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
@@ -33,9 +39,18 @@ class LightGBM(TargetModel):
         except ImportError:
             raise EnsoError("model 'lightgbm' needs the lightgbm package: pip install lightgbm") from None
         return LGBMClassifier(
-            num_leaves=leaves, n_estimators=self.n_estimators, learning_rate=self.learning_rate,
-            min_child_samples=max(2, min(20, n // 20)), subsample=0.8, subsample_freq=1, colsample_bytree=0.5,
-            random_state=self.random_state, n_jobs=1, verbose=-1, deterministic=True, force_col_wise=True,
+            num_leaves=leaves,
+            n_estimators=self.n_estimators,
+            learning_rate=self.learning_rate,
+            min_child_samples=max(2, min(20, n // 20)),
+            subsample=0.8,
+            subsample_freq=1,
+            colsample_bytree=0.5,
+            random_state=self.random_state,
+            n_jobs=1,
+            verbose=-1,
+            deterministic=True,
+            force_col_wise=True,
         )
 
     def _fit_one(self, leaves: int, X: Any, y: np.ndarray):
@@ -46,8 +61,9 @@ class LightGBM(TargetModel):
         def fit_score(leaves, X_tr, y_tr, X_va, y_va):
             return float((self._fit_one(leaves, X_tr, y_tr).predict(X_va.astype(np.float32)) == y_va).mean())
 
-        leaves, record = inner_cv_choice(X, y, list(self.leaves), fit_score, self.cv, self.random_state,
-                                         default=self.leaves[0])
+        leaves, record = inner_cv_choice(
+            X, y, list(self.leaves), fit_score, self.cv, self.random_state, default=self.leaves[0]
+        )
         self.estimator_ = self._fit_one(leaves, X, y)
         self.classes_ = self.estimator_.classes_
         self.best_params_ = {"num_leaves": leaves, "n_estimators": self.n_estimators, **record}

@@ -23,8 +23,14 @@ class LayerMix(TargetModel):
     layer_aware = True
     accepts_sparse = False
 
-    def __init__(self, layers: int = 1, Cs: Sequence[float] = (0.1, 1.0, 10.0, 100.0), cv: int = 3,
-                 max_iter: int = 200, random_state: int = 0) -> None:
+    def __init__(
+        self,
+        layers: int = 1,
+        Cs: Sequence[float] = (0.1, 1.0, 10.0, 100.0),
+        cv: int = 3,
+        max_iter: int = 200,
+        random_state: int = 0,
+    ) -> None:
         self.layers = layers
         self.Cs = Cs
         self.cv = cv
@@ -46,8 +52,13 @@ class LayerMix(TargetModel):
             value.requires_grad_()
         y = torch.as_tensor(codes)
         lam = 1.0 / (C * n)
-        optimizer = torch.optim.LBFGS(list(params.values()), max_iter=self.max_iter, line_search_fn="strong_wolfe",
-                                      tolerance_grad=1e-5, history_size=10)
+        optimizer = torch.optim.LBFGS(
+            list(params.values()),
+            max_iter=self.max_iter,
+            line_search_fn="strong_wolfe",
+            tolerance_grad=1e-5,
+            history_size=10,
+        )
 
         def closure() -> torch.Tensor:
             optimizer.zero_grad()

@@ -83,7 +83,9 @@ class _DenseBasis:
 
 def _eigh(gram: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
     """Eigenpairs of a float32 Gram matrix, in float64, without its null space."""
-    eigenvalues, vectors = (t.numpy() for t in torch.linalg.eigh(gram.double()))  # torch's LAPACK: faster than numpy's here
+    eigenvalues, vectors = (
+        t.numpy() for t in torch.linalg.eigh(gram.double())
+    )  # torch's LAPACK: faster than numpy's here
     keep = eigenvalues > max(eigenvalues[-1], 1e-300) * 1e-10
     return eigenvalues[keep], vectors[:, keep]
 
@@ -142,8 +144,15 @@ class LogisticRegressionCV(TargetModel):
 
     batched = True
 
-    def __init__(self, Cs: Sequence[float] = (0.1, 1.0, 10.0, 100.0, 1000.0), cv: int = 3, max_iter: int = 1000,
-                 tol: float = 1e-4, cv_tol: float = 1e-3, random_state: int = 0) -> None:
+    def __init__(
+        self,
+        Cs: Sequence[float] = (0.1, 1.0, 10.0, 100.0, 1000.0),
+        cv: int = 3,
+        max_iter: int = 1000,
+        tol: float = 1e-4,
+        cv_tol: float = 1e-3,
+        random_state: int = 0,
+    ) -> None:
         self.Cs = Cs
         self.cv = cv
         self.max_iter = max_iter
@@ -231,8 +240,12 @@ def _fit_group(models, cells, Cs, max_iter, tol, cv_tol) -> None:
             problem = _Problem(bases, codes_list, K, masks, torch.full((len(fold_masks),), C), cell_of)
             if previous is not None:
                 problem.rescale(*previous)
-            solution = minimize(problem, problem.start() if previous is None else problem.pack(*previous),
-                                max_iter=max_iter, gtol=fold_tol)
+            solution = minimize(
+                problem,
+                problem.start() if previous is None else problem.pack(*previous),
+                max_iter=max_iter,
+                gtol=fold_tol,
+            )
             Z, b = problem.unpack(solution.theta)
             logits = problem.logits(Z, b, torch.arange(len(fold_masks)))  # (M, K, n)
             # the true class scores highest (amax: argmax over this axis is far slower in torch on the CPU)
@@ -256,8 +269,9 @@ def _fit_group(models, cells, Cs, max_iter, tol, cv_tol) -> None:
         best.append(choice)
         refit_C.append(Cs[choice])
         m += len(folds)
-    problem = _Problem(bases, codes_list, K, torch.ones(len(cells), n), torch.as_tensor(refit_C),
-                       torch.arange(len(cells)))
+    problem = _Problem(
+        bases, codes_list, K, torch.ones(len(cells), n), torch.as_tensor(refit_C), torch.arange(len(cells))
+    )
     start = problem.start()
     if any(z is not None for z in init_Z):
         zeros_Z, zeros_b = problem.unpack(start)
@@ -268,13 +282,19 @@ def _fit_group(models, cells, Cs, max_iter, tol, cv_tol) -> None:
     solution = minimize(problem, start, max_iter=max_iter, gtol=tol)
     Z, b = problem.unpack(solution.theta)
     for i, (model, (basis, _, folds)) in enumerate(zip(models, cells)):
-        record = {"cv_folds": len(folds), "cv_accuracy": round(float(scores[i, best[i]]), 6)} if folds else {"cv_folds": 0}
+        record = (
+            {"cv_folds": len(folds), "cv_accuracy": round(float(scores[i, best[i]]), 6)} if folds else {"cv_folds": 0}
+        )
         W = basis.weights(Z[i, :, : basis.r].numpy().astype(np.float64).T)
         model.coef_ = np.ascontiguousarray(W.T)  # (k, d): one row for two classes, as scikit-learn
         model.intercept_ = basis.intercept(b[i].numpy().astype(np.float64), W)
         model.n_iter_ = int(solution.n_iter[i])
-        model.best_params_ = {"C": Cs[best[i]], **record, "converged": bool(solution.converged[i]),
-                              "n_iter": model.n_iter_}
+        model.best_params_ = {
+            "C": Cs[best[i]],
+            **record,
+            "converged": bool(solution.converged[i]),
+            "n_iter": model.n_iter_,
+        }
 
 
 class _Problem:
@@ -289,8 +309,9 @@ class _Problem:
     rows. Cells may have different numbers of coordinates r <= R; the unused ones stay at zero.
     """
 
-    def __init__(self, bases: list, codes: list[np.ndarray], K: int, masks: torch.Tensor, Cs: torch.Tensor,
-                 cell_of: torch.Tensor) -> None:
+    def __init__(
+        self, bases: list, codes: list[np.ndarray], K: int, masks: torch.Tensor, Cs: torch.Tensor, cell_of: torch.Tensor
+    ) -> None:
         self.bases, self.K, self.cell_of = bases, K, cell_of
         self.k = 1 if K == 2 else K  # outputs: a binary problem has one weight vector, as in scikit-learn
         self.n, self.R = len(codes[0]), max(basis.r for basis in bases)
@@ -306,7 +327,7 @@ class _Problem:
         curvature = 0.25 if self.k == 1 else (K - 1) / K**2
         h = curvature * colsq[cell_of] / self.n + self.lam[:, None]  # (M, R)
         self.scale = h.rsqrt()[:, None, :]  # Z = Q * scale
-        self.bscale = torch.full((len(cell_of), self.k), curvature ** -0.5, dtype=DTYPE)
+        self.bscale = torch.full((len(cell_of), self.k), curvature**-0.5, dtype=DTYPE)
         self._cached: tuple | None = None
 
     def rescale(self, Z: torch.Tensor, b: torch.Tensor) -> None:
@@ -353,8 +374,15 @@ class _Problem:
         runs = [(slice(a, e), self.bases[int(cells[a])]) for a, e in zip(starts, ends)]  # idx is sorted
         codes = self.codes[: len(idx)] if self.single else self.codes[idx]  # one cell: every row is alike
         weight = self.weight[idx][:, None, :]
-        rows = (self.scale[idx], self.bscale[idx], runs, weight, self.lam[idx], codes,
-                codes.to(DTYPE).mul_(weight) if self.k == 1 else None)
+        rows = (
+            self.scale[idx],
+            self.bscale[idx],
+            runs,
+            weight,
+            self.lam[idx],
+            codes,
+            codes.to(DTYPE).mul_(weight) if self.k == 1 else None,
+        )
         self._cached = (idx, rows)
         return rows
 

@@ -29,9 +29,18 @@ class MLP(TargetModel):
     them to zero, and makes the first layer as wide as the training vocabulary, not the whole one.
     """
 
-    def __init__(self, hidden: int = 128, layers: int = 1, dropout: float = 0.2,
-                 weight_decays: Sequence[float] = (1e-1, 1e-2), steps: int = 200, batch_size: int = 1024,
-                 lr: float = 3e-3, cv: int = 3, random_state: int = 0) -> None:
+    def __init__(
+        self,
+        hidden: int = 128,
+        layers: int = 1,
+        dropout: float = 0.2,
+        weight_decays: Sequence[float] = (1e-1, 1e-2),
+        steps: int = 200,
+        batch_size: int = 1024,
+        lr: float = 3e-3,
+        cv: int = 3,
+        random_state: int = 0,
+    ) -> None:
         self.hidden = hidden
         self.layers = layers
         self.dropout = dropout
@@ -60,11 +69,25 @@ class MLP(TargetModel):
             masks.append(np.ones(n, dtype=np.float32))
             decay.append(wd)
             valid.append(None)
-        net = _StackedMLP(X.shape[1], self.hidden, self.layers, len(self.classes_), len(masks), self.dropout,
-                          torch.Generator().manual_seed(self.random_state))
-        net.train_masked(X, torch.as_tensor(codes), torch.as_tensor(np.stack(masks)),
-                         torch.as_tensor(decay, dtype=torch.float32), self.steps, self.batch_size, self.lr,
-                         torch.Generator().manual_seed(self.random_state + 1))
+        net = _StackedMLP(
+            X.shape[1],
+            self.hidden,
+            self.layers,
+            len(self.classes_),
+            len(masks),
+            self.dropout,
+            torch.Generator().manual_seed(self.random_state),
+        )
+        net.train_masked(
+            X,
+            torch.as_tensor(codes),
+            torch.as_tensor(np.stack(masks)),
+            torch.as_tensor(decay, dtype=torch.float32),
+            self.steps,
+            self.batch_size,
+            self.lr,
+            torch.Generator().manual_seed(self.random_state + 1),
+        )
         per_model = len(folds) + 1
         if folds:
             logits = net.logits(_tensor(X))  # (n, M, C)
@@ -95,8 +118,10 @@ def _tensor(X: Any) -> torch.Tensor:
             # torch warns on every CSR tensor ("beta", "invariant checks"); these come valid from scipy.
             warnings.simplefilter("ignore", UserWarning)
             return torch.sparse_csr_tensor(
-                torch.as_tensor(csr.indptr, dtype=torch.int64), torch.as_tensor(csr.indices, dtype=torch.int64),
-                torch.as_tensor(csr.data, dtype=torch.float32), size=csr.shape,
+                torch.as_tensor(csr.indptr, dtype=torch.int64),
+                torch.as_tensor(csr.indices, dtype=torch.int64),
+                torch.as_tensor(csr.data, dtype=torch.float32),
+                size=csr.shape,
             )
     return torch.as_tensor(np.asarray(X, dtype=np.float32))
 
@@ -108,8 +133,9 @@ class _StackedMLP:
     model's hidden units at once. Later layers are batched with einsum over the model axis.
     """
 
-    def __init__(self, n_in: int, hidden: int, layers: int, n_out: int, models: int, dropout: float,
-                 generator: torch.Generator) -> None:
+    def __init__(
+        self, n_in: int, hidden: int, layers: int, n_out: int, models: int, dropout: float, generator: torch.Generator
+    ) -> None:
         def uniform(shape: tuple, fan_in: int) -> torch.Tensor:
             bound = 1.0 / np.sqrt(fan_in)
             return ((torch.rand(shape, generator=generator) * 2 - 1) * bound).requires_grad_()
@@ -117,8 +143,9 @@ class _StackedMLP:
         self.M, self.h, self.dropout = models, hidden, dropout
         self.first = uniform((n_in, models * hidden), n_in)
         self.first_bias = uniform((models, hidden), n_in)
-        self.hidden_layers = [(uniform((models, hidden, hidden), hidden), uniform((models, hidden), hidden))
-                              for _ in range(layers - 1)]
+        self.hidden_layers = [
+            (uniform((models, hidden, hidden), hidden), uniform((models, hidden), hidden)) for _ in range(layers - 1)
+        ]
         self.out = uniform((models, hidden, n_out), hidden)
         self.out_bias = uniform((models, n_out), hidden)
         self.training = False
@@ -130,8 +157,11 @@ class _StackedMLP:
 
     def weights(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """(weight, model axis) pairs that weight decay applies to (biases are not decayed)."""
-        return [(self.first.view(self.first.shape[0], self.M, self.h), 1), (self.out, 0),
-                *[(w, 0) for w, _ in self.hidden_layers]]
+        return [
+            (self.first.view(self.first.shape[0], self.M, self.h), 1),
+            (self.out, 0),
+            *[(w, 0) for w, _ in self.hidden_layers],
+        ]
 
     def _drop(self, h: torch.Tensor) -> torch.Tensor:
         """Inverted dropout with one mask per (row, unit) shared by the stacked models.
@@ -156,8 +186,17 @@ class _StackedMLP:
         with torch.inference_mode():
             return self.forward(X)
 
-    def train_masked(self, X: Any, y: torch.Tensor, masks: torch.Tensor, decay: torch.Tensor,
-                     steps: int, batch_size: int, lr: float, generator: torch.Generator) -> None:
+    def train_masked(
+        self,
+        X: Any,
+        y: torch.Tensor,
+        masks: torch.Tensor,
+        decay: torch.Tensor,
+        steps: int,
+        batch_size: int,
+        lr: float,
+        generator: torch.Generator,
+    ) -> None:
         """Adam on the sum of each model's masked mean cross-entropy, with decoupled per-model decay.
 
         ``X`` stays a numpy array or scipy matrix: minibatch rows are sliced there and converted alone.

@@ -18,8 +18,9 @@ class LinearSVM(TargetModel):
     """One-vs-rest linear SVM (liblinear). No probabilities: ROC-AUC uses its decision values, and
     log-loss is not computed for it."""
 
-    def __init__(self, Cs: Sequence[float] = (0.01, 0.1, 1.0, 10.0), cv: int = 3, max_iter: int = 5000,
-                 random_state: int = 0) -> None:
+    def __init__(
+        self, Cs: Sequence[float] = (0.01, 0.1, 1.0, 10.0), cv: int = 3, max_iter: int = 5000, random_state: int = 0
+    ) -> None:
         self.Cs = Cs
         self.cv = cv
         self.max_iter = max_iter
