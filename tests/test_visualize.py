@@ -95,6 +95,19 @@ def test_win_tie_loss_uses_a_paired_test():
     assert records[("c", "m")] == (0, 2, 0)
 
 
+def test_confidence_interval_against_a_hand_computed_value():
+    """Three seeds at 0.80, 0.71, 0.90: mean 0.80333..., sample std 0.095044, t(0.975, df 2) = 4.302653,
+    half-width 4.302653 x 0.095044 / sqrt(3) = 0.236102 (worked by hand, not with the code under test)."""
+    rows = [{"dataset": "d", "featurizer": "f", "model": "m", "train_size": 50, "split": s, "metric": "accuracy",
+             "value": v, "fit_seconds": 0.1, "predict_seconds": 0.1, "params": "{}"}
+            for s, v in enumerate([0.80, 0.71, 0.90])]
+    (cell,) = summarize(pa.Table.from_pylist(rows, schema=RESULTS_SCHEMA), "accuracy")
+    assert cell.n == 3 and cell.mean == pytest.approx(0.803333, abs=1e-6)
+    assert cell.std == pytest.approx(0.095044, abs=1e-6)
+    assert cell.ci_low == pytest.approx(0.803333 - 0.236102, abs=1e-5)
+    assert cell.ci_high == pytest.approx(0.803333 + 0.236102, abs=1e-5)
+
+
 def test_win_tie_loss_on_the_real_run(corpus_run):
     records = win_tie_loss(split_values(load_results(corpus_run / "results.parquet"), "accuracy"), "accuracy")
     assert len(records) == 4
