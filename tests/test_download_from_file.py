@@ -38,8 +38,19 @@ def _write(path, fmt: str, rows=ROWS, columns=("body", "queue", "fold")):
 
 
 def _import(workspace, path, *extra):
-    return invoke(workspace, "download", "--from-file", str(path), "--name", "tickets",
-                  "--text-column", "body", "--label-column", "queue", *extra)
+    return invoke(
+        workspace,
+        "download",
+        "--from-file",
+        str(path),
+        "--name",
+        "tickets",
+        "--text-column",
+        "body",
+        "--label-column",
+        "queue",
+        *extra,
+    )
 
 
 @pytest.mark.parametrize("fmt", ["csv", "tsv", "jsonl", "parquet"])
@@ -73,8 +84,11 @@ def test_without_split_column_the_split_is_null_and_rows_are_cleaned(tmp_path):
 
 
 def test_imported_dataset_flows_through_featurize_and_experiment(tmp_path):
-    rows = [(f"{word} report number {i}", label, "test" if i % 5 == 0 else "train")
-            for i in range(60) for word, label in [("crash", "bug"), ("idea", "feature")]]
+    rows = [
+        (f"{word} report number {i}", label, "test" if i % 5 == 0 else "train")
+        for i in range(60)
+        for word, label in [("crash", "bug"), ("idea", "feature")]
+    ]
     source = _write(tmp_path / "tickets.csv", "csv", rows)
     workspace = tmp_path / "ws"
     assert _import(workspace, source, "--split-column", "fold").exit_code == 0
@@ -95,22 +109,46 @@ def test_rerun_is_cached_and_a_changed_choice_rebuilds(tmp_path):
     assert _import(tmp_path / "ws", source, "--split-column", "fold").output.startswith("wrote"), "new bytes"
 
 
-@pytest.mark.parametrize("setup, args, message", [
-    (lambda p: _write(p / "t.csv", "csv"), ["--label-column", "label"], "t.csv: no column(s) label (has body, queue, fold)"),
-    (lambda p: _write(p / "t.csv", "csv", [*ROWS, ("x", "bug", "holdout")]), ["--split-column", "fold"],
-     "tickets: record 7 has split 'holdout' (expected train, validation or test)"),
-    (lambda p: _write(p / "t.jsonl", "jsonl", [("only", "bug", "train")] * 3), [],
-     "tickets: only one label ('bug')"),
-    (lambda p: p / "missing.csv", [], "missing.csv: no such file"),
-    (lambda p: _write(p / "t.xlsx", "csv"), [], "t.xlsx: cannot tell the format from the name"),
-    (lambda p: _write(p / "t.csv", "csv"), ["--name", "sst2"], "--name 'sst2' is a catalog dataset"),
-    (lambda p: _write(p / "t.csv", "csv"), ["--name", "../up"], "--name '../up': use letters"),
-])
+@pytest.mark.parametrize(
+    "setup, args, message",
+    [
+        (
+            lambda p: _write(p / "t.csv", "csv"),
+            ["--label-column", "label"],
+            "t.csv: no column(s) label (has body, queue, fold)",
+        ),
+        (
+            lambda p: _write(p / "t.csv", "csv", [*ROWS, ("x", "bug", "holdout")]),
+            ["--split-column", "fold"],
+            "tickets: record 7 has split 'holdout' (expected train, validation or test)",
+        ),
+        (
+            lambda p: _write(p / "t.jsonl", "jsonl", [("only", "bug", "train")] * 3),
+            [],
+            "tickets: only one label ('bug')",
+        ),
+        (lambda p: p / "missing.csv", [], "missing.csv: no such file"),
+        (lambda p: _write(p / "t.xlsx", "csv"), [], "t.xlsx: cannot tell the format from the name"),
+        (lambda p: _write(p / "t.csv", "csv"), ["--name", "sst2"], "--name 'sst2' is a catalog dataset"),
+        (lambda p: _write(p / "t.csv", "csv"), ["--name", "../up"], "--name '../up': use letters"),
+    ],
+)
 def test_bad_input_is_a_one_line_error_and_writes_nothing(tmp_path, setup, args, message):
     source = setup(tmp_path)
     workspace = tmp_path / "ws"
-    result = invoke(workspace, "download", "--from-file", str(source), "--name", "tickets",
-                    "--text-column", "body", "--label-column", "queue", *args)
+    result = invoke(
+        workspace,
+        "download",
+        "--from-file",
+        str(source),
+        "--name",
+        "tickets",
+        "--text-column",
+        "body",
+        "--label-column",
+        "queue",
+        *args,
+    )
     assert result.exit_code == 1
     assert len(result.output.strip().splitlines()) == 1, result.output
     assert message in result.output

@@ -11,7 +11,7 @@ from enso_ng.experiment.models import MODELS
 from enso_ng.experiment.splits import nested_stratified_order, plan_split
 from enso_ng.formats import RESULTS_SCHEMA, read_features
 
-from conftest import invoke
+from conftest import CORPUS, CORPUS_TEST_ROWS, invoke
 
 
 def _labels(rng, counts):
@@ -50,8 +50,8 @@ def test_official_test_split_is_used():
 
 
 @pytest.mark.parametrize("name", ["logreg", "mlp"])
-def test_models_are_deterministic_and_learn(trec_workspace, name):
-    feats = read_features(trec_workspace / "features" / "trec" / "bert.parquet")
+def test_models_are_deterministic_and_learn(corpus_workspace, name):
+    feats = read_features(corpus_workspace / "features" / CORPUS / "bert.parquet")
     plan = plan_split(feats.labels, feats.splits, seed=0)
     train = plan.train(200)
     first = MODELS.get(name)(random_state=0).fit(feats.X[train], feats.labels[train])
@@ -60,24 +60,32 @@ def test_models_are_deterministic_and_learn(trec_workspace, name):
     assert np.array_equal(first.predict_proba(test), second.predict_proba(test))
     assert np.allclose(first.predict_proba(test).sum(1), 1, atol=1e-5)
     accuracy = np.mean(first.predict(test) == feats.labels[plan.test])
-    assert accuracy > 0.6, accuracy  # 6 classes, largest is 28%: far above chance
+    assert accuracy > 0.55, accuracy  # 3 classes, the largest is 42% of the test rows (measured: 0.59-0.6)
     assert first.best_params_["cv_folds"] == 3
 
 
-def test_mlp_handles_sparse_tfidf(trec_workspace):
-    feats = read_features(trec_workspace / "features" / "trec" / "tfidf.parquet")
+def test_mlp_handles_sparse_tfidf(corpus_workspace):
+    feats = read_features(corpus_workspace / "features" / CORPUS / "tfidf.parquet")
     plan = plan_split(feats.labels, feats.splits, seed=0)
     model = MODELS.get("mlp")(random_state=0).fit(feats.X[plan.train(200)], feats.labels[plan.train(200)])
-    assert np.mean(model.predict(feats.X[plan.test]) == feats.labels[plan.test]) > 0.45
+    assert np.mean(model.predict(feats.X[plan.test]) == feats.labels[plan.test]) > 0.5  # majority class: 0.42
 
 
-def test_results_file_and_config(trec_run):
-    table = pq.read_table(trec_run / "results.parquet")
+def test_results_file_and_config(corpus_run):
+    table = pq.read_table(corpus_run / "results.parquet")
     assert table.schema.remove_metadata().equals(RESULTS_SCHEMA)
     rows = table.to_pylist()
     # 2 featurizers x 2 models x 2 sizes x 2 splits, every metric on the test set and on the training subset
-    metrics = {"accuracy", "balanced_accuracy", "macro_f1", "micro_f1", "macro_precision", "macro_recall",
-               "roc_auc", "log_loss"}
+    metrics = {
+        "accuracy",
+        "balanced_accuracy",
+        "macro_f1",
+        "micro_f1",
+        "macro_precision",
+        "macro_recall",
+        "roc_auc",
+        "log_loss",
+    }
     assert {r["metric"] for r in rows} == metrics | {f"train_{m}" for m in metrics}
     assert table.num_rows == 16 * 16
     assert {r["split"] for r in rows} == {0, 1}
@@ -90,41 +98,65 @@ def test_results_file_and_config(trec_run):
     by_cell = {(r["featurizer"], r["model"], r["train_size"], r["split"], r["metric"]): r["value"] for r in rows}
     gaps = [by_cell[k[:4] + ("train_accuracy",)] - v for k, v in by_cell.items() if k[4] == "accuracy"]
     assert np.mean(gaps) > 0
-    config = json.loads((trec_run / "config.json").read_text())
+    config = json.loads((corpus_run / "config.json").read_text())
     assert config["config"]["sizes"] == [30, 120] and config["split_seeds"] == [0, 1]
-    assert config["datasets"]["trec"]["test_source"] == "official"
-    assert config["datasets"]["trec"]["test_rows"] == 500
+    assert config["datasets"][CORPUS]["test_source"] == "official"
+    assert config["datasets"][CORPUS]["test_rows"] == CORPUS_TEST_ROWS
     assert config["size_unit"] == "examples"
     assert {"torch", "scikit-learn", "numpy", "python"} <= set(config["versions"])
 
 
-def test_rerun_resumes_and_extends(trec_workspace, trec_run):
-    result = invoke(trec_workspace, "experiment", "--sizes", "30,120", "--splits", "2", "--name", "small")
+def test_rerun_resumes_and_extends(run_workspace):
+    result = invoke(run_workspace, "experiment", "--sizes", "30,120", "--splits", "2", "--name", "small")
     assert result.exit_code == 0 and "0 new cells, 16 already there" in result.output, result.output
-    result = invoke(trec_workspace, "experiment", "--sizes", "30,60", "--splits", "2", "--name", "small",
-                    "--models", "logreg", "--featurizers", "tfidf")
+    result = invoke(
+        run_workspace,
+        "experiment",
+        "--sizes",
+        "30,60",
+        "--splits",
+        "2",
+        "--name",
+        "small",
+        "--models",
+        "logreg",
+        "--featurizers",
+        "tfidf",
+    )
     assert result.exit_code == 0 and "2 new cells" in result.output, result.output
-    result = invoke(trec_workspace, "experiment", "--sizes", "30", "--name", "small", "--seed", "5")
+    result = invoke(run_workspace, "experiment", "--sizes", "30", "--name", "small", "--seed", "5")
     assert result.exit_code != 0 and "made with seed=0" in result.output
 
 
-def test_sizes_beyond_the_pool_are_skipped_with_a_warning(trec_workspace):
-    result = invoke(trec_workspace, "experiment", "--sizes", "30,99999", "--splits", "1", "--models", "logreg",
-                    "--featurizers", "tfidf", "--name", "too-big")
+def test_sizes_beyond_the_pool_are_skipped_with_a_warning(workspace):
+    result = invoke(
+        workspace,
+        "experiment",
+        "--sizes",
+        "30,99999",
+        "--splits",
+        "1",
+        "--models",
+        "logreg",
+        "--featurizers",
+        "tfidf",
+        "--name",
+        "too-big",
+    )
     assert result.exit_code == 0, result.output
     assert "skipping size 99999" in result.output
-    config = json.loads((trec_workspace / "results" / "too-big" / "config.json").read_text())
+    config = json.loads((workspace / "results" / "too-big" / "config.json").read_text())
     assert config["skipped"][0]["train_size"] == 99999
-    table = pq.read_table(trec_workspace / "results" / "too-big" / "results.parquet")
+    table = pq.read_table(workspace / "results" / "too-big" / "results.parquet")
     assert set(table.column("train_size").to_pylist()) == {30}
 
 
-def test_bad_requests_are_one_line_errors(trec_workspace, tmp_path):
+def test_bad_requests_are_one_line_errors(corpus_workspace, tmp_path):
     cases = [
-        (trec_workspace, ("experiment", "--models", "forest"), "unknown model 'forest'"),
-        (trec_workspace, ("experiment", "--datasets", "imdb"), "no features for dataset 'imdb'"),
-        (trec_workspace, ("experiment", "--featurizers", "glove"), "no 'glove' features for dataset 'trec'"),
-        (trec_workspace, ("experiment", "--sizes", "ten"), "expected a comma-separated list"),
+        (corpus_workspace, ("experiment", "--models", "forest"), "unknown model 'forest'"),
+        (corpus_workspace, ("experiment", "--datasets", "imdb"), "no features for dataset 'imdb'"),
+        (corpus_workspace, ("experiment", "--featurizers", "glove"), f"no 'glove' features for dataset '{CORPUS}'"),
+        (corpus_workspace, ("experiment", "--sizes", "ten"), "expected a comma-separated list"),
         (tmp_path, ("experiment",), "no features in"),
     ]
     for root, args, message in cases:
@@ -133,12 +165,12 @@ def test_bad_requests_are_one_line_errors(trec_workspace, tmp_path):
         assert message in result.output, result.output
 
 
-def test_non_finite_features_are_refused(trec_workspace, tmp_path):
+def test_non_finite_features_are_refused(corpus_workspace, tmp_path):
     import pyarrow as pa
 
     from enso_ng.workspace import read_meta, write_parquet
 
-    source = trec_workspace / "features" / "trec" / "bert.parquet"
+    source = corpus_workspace / "features" / CORPUS / "bert.parquet"
     table = pq.read_table(source)
     vectors = table.column("features").combine_chunks().flatten().to_numpy().copy()
     vectors[5] = np.nan
@@ -162,7 +194,10 @@ def test_cv_folds_are_stratified_balanced_and_seeded():
     for label in set(y):  # every class split as evenly as it can be
         counts = [np.sum(y[v] == label) for v in valid]
         assert max(counts) - min(counts) <= 1
-    again, other = cv_folds(y, 3, random_state=5, allow_missing=True), cv_folds(y, 3, random_state=6, allow_missing=True)
+    again, other = (
+        cv_folds(y, 3, random_state=5, allow_missing=True),
+        cv_folds(y, 3, random_state=6, allow_missing=True),
+    )
     assert all(np.array_equal(a, b) for (_, a), (_, b) in zip(folds, again))
     assert not all(np.array_equal(a, b) for (_, a), (_, b) in zip(folds, other))
     assert len(cv_folds(y, 3, random_state=5)) == 2  # every class in every fold's training rows: 2 folds at most
@@ -183,49 +218,122 @@ def test_inner_cv_with_a_single_example_class():
 
 
 @pytest.mark.parametrize("featurizer", ["bert", "tfidf"])
-def test_mlp_minibatch_path(trec_workspace, featurizer):
+def test_mlp_minibatch_path(corpus_workspace, featurizer):
     """Training sets larger than batch_size are trained on shared minibatches sliced from the input."""
-    feats = read_features(trec_workspace / "features" / "trec" / f"{featurizer}.parquet")
+    feats = read_features(corpus_workspace / "features" / CORPUS / f"{featurizer}.parquet")
     plan = plan_split(feats.labels, feats.splits, seed=0)
     train = plan.train(300)
     model = MODELS.get("mlp")(random_state=0, batch_size=64).fit(feats.X[train], feats.labels[train])
     again = MODELS.get("mlp")(random_state=0, batch_size=64).fit(feats.X[train], feats.labels[train])
     assert np.array_equal(model.predict_proba(feats.X[plan.test]), again.predict_proba(feats.X[plan.test]))
-    assert np.mean(model.predict(feats.X[plan.test]) == feats.labels[plan.test]) > 0.45
+    assert np.mean(model.predict(feats.X[plan.test]) == feats.labels[plan.test]) > 0.5
 
 
 # ---------------------------------------------------------------- logistic regression and the other models
 
 
-@pytest.mark.parametrize("featurizer, size, binary", [("bert", 300, False), ("bert", 600, False),
-                                                      ("tfidf", 300, False), ("bert", 300, True), ("bert", 600, True)])
-def test_logreg_matches_scikit_learn_at_the_chosen_C(trec_workspace, featurizer, size, binary):
+@pytest.mark.parametrize(
+    "featurizer, size, binary",
+    [("bert", 300, False), ("bert", 600, False), ("tfidf", 300, False), ("bert", 300, True), ("bert", 600, True)],
+)
+def test_logreg_matches_scikit_learn_at_the_chosen_C(corpus_workspace, featurizer, size, binary):
     """The batched solver reaches scikit-learn's optimum of the same objective: in the Gram eigenbasis (bert
     is 384-d), on centred features as they are, on sparse rows, and with one score per row (two classes)."""
     from sklearn.linear_model import LogisticRegression
 
-    feats = read_features(trec_workspace / "features" / "trec" / f"{featurizer}.parquet")
+    feats = read_features(corpus_workspace / "features" / CORPUS / f"{featurizer}.parquet")
     plan = plan_split(feats.labels, feats.splits, seed=0)
     train = plan.train(size)
-    # two classes: does the question ask for a description, or for anything else
-    labels = np.where(feats.labels == "DESC", "DESC", "other") if binary else feats.labels
+    # two classes: is the tweet negative, or anything else
+    labels = np.where(feats.labels == "negative", "negative", "other") if binary else feats.labels
     ours = MODELS.get("logreg")(random_state=0, tol=1e-6).fit(feats.X[train], labels[train])
     assert ours.best_params_["converged"]
-    reference = LogisticRegression(C=ours.best_params_["C"], tol=1e-10, max_iter=10000).fit(feats.X[train], labels[train])
+    reference = LogisticRegression(C=ours.best_params_["C"], tol=1e-10, max_iter=10000).fit(
+        feats.X[train], labels[train]
+    )
     test = feats.X[plan.test]
     agree = np.mean(ours.predict(test) == reference.predict(test))
     assert agree >= 0.99, agree
     assert np.abs(ours.predict_proba(test) - reference.predict_proba(test)).max() < 0.05  # float32, C up to 1000
 
 
+def _objective(model, X, y, C) -> float:
+    """scikit-learn's objective in float64: C x the summed log-loss + half the squared weights (intercept free)."""
+    from scipy.special import logsumexp
+
+    codes = np.searchsorted(model.classes_, y)
+    S = np.asarray(X @ model.coef_.T, dtype=np.float64) + model.intercept_
+    if S.shape[1] == 1:  # two classes: one score per row, that of the second class
+        loss = np.logaddexp(0, S[:, 0]) - (codes == 1) * S[:, 0]
+    else:
+        loss = logsumexp(S, axis=1) - S[np.arange(len(S)), codes]
+    return float(C * loss.sum() + 0.5 * np.sum(model.coef_.astype(np.float64) ** 2))
+
+
+@pytest.mark.parametrize(
+    "featurizer, size, binary", [("bert", 60, False), ("bert", 300, False), ("tfidf", 300, False), ("bert", 300, True)]
+)
+def test_logreg_reaches_scikit_learns_optimum_at_tight_tolerance(corpus_workspace, featurizer, size, binary):
+    """The same minimum of the same objective, not only the same predictions: the objective within 2e-5
+    (relative) of scikit-learn's solved to 1e-10, and the coefficients within 1% (measured: 1e-8 to 3e-6 and
+    0.02% to 0.3%, the most at C = 1000 where the optimum is flattest)."""
+    from sklearn.linear_model import LogisticRegression
+
+    feats = read_features(corpus_workspace / "features" / CORPUS / f"{featurizer}.parquet")
+    train = plan_split(feats.labels, feats.splits, seed=0).train(size)
+    labels = np.where(feats.labels == "negative", "negative", "other") if binary else feats.labels
+    X, y = feats.X[train], labels[train]
+    ours = MODELS.get("logreg")(random_state=0, tol=1e-6).fit(X, y)
+    C = ours.best_params_["C"]
+    reference = LogisticRegression(C=C, tol=1e-10, max_iter=10000).fit(X, y)
+    assert ours.coef_.shape == reference.coef_.shape
+    mine, theirs = _objective(ours, X, y, C), _objective(reference, X, y, C)
+    assert mine <= theirs * (1 + 2e-5), (mine, theirs)
+    assert mine >= theirs * (1 - 2e-5), (mine, theirs)  # scikit-learn's own optimum is no worse
+    assert np.linalg.norm(ours.coef_ - reference.coef_) <= 0.01 * np.linalg.norm(reference.coef_)
+
+
+@pytest.mark.parametrize("featurizer, binary", [("bert", False), ("bert", True)])  # sparse fold fits are always exact
+def test_logreg_chooses_the_C_that_LogisticRegressionCV_chooses_on_the_same_folds(corpus_workspace, featurizer, binary):
+    """With exact fold fits (cv_tol = tol) the inner CV is scikit-learn's: the same folds, the same C grid,
+    mean validation accuracy, ties to the smaller C. Checked on three split seeds each."""
+    import warnings
+
+    from sklearn.linear_model import LogisticRegressionCV
+
+    from enso_ng.experiment.models import cv_folds
+
+    feats = read_features(corpus_workspace / "features" / CORPUS / f"{featurizer}.parquet")
+    labels = np.where(feats.labels == "negative", "negative", "other") if binary else feats.labels
+    grid = [0.1, 1.0, 10.0, 100.0, 1000.0]
+    for seed in range(3):
+        train = plan_split(feats.labels, feats.splits, seed=seed).train(300)
+        X, y = feats.X[train], labels[train]
+        ours = MODELS.get("logreg")(random_state=seed, Cs=grid, tol=1e-6, cv_tol=1e-6).fit(X, y)
+        folds = cv_folds(np.unique(y, return_inverse=True)[1], 3, random_state=seed, allow_missing=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            reference = LogisticRegressionCV(Cs=grid, cv=folds, tol=1e-8, max_iter=10000).fit(X, y)
+        scores = np.mean(next(iter(reference.scores_.values())), axis=0)  # (folds, Cs) -> mean per C
+        best = scores.max()
+        assert ours.best_params_["cv_accuracy"] == pytest.approx(best, abs=1e-6), (seed, scores)
+        tied = [C for C, score in zip(grid, scores) if score > best - 1e-9]
+        # scikit-learn breaks an exact tie by float rounding of the fold sums; enso_ng by the smaller C
+        expected = float(np.ravel(reference.C_)[0]) if len(tied) == 1 else tied[0]
+        assert ours.best_params_["C"] == expected, (seed, scores)
+
+
 @pytest.mark.parametrize("size", [60, 500])  # fewer rows than dimensions (Gram eigenbasis), and more
-def test_logreg_fit_many_equals_fitting_alone(trec_workspace, size):
+def test_logreg_fit_many_equals_fitting_alone(corpus_workspace, size):
     """A cell's result does not depend on the other cells of its batch."""
-    feats = read_features(trec_workspace / "features" / "trec" / "bert.parquet")
+    feats = read_features(corpus_workspace / "features" / CORPUS / "bert.parquet")
     plans = [plan_split(feats.labels, feats.splits, seed=s) for s in range(3)]
     cls = MODELS.get("logreg")
-    together = cls.fit_many([cls(random_state=p.seed) for p in plans], [feats.X[p.train(size)] for p in plans],
-                            [feats.labels[p.train(size)] for p in plans])
+    together = cls.fit_many(
+        [cls(random_state=p.seed) for p in plans],
+        [feats.X[p.train(size)] for p in plans],
+        [feats.labels[p.train(size)] for p in plans],
+    )
     test = feats.X[plans[0].test]
     for plan, model in zip(plans, together):
         alone = cls(random_state=plan.seed).fit(feats.X[plan.train(size)], feats.labels[plan.train(size)])
@@ -233,9 +341,11 @@ def test_logreg_fit_many_equals_fitting_alone(trec_workspace, size):
         assert np.abs(model.predict_proba(test) - alone.predict_proba(test)).max() < 1e-3
 
 
-@pytest.mark.parametrize("name, floor", [("knn", 0.55), ("svm", 0.6), ("lightgbm", 0.45)])
-def test_other_models_learn(trec_workspace, name, floor):
-    feats = read_features(trec_workspace / "features" / "trec" / "bert.parquet")
+@pytest.mark.parametrize(
+    "name, floor", [("knn", 0.55), ("svm", 0.55), ("lightgbm", 0.55)]
+)  # measured 0.61-0.63; majority 0.42
+def test_other_models_learn(corpus_workspace, name, floor):
+    feats = read_features(corpus_workspace / "features" / CORPUS / "bert.parquet")
     plan = plan_split(feats.labels, feats.splits, seed=0)
     train = plan.train(200)
     model = MODELS.get(name)(random_state=0).fit(feats.X[train], feats.labels[train])
@@ -246,12 +356,12 @@ def test_other_models_learn(trec_workspace, name, floor):
     assert model.best_params_["cv_folds"] == 3
 
 
-def test_lightgbm_and_knn_take_sparse_tfidf(trec_workspace):
-    feats = read_features(trec_workspace / "features" / "trec" / "tfidf.parquet")
+def test_lightgbm_and_knn_take_sparse_tfidf(corpus_workspace):
+    feats = read_features(corpus_workspace / "features" / CORPUS / "tfidf.parquet")
     plan = plan_split(feats.labels, feats.splits, seed=0)
     for name in ("lightgbm", "knn"):
         model = MODELS.get(name)(random_state=0).fit(feats.X[plan.train(300)], feats.labels[plan.train(300)])
-        assert np.mean(model.predict(feats.X[plan.test]) == feats.labels[plan.test]) > 0.4, name
+        assert np.mean(model.predict(feats.X[plan.test]) == feats.labels[plan.test]) > 0.5, name
 
 
 def _multi_layer_features(root, layers: int = 3):
@@ -264,8 +374,9 @@ def _multi_layer_features(root, layers: int = 3):
     labels = np.array(["x", "y", "z"])[rng.integers(0, 3, n)]
     X = rng.normal(size=(n, layers, d)).astype(np.float32)
     X[:, 1, :3] += 3 * (labels[:, None] == np.array(["x", "y", "z"])[None, :])
-    meta = FeaturesMeta(dataset="toy", featurizer="deep", dataset_fingerprint="f" * 64, params={}, dim=layers * d,
-                        rows=n, layers=layers).to_dict()
+    meta = FeaturesMeta(
+        dataset="toy", featurizer="deep", dataset_fingerprint="f" * 64, params={}, dim=layers * d, rows=n, layers=layers
+    ).to_dict()
     path = root / "features" / "toy" / "deep.parquet"
     schema = features_schema(layers * d, False)
     with parquet_writer(path, schema, meta) as writer:
@@ -275,8 +386,20 @@ def _multi_layer_features(root, layers: int = 3):
 
 def test_layer_mix_learns_which_layer_carries_the_task(tmp_path):
     _multi_layer_features(tmp_path)
-    result = invoke(tmp_path, "experiment", "--sizes", "150", "--splits", "2", "--models", "layer_mix,logreg",
-                    "--metrics", "accuracy", "--name", "mix")
+    result = invoke(
+        tmp_path,
+        "experiment",
+        "--sizes",
+        "150",
+        "--splits",
+        "2",
+        "--models",
+        "layer_mix,logreg",
+        "--metrics",
+        "accuracy",
+        "--name",
+        "mix",
+    )
     assert result.exit_code == 0, result.output
     rows = pq.read_table(tmp_path / "results" / "mix" / "results.parquet").to_pylist()
     mix = [r for r in rows if r["model"] == "layer_mix" and r["metric"] == "accuracy"]
@@ -285,12 +408,24 @@ def test_layer_mix_learns_which_layer_carries_the_task(tmp_path):
     assert len(weights) == 3 and np.argmax(weights) == 1
 
 
-def test_layer_mix_is_skipped_on_single_layer_features(trec_workspace):
-    result = invoke(trec_workspace, "experiment", "--sizes", "30", "--splits", "1", "--models", "layer_mix,logreg",
-                    "--featurizers", "tfidf", "--name", "no-mix")
+def test_layer_mix_is_skipped_on_single_layer_features(workspace):
+    result = invoke(
+        workspace,
+        "experiment",
+        "--sizes",
+        "30",
+        "--splits",
+        "1",
+        "--models",
+        "layer_mix,logreg",
+        "--featurizers",
+        "tfidf",
+        "--name",
+        "no-mix",
+    )
     assert result.exit_code == 0, result.output
     assert "skipping model layer_mix on tfidf" in result.output
-    config = json.loads((trec_workspace / "results" / "no-mix" / "config.json").read_text())
+    config = json.loads((workspace / "results" / "no-mix" / "config.json").read_text())
     assert config["skipped"][0]["model"] == "layer_mix"
 
 
@@ -303,7 +438,9 @@ def test_metrics_on_known_predictions():
     classes = np.array(["a", "b", "c"])
     y_true = np.array(["a", "a", "b", "b", "c", "c"])
     y_pred = np.array(["a", "b", "b", "b", "c", "a"])
-    proba = np.array([[.8, .1, .1], [.4, .5, .1], [.1, .8, .1], [.2, .7, .1], [.1, .1, .8], [.5, .2, .3]])
+    proba = np.array(
+        [[0.8, 0.1, 0.1], [0.4, 0.5, 0.1], [0.1, 0.8, 0.1], [0.2, 0.7, 0.1], [0.1, 0.1, 0.8], [0.5, 0.2, 0.3]]
+    )
     p = Predictions(y_true, y_pred, classes, proba, proba)
     value = {name: METRICS.get(name).fn(p) for name in METRICS.names()}
     assert value["accuracy"] == pytest.approx(4 / 6)
@@ -311,18 +448,30 @@ def test_metrics_on_known_predictions():
     assert value["balanced_accuracy"] == pytest.approx((0.5 + 1 + 0.5) / 3)
     assert value["macro_recall"] == pytest.approx((0.5 + 1 + 0.5) / 3)
     assert value["macro_precision"] == pytest.approx((0.5 + 2 / 3 + 1) / 3)
-    assert value["log_loss"] == pytest.approx(-np.mean(np.log([.8, .4, .8, .7, .8, .3])))
+    assert value["log_loss"] == pytest.approx(-np.mean(np.log([0.8, 0.4, 0.8, 0.7, 0.8, 0.3])))
     assert 0.5 < value["roc_auc"] <= 1
     # A class absent from the rows has no AUC: the mean is over the others, not a made-up 0.5.
     q = Predictions(y_true[:4], y_pred[:4], classes, proba[:4], proba[:4])
     assert METRICS.get("roc_auc").fn(q) == pytest.approx(1.0)
 
 
-def test_svm_has_no_log_loss_but_has_roc_auc(trec_workspace):
-    result = invoke(trec_workspace, "experiment", "--sizes", "60", "--splits", "1", "--models", "svm",
-                    "--featurizers", "tfidf", "--name", "svm-metrics")
+def test_svm_has_no_log_loss_but_has_roc_auc(workspace):
+    result = invoke(
+        workspace,
+        "experiment",
+        "--sizes",
+        "60",
+        "--splits",
+        "1",
+        "--models",
+        "svm",
+        "--featurizers",
+        "tfidf",
+        "--name",
+        "svm-metrics",
+    )
     assert result.exit_code == 0, result.output
-    metrics = set(pq.read_table(trec_workspace / "results" / "svm-metrics" / "results.parquet").column("metric").to_pylist())
+    metrics = set(pq.read_table(workspace / "results" / "svm-metrics" / "results.parquet").column("metric").to_pylist())
     assert "roc_auc" in metrics and "accuracy" in metrics and "log_loss" not in metrics
 
 
@@ -358,59 +507,100 @@ def test_resamplers_balance_the_training_subset(name, expected):
 # ---------------------------------------------------------------- the command: options, config files, jobs
 
 
-def test_per_label_option_and_resampler_through_the_cli(trec_workspace):
-    result = invoke(trec_workspace, "experiment", "--per-label", "2,8", "--splits", "1", "--models", "logreg",
-                    "--featurizers", "bert", "--resampler", "oversample", "--name", "k-shot")
+def test_per_label_option_and_resampler_through_the_cli(workspace):
+    result = invoke(
+        workspace,
+        "experiment",
+        "--per-label",
+        "2,8",
+        "--splits",
+        "1",
+        "--models",
+        "logreg",
+        "--featurizers",
+        "bert",
+        "--resampler",
+        "oversample",
+        "--name",
+        "k-shot",
+    )
     assert result.exit_code == 0, result.output
-    config = json.loads((trec_workspace / "results" / "k-shot" / "config.json").read_text())
+    config = json.loads((workspace / "results" / "k-shot" / "config.json").read_text())
     assert config["config"]["sampler"] == "per_label" and config["size_unit"] == "examples per label"
-    rows = pq.read_table(trec_workspace / "results" / "k-shot" / "results.parquet").to_pylist()
+    rows = pq.read_table(workspace / "results" / "k-shot" / "results.parquet").to_pylist()
     assert {r["train_size"] for r in rows} == {2, 8}
-    assert {json.loads(r["params"])["train_rows"] for r in rows} == {12, 48}  # 6 classes x k
-    result = invoke(trec_workspace, "experiment", "--per-label", "2", "--sizes", "10", "--name", "both")
+    assert {json.loads(r["params"])["train_rows"] for r in rows} == {6, 24}  # 3 classes x k
+    result = invoke(workspace, "experiment", "--per-label", "2", "--sizes", "10", "--name", "both")
     assert result.exit_code != 0 and "either --sizes or --per-label" in result.output
 
 
-@pytest.mark.parametrize("suffix, text", [
-    (".toml", 'sizes = [30, 60]\nsplits = 1\nmodels = "logreg,knn"\nfeaturizers = ["tfidf"]\nmetrics = ["accuracy"]\n'),
-    (".yaml", "experiment:\n  sizes: [30, 60]\n  splits: 1\n  models: [logreg, knn]\n  featurizers: tfidf\n  metrics: [accuracy]\n"),
-])
-def test_config_file_with_command_line_overrides(trec_workspace, tmp_path, suffix, text):
+@pytest.mark.parametrize(
+    "suffix, text",
+    [
+        (
+            ".toml",
+            'sizes = [30, 60]\nsplits = 1\nmodels = "logreg,knn"\nfeaturizers = ["tfidf"]\nmetrics = ["accuracy"]\n',
+        ),
+        (
+            ".yaml",
+            "experiment:\n  sizes: [30, 60]\n  splits: 1\n  models: [logreg, knn]\n  featurizers: tfidf\n  metrics: [accuracy]\n",
+        ),
+    ],
+)
+def test_config_file_with_command_line_overrides(workspace, tmp_path, suffix, text):
     path = tmp_path / f"grid{suffix}"
     path.write_text(text)
     name = f"from-{suffix[1:]}"
-    result = invoke(trec_workspace, "experiment", "--config", str(path), "--models", "logreg", "--name", name)
+    result = invoke(workspace, "experiment", "--config", str(path), "--models", "logreg", "--name", name)
     assert result.exit_code == 0, result.output
-    config = json.loads((trec_workspace / "results" / name / "config.json").read_text())["config"]
+    config = json.loads((workspace / "results" / name / "config.json").read_text())["config"]
     assert config["sizes"] == [30, 60] and config["splits"] == 1 and config["featurizers"] == ["tfidf"]
     assert config["models"] == ["logreg"], "the flag overrides the file"
     assert config["metrics"] == ["accuracy"]
 
 
-@pytest.mark.parametrize("text, message", [
-    ("sizes = [30]\nmodel = 'logreg'\n", "unknown key 'model'"),
-    ("splits = 'many'\n", "splits must be a int"),
-    ("sizes = [30\n", "not valid TOML"),
-])
-def test_bad_config_file_is_a_one_line_error(trec_workspace, tmp_path, text, message):
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("sizes = [30]\nmodel = 'logreg'\n", "unknown key 'model'"),
+        ("splits = 'many'\n", "splits must be a int"),
+        ("sizes = [30\n", "not valid TOML"),
+    ],
+)
+def test_bad_config_file_is_a_one_line_error(corpus_workspace, tmp_path, text, message):
     path = tmp_path / "bad.toml"
     path.write_text(text)
-    result = invoke(trec_workspace, "experiment", "--config", str(path))
+    result = invoke(corpus_workspace, "experiment", "--config", str(path))
     assert result.exit_code == 1 and message in result.output and "bad.toml" in result.output
     assert len(result.output.strip().splitlines()) == 1
 
 
-def test_jobs_give_the_same_numbers(trec_workspace):
-    args = ["--sizes", "30,60", "--splits", "2", "--models", "logreg,knn", "--featurizers", "bert,tfidf",
-            "--metrics", "accuracy,log_loss"]
-    assert invoke(trec_workspace, "experiment", *args, "--name", "serial").exit_code == 0
-    result = invoke(trec_workspace, "experiment", *args, "--jobs", "2", "--name", "parallel")
+def test_jobs_give_the_same_numbers(workspace):
+    args = [
+        "--sizes",
+        "30,60",
+        "--splits",
+        "2",
+        "--models",
+        "logreg,knn",
+        "--featurizers",
+        "bert,tfidf",
+        "--metrics",
+        "accuracy,log_loss",
+    ]
+    assert invoke(workspace, "experiment", *args, "--name", "serial").exit_code == 0
+    result = invoke(workspace, "experiment", *args, "--jobs", "2", "--name", "parallel")
     assert result.exit_code == 0, result.output
 
     def values(run):
-        rows = pq.read_table(trec_workspace / "results" / run / "results.parquet").to_pylist()
-        return {(r["featurizer"], r["model"], r["train_size"], r["split"], r["metric"]): (r["value"], json.loads(r["params"]).get("C"))
-                for r in rows}
+        rows = pq.read_table(workspace / "results" / run / "results.parquet").to_pylist()
+        return {
+            (r["featurizer"], r["model"], r["train_size"], r["split"], r["metric"]): (
+                r["value"],
+                json.loads(r["params"]).get("C"),
+            )
+            for r in rows
+        }
 
     serial, parallel = values("serial"), values("parallel")
     assert len(serial) == 2 * 2 * 2 * 2 * 4 and serial == parallel
@@ -422,17 +612,36 @@ def test_single_class_subsets_are_recorded_skips(tmp_path):
 
     source = tmp_path / "rare.csv"
     with open(source, "w", newline="") as fh:
-        csv.writer(fh).writerows([["text", "label"], *[[f"text number {i}", "b" if i % 25 == 0 else "a"] for i in range(200)]])
+        csv.writer(fh).writerows(
+            [["text", "label"], *[[f"text number {i}", "b" if i % 25 == 0 else "a"] for i in range(200)]]
+        )
     assert invoke(tmp_path, "download", "--from-file", str(source), "--name", "rare").exit_code == 0
     assert invoke(tmp_path, "featurize", "-f", "tfidf").exit_code == 0
-    result = invoke(tmp_path, "experiment", "--sizes", "3", "--splits", "6", "--sampler", "natural",
-                    "--models", "logreg", "--metrics", "accuracy", "--name", "rare")
+    result = invoke(
+        tmp_path,
+        "experiment",
+        "--sizes",
+        "3",
+        "--splits",
+        "6",
+        "--sampler",
+        "natural",
+        "--models",
+        "logreg",
+        "--metrics",
+        "accuracy",
+        "--name",
+        "rare",
+    )
     assert result.exit_code == 0, result.output
     config = json.loads((tmp_path / "results" / "rare" / "config.json").read_text())
     skipped = {s["split"] for s in config["skipped"]}
     assert skipped and "single class" in config["skipped"][0]["reason"]
-    scored = set(pq.read_table(tmp_path / "results" / "rare" / "results.parquet").column("split").to_pylist()) \
-        if (tmp_path / "results" / "rare" / "results.parquet").exists() else set()
+    scored = (
+        set(pq.read_table(tmp_path / "results" / "rare" / "results.parquet").column("split").to_pylist())
+        if (tmp_path / "results" / "rare" / "results.parquet").exists()
+        else set()
+    )
     assert not scored & skipped and scored | skipped == set(range(6))
 
 
@@ -441,8 +650,9 @@ def test_one_class_features_are_refused(tmp_path):
     from enso_ng.workspace import parquet_writer
 
     schema = features_schema(4, False)
-    meta = FeaturesMeta(dataset="mono", featurizer="f", dataset_fingerprint="0" * 64, params={}, dim=4,
-                        rows=20).to_dict()
+    meta = FeaturesMeta(
+        dataset="mono", featurizer="f", dataset_fingerprint="0" * 64, params={}, dim=4, rows=20
+    ).to_dict()
     with parquet_writer(tmp_path / "features" / "mono" / "f.parquet", schema, meta) as writer:
         writer.write_batch(features_batch(schema, np.arange(20), ["a"] * 20, [None] * 20, np.ones((20, 4))))
     result = invoke(tmp_path, "experiment", "--sizes", "5")

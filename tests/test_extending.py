@@ -24,8 +24,11 @@ from enso_ng.workspace import sha256_file
 
 from conftest import invoke, serve
 
-WORDS = {"sport": ["goal", "match", "team", "score"], "music": ["song", "band", "album", "guitar"],
-         "food": ["pasta", "bread", "spice", "soup"]}
+WORDS = {
+    "sport": ["goal", "match", "team", "score"],
+    "music": ["song", "band", "album", "guitar"],
+    "food": ["pasta", "bread", "spice", "soup"],
+}
 
 
 def _write_csv(path, rows: int = 240, seed: int = 0) -> None:
@@ -55,11 +58,20 @@ def test_a_new_dataset_is_one_catalog_entry(tmp_path):
     served.mkdir()
     _write_csv(served / "topics.csv")
     with serve(served) as base:
-        add(DatasetEntry(
-            name="toy_topics", task="topic", description="generated topics",
-            files={None: UrlSource(f"{base}/topics.csv", sha256_file(served / "topics.csv"))},
-            parser=csv_columns("text", "label"), labels=same("food", "music", "sport"),
-            licence="CC0", citation="", homepage="", rows=240))
+        add(
+            DatasetEntry(
+                name="toy_topics",
+                task="topic",
+                description="generated topics",
+                files={None: UrlSource(f"{base}/topics.csv", sha256_file(served / "topics.csv"))},
+                parser=csv_columns("text", "label"),
+                labels=same("food", "music", "sport"),
+                licence="CC0",
+                citation="",
+                homepage="",
+                rows=240,
+            )
+        )
         try:
             listed = invoke(tmp_path, "download", "--list")
             fetched = invoke(tmp_path, "download", "toy_topics")
@@ -98,8 +110,9 @@ def test_a_new_featurizer_is_one_registered_class(topics, length_featurizer):
     assert result.exit_code == 0, result.output
     meta = json.loads(pq.read_schema(topics / "features" / "topics" / "lengths.parquet").metadata[b"enso_ng"])
     assert meta["params"] == {"scale": 2.0} and meta["dim"] == 2
-    run = invoke(topics, "experiment", "-f", "lengths", "-m", "logreg", "--sizes", "30", "--splits", "2",
-                 "--name", "len")
+    run = invoke(
+        topics, "experiment", "-f", "lengths", "-m", "logreg", "--sizes", "30", "--splits", "2", "--name", "len"
+    )
     assert run.exit_code == 0, run.output
 
 
@@ -132,8 +145,20 @@ def test_a_new_model_is_one_registered_class(topics, centroid_model):
     assert invoke(topics, "featurize", "-f", "tfidf").exit_code == 0
     listed = invoke(topics, "experiment", "--list")
     assert "centroid: shrink=0.0" in listed.output
-    result = invoke(topics, "experiment", "-m", "centroid,logreg", "-o", "centroid.shrink=0.5", "--sizes", "30,90",
-                    "--splits", "2", "--name", "c")
+    result = invoke(
+        topics,
+        "experiment",
+        "-m",
+        "centroid,logreg",
+        "-o",
+        "centroid.shrink=0.5",
+        "--sizes",
+        "30,90",
+        "--splits",
+        "2",
+        "--name",
+        "c",
+    )
     assert result.exit_code == 0, result.output
     table = pq.read_table(topics / "results" / "c" / "results.parquet").to_pylist()
     centroid = [r for r in table if r["model"] == "centroid" and r["metric"] == "accuracy"]
@@ -159,8 +184,20 @@ def error_rate_metric():
 
 def test_a_new_metric_is_one_decorated_function(topics, error_rate_metric):
     assert invoke(topics, "featurize", "-f", "tfidf").exit_code == 0
-    result = invoke(topics, "experiment", "-m", "logreg", "--metrics", "error_rate,accuracy", "--sizes", "12,120",
-                    "--splits", "2", "--name", "e")
+    result = invoke(
+        topics,
+        "experiment",
+        "-m",
+        "logreg",
+        "--metrics",
+        "error_rate,accuracy",
+        "--sizes",
+        "12,120",
+        "--splits",
+        "2",
+        "--name",
+        "e",
+    )
     assert result.exit_code == 0, result.output
     config = json.loads((topics / "results" / "e" / "config.json").read_text())
     assert config["metrics"]["error_rate"] == {"higher_is_better": False}

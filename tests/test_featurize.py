@@ -1,4 +1,4 @@
-"""`enso featurize`: the real MiniLM model and tf-idf on real TREC questions."""
+"""`enso featurize`: the real MiniLM model, GloVe vectors and tf-idf on real tweets (the session corpus)."""
 
 import numpy as np
 import pyarrow as pa
@@ -9,30 +9,29 @@ from enso_ng.featurize.bert import BertFeaturizer
 from enso_ng.formats import read_features
 from enso_ng.workspace import read_meta
 
-from conftest import invoke
+from conftest import CORPUS, CORPUS_ROWS, invoke
 
 
-def test_bert_features_follow_the_contract(trec_workspace):
-    path = trec_workspace / "features" / "trec" / "bert.parquet"
+def test_bert_features_follow_the_contract(corpus_workspace):
+    path = corpus_workspace / "features" / CORPUS / "bert.parquet"
     schema = pq.read_schema(path)
     assert schema.field("features").type == pa.list_(pa.float32(), 384)
     assert schema.names == ["row", "label", "split", "features"]
     feats = read_features(path)
-    data = read_meta(trec_workspace / "datasets" / "trec.parquet")
-    assert feats.X.shape == (5952, 384)
+    data = read_meta(corpus_workspace / "datasets" / f"{CORPUS}.parquet")
+    assert feats.X.shape == (CORPUS_ROWS, 384)
     assert feats.meta.dataset_fingerprint == data["fingerprint"]
     assert len(feats.meta.params["weights_sha256"]) == 64
     assert feats.meta.params["pooling"] == "mean"
     assert np.allclose(np.linalg.norm(feats.X, axis=1), 1.0, atol=1e-4)
-    assert (feats.rows == np.arange(5952)).all()
-    assert pq.ParquetFile(path).num_row_groups > 1, "written in row groups as computed"
+    assert (feats.rows == np.arange(CORPUS_ROWS)).all()
 
 
-def test_tfidf_features_are_sparse(trec_workspace):
-    path = trec_workspace / "features" / "trec" / "tfidf.parquet"
+def test_tfidf_features_are_sparse(corpus_workspace):
+    path = corpus_workspace / "features" / CORPUS / "tfidf.parquet"
     assert {"indices", "values"} <= set(pq.read_schema(path).names)
     feats = read_features(path)
-    assert feats.X.shape[0] == 5952 and feats.meta.sparse
+    assert feats.X.shape[0] == CORPUS_ROWS and feats.meta.sparse
     norms = np.sqrt(feats.X.multiply(feats.X).sum(axis=1)).A.ravel()
     assert np.allclose(norms[norms > 0], 1.0, atol=1e-4)
 
@@ -51,16 +50,14 @@ def test_pooling_options_differ_and_duplicates_are_embedded_once():
     assert not np.allclose(mean[:2], cls[:2])
 
 
-def test_cache_is_reused_and_rebuilt_on_a_changed_parameter(trec_workspace):
-    result = invoke(trec_workspace, "featurize", "-f", "tfidf", "-d", "trec")
+def test_cache_is_reused_and_rebuilt_on_a_changed_parameter(workspace):
+    result = invoke(workspace, "featurize", "-f", "tfidf", "-d", CORPUS)
     assert result.exit_code == 0 and result.output.startswith("cached"), result.output
-    path = trec_workspace / "features" / "trec" / "tfidf.parquet"
+    path = workspace / "features" / CORPUS / "tfidf.parquet"
     before = read_meta(path)["params"]
-    result = invoke(trec_workspace, "featurize", "-f", "tfidf", "-d", "trec", "-o", "ngram_max=1")
+    result = invoke(workspace, "featurize", "-f", "tfidf", "-d", CORPUS, "-o", "ngram_max=1")
     assert result.exit_code == 0 and result.output.startswith("wrote"), result.output
     assert read_meta(path)["params"] == {**before, "ngram_max": 1}
-    # restore the session's default features for the other tests
-    assert invoke(trec_workspace, "featurize", "-f", "tfidf", "-d", "trec").output.startswith("wrote")
 
 
 def test_list_shows_featurizers_and_options(tmp_path):
@@ -69,16 +66,16 @@ def test_list_shows_featurizers_and_options(tmp_path):
     assert "bert:" in result.output and "tfidf:" in result.output and "pooling = 'mean'" in result.output
 
 
-def test_bad_requests_are_one_line_errors(trec_workspace, tmp_path):
+def test_bad_requests_are_one_line_errors(corpus_workspace, tmp_path):
     cases = [
         (("featurize", "-f", "elmo2"), "unknown featurizer 'elmo2'"),
         (("featurize", "-f", "bert", "-d", "nope"), "no dataset 'nope'"),
-        (("featurize", "-f", "tfidf", "-d", "trec", "-o", "colour=red"), "no chosen featurizer has option 'colour'"),
-        (("featurize", "-f", "tfidf", "-d", "trec", "-o", "min_df=lots"), "min_df='lots' is not a int"),
-        (("featurize", "-f", "bert", "-d", "trec", "-o", "pooling=median"), "pooling must be mean, cls or max"),
+        (("featurize", "-f", "tfidf", "-d", CORPUS, "-o", "colour=red"), "no chosen featurizer has option 'colour'"),
+        (("featurize", "-f", "tfidf", "-d", CORPUS, "-o", "min_df=lots"), "min_df='lots' is not a int"),
+        (("featurize", "-f", "bert", "-d", CORPUS, "-o", "pooling=median"), "pooling must be mean, cls or max"),
     ]
     for args, message in cases:
-        result = invoke(trec_workspace, *args)
+        result = invoke(corpus_workspace, *args)
         assert result.exit_code != 0, args
         assert message in result.output and len(result.output.strip().splitlines()) == 1, result.output
     assert "no datasets in" in invoke(tmp_path, "featurize").output
@@ -113,42 +110,47 @@ def test_bf16_stays_close_to_fp32():
     assert BertFeaturizer(precision="auto").params()["precision"] in ("bf16", "fp32")
 
 
-def test_truncation_is_counted_and_stored(trec_workspace, tmp_path):
+def test_truncation_is_counted_and_stored(tmp_path):
     import csv
 
     source = tmp_path / "long.csv"
     with open(source, "w", newline="") as fh:
-        csv.writer(fh).writerows([["text", "label"], *[[("word " * (5 if i % 2 else 80)).strip(), "ab"[i % 2]]
-                                                      for i in range(12)]])
+        csv.writer(fh).writerows(
+            [["text", "label"], *[[("word " * (5 if i % 2 else 80)).strip(), "ab"[i % 2]] for i in range(12)]]
+        )
     assert invoke(tmp_path, "download", "--from-file", str(source), "--name", "long").exit_code == 0
     result = invoke(tmp_path, "featurize", "-f", "bert", "-o", "max_length=32")
     assert result.exit_code == 0 and "truncated 1" in result.output, result.output  # 6 long texts, 1 unique
     assert read_meta(tmp_path / "features" / "long" / "bert.parquet")["report"]["truncated"] == 1
 
 
-@pytest.mark.parametrize("args, message", [
-    (("-o", "precision=fp16"), "fp16 needs a CUDA GPU"),
-    (("-o", "layers=top"), "layers must be last, mean, all or a layer number"),
-    (("-o", "layers=9"), "layers=9 but the model has layers 0..6"),
-])
-def test_bad_bert_options(trec_workspace, args, message):
-    result = invoke(trec_workspace, "featurize", "-f", "bert", "-d", "trec", *args)
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("-o", "precision=fp16"), "fp16 needs a CUDA GPU"),
+        (("-o", "layers=top"), "layers must be last, mean, all or a layer number"),
+        (("-o", "layers=9"), "layers=9 but the model has layers 0..6"),
+    ],
+)
+def test_bad_bert_options(corpus_workspace, args, message):
+    result = invoke(corpus_workspace, "featurize", "-f", "bert", "-d", CORPUS, *args)
     assert result.exit_code == 1 and message in result.output, result.output
 
 
 # ---------------------------------------------------------------- word vectors: GloVe, word2vec, fastText, doc2vec
 
 
-def test_glove_default_vectors_mean_and_sif(trec_workspace):
-    result = invoke(trec_workspace, "featurize", "-f", "glove", "-d", "trec")
+def test_glove_default_vectors_mean_and_sif(workspace):
+    result = invoke(workspace, "featurize", "-f", "glove", "-d", CORPUS)
     assert result.exit_code == 0 and "oov rate" in result.output, result.output
-    path = trec_workspace / "features" / "trec" / "glove.parquet"
+    path = workspace / "features" / CORPUS / "glove.parquet"
     feats = read_features(path)
-    assert feats.X.shape == (5952, 50)
+    assert feats.X.shape == (CORPUS_ROWS, 50)
     report = feats.meta.report
-    assert 0 < report["oov_rate"] < 0.02 and report["tokens"] > 50000
+    # tweets: handles, links and misspellings are out of GloVe 6B's vocabulary (measured: 0.101 of 47,015)
+    assert 0.05 < report["oov_rate"] < 0.15 and report["tokens"] > 40000
     assert len(feats.meta.params["vectors_sha256"]) == 64
-    assert invoke(trec_workspace, "featurize", "-f", "glove", "-d", "trec", "-o", "pooling=sif").exit_code == 0
+    assert invoke(workspace, "featurize", "-f", "glove", "-d", CORPUS, "-o", "pooling=sif").exit_code == 0
     sif = read_features(path)
     assert sif.meta.params["pooling"] == "sif" and not np.allclose(sif.X, feats.X)
     component = np.linalg.svd(sif.X, full_matrices=False)[2][0]
@@ -181,22 +183,22 @@ def test_glove_reads_any_vectors_file_by_path_and_url(tmp_path, header):
 
 
 @pytest.mark.parametrize("name", ["word2vec", "fasttext", "doc2vec"])
-def test_trained_vectors_are_reproducible_and_informative(trec_workspace, name):
+def test_trained_vectors_are_reproducible_and_informative(workspace, name):
     from enso_ng.experiment.models import MODELS
     from enso_ng.experiment.splits import plan_split
 
-    assert invoke(trec_workspace, "featurize", "-f", name, "-d", "trec", "-o", "epochs=5").exit_code == 0
-    path = trec_workspace / "features" / "trec" / f"{name}.parquet"
+    assert invoke(workspace, "featurize", "-f", name, "-d", CORPUS, "-o", "epochs=5").exit_code == 0
+    path = workspace / "features" / CORPUS / f"{name}.parquet"
     first = read_features(path)
-    assert invoke(trec_workspace, "featurize", "-f", name, "-d", "trec", "-o", "epochs=5", "--force").exit_code == 0
+    assert invoke(workspace, "featurize", "-f", name, "-d", CORPUS, "-o", "epochs=5", "--force").exit_code == 0
     assert np.array_equal(read_features(path).X, first.X), "seeded, single worker, stable hashing"
-    assert first.X.shape == (5952, 100)
+    assert first.X.shape == (CORPUS_ROWS, 100)
     plan = plan_split(first.labels, first.splits, seed=0)
     model = MODELS.get("logreg")(random_state=0).fit(first.X[plan.train(1000)], first.labels[plan.train(1000)])
     assert np.mean(model.predict(first.X[plan.test]) == first.labels[plan.test]) > 0.3  # chance is ~0.2
 
 
-def test_interrupted_featurize_leaves_no_file(trec_workspace, monkeypatch):
+def test_interrupted_featurize_leaves_no_file(workspace, monkeypatch):
     from enso_ng.featurize import runner
     from enso_ng.featurize.glove import GloveFeaturizer
 
@@ -209,35 +211,61 @@ def test_interrupted_featurize_leaves_no_file(trec_workspace, monkeypatch):
         return GloveFeaturizer._pool_texts(self, texts)
 
     monkeypatch.setattr(GloveFeaturizer, "transform", failing)
-    target = trec_workspace / "features" / "trec" / "glove_interrupted.parquet"
+    monkeypatch.setattr(runner, "BLOCK_ROWS", 500)  # several blocks: the interruption comes after one is written
+    target = workspace / "features" / CORPUS / "glove_interrupted.parquet"
     monkeypatch.setattr(runner.Workspace, "features_path", lambda self, d, f: target)
     with pytest.raises(KeyboardInterrupt):
-        runner.featurize("trec", "glove", runner.Workspace(trec_workspace), force=True)
+        runner.featurize(CORPUS, "glove", runner.Workspace(workspace), force=True)
     assert calls and not target.exists()
     assert not list(target.parent.glob(".*tmp")), "no temporary file left behind"
 
 
-def test_peak_memory_is_flat_in_the_number_of_rows(tmp_path):
-    """10x the rows must not raise peak memory by more than 20%: rows are streamed in row groups."""
-    import csv
+#: featurizer -> (options, bytes of one stored row); glove reads a 2,000-dimensional vectors file so that
+#: the rows it writes, not the 400k default vectors it would load, are what a non-streaming writer would hold
+PEAK_CASES = {"glove": (["-o", "vectors={vectors}"], 2000 * 4), "bert": (["-o", "layers=all"], 7 * 384 * 4)}
+
+
+@pytest.mark.parametrize("featurizer", sorted(PEAK_CASES))
+def test_peak_memory_grows_by_far_less_than_the_rows_written(tmp_path, featurizer):
+    """Streaming saves the rows: 5x the rows (8 distinct texts, so the model's work stays small) must
+    raise peak memory by less than half the extra features' bytes (measured: a fifth for bert, nothing
+    for glove); a writer that kept every row
+    until the end would add all of them (plus their Arrow copy)."""
     import subprocess
     import sys
 
-    peaks = []
-    for rows in (3000, 30000):
-        root = tmp_path / f"rows{rows}"
-        source = tmp_path / f"data{rows}.csv"
-        with open(source, "w", newline="") as fh:
-            csv.writer(fh).writerows([["text", "label"], *[[f"review {i}: the film was {'good' if i % 2 else 'bad'} "
-                                                              f"and the plot number {i % 97} was fine", "ab"[i % 2]]
-                                                             for i in range(rows)]])
+    words = ["review", "the", "film", "was", "good", "bad", "and", "plot", "fine", *map(str, range(200))]
+    vectors = tmp_path / "wide.txt"
+    rng = np.random.default_rng(0)
+    vectors.write_text("".join(f"{w} " + " ".join(f"{v:.3f}" for v in rng.normal(size=2000)) + "\n" for w in words))
+    options, row_bytes = PEAK_CASES[featurizer]
+    options = [o.format(vectors=vectors) for o in options]
+    code = (
+        "import resource, sys; from enso_ng.cli import main; sys.argv = ['enso', '-q', '-w', *sys.argv[1:]]\n"
+        "try:\n    main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)"
+    )
+    peaks, sizes = [], (8192, 20480)
+    for rows in sizes:
+        root, source = tmp_path / f"rows{rows}", tmp_path / f"data{rows}.csv"
+        # two-word texts: glove's per-block work memory grows with the tokens, the rows it writes do not
+        source.write_text(
+            "text,label\n" + "".join(f"{i % 8} {'good' if i % 2 else 'bad'},{'ab'[i % 2]}\n" for i in range(rows))
+        )
         assert invoke(root, "download", "--from-file", str(source), "--name", "big").exit_code == 0
-        code = ("import resource, sys; from enso_ng.cli import main; sys.argv = ['enso', '-q', '-w', sys.argv[1], "
-                "'featurize', '-f', 'glove']\ntry:\n    main()\nexcept SystemExit:\n    pass\n"
-                "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
-        done = subprocess.run([sys.executable, "-c", code, str(root)], capture_output=True, text=True, check=True)
+        done = subprocess.run(
+            [sys.executable, "-c", code, str(root), "featurize", "-f", featurizer, *options],
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
         peaks.append(int(done.stdout.split()[-1]))
-    assert peaks[1] <= 1.2 * peaks[0], peaks
+        path = root / "features" / "big" / f"{featurizer}.parquet"
+        assert read_features(path).X.shape == (rows, row_bytes // 4)
+    assert pq.ParquetFile(path).num_row_groups > 1, "written in row groups as computed"
+    extra = (sizes[1] - sizes[0]) * row_bytes
+    growth = peaks[1] - peaks[0]
+    assert growth < 0.5 * extra, f"peak grew {growth / 2**20:.0f} MiB for {extra / 2**20:.0f} MiB more features"
 
 
 # ---------------------------------------------------------------- ELMo, with tiny random weights in the original layout
@@ -253,10 +281,24 @@ def tiny_elmo(tmp_path_factory):
     root = tmp_path_factory.mktemp("elmo")
     projection, cell, layers, char_dim, filters = 8, 16, 2, 4, [[1, 4], [2, 8]]
     n_filters = sum(n for _, n in filters)
-    options = {"lstm": {"use_skip_connections": True, "projection_dim": projection, "cell_clip": 3, "proj_clip": 3,
-                        "dim": cell, "n_layers": layers},
-               "char_cnn": {"activation": "relu", "filters": filters, "n_highway": 1, "embedding": {"dim": char_dim},
-                            "n_characters": 262, "max_characters_per_token": 50}}
+    options = {
+        "lstm": {
+            "use_skip_connections": True,
+            "projection_dim": projection,
+            "cell_clip": 3,
+            "proj_clip": 3,
+            "dim": cell,
+            "n_layers": layers,
+        },
+        "char_cnn": {
+            "activation": "relu",
+            "filters": filters,
+            "n_highway": 1,
+            "embedding": {"dim": char_dim},
+            "n_characters": 262,
+            "max_characters_per_token": 50,
+        },
+    }
     (root / "options.json").write_text(json.dumps(options))
     rng = np.random.default_rng(0)
 
@@ -268,8 +310,12 @@ def tiny_elmo(tmp_path_factory):
         for i, (width, num) in enumerate(filters):
             f[f"CNN/W_cnn_{i}"] = random(1, width, char_dim, num)
             f[f"CNN/b_cnn_{i}"] = random(num)
-        for name, shape in (("W_transform", (n_filters, n_filters)), ("W_carry", (n_filters, n_filters)),
-                            ("b_transform", (n_filters,)), ("b_carry", (n_filters,))):
+        for name, shape in (
+            ("W_transform", (n_filters, n_filters)),
+            ("W_carry", (n_filters, n_filters)),
+            ("b_transform", (n_filters,)),
+            ("b_carry", (n_filters,)),
+        ):
             f[f"CNN_high_0/{name}"] = random(*shape)
         f["CNN_proj/W_proj"] = random(n_filters, projection)
         f["CNN_proj/b_proj"] = random(projection)
@@ -282,27 +328,58 @@ def tiny_elmo(tmp_path_factory):
     return root
 
 
-def test_elmo_layers_mean_and_all(trec_workspace, tiny_elmo):
-    files = ["-o", f"options_file={tiny_elmo / 'options.json'}", "-o", f"weight_file={tiny_elmo / 'weights.hdf5'}"]
-    result = invoke(trec_workspace, "featurize", "-f", "elmo", "-d", "trec", *files, "-o", "layers=all")
+def test_elmo_layers_mean_and_all(corpus_workspace, tiny_elmo, tmp_path):
+    """On every 8th tweet of the corpus, 250 (the LSTM of tiny random weights is the slow part)."""
+    import csv
+
+    table = pq.read_table(corpus_workspace / "datasets" / f"{CORPUS}.parquet").take(list(range(0, CORPUS_ROWS, 8)))
+    with open(tmp_path / "every8th.csv", "w", newline="") as fh:
+        csv.writer(fh).writerows([table.column_names, *zip(*(table.column(c).to_pylist() for c in table.column_names))])
+    workspace = tmp_path / "ws"
+    result = invoke(
+        workspace,
+        "download",
+        "--from-file",
+        str(tmp_path / "every8th.csv"),
+        "--name",
+        CORPUS,
+        "--split-column",
+        "split",
+    )
     assert result.exit_code == 0, result.output
-    path = trec_workspace / "features" / "trec" / "elmo.parquet"
+    files = ["-o", f"options_file={tiny_elmo / 'options.json'}", "-o", f"weight_file={tiny_elmo / 'weights.hdf5'}"]
+    result = invoke(workspace, "featurize", "-f", "elmo", "-d", CORPUS, *files, "-o", "layers=all")
+    assert result.exit_code == 0, result.output
+    path = workspace / "features" / CORPUS / "elmo.parquet"
     every = read_features(path)
-    assert every.X.shape == (5952, 3 * 16) and every.meta.layers == 3
+    assert every.X.shape == (250, 3 * 16) and every.meta.layers == 3
     assert len(every.meta.params["weights_sha256"]) == 64
     assert np.isfinite(every.X).all() and every.X.std() > 0
-    assert invoke(trec_workspace, "featurize", "-f", "elmo", "-d", "trec", *files).exit_code == 0
+    assert invoke(workspace, "featurize", "-f", "elmo", "-d", CORPUS, *files).exit_code == 0
     mean = read_features(path)
-    assert mean.X.shape == (5952, 16) and mean.meta.layers == 1
-    assert np.allclose(mean.X, every.X.reshape(5952, 3, 16).mean(1), atol=1e-5), "mean of the three layers"
+    assert mean.X.shape == (250, 16) and mean.meta.layers == 1
+    assert np.allclose(mean.X, every.X.reshape(250, 3, 16).mean(1), atol=1e-5), "mean of the three layers"
     # Multi-layer features feed layer_mix end to end.
-    assert invoke(trec_workspace, "featurize", "-f", "elmo", "-d", "trec", *files, "-o", "layers=all").exit_code == 0
-    result = invoke(trec_workspace, "experiment", "--sizes", "60", "--splits", "1", "--featurizers", "elmo",
-                    "--models", "layer_mix,logreg", "--metrics", "accuracy", "--name", "elmo-mix")
+    assert invoke(workspace, "featurize", "-f", "elmo", "-d", CORPUS, *files, "-o", "layers=all").exit_code == 0
+    result = invoke(
+        workspace,
+        "experiment",
+        "--sizes",
+        "60",
+        "--splits",
+        "1",
+        "--featurizers",
+        "elmo",
+        "--models",
+        "layer_mix,logreg",
+        "--metrics",
+        "accuracy",
+        "--name",
+        "elmo-mix",
+    )
     assert result.exit_code == 0, result.output
-    rows = pq.read_table(trec_workspace / "results" / "elmo-mix" / "results.parquet").to_pylist()
+    rows = pq.read_table(workspace / "results" / "elmo-mix" / "results.parquet").to_pylist()
     assert {r["model"] for r in rows} == {"layer_mix", "logreg"}
-    (trec_workspace / "features" / "trec" / "elmo.parquet").unlink()  # keep the session workspace as it was
 
 
 def test_elmo_files_by_url(tiny_elmo, tmp_path, monkeypatch):
@@ -320,9 +397,9 @@ def test_elmo_files_by_url(tiny_elmo, tmp_path, monkeypatch):
     assert remote.params()["weights_sha256"] == local.params()["weights_sha256"]
 
 
-def test_elmo_without_its_extra_says_how_to_install(trec_workspace, monkeypatch):
+def test_elmo_without_its_extra_says_how_to_install(corpus_workspace, monkeypatch):
     import sys
 
     monkeypatch.setitem(sys.modules, "simple_elmo_pytorch.models.elmo", None)
-    result = invoke(trec_workspace, "featurize", "-f", "elmo", "-d", "trec")
+    result = invoke(corpus_workspace, "featurize", "-f", "elmo", "-d", CORPUS)
     assert result.exit_code == 1 and "pip install 'enso_ng[elmo]'" in result.output

@@ -38,8 +38,12 @@ def _parse(parser, tmp_path: Path, data: bytes, name: str = "data.csv") -> list[
 
 
 @SETTINGS
-@given(rows=rows, bom=st.booleans(), terminator=st.sampled_from(["\r\n", "\n"]),
-       quoting=st.sampled_from([csv.QUOTE_MINIMAL, csv.QUOTE_ALL, csv.QUOTE_NONNUMERIC]))
+@given(
+    rows=rows,
+    bom=st.booleans(),
+    terminator=st.sampled_from(["\r\n", "\n"]),
+    quoting=st.sampled_from([csv.QUOTE_MINIMAL, csv.QUOTE_ALL, csv.QUOTE_NONNUMERIC]),
+)
 def test_csv_round_trips_any_text(tmp_path, rows, bom, terminator, quoting):
     """Commas, quotes and embedded newlines in any field come back exactly; a lone CR reads as a space."""
     out = io.StringIO(newline="")
@@ -52,8 +56,10 @@ def test_csv_round_trips_any_text(tmp_path, rows, bom, terminator, quoting):
 
 
 @SETTINGS
-@given(rows=st.lists(st.tuples(st.binary(max_size=30), labels), min_size=1, max_size=25),
-       blank_lines=st.lists(st.integers(0, 25), max_size=5))
+@given(
+    rows=st.lists(st.tuples(st.binary(max_size=30), labels), min_size=1, max_size=25),
+    blank_lines=st.lists(st.integers(0, 25), max_size=5),
+)
 def test_csv_with_undecodable_bytes_and_blank_lines_keeps_every_row(tmp_path, rows, blank_lines):
     """Raw bytes that are not UTF-8 are replaced, never fatal; blank lines are not rows."""
     lines = [b"text,label"]
@@ -68,8 +74,16 @@ def test_csv_with_undecodable_bytes_and_blank_lines_keeps_every_row(tmp_path, ro
 
 
 @SETTINGS
-@given(rows=st.lists(st.tuples(st.text(st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp")), max_size=40),
-                               st.sampled_from(["ham", "spam"])), min_size=1, max_size=25))
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.text(st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp")), max_size=40),
+            st.sampled_from(["ham", "spam"]),
+        ),
+        min_size=1,
+        max_size=25,
+    )
+)
 def test_tsv_without_quoting_keeps_stray_quotes(tmp_path, rows):
     """SMS-style TSV: a message may start with a quote that never closes; with quoting off it is text."""
     rows = [(t.replace("\t", " ").replace("\x85", " "), label) for t, label in rows]
@@ -80,10 +94,15 @@ def test_tsv_without_quoting_keeps_stray_quotes(tmp_path, rows):
 
 
 @SETTINGS
-@given(lines=st.lists(st.tuples(st.sampled_from(["0", "1", "DESC:manner"]), st.binary(max_size=30)), min_size=1,
-                      max_size=30),
-       blanks=st.lists(st.integers(0, 30), max_size=5), bom=st.booleans(), crlf=st.booleans(),
-       encoding=st.sampled_from(["utf-8", "cp1252", "latin-1"]))
+@given(
+    lines=st.lists(
+        st.tuples(st.sampled_from(["0", "1", "DESC:manner"]), st.binary(max_size=30)), min_size=1, max_size=30
+    ),
+    blanks=st.lists(st.integers(0, 30), max_size=5),
+    bom=st.booleans(),
+    crlf=st.booleans(),
+    encoding=st.sampled_from(["utf-8", "cp1252", "latin-1"]),
+)
 def test_label_first_lines_keep_every_non_blank_line(tmp_path, lines, blanks, bom, crlf, encoding):
     """Any bytes after the label (0x85, invalid UTF-8, a lone CR) stay in one record per line."""
     lines = [(label, text.replace(b"\n", b" ").replace(b"\r", b" ")) for label, text in lines]
@@ -98,12 +117,25 @@ def test_label_first_lines_keep_every_non_blank_line(tmp_path, lines, blanks, bo
 
 
 @SETTINGS
-@given(records=st.lists(st.tuples(st.sampled_from(["", "  ", "text", " padded "]),
-                                  st.sampled_from(["", "a", "b", "skip", "NA"])), max_size=40))
+@given(
+    records=st.lists(
+        st.tuples(st.sampled_from(["", "  ", "text", " padded "]), st.sampled_from(["", "a", "b", "skip", "NA"])),
+        max_size=40,
+    )
+)
 def test_cleaning_counts_every_row_it_drops(records):
     entry = DatasetEntry(
-        name="t", task="t", description="", files={}, parser=lambda p: iter(()), labels={"a": "A", "b": "B"},
-        licence="", citation="", homepage="", drop_labels=frozenset({"skip"}), missing_labels=frozenset({"NA"}),
+        name="t",
+        task="t",
+        description="",
+        files={},
+        parser=lambda p: iter(()),
+        labels={"a": "A", "b": "B"},
+        licence="",
+        citation="",
+        homepage="",
+        drop_labels=frozenset({"skip"}),
+        missing_labels=frozenset({"NA"}),
     )
     cleaned = clean(entry, [(None, iter(Record(t, label) for t, label in records))])
     assert len(cleaned.texts) + sum(cleaned.dropped.values()) == len(records)
@@ -112,16 +144,28 @@ def test_cleaning_counts_every_row_it_drops(records):
 
 
 def test_unknown_label_is_an_error_naming_the_record():
-    entry = DatasetEntry(name="t", task="t", description="", files={}, parser=lambda p: iter(()),
-                         labels={"a": "A"}, licence="", citation="", homepage="")
+    entry = DatasetEntry(
+        name="t",
+        task="t",
+        description="",
+        files={},
+        parser=lambda p: iter(()),
+        labels={"a": "A"},
+        licence="",
+        citation="",
+        homepage="",
+    )
     with pytest.raises(EnsoError, match=r"t: train record 2 has unknown label 'zz'"):
         clean(entry, [("train", iter([Record("x", "a"), Record("y", "zz")]))])
 
 
-@pytest.mark.parametrize("data", [
-    b'text,label\n"never closed,pos\nnext,neg\n',
-    b'text,label\nok,pos\n"a "quoted" word,neg\n',
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b'text,label\n"never closed,pos\nnext,neg\n',
+        b'text,label\nok,pos\n"a "quoted" word,neg\n',
+    ],
+)
 def test_broken_quoting_is_an_error_naming_the_line(tmp_path, data):
     with pytest.raises(EnsoError, match=r"data.csv: line \d+: malformed CSV"):
         _parse(csv_columns("text", "label"), tmp_path, data)
