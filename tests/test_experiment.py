@@ -98,6 +98,7 @@ def test_results_file_and_config(corpus_run):
 
 
 def test_rerun_resumes_and_extends(run_workspace):
+    workspace = run_workspace
     result = invoke(workspace, "experiment", "--sizes", "30,120", "--splits", "2", "--name", "small")
     assert result.exit_code == 0 and "0 new cells, 16 already there" in result.output, result.output
     result = invoke(workspace, "experiment", "--sizes", "30,60", "--splits", "2", "--name", "small",
