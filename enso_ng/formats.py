@@ -106,6 +106,8 @@ class FeaturesMeta(Record):
     layers: int = 1
     #: what the run saw (truncated texts, out-of-vocabulary rate, precision used)
     report: dict[str, Any] = field(default_factory=dict)
+    #: inference cost: seconds to embed 1,000 texts, timed on the first block (up to 4,096 texts), and where
+    timing: dict[str, Any] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
     created: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
@@ -118,6 +120,7 @@ class FeaturesMeta(Record):
         """The part of the metadata a run records for each features file it used."""
         return {
             "dataset_fingerprint": self.dataset_fingerprint,
+            "timing": self.timing,
             "params": self.params,
             "dim": self.dim,
             "sparse": self.sparse,
@@ -237,8 +240,17 @@ RESULTS_SCHEMA = pa.schema(
         pa.field("fit_seconds", pa.float64(), nullable=False),
         pa.field("predict_seconds", pa.float64(), nullable=False),
         pa.field("params", pa.string(), nullable=False),  # chosen hyper-parameters, JSON
+        # What the cell costs (null where it could not be measured, or in runs made before it was recorded):
+        # inference per 1,000 documents, the featurizer's own time included, and that featurizer share
+        pa.field("predict_seconds_per_1k", pa.float64(), nullable=True),
+        pa.field("featurize_seconds_per_1k", pa.float64(), nullable=True),
+        pa.field("parameters", pa.int64(), nullable=True),  # numeric values the fitted model stores
+        pa.field("model_bytes", pa.int64(), nullable=True),  # the fitted model, pickled
+        pa.field("fit_peak_bytes", pa.int64(), nullable=True),  # peak memory of the fit above the process's
     ]
 )
+#: cost columns a results file written before they existed lacks; read as null
+COST_COLUMNS = ("predict_seconds_per_1k", "featurize_seconds_per_1k", "parameters", "model_bytes", "fit_peak_bytes")
 #: the columns that name one cell (one fitted model, scored by every metric)
 RESULT_KEY = ("dataset", "featurizer", "model", "train_size", "split")
 
@@ -258,6 +270,9 @@ CONFIG_FILE = "config.json"
 
 
 def _checked(path: Path, table: pa.Table, schema: pa.Schema) -> pa.Table:
+    for name in COST_COLUMNS:
+        if name in schema.names and name not in table.column_names:
+            table = table.append_column(schema.field(name), pa.nulls(table.num_rows, schema.field(name).type))
     missing = [name for name in schema.names if name not in table.column_names]
     if missing:
         raise EnsoError(f"{path}: missing column(s) {', '.join(missing)}; not an enso_ng results file")

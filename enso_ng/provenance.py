@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.metadata as md
+import os
 import platform
 
 from enso_ng import __version__
@@ -18,3 +19,14 @@ def library_versions() -> dict[str, str]:
         except md.PackageNotFoundError:
             pass
     return versions
+
+
+def machine() -> dict[str, object]:
+    """What a timing was measured on: costs are comparable only on the same machine."""
+    model = ""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            model = next((line.split(":", 1)[1].strip() for line in fh if line.startswith("model name")), "")
+    except OSError:
+        pass
+    return {"cpu": model or platform.processor(), "cores": os.cpu_count(), "system": platform.system()}

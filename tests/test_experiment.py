@@ -657,3 +657,54 @@ def test_one_class_features_are_refused(tmp_path):
         writer.write_batch(features_batch(schema, np.arange(20), ["a"] * 20, [None] * 20, np.ones((20, 4))))
     result = invoke(tmp_path, "experiment", "--sizes", "5")
     assert result.exit_code == 1 and "dataset 'mono' has a single class" in result.output
+
+
+# ---------------------------------------------------------------- what each cell costs
+
+
+COST = ("predict_seconds_per_1k", "featurize_seconds_per_1k", "parameters", "model_bytes")
+
+
+def test_every_cell_of_every_model_records_its_cost(workspace):
+    result = invoke(
+        workspace,
+        "experiment",
+        "--sizes",
+        "40",
+        "--splits",
+        "1",
+        "--metrics",
+        "accuracy",
+        "-m",
+        "logreg,mlp,knn,svm,lightgbm",
+        "--name",
+        "cost",
+    )
+    assert result.exit_code == 0, result.output
+    rows = pq.read_table(workspace / "results" / "cost" / "results.parquet").to_pylist()
+    assert {(r["featurizer"], r["model"]) for r in rows} == {
+        (f, m) for f in ("bert", "tfidf") for m in ("logreg", "mlp", "knn", "svm", "lightgbm")
+    }
+    for r in rows:
+        assert all(r[c] is not None and r[c] > 0 for c in COST), r
+        assert r["fit_peak_bytes"] is not None and r["fit_peak_bytes"] >= 0, r
+        assert r["predict_seconds_per_1k"] > r["featurize_seconds_per_1k"], "the model's own time is added"
+    by = {(r["featurizer"], r["model"]): r for r in rows}
+    # bert costs far more per document than tf-idf; the stored-value counts follow the models' shapes
+    assert by["bert", "logreg"]["featurize_seconds_per_1k"] > 5 * by["tfidf", "logreg"]["featurize_seconds_per_1k"]
+    assert by["bert", "logreg"]["parameters"] == 3 * 384 + 3  # three classes: a weight vector and bias each
+    assert by["bert", "knn"]["parameters"] >= 40 * 384, "a kNN stores its training vectors"
+    config = json.loads((workspace / "results" / "cost" / "config.json").read_text())
+    timing = config["datasets"][CORPUS]["features"]["bert"]["timing"]
+    assert timing["seconds_per_1k"] == by["bert", "logreg"]["featurize_seconds_per_1k"] and timing["machine"]["cores"]
+
+
+def test_results_without_cost_columns_still_read(tmp_path, corpus_run):
+    """A run made before the cost columns existed reads with them null, and resumes."""
+    from enso_ng.formats import COST_COLUMNS, read_results
+
+    old = tmp_path / "old.parquet"
+    pq.write_table(pq.read_table(corpus_run / "results.parquet").drop_columns(list(COST_COLUMNS)), old)
+    table = read_results(old)
+    assert table.schema.equals(RESULTS_SCHEMA)
+    assert table.column("parameters").null_count == table.num_rows

@@ -20,6 +20,7 @@ import torch
 from threadpoolctl import threadpool_limits
 
 from enso_ng.experiment.config import ExperimentConfig
+from enso_ng.experiment.cost import model_bytes, peak_memory
 from enso_ng.experiment.metrics import METRICS, Predictions, predictions
 from enso_ng.experiment.models import MODELS
 from enso_ng.experiment.samplers import RESAMPLERS
@@ -73,14 +74,15 @@ def run_group(root: Path, config: ExperimentConfig, group: Group) -> GroupResult
         extra = {"layers": feats.meta.layers} if model_cls.layer_aware else {}
         models = [model_cls(**config.params_of(group.model), **extra, random_state=seed) for seed in seeds]
         t0 = time.perf_counter()
-        model_cls.fit_many(models, [X[rows] for rows in fits], [feats.labels[rows] for rows in fits])
+        with peak_memory() as fit_peak:
+            model_cls.fit_many(models, [X[rows] for rows in fits], [feats.labels[rows] for rows in fits])
         fit_seconds = (time.perf_counter() - t0) / len(models)  # a batch's time, shared by its cells
         classes = np.unique(feats.labels)
         for seed, model, train, fitted in zip(seeds, models, trains, fits):
             test = plans[seed].test
             t1 = time.perf_counter()
             on_test = predictions(model, X[test], feats.labels[test], classes)
-            timing = {"fit_seconds": fit_seconds, "predict_seconds": time.perf_counter() - t1}
+            costs = _costs(model, fit_seconds, time.perf_counter() - t1, len(test), feats, fit_peak(), len(models))
             result.confusion.extend(_confusion_rows(group.cell(seed), on_test))
             scored = [("", on_test)]
             if config.train_metrics:
@@ -88,10 +90,34 @@ def run_group(root: Path, config: ExperimentConfig, group: Group) -> GroupResult
             params = json.dumps({**getattr(model, "best_params_", {}), "train_rows": int(len(fitted))}, sort_keys=True)
             for prefix, preds in scored:
                 result.rows.extend(
-                    {**group.cell(seed), "metric": prefix + name, "value": value, **timing, "params": params}
+                    {**group.cell(seed), "metric": prefix + name, "value": value, **costs, "params": params}
                     for name, value in _scores(config.metrics, preds)
                 )
         return result
+
+
+def _costs(
+    model: Any,
+    fit_seconds: float,
+    predict_seconds: float,
+    test_rows: int,
+    feats: Features,
+    batch_peak: int | None,
+    batch: int,
+) -> dict[str, Any]:
+    """A cell's cost columns. Inference per document adds the featurizer's own time (from the features
+    metadata) to the model's; a batched fit's peak memory is shared by its cells, like its time."""
+    featurize = feats.meta.timing.get("seconds_per_1k")
+    model_per_1k = 1000 * predict_seconds / max(test_rows, 1)
+    return {
+        "fit_seconds": fit_seconds,
+        "predict_seconds": predict_seconds,
+        "predict_seconds_per_1k": None if featurize is None else model_per_1k + featurize,
+        "featurize_seconds_per_1k": featurize,
+        "parameters": model.n_parameters(),
+        "model_bytes": model_bytes(model),
+        "fit_peak_bytes": None if batch_peak is None else batch_peak // batch,
+    }
 
 
 def _training_rows(

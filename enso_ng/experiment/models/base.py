@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
+from enso_ng.experiment.cost import stored_values
 from enso_ng.registry import Registry
 
 
@@ -49,6 +50,10 @@ class TargetModel(ClassifierMixin, BaseEstimator):
 
     def predict(self, X: Any) -> np.ndarray:
         return self.classes_[self.decision_scores(X).argmax(1)]
+
+    def n_parameters(self) -> int:
+        """Numeric values the fitted model stores (its public fitted state, walked recursively)."""
+        return stored_values({k: v for k, v in vars(self).items() if k.endswith("_") and not k.startswith("_")})
 
     @classmethod
     def fit_many(cls, models: list[TargetModel], Xs: list[Any], ys: list[np.ndarray]) -> list[TargetModel]:

@@ -69,5 +69,10 @@ class LightGBM(TargetModel):
         self.best_params_ = {"num_leaves": leaves, "n_estimators": self.n_estimators, **record}
         return self
 
+    def n_parameters(self) -> int:
+        """Per tree: a feature and a threshold per split, a value per leaf."""
+        trees = self.estimator_.booster_.dump_model()["tree_info"]
+        return int(sum(3 * t["num_leaves"] - 2 for t in trees))
+
     def predict_proba(self, X: Any) -> np.ndarray:
         return self.estimator_.predict_proba(X.astype(np.float32))
