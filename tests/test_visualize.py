@@ -43,6 +43,8 @@ def test_default_draws_the_latest_run_and_prints_a_summary(run_workspace):
         "labels_needed_accuracy.png",
         "win_tie_loss_accuracy.csv",
         "labels_needed_accuracy.csv",
+        "cost_accuracy.png",
+        "cost_accuracy.csv",
         f"tsne_{CORPUS}_bert.png",
         "report.html",
     ):
@@ -282,3 +284,28 @@ def test_report_renders_in_headless_chromium(run_workspace, tmp_path):
     assert pixels.shape[:2] == (1600, 1200)
     assert pixels.std() > 0.05, "not a blank page"
     assert (pixels.mean(axis=2) < 0.5).mean() > 0.005, "text and plots drawn"
+
+
+def test_pareto_front_of_cost_and_accuracy():
+    from enso_ng.visualize.cost import cost_accuracy, cost_points
+
+    cells = [
+        _cell("a", "cheap", 50, 0.70),
+        _cell("a", "dear", 50, 0.90),
+        _cell("a", "waste", 50, 0.60),
+        _cell("a", "tie", 50, 0.70),
+    ]
+    costs = {
+        ("a", "cheap", "logreg", 50): (0.05, 0.1),
+        ("a", "dear", "logreg", 50): (6.0, 0.2),
+        ("a", "waste", "logreg", 50): (8.0, 0.3),
+        ("a", "tie", "logreg", 50): (0.09, 0.1),
+    }
+    front = {p.cell.featurizer: p.pareto for p in cost_points(cells, costs)}
+    # waste is dearer and worse than dear; tie scores like cheap at a higher cost
+    assert front == {"cheap": True, "dear": True, "waste": False, "tie": False}
+    losses = [dataclasses.replace(c, higher_is_better=False) for c in cells]  # for a loss, lower wins
+    front = {p.cell.featurizer: p.pareto for p in cost_points(losses, costs)}
+    assert front == {"cheap": True, "dear": False, "waste": True, "tie": False}  # the lowest loss, dearest
+    fig = cost_accuracy(cost_points(cells, costs), "accuracy", "toy")
+    assert fig.axes[0].get_xscale() == "log" and len(fig.axes[0].lines) >= 1, "the front is drawn as a line"

@@ -13,6 +13,7 @@ from enso_ng.errors import EnsoError
 from enso_ng.formats import CONFUSION_FILE, RESULTS_FILE, RunRecord, read_confusion, read_features
 from enso_ng.visualize.bars import bars_at_size
 from enso_ng.visualize.confusion import confusion_figure, confusion_matrix
+from enso_ng.visualize.cost import CostPoint, cost_accuracy, cost_points, mean_costs
 from enso_ng.visualize.curves import learning_curves, save
 from enso_ng.visualize.labels_needed import format_needed, labels_needed, labels_needed_plot
 from enso_ng.visualize.projection import tsne_figure
@@ -117,6 +118,7 @@ def draw(workspace: Workspace, run: str, options: Options) -> Outcome:
         [[r.dataset, *r.series, "" if r.size is None else round(r.size, 1), r.largest_tried] for r in needed],
         outcome,
     )
+    points = _cost(table, cells, primary, run, run_dir, emit, outcome)
     if options.tsne is not None:
         _tsne(workspace, table, options.tsne, emit, outcome)
     if options.confusion is not None:
@@ -124,6 +126,17 @@ def draw(workspace: Workspace, run: str, options: Options) -> Outcome:
 
     best = best_table(cells)
     report.tables = _report_tables(best, records, needed, cells_by_metric, primary, options.threshold, record)
+    if points:
+        report.tables.insert(
+            3,
+            Table(
+                f"Cost and {primary} (ringed in the cost chart: on the Pareto front)",
+                _COST_HEADER,
+                [_cost_row(p) for p in points],
+                note="Inference includes the featurizer's own time per document, measured when the features were "
+                "made; fit seconds are per cell; stored values and pickled bytes describe the fitted model.",
+            ),
+        )
     report.notes = outcome.notes
     if options.report:
         outcome.written.append(write_report(report, run_dir / "report.html"))
@@ -179,6 +192,41 @@ _CELL_HEADER = ("dataset", "featurizer", "model", "size", "mean", "95% CI low", 
 
 def _cell_row(c) -> tuple:
     return (c.dataset, c.featurizer, c.model, c.train_size, c.mean, c.ci_low, c.ci_high, c.std, c.n)
+
+
+_COST_HEADER = ("dataset", "featurizer", "model", "size", "mean", "ms per document", "fit seconds", "Pareto")
+
+
+def _cost_row(p: CostPoint) -> tuple:
+    c = p.cell
+    return (
+        c.dataset,
+        c.featurizer,
+        c.model,
+        c.train_size,
+        c.mean,
+        round(p.ms_per_doc, 4),
+        round(p.fit_seconds, 3),
+        "yes" if p.pareto else "",
+    )
+
+
+def _cost(table, cells, metric: str, run: str, run_dir: Path, emit, outcome: Outcome) -> list[CostPoint]:
+    """The cost-accuracy chart and its CSV, where the run recorded costs (runs before 0.x did not)."""
+    points = cost_points(cells, mean_costs(table, metric))
+    if not points:
+        outcome.notes.append(
+            "No cost chart: this run's results have no inference costs (made before they were recorded)."
+        )
+        return points
+    emit(
+        cost_accuracy(points, metric, run),
+        f"cost_{metric}",
+        f"{metric} against inference milliseconds per document (featurizer included), per dataset and size; "
+        "ringed points form the Pareto front (nothing cheaper is as good).",
+    )
+    _write_csv(run_dir / f"cost_{metric}.csv", list(_COST_HEADER), [list(_cost_row(p)) for p in points], outcome)
+    return points
 
 
 def _write_csv(path: Path, header: list[str], rows: list[list], outcome: Outcome) -> None:

@@ -1,0 +1,108 @@
+"""Accuracy against cost: what each featurizer x model costs per document for what it scores.
+
+The decision a practitioner makes is a trade, so the chart puts inference time per document (the
+featurizer's time included) on a log x axis and the metric, with its interval, on y. A pair is on the
+Pareto front when no other pair is at least as cheap and strictly better, or cheaper and at least as good.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pyarrow as pa
+from matplotlib.lines import Line2D
+
+from enso_ng.visualize.curves import series_colours
+from enso_ng.visualize.summary import Cell, better
+
+KEY = ("dataset", "featurizer", "model", "train_size")
+
+
+@dataclass(frozen=True)
+class CostPoint:
+    cell: Cell
+    #: mean inference milliseconds per document across split seeds (featurizer included)
+    ms_per_doc: float
+    fit_seconds: float
+    pareto: bool = False
+
+
+def mean_costs(table: pa.Table, metric: str) -> dict[tuple, tuple[float, float]]:
+    """(dataset, featurizer, model, size) -> (ms per document, fit seconds), means over split seeds."""
+    columns = [table.column(c).to_pylist() for c in (*KEY, "metric", "predict_seconds_per_1k", "fit_seconds")]
+    sums: dict[tuple, list] = {}
+    for *key, row_metric, per_1k, fit in zip(*columns):
+        if row_metric == metric and per_1k is not None:
+            sums.setdefault(tuple(key), []).append((per_1k, fit))
+    return {k: tuple(float(np.mean(v)) for v in zip(*values)) for k, values in sums.items()}
+
+
+def cost_points(cells: list[Cell], costs: dict[tuple, tuple[float, float]]) -> list[CostPoint]:
+    """Cells that have a measured cost, with their Pareto flag within each dataset and size."""
+    points = [
+        CostPoint(c, *costs[k]) for c in cells if (k := (c.dataset, c.featurizer, c.model, c.train_size)) in costs
+    ]
+    out = []
+    for p in points:
+        rivals = [q for q in points if (q.cell.dataset, q.cell.train_size) == (p.cell.dataset, p.cell.train_size)]
+        dominated = any(
+            q is not p
+            and q.ms_per_doc <= p.ms_per_doc
+            and not better(p.cell.mean, q.cell.mean, p.cell.higher_is_better)
+            and (q.ms_per_doc < p.ms_per_doc or better(q.cell.mean, p.cell.mean, p.cell.higher_is_better))
+            for q in rivals
+        )
+        out.append(CostPoint(p.cell, p.ms_per_doc, p.fit_seconds, pareto=not dominated))
+    return out
+
+
+def cost_accuracy(points: list[CostPoint], metric: str, title: str) -> plt.Figure:
+    """A panel per dataset (rows) and size (columns); the Pareto front joined by a line."""
+    datasets = sorted({p.cell.dataset for p in points})
+    sizes = sorted({p.cell.train_size for p in points})
+    colours = series_colours([p.cell for p in points])
+    fig, axes = plt.subplots(
+        len(datasets), len(sizes), figsize=(3.0 * len(sizes) + 2.6, 2.9 * len(datasets)), squeeze=False, sharey="row"
+    )
+    for row, dataset in enumerate(datasets):
+        for col, size in enumerate(sizes):
+            ax = axes[row, col]
+            here = [p for p in points if p.cell.dataset == dataset and p.cell.train_size == size]
+            for p in here:
+                c = p.cell
+                ax.errorbar(
+                    p.ms_per_doc,
+                    c.mean,
+                    yerr=[[c.mean - c.ci_low], [c.ci_high - c.mean]],
+                    fmt="o",
+                    color=colours[(c.featurizer, c.model)],
+                    markersize=6 if p.pareto else 4,
+                    capsize=2,
+                    markeredgecolor="black" if p.pareto else "none",
+                    label=f"{c.featurizer} + {c.model}",
+                )
+            front = sorted((p for p in here if p.pareto), key=lambda p: p.ms_per_doc)
+            if len(front) > 1:
+                ax.plot([p.ms_per_doc for p in front], [p.cell.mean for p in front], "--", color="grey", lw=1)
+            ax.set_xscale("log")
+            ax.grid(True, alpha=0.3)
+            ax.set_title(f"{dataset}, {size} labels", fontsize=9)
+            if row == len(datasets) - 1:
+                ax.set_xlabel("inference ms per document")
+            if col == 0:
+                ax.set_ylabel(metric)
+    handles = [
+        Line2D([], [], marker="o", ls="", color=colour, label=" + ".join(key)) for key, colour in colours.items()
+    ]
+    fig.legend(
+        handles=handles,
+        loc="center left",
+        bbox_to_anchor=(1.0, 0.5),
+        frameon=False,
+        title="featurizer + model (ringed: Pareto front)",
+    )
+    fig.suptitle(f"{title}: {metric} against inference cost (mean, 95% CI)")
+    fig.tight_layout()
+    return fig
