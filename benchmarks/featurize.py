@@ -24,8 +24,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from experiment import prepare  # noqa: E402  (the same download-through-a-mirror helper)
 
+from enso_ng.encoders import DEFAULT_MODEL, resolve_model_folder  # noqa: E402
 from enso_ng.featurize import featurize  # noqa: E402
-from enso_ng.featurize.bert import DEFAULT_MODEL, resolve_model_folder  # noqa: E402
 from enso_ng.formats import read_dataset, read_features  # noqa: E402
 from enso_ng.workspace import Workspace  # noqa: E402
 

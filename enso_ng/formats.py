@@ -104,6 +104,9 @@ class FeaturesMeta(Record):
     sparse: bool = False
     #: vectors per row, stored flattened (layers x dim / layers)
     layers: int = 1
+    #: token ids of an encoder (``params`` names it: ``model``, ``weights_sha256``), for models that fine-tune
+    #: it; ``dim`` is then the most tokens a row may hold
+    tokens: bool = False
     #: what the run saw (truncated texts, out-of-vocabulary rate, precision used)
     report: dict[str, Any] = field(default_factory=dict)
     #: inference cost: seconds to embed 1,000 texts, timed on the first block (up to 4,096 texts), and where
@@ -125,6 +128,7 @@ class FeaturesMeta(Record):
             "dim": self.dim,
             "sparse": self.sparse,
             "layers": self.layers,
+            "tokens": self.tokens,
         }
 
 
@@ -153,17 +157,22 @@ def read_dataset(path: Path) -> tuple[pa.Table, DatasetMeta]:
 # ---------------------------------------------------------------------------------------- features/
 
 
-def features_schema(dim: int, sparse: bool) -> pa.Schema:
+def features_schema(dim: int, sparse: bool, tokens: bool = False) -> pa.Schema:
+    """Dense vectors (``features``), sparse ones (``indices``/``values``) or an encoder's token ids (``tokens``)."""
     base = [pa.field("row", pa.int64(), nullable=False), pa.field("label", pa.string()), pa.field("split", pa.string())]
+    if tokens:
+        return pa.schema(base + [pa.field("tokens", pa.list_(pa.int32()))])
     if sparse:
         return pa.schema(base + [pa.field("indices", pa.list_(pa.int32())), pa.field("values", pa.list_(pa.float32()))])
     return pa.schema(base + [pa.field("features", pa.list_(pa.float32(), dim))])
 
 
 def features_batch(schema: pa.Schema, rows: np.ndarray, labels: list, splits: list, X: Any) -> pa.RecordBatch:
-    """Encode a block of feature vectors (dense array or CSR matrix) as one record batch."""
+    """Encode a block of feature vectors (dense array, CSR matrix, or token id lists) as one record batch."""
     columns = [pa.array(rows, pa.int64()), pa.array(labels, pa.string()), pa.array(splits, pa.string())]
-    if sp.issparse(X):
+    if "tokens" in schema.names:
+        columns.append(pa.array([list(map(int, ids)) for ids in X], pa.list_(pa.int32())))
+    elif sp.issparse(X):
         X = X.tocsr()
         offsets = pa.array(X.indptr.astype(np.int32))
         columns.append(pa.ListArray.from_arrays(offsets, pa.array(X.indices.astype(np.int32))))
@@ -192,6 +201,14 @@ class Features:
         return np.asarray(self.X).reshape(self.X.shape[0], layers, -1).mean(1)
 
 
+def _padded_ids(column: pa.ListArray) -> np.ndarray:
+    """Token id lists as an (n, longest) int64 matrix, padded with -1 (so a mask is ``X >= 0``)."""
+    lengths = np.diff(column.offsets.to_numpy())
+    X = np.full((len(column), int(lengths.max(initial=1))), -1, dtype=np.int64)
+    X[np.arange(X.shape[1])[None, :] < lengths[:, None]] = column.values.to_numpy()
+    return X
+
+
 def read_labels_and_splits(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """The label and split columns of a features (or dataset) file, without the vectors."""
     table = read_table(path, columns=["label", "split"])
@@ -205,7 +222,9 @@ def read_features(path: Path) -> Features:
     """Decode a features file, dense, sparse or multi-layer, into a matrix and its labels."""
     meta = FeaturesMeta.read(path)
     table = read_table(path)
-    if "indices" in table.column_names:
+    if "tokens" in table.column_names:
+        X, data = _padded_ids(table.column("tokens").combine_chunks()), np.zeros(0)
+    elif "indices" in table.column_names:
         indices, values = table.column("indices").combine_chunks(), table.column("values").combine_chunks()
         indptr = indices.offsets.to_numpy()
         X: Any = sp.csr_matrix(

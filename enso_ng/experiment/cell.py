@@ -7,6 +7,7 @@ on the files it reads and the run's configuration, never on the process or machi
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Iterator
@@ -71,7 +72,7 @@ def run_group(root: Path, config: ExperimentConfig, group: Group) -> GroupResult
         seeds, trains, fits = _training_rows(feats, plans, config, group, result)
         if not seeds:
             return result
-        extra = {"layers": feats.meta.layers} if model_cls.layer_aware else {}
+        extra = model_cls.features_kwargs(feats.meta)
         models = [model_cls(**config.params_of(group.model), **extra, random_state=seed) for seed in seeds]
         t0 = time.perf_counter()
         with peak_memory() as fit_peak:
@@ -87,13 +88,20 @@ def run_group(root: Path, config: ExperimentConfig, group: Group) -> GroupResult
             scored = [("", on_test)]
             if config.train_metrics:
                 scored.append(("train_", predictions(model, X[train], feats.labels[train], classes)))
-            params = json.dumps({**getattr(model, "best_params_", {}), "train_rows": int(len(fitted))}, sort_keys=True)
+            params = json.dumps({**getattr(model, "best_params_", {}), **_rows_record(feats, fitted)}, sort_keys=True)
             for prefix, preds in scored:
                 result.rows.extend(
                     {**group.cell(seed), "metric": prefix + name, "value": value, **costs, "params": params}
                     for name, value in _scores(config.metrics, preds)
                 )
         return result
+
+
+def _rows_record(feats: Features, fitted: np.ndarray) -> dict[str, Any]:
+    """How many dataset rows a cell fitted, and a digest of which: equal digests prove two models of a
+    dataset, size and seed trained on the same rows (whatever features file they read)."""
+    rows = np.sort(feats.rows[fitted]).astype(np.int64)
+    return {"train_rows": int(len(fitted)), "train_rows_sha1": hashlib.sha1(rows.tobytes()).hexdigest()[:16]}
 
 
 def _costs(

@@ -94,8 +94,8 @@ def check_model_params(model: str, params: dict[str, Any]) -> None:
     for key, value in params.items():
         if key == "random_state":
             raise EnsoError(f"model {model!r}: random_state is the split seed; set --seed instead")
-        if key == "layers" and cls.layer_aware:
-            raise EnsoError(f"model {model!r}: layers comes from the features file, not the configuration")
+        if key in cls.feature_params:
+            raise EnsoError(f"model {model!r}: {key} comes from the features file, not the configuration")
         if key not in defaults:
             raise EnsoError(f"model {model!r} has no parameter {key!r} (parameters: {', '.join(sorted(defaults))})")
         if not _same_kind(defaults[key], value):

@@ -81,6 +81,7 @@ def plan_run(workspace: Workspace, config: ExperimentConfig, done: set[tuple], w
             "size_unit": first.sampler.unit,
             "features": {f: m.provenance() for f, m in metas.items()},
         }
+        _check_inputs(dataset, featurizers, metas, config.models, workspace)
         for featurizer in featurizers:
             for model in config.models:
                 reason = _unfit(model, metas[featurizer])
@@ -97,11 +98,28 @@ def plan_run(workspace: Workspace, config: ExperimentConfig, done: set[tuple], w
     return plan
 
 
+def _check_inputs(
+    dataset: str, featurizers: list[str], metas: dict[str, FeaturesMeta], models: list[str], workspace: Workspace
+) -> None:
+    """A model that trains on token ids with no token-id features for a dataset is a request error, not a skip."""
+    for model in models:
+        if MODELS.get(model).takes_tokens and not any(metas[f].tokens for f in featurizers):
+            paths = ", ".join(str(workspace.features_path(dataset, f)) for f in featurizers)
+            raise EnsoError(
+                f"model {model!r} trains on token ids, and {paths} hold vectors; "
+                f"run: enso featurize -f bert_tokens -d {dataset}"
+            )
+
+
 def _unfit(model: str, meta: FeaturesMeta) -> str | None:
     """Why a model cannot use these features, from what it declares; None where it can."""
     cls = MODELS.get(model)
     if cls.layer_aware and meta.layers < 2:
         return f"{meta.featurizer} features have one layer (featurize with every layer stored to use it)"
+    if meta.tokens != cls.takes_tokens:
+        if cls.takes_tokens:
+            return f"{meta.featurizer} features are vectors, and {model} trains on token ids (featurize -f bert_tokens)"
+        return f"{meta.featurizer} features are token ids, and {model} takes vectors"
     if meta.sparse and not cls.accepts_sparse:
         return f"{meta.featurizer} features are sparse, and {model} takes dense features only"
     return None

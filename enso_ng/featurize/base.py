@@ -79,6 +79,8 @@ class Featurizer(ABC):
     sparse: ClassVar[bool] = False
     #: option name -> :class:`Option`; the CLI's ``--option key=value`` values are checked against it
     options: ClassVar[dict[str, Option]] = {}
+    #: stores an encoder's token ids (lists of ints) instead of vectors: input for models that fine-tune it
+    tokens: ClassVar[bool] = False
     #: the option that ``enso featurize --model`` sets (a model id, folder or vectors file), if any
     model_option: ClassVar[str | None] = None
     #: vectors per row (a multi-layer encoder may store one per layer, flattened; see ``layer_mix``)

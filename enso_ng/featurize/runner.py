@@ -54,7 +54,7 @@ def featurize(
     splits = table.column("split").to_pylist()
     model.fit(texts)
     first, timing = _timed_first_block(model, texts)
-    schema = features_schema(model.dim, model.sparse)
+    schema = features_schema(model.dim, model.sparse, model.tokens)
     meta = FeaturesMeta(
         dataset=dataset,
         **key,
@@ -62,6 +62,7 @@ def featurize(
         rows=len(texts),
         sparse=model.sparse,
         layers=model.layers,
+        tokens=model.tokens,
         # What fitting saw (truncated texts, out-of-vocabulary rate) belongs with the vectors it explains.
         report=model.report(),
         timing=timing,

@@ -33,6 +33,16 @@ class TargetModel(ClassifierMixin, BaseEstimator):
     batched: ClassVar[bool] = False
     #: takes CSR matrices (tf-idf) as they are
     accepts_sparse: ClassVar[bool] = True
+    #: trains on an encoder's token ids (a ``tokens`` features file, -1 padded) instead of vectors
+    takes_tokens: ClassVar[bool] = False
+
+    #: parameters set from the features file by ``features_kwargs``, never by the configuration
+    feature_params: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def features_kwargs(cls, meta: Any) -> dict[str, Any]:
+        """Parameters that come from the features file (its ``FeaturesMeta``), not from the configuration."""
+        return {"layers": meta.layers} if cls.layer_aware else {}
 
     @property
     def has_proba(self) -> bool:

@@ -21,6 +21,7 @@ from enso_ng.experiment.models.base import MODELS, TargetModel, inner_cv_choice
 @MODELS.register("layer_mix")
 class LayerMix(TargetModel):
     layer_aware = True
+    feature_params = ("layers",)
     accepts_sparse = False
 
     def __init__(

@@ -1,0 +1,207 @@
+"""``finetune``: the encoder itself trained end to end with a classification head.
+
+The strategy a practitioner weighs against frozen features. It reads a ``bert_tokens`` features file
+(token ids; the file names the encoder and its weights' sha256) and starts from exactly those weights.
+
+Schedule (one rule for every size, so the learning curve is one protocol): batches of ``batch_size``,
+``epochs = clip(ceil(epoch_budget / n), min_epochs, max_epochs)`` passes (small sets get more passes, as
+few-sample fine-tuning needs), AdamW with decoupled weight decay, the encoder at ``lr`` and the freshly
+initialised head at ``head_lr``, linear warm-up over the first ``warmup`` of the steps then linear decay to
+zero. Model selection: a stratified ``valid_fraction`` of the training subset (never the test rows) is held
+out, the model is scored on it after every epoch and the best epoch's weights are kept; where a class has
+fewer than two examples no fold exists and the last epoch is kept. Mean pooling over the text's tokens,
+as the frozen ``bert`` features are pooled. Seeded (head, dropout, batch order); CUDA with bf16 autocast
+where present, the CPU otherwise.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from typing import Any
+
+import numpy as np
+import torch
+
+from enso_ng.encoders import DEFAULT_MODEL, quiet_transformers, resolve_model_folder, weights_sha256
+from enso_ng.errors import EnsoError
+from enso_ng.experiment.models.base import MODELS, TargetModel, cv_folds
+
+
+class _Classifier(torch.nn.Module):
+    """Encoder, mean pooling over real tokens, dropout, linear head."""
+
+    def __init__(self, encoder: torch.nn.Module, classes: int, dropout: float) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.dropout = torch.nn.Dropout(dropout)
+        self.head = torch.nn.Linear(int(encoder.config.hidden_size), classes)
+
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        hidden = self.encoder(input_ids=ids, attention_mask=mask).last_hidden_state
+        weights = mask.unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)
+        return self.head(self.dropout(pooled))
+
+
+@MODELS.register("finetune")
+class FineTune(TargetModel):
+    takes_tokens = True
+    feature_params = ("encoder", "encoder_sha256")
+
+    def __init__(
+        self,
+        encoder: str = DEFAULT_MODEL,
+        encoder_sha256: str = "",
+        lr: float = 5e-5,
+        head_lr: float = 1e-3,
+        weight_decay: float = 0.01,
+        batch_size: int = 16,
+        epoch_budget: int = 500,
+        min_epochs: int = 3,
+        max_epochs: int = 10,
+        warmup: float = 0.1,
+        dropout: float = 0.1,
+        valid_fraction: float = 0.2,
+        random_state: int = 0,
+    ) -> None:
+        self.encoder = encoder
+        self.encoder_sha256 = encoder_sha256
+        self.lr = lr
+        self.head_lr = head_lr
+        self.weight_decay = weight_decay
+        self.batch_size = batch_size
+        self.epoch_budget = epoch_budget
+        self.min_epochs = min_epochs
+        self.max_epochs = max_epochs
+        self.warmup = warmup
+        self.dropout = dropout
+        self.valid_fraction = valid_fraction
+        self.random_state = random_state
+
+    @classmethod
+    def features_kwargs(cls, meta: Any) -> dict[str, Any]:
+        return {"encoder": meta.params["model"], "encoder_sha256": meta.params["weights_sha256"]}
+
+    def epochs(self, n: int) -> int:
+        return int(min(self.max_epochs, max(self.min_epochs, math.ceil(self.epoch_budget / max(n, 1)))))
+
+    def _load(self, classes: int) -> _Classifier:
+        from transformers import AutoModel
+
+        folder = resolve_model_folder(self.encoder)
+        if self.encoder_sha256 and weights_sha256(folder) != self.encoder_sha256:
+            raise EnsoError(
+                f"finetune: the weights in {folder} are not those the token ids were made with "
+                f"(sha256 {self.encoder_sha256[:12]}...); re-run enso featurize -f bert_tokens"
+            )
+        quiet_transformers()
+        torch.manual_seed(self.random_state)  # the head's initial weights
+        return _Classifier(AutoModel.from_pretrained(str(folder)), classes, self.dropout).to(_device())
+
+    def fit(self, X: Any, y: np.ndarray) -> FineTune:
+        started = time.perf_counter()
+        self.classes_, codes = np.unique(y, return_inverse=True)
+        X = np.asarray(X)
+        train, valid = self._holdout(codes)
+        net = self._load(len(self.classes_))
+        epochs = self.epochs(len(train))
+        per_epoch = math.ceil(len(train) / self.batch_size)
+        optimizer, schedule = self._optimizer(net, epochs * per_epoch)
+        generator = torch.Generator().manual_seed(self.random_state + 1)
+        best, best_score, best_epoch, losses = None, -1.0, epochs, []
+        for epoch in range(1, epochs + 1):
+            net.train()
+            torch.manual_seed(self.random_state + 1000 * epoch)  # dropout masks
+            order = train[torch.randperm(len(train), generator=generator).numpy()]
+            for start in range(0, len(order), self.batch_size):
+                rows = order[start : start + self.batch_size]
+                ids, mask = _batch(X[rows])
+                with _autocast():
+                    loss = torch.nn.functional.cross_entropy(net(ids, mask).float(), _codes(codes[rows]))
+                optimizer.zero_grad()
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+                optimizer.step()
+                schedule.step()
+                losses.append(loss.item())
+            if len(valid):
+                score = float((self._scores(net, X[valid]).argmax(1) == codes[valid]).mean())
+                if score > best_score:
+                    best, best_score, best_epoch = copy.deepcopy(net.state_dict()), score, epoch
+        if best is not None:
+            net.load_state_dict(best)
+        self.net_ = net.eval()
+        self.best_params_ = {
+            "epochs": epochs,
+            "best_epoch": best_epoch,
+            "steps": epochs * per_epoch,
+            "train_loss": round(float(np.mean(losses[-per_epoch:])), 6),
+            "first_loss": round(float(np.mean(losses[:per_epoch])), 6),
+            "valid_rows": int(len(valid)),
+            "valid_accuracy": round(best_score, 6) if len(valid) else None,
+            "train_seconds": round(time.perf_counter() - started, 3),
+        }
+        return self
+
+    def _holdout(self, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Stratified inner validation rows for model selection, from the training subset only."""
+        folds = max(2, round(1 / self.valid_fraction)) if self.valid_fraction > 0 else 0
+        split = cv_folds(codes, folds, self.random_state) if folds else []
+        if not split:
+            return np.arange(len(codes)), np.zeros(0, dtype=np.int64)
+        return split[0]
+
+    def _optimizer(self, net: _Classifier, steps: int):
+        groups = [
+            {"params": net.encoder.parameters(), "lr": self.lr},
+            {"params": net.head.parameters(), "lr": self.head_lr},
+        ]
+        optimizer = torch.optim.AdamW(groups, weight_decay=self.weight_decay)
+        warm = max(1, int(self.warmup * steps))
+        schedule = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda step: min((step + 1) / warm, max(0.0, (steps - step) / max(1, steps - warm)))
+        )
+        return optimizer, schedule
+
+    @torch.no_grad()
+    def _scores(self, net: _Classifier, X: np.ndarray, batch: int = 64) -> np.ndarray:
+        net.eval()
+        lengths = (X >= 0).sum(1)
+        order = np.argsort(lengths, kind="stable")  # similar lengths together: little padding
+        out = np.zeros((len(X), len(self.classes_)))
+        for start in range(0, len(order), batch):
+            rows = order[start : start + batch]
+            ids, mask = _batch(X[rows])
+            with _autocast():
+                out[rows] = torch.softmax(net(ids, mask).float(), 1).cpu().numpy()
+        return out
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        return self._scores(self.net_, np.asarray(X))
+
+
+def _device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def _autocast():
+    device = _device()
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
+
+
+def _batch(ids: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    """-1-padded rows trimmed to their longest, with the attention mask; padding becomes id 0."""
+    mask = ids >= 0
+    width = max(1, int(mask.sum(1).max()))
+    ids, mask = ids[:, :width], mask[:, :width]
+    device = _device()
+    return (
+        torch.as_tensor(np.where(mask, ids, 0), device=device),
+        torch.as_tensor(mask.astype(np.int64), device=device),
+    )
+
+
+def _codes(codes: np.ndarray) -> torch.Tensor:
+    return torch.as_tensor(codes, dtype=torch.int64, device=_device())

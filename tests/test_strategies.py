@@ -1,0 +1,98 @@
+"""Strategies beyond frozen features: the real MiniLM fine-tuned end to end on the same split plan."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from enso_ng.experiment.models import MODELS
+from enso_ng.formats import read_features
+
+from conftest import CORPUS, invoke
+
+
+@pytest.fixture
+def tokens_workspace(workspace):
+    """The corpus with MiniLM token ids beside its frozen features."""
+    result = invoke(workspace, "featurize", "-f", "bert_tokens", "-d", CORPUS)
+    assert result.exit_code == 0, result.output
+    return workspace
+
+
+def test_token_ids_name_the_encoder_and_round_trip(tokens_workspace):
+    feats = read_features(tokens_workspace / "features" / CORPUS / "bert_tokens.parquet")
+    assert feats.meta.tokens and feats.meta.params["model"] == "sentence-transformers/all-MiniLM-L6-v2"
+    assert len(feats.meta.params["weights_sha256"]) == 64
+    bert = read_features(tokens_workspace / "features" / CORPUS / "bert.parquet")
+    assert feats.meta.params["weights_sha256"] == bert.meta.params["weights_sha256"], "the same encoder"
+    lengths = (feats.X >= 0).sum(1)
+    assert (feats.X[:, 0] == 101).all() and (feats.X[np.arange(len(lengths)), lengths - 1] == 102).all()
+    assert (feats.X[feats.X < 0] == -1).all() and lengths.max() == feats.X.shape[1] <= 128
+
+
+def test_finetune_learns_and_is_deterministic(tokens_workspace):
+    feats = read_features(tokens_workspace / "features" / CORPUS / "bert_tokens.parquet")
+    pool = np.flatnonzero(feats.splits != "test")
+    train = np.concatenate([pool[feats.labels[pool] == label][:16] for label in np.unique(feats.labels)])
+    test = np.flatnonzero(feats.splits == "test")[:60]
+    cls = MODELS.get("finetune")
+    kwargs = {**cls.features_kwargs(feats.meta), "max_epochs": 3, "valid_fraction": 0.25}
+
+    def fit(seed):
+        return cls(**kwargs, random_state=seed).fit(feats.X[train], feats.labels[train])
+
+    first, again, other = fit(0), fit(0), fit(1)
+    record = first.best_params_
+    assert record["train_loss"] < record["first_loss"], record
+    assert record["epochs"] == 3 and record["steps"] == 3 * 3 and record["valid_rows"] == 12
+    assert np.array_equal(first.predict_proba(feats.X[test]), again.predict_proba(feats.X[test]))
+    assert not np.allclose(first.predict_proba(feats.X[test]), other.predict_proba(feats.X[test]))
+    assert first.n_parameters() > 22_000_000, "the whole encoder is the model"
+
+
+def test_finetune_trains_on_the_rows_logreg_trains_on(tokens_workspace):
+    result = invoke(
+        tokens_workspace,
+        "experiment",
+        "-f",
+        "bert,bert_tokens",
+        "-m",
+        "logreg,finetune",
+        "--sizes",
+        "30",
+        "--splits",
+        "2",
+        "-o",
+        "finetune.max_epochs=2",
+        "--metrics",
+        "accuracy",
+        "--name",
+        "ft",
+    )
+    assert result.exit_code == 0, result.output
+    assert "skipping model finetune on bert: bert features are vectors" in result.output
+    assert "skipping model logreg on bert_tokens: bert_tokens features are token ids" in result.output
+    rows = [
+        r
+        for r in pq.read_table(tokens_workspace / "results" / "ft" / "results.parquet").to_pylist()
+        if r["metric"] == "accuracy"
+    ]
+    digest = {(r["model"], r["split"]): json.loads(r["params"])["train_rows_sha1"] for r in rows}
+    assert set(digest) == {(m, s) for m in ("logreg", "finetune") for s in (0, 1)}
+    for split in (0, 1):
+        assert digest["finetune", split] == digest["logreg", split]
+    assert digest["logreg", 0] != digest["logreg", 1], "each split seed draws its own subset"
+    tuned = [r for r in rows if r["model"] == "finetune"]
+    assert all(r["parameters"] > 22_000_000 and r["model_bytes"] > 80_000_000 for r in tuned)
+    assert all(json.loads(r["params"])["steps"] > 0 for r in tuned)
+
+
+def test_finetune_without_token_ids_is_a_one_line_error(workspace):
+    result = invoke(workspace, "experiment", "-m", "finetune", "--sizes", "30")
+    assert result.exit_code == 1 and len(result.output.strip().splitlines()) == 1, result.output
+    assert "model 'finetune' trains on token ids" in result.output and "enso featurize -f bert_tokens" in result.output
+    result = invoke(workspace, "experiment", "-m", "finetune", "-o", "finetune.encoder=other")
+    assert result.exit_code == 1 and "encoder comes from the features file" in result.output
