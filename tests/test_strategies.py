@@ -96,3 +96,65 @@ def test_finetune_without_token_ids_is_a_one_line_error(workspace):
     assert "model 'finetune' trains on token ids" in result.output and "enso featurize -f bert_tokens" in result.output
     result = invoke(workspace, "experiment", "-m", "finetune", "-o", "finetune.encoder=other")
     assert result.exit_code == 1 and "encoder comes from the features file" in result.output
+
+
+def test_distilled_student_learns_from_the_teacher_on_unlabelled_pool_rows(workspace):
+    result = invoke(
+        workspace,
+        "experiment",
+        "-f",
+        "bert,tfidf",
+        "-m",
+        "logreg,distill",
+        "--sizes",
+        "60",
+        "--splits",
+        "2",
+        "--metrics",
+        "accuracy",
+        "--name",
+        "d",
+    )
+    assert result.exit_code == 0, result.output
+    assert "skipping model distill on bert: bert features are its teacher's own" in result.output
+    rows = [
+        r
+        for r in pq.read_table(workspace / "results" / "d" / "results.parquet").to_pylist()
+        if r["metric"] == "accuracy"
+    ]
+    score = {(r["featurizer"], r["model"], r["split"]): r for r in rows}
+    config = json.loads((workspace / "results" / "d" / "config.json").read_text())
+    pool = config["datasets"][CORPUS]["pool_rows"]
+    for split in (0, 1):
+        distilled = score["tfidf", "distill", split]
+        params = json.loads(distilled["params"])
+        assert params["teacher"] == "bert:logreg" and params["unlabelled_rows"] == pool - 60
+        assert params["train_rows_sha1"] == json.loads(score["tfidf", "logreg", split]["params"])["train_rows_sha1"]
+        # what is deployed is the tf-idf student: its size and its cost per document, not the teacher's
+        assert distilled["parameters"] == score["tfidf", "logreg", split]["parameters"], "a logreg over tf-idf"
+        assert distilled["predict_seconds_per_1k"] < score["bert", "logreg", split]["predict_seconds_per_1k"] / 5
+    mean = {k: np.mean([score[(*k, s)]["value"] for s in (0, 1)]) for k in [("tfidf", "logreg"), ("tfidf", "distill")]}
+    assert mean["tfidf", "distill"] > mean["tfidf", "logreg"], mean
+
+
+def test_unlabelled_rows_never_include_test_or_training_rows():
+    from enso_ng.experiment.models.base import CellContext
+
+    with pytest.raises(ValueError, match="exclude the test"):
+        CellContext(
+            dataset="d",
+            features=lambda name: None,
+            X=None,
+            train=np.arange(5),
+            unlabelled=np.arange(5, 12),
+            test=np.arange(10, 20),
+        )
+
+
+def test_a_teacher_outside_the_run_is_a_one_line_error(workspace):
+    result = invoke(workspace, "experiment", "-f", "tfidf", "-m", "logreg,distill", "--sizes", "30")
+    assert result.exit_code == 1 and len(result.output.strip().splitlines()) == 1, result.output
+    assert "model 'distill' needs bert:logreg in the run" in result.output
+    result = invoke(workspace, "experiment", "-m", "logreg,distill", "-o", "distill.teacher=bert", "--sizes", "30")
+    assert result.exit_code == 1 and "teacher must be FEATURIZER:MODEL" in result.output
+    assert not (workspace / "results").exists() or not any((workspace / "results").iterdir()), "nothing written"

@@ -24,6 +24,7 @@ from enso_ng.experiment.config import ExperimentConfig
 from enso_ng.experiment.cost import model_bytes, peak_memory
 from enso_ng.experiment.metrics import METRICS, Predictions, predictions
 from enso_ng.experiment.models import MODELS
+from enso_ng.experiment.models.base import CellContext
 from enso_ng.experiment.samplers import RESAMPLERS
 from enso_ng.experiment.splits import SplitPlan, plan_split
 from enso_ng.formats import Features, read_features
@@ -74,6 +75,20 @@ def run_group(root: Path, config: ExperimentConfig, group: Group) -> GroupResult
             return result
         extra = model_cls.features_kwargs(feats.meta)
         models = [model_cls(**config.params_of(group.model), **extra, random_state=seed) for seed in seeds]
+        if model_cls.semi_supervised:
+            workspace = Workspace(Path(root))
+            for model, seed, train in zip(models, seeds, trains):
+                pool = plans[seed].order
+                model.attach(
+                    CellContext(
+                        dataset=group.dataset,
+                        X=X,
+                        train=train,
+                        unlabelled=pool[~np.isin(pool, train)],
+                        test=plans[seed].test,
+                        features=lambda name: _features(workspace.features_path(group.dataset, name)),
+                    )
+                )
         t0 = time.perf_counter()
         with peak_memory() as fit_peak:
             model_cls.fit_many(models, [X[rows] for rows in fits], [feats.labels[rows] for rows in fits])
@@ -168,7 +183,8 @@ def _features(path: Path) -> Features:
     stat = path.stat()
     key = (path, stat.st_mtime_ns, stat.st_size)
     if key not in _FEATURES:
-        _FEATURES.clear()
+        if len(_FEATURES) >= 2:  # a student's and its teacher's
+            _FEATURES.pop(next(iter(_FEATURES)))
         _FEATURES[key] = read_features(path)
     return _FEATURES[key]
 

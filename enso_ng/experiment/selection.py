@@ -81,10 +81,10 @@ def plan_run(workspace: Workspace, config: ExperimentConfig, done: set[tuple], w
             "size_unit": first.sampler.unit,
             "features": {f: m.provenance() for f, m in metas.items()},
         }
-        _check_inputs(dataset, featurizers, metas, config.models, workspace)
+        _check_inputs(dataset, featurizers, metas, config.models, workspace, config.model_params)
         for featurizer in featurizers:
             for model in config.models:
-                reason = _unfit(model, metas[featurizer])
+                reason = _unfit(model, metas[featurizer], config.params_of(model))
                 if reason:
                     warn(f"{dataset}: skipping model {model} on {featurizer}: {reason}")
                     plan.skipped.append(
@@ -99,10 +99,23 @@ def plan_run(workspace: Workspace, config: ExperimentConfig, done: set[tuple], w
 
 
 def _check_inputs(
-    dataset: str, featurizers: list[str], metas: dict[str, FeaturesMeta], models: list[str], workspace: Workspace
+    dataset: str,
+    featurizers: list[str],
+    metas: dict[str, FeaturesMeta],
+    models: list[str],
+    workspace: Workspace,
+    params: dict[str, dict[str, Any]],
 ) -> None:
-    """A model that trains on token ids with no token-id features for a dataset is a request error, not a skip."""
+    """A model that trains on token ids with no token-id features for a dataset, or whose teacher is not in the
+    run, is a request error, not a skip."""
     for model in models:
+        for featurizer, other in MODELS.get(model).requires(params.get(model, {})):
+            if featurizer not in featurizers or other not in models:
+                raise EnsoError(
+                    f"model {model!r} needs {featurizer}:{other} in the run for dataset {dataset!r} "
+                    f"(featurizers: {', '.join(featurizers)}; models: {', '.join(models)}); add it, or choose "
+                    f"another with -o {model}.teacher=FEATURIZER:MODEL"
+                )
         if MODELS.get(model).takes_tokens and not any(metas[f].tokens for f in featurizers):
             paths = ", ".join(str(workspace.features_path(dataset, f)) for f in featurizers)
             raise EnsoError(
@@ -111,9 +124,11 @@ def _check_inputs(
             )
 
 
-def _unfit(model: str, meta: FeaturesMeta) -> str | None:
+def _unfit(model: str, meta: FeaturesMeta, params: dict[str, Any]) -> str | None:
     """Why a model cannot use these features, from what it declares; None where it can."""
     cls = MODELS.get(model)
+    if any(featurizer == meta.featurizer for featurizer, _ in cls.requires(params)):
+        return f"{meta.featurizer} features are its teacher's own"
     if cls.layer_aware and meta.layers < 2:
         return f"{meta.featurizer} features have one layer (featurize with every layer stored to use it)"
     if meta.tokens != cls.takes_tokens:

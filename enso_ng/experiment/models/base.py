@@ -10,6 +10,7 @@ serves the probability metrics; a model without it offers ``decision_function`` 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -17,6 +18,26 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 
 from enso_ng.experiment.cost import stored_values
 from enso_ng.registry import Registry
+
+
+@dataclass
+class CellContext:
+    """What a semi-supervised model may see beyond its labelled rows: the rest of the training pool, never
+    the test rows (``unlabelled`` and ``test`` are disjoint by construction), and the dataset's other
+    features files (a teacher may read other features than its student)."""
+
+    dataset: str
+    #: featurizer name -> that featurizer's decoded features of this dataset
+    features: Callable[[str], Any]
+    #: this cell's own feature matrix over every dataset row, as the model is given it
+    X: Any
+    train: np.ndarray
+    unlabelled: np.ndarray
+    test: np.ndarray
+
+    def __post_init__(self) -> None:
+        if np.intersect1d(self.unlabelled, self.test).size or np.intersect1d(self.unlabelled, self.train).size:
+            raise ValueError("unlabelled rows must exclude the test and training rows")
 
 
 class TargetModel(ClassifierMixin, BaseEstimator):
@@ -35,9 +56,16 @@ class TargetModel(ClassifierMixin, BaseEstimator):
     accepts_sparse: ClassVar[bool] = True
     #: trains on an encoder's token ids (a ``tokens`` features file, -1 padded) instead of vectors
     takes_tokens: ClassVar[bool] = False
+    #: gets a :class:`CellContext` through ``attach`` before ``fit`` (unlabelled pool rows, other features)
+    semi_supervised: ClassVar[bool] = False
 
     #: parameters set from the features file by ``features_kwargs``, never by the configuration
     feature_params: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def requires(cls, params: dict[str, Any]) -> list[tuple[str, str]]:
+        """(featurizer, model) pairs that must be in the same run (a distilled student's teacher)."""
+        return []
 
     @classmethod
     def features_kwargs(cls, meta: Any) -> dict[str, Any]:

@@ -1,0 +1,95 @@
+"""``distill``: a cheap student trained on a teacher's labels for the unlabelled rest of the pool.
+
+The production trade: a big model is accurate but costly per document; a cheap one (tf-idf + logreg) is
+fast but weak with few labels. A teacher pair (``teacher = "FEATURIZER:MODEL"``, e.g. ``bert:logreg`` or
+``bert_tokens:finetune``) is fitted on the labelled training subset, labels the *unlabelled* rest of the
+training pool (never a test row: the cell hands over pool rows outside the subset only), and the student
+(this cell's featurizer with ``student``, default ``logreg``) is fitted on the labelled rows plus the
+teacher-labelled ones. Teacher labels are hard (the argmax of its probabilities), because the students
+take labels, not weights; ``min_confidence`` keeps only rows the teacher is sure of. What is deployed and
+costed is the student alone.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from enso_ng.errors import EnsoError
+from enso_ng.experiment.models.base import MODELS, CellContext, TargetModel
+
+
+def parse_teacher(spec: str) -> tuple[str, str]:
+    featurizer, sep, model = spec.partition(":")
+    if not sep or not featurizer or not model:
+        raise EnsoError(f"distill: teacher must be FEATURIZER:MODEL (e.g. bert:logreg), not {spec!r}")
+    return featurizer, model
+
+
+@MODELS.register("distill")
+class Distill(TargetModel):
+    semi_supervised = True
+
+    def __init__(
+        self,
+        teacher: str = "bert:logreg",
+        student: str = "logreg",
+        unlabelled: int = 5000,
+        min_confidence: float = 0.0,
+        random_state: int = 0,
+    ) -> None:
+        self.teacher = teacher
+        self.student = student
+        self.unlabelled = unlabelled
+        self.min_confidence = min_confidence
+        self.random_state = random_state
+
+    @classmethod
+    def requires(cls, params: dict[str, Any]) -> list[tuple[str, str]]:
+        return [parse_teacher(params.get("teacher", cls().teacher))]
+
+    def attach(self, context: CellContext) -> None:
+        self._context = context
+
+    def fit(self, X: Any, y: np.ndarray) -> Distill:
+        context = getattr(self, "_context", None)
+        if context is None:
+            raise EnsoError("distill needs the training pool: it runs inside enso experiment")
+        featurizer, model = parse_teacher(self.teacher)
+        teacher_feats = context.features(featurizer)
+        teacher_cls = MODELS.get(model)
+        unlabelled = context.unlabelled[: self.unlabelled]  # the pool's seeded order: a fixed, random sample
+        TX = teacher_feats.X if teacher_cls.layer_aware or teacher_cls.takes_tokens else teacher_feats.pooled()
+        teacher = teacher_cls(**teacher_cls.features_kwargs(teacher_feats.meta), random_state=self.random_state)
+        teacher.fit(TX[context.train], y)
+        if not teacher.has_proba:
+            raise EnsoError(f"distill: teacher model {model!r} gives no probabilities")
+        proba = teacher.predict_proba(TX[unlabelled]) if len(unlabelled) else np.zeros((0, len(teacher.classes_)))
+        keep = proba.max(1) >= self.min_confidence
+        rows = unlabelled[keep]
+        student_cls = MODELS.get(self.student)
+        if student_cls.takes_tokens or student_cls.semi_supervised or student_cls.layer_aware:
+            raise EnsoError(f"distill: student {self.student!r} must be a model of vectors, such as logreg or mlp")
+        stack = sp.vstack if sp.issparse(X) else np.concatenate
+        self.student_ = student_cls(random_state=self.random_state).fit(
+            stack([X, context.X[rows]]), np.concatenate([y, teacher.classes_[proba.argmax(1)][keep]])
+        )
+        self.classes_ = self.student_.classes_
+        self.best_params_ = {
+            "teacher": self.teacher,
+            "student": self.student,
+            "unlabelled_rows": int(len(rows)),
+            "teacher_confidence": round(float(proba.max(1).mean()), 4) if len(proba) else None,
+            "student_params": getattr(self.student_, "best_params_", {}),
+            "teacher_params": getattr(teacher, "best_params_", {}),
+        }
+        del self._context  # the deployed model is the student alone; the pool is not part of it
+        return self
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        return self.student_.predict_proba(X)
+
+    def n_parameters(self) -> int:
+        return self.student_.n_parameters()
