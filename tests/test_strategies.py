@@ -158,3 +158,20 @@ def test_a_teacher_outside_the_run_is_a_one_line_error(workspace):
     result = invoke(workspace, "experiment", "-m", "logreg,distill", "-o", "distill.teacher=bert", "--sizes", "30")
     assert result.exit_code == 1 and "teacher must be FEATURIZER:MODEL" in result.output
     assert not (workspace / "results").exists() or not any((workspace / "results").iterdir()), "nothing written"
+
+
+def test_setfit_on_a_tiny_subset(tokens_workspace, monkeypatch):
+    pytest.importorskip("setfit", reason="SetFit is an extra: pip install 'enso_ng[setfit]'")
+    feats = read_features(tokens_workspace / "features" / CORPUS / "bert_tokens.parquet")
+    pool = np.flatnonzero(feats.splits != "test")
+    train = np.concatenate([pool[feats.labels[pool] == label][:4] for label in np.unique(feats.labels)])
+    test = np.flatnonzero(feats.splits == "test")[:20]
+    cls = MODELS.get("setfit")
+    model = cls(**cls.features_kwargs(feats.meta), max_steps=3, random_state=0).fit(feats.X[train], feats.labels[train])
+    proba = model.predict_proba(feats.X[test])
+    assert proba.shape == (20, 3) and np.allclose(proba.sum(1), 1.0)
+    assert set(model.predict(feats.X[test])) <= set(feats.labels)
+    assert model._texts(feats.X[train[:1]])[0] and "[CLS]" not in model._texts(feats.X[train[:1]])[0]
+    monkeypatch.setitem(__import__("sys").modules, "setfit", None)
+    with pytest.raises(Exception, match=r"pip install 'enso_ng\[setfit\]'"):
+        cls(**cls.features_kwargs(feats.meta)).fit(feats.X[train], feats.labels[train])

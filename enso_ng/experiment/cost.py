@@ -93,6 +93,9 @@ def stored_values(obj: Any, seen: set[int] | None = None) -> int:
     return sum(stored_values(v, seen) for v in state.values())
 
 
-def model_bytes(model: Any) -> int:
-    """The fitted model's size, pickled: what storing or shipping it takes."""
-    return len(pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL))
+def model_bytes(model: Any) -> int | None:
+    """The fitted model's size, pickled: what storing or shipping it takes (None if it cannot be pickled)."""
+    try:
+        return len(pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL))
+    except Exception:  # a library object without pickle support: unknown, not zero
+        return None

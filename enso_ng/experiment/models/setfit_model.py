@@ -1,0 +1,116 @@
+"""``setfit``: few-shot contrastive fine-tuning of a sentence encoder plus a logistic head (the SetFit
+library, not a rewrite of it).
+
+It reads the same ``bert_tokens`` features file as ``finetune`` (stages meet through files: the token ids
+are decoded back to text with the encoder's own tokenizer, which for the uncased default gives the text
+the encoder saw). The library's defaults, with the number of contrastive steps capped (``max_steps``) so a
+cell's cost is bounded on a CPU. Install with ``pip install 'enso_ng[setfit]'``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import tempfile
+import time
+import warnings
+from typing import Any
+
+import numpy as np
+
+from enso_ng.encoders import DEFAULT_MODEL, quiet_transformers, resolve_model_folder, weights_sha256
+from enso_ng.errors import EnsoError
+from enso_ng.experiment.models.base import MODELS, TargetModel
+
+MISSING = "model 'setfit' needs the setfit package, not installed by default: pip install 'enso_ng[setfit]'"
+
+
+@MODELS.register("setfit")
+class SetFit(TargetModel):
+    takes_tokens = True
+    feature_params = ("encoder", "encoder_sha256")
+
+    def __init__(
+        self,
+        encoder: str = DEFAULT_MODEL,
+        encoder_sha256: str = "",
+        num_iterations: int = 20,
+        num_epochs: int = 1,
+        batch_size: int = 16,
+        max_steps: int = 300,
+        random_state: int = 0,
+    ) -> None:
+        self.encoder = encoder
+        self.encoder_sha256 = encoder_sha256
+        self.num_iterations = num_iterations
+        self.num_epochs = num_epochs
+        self.batch_size = batch_size
+        self.max_steps = max_steps
+        self.random_state = random_state
+
+    @classmethod
+    def features_kwargs(cls, meta: Any) -> dict[str, Any]:
+        return {"encoder": meta.params["model"], "encoder_sha256": meta.params["weights_sha256"]}
+
+    def _texts(self, X: np.ndarray) -> list[str]:
+        return [self.tokenizer_.decode(row[row >= 0], skip_special_tokens=True) for row in np.asarray(X)]
+
+    def fit(self, X: Any, y: np.ndarray) -> SetFit:
+        try:
+            from setfit import SetFitModel, Trainer, TrainingArguments
+
+            from datasets import Dataset
+        except ImportError:
+            raise EnsoError(MISSING) from None
+        from transformers import AutoTokenizer
+
+        started = time.perf_counter()
+        folder = resolve_model_folder(self.encoder)
+        if self.encoder_sha256 and weights_sha256(folder) != self.encoder_sha256:
+            raise EnsoError(f"setfit: the weights in {folder} are not those the token ids were made with")
+        quiet_transformers()
+        self.tokenizer_ = AutoTokenizer.from_pretrained(str(folder))
+        self.classes_, codes = np.unique(y, return_inverse=True)
+        with _quiet(), tempfile.TemporaryDirectory(prefix="enso-setfit-") as out:
+            self.model_ = SetFitModel.from_pretrained(str(folder))
+            args = TrainingArguments(
+                output_dir=out,
+                batch_size=self.batch_size,
+                num_epochs=self.num_epochs,
+                num_iterations=self.num_iterations,
+                max_steps=self.max_steps,
+                seed=self.random_state,
+                report_to="none",
+                show_progress_bar=False,
+                save_strategy="no",
+                logging_strategy="no",
+            )
+            data = Dataset.from_dict({"text": self._texts(X), "label": codes.tolist()})
+            Trainer(model=self.model_, args=args, train_dataset=data).train()
+        self.best_params_ = {
+            "num_iterations": self.num_iterations,
+            "max_steps": self.max_steps,
+            "train_seconds": round(time.perf_counter() - started, 3),
+        }
+        return self
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        proba = self.model_.predict_proba(self._texts(X), batch_size=64, show_progress_bar=False)
+        return np.asarray(proba.cpu().numpy() if hasattr(proba, "cpu") else proba, dtype=np.float64)
+
+
+@contextlib.contextmanager
+def _quiet():
+    """SetFit prints its training log and bars to stdout; enso's output stays enso's."""
+    import datasets
+
+    datasets.disable_progress_bars()
+    logging.getLogger("setfit").setLevel(logging.ERROR)
+    with (
+        contextlib.redirect_stdout(io.StringIO()),
+        contextlib.redirect_stderr(io.StringIO()),
+        warnings.catch_warnings(),
+    ):
+        warnings.simplefilter("ignore")
+        yield
