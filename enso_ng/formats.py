@@ -333,6 +333,10 @@ class RunRecord:
     datasets: dict[str, Any] = field(default_factory=dict)
     #: metric name -> {"higher_is_better": bool}
     metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: model name -> {"strategy": "frozen features" | "fine-tuned" | ...}
+    models: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: the machine the costs were measured on
+    machine: dict[str, Any] = field(default_factory=dict)
     skipped: list[dict[str, Any]] = field(default_factory=list)
     versions: dict[str, str] = field(default_factory=dict)
     written: str = ""
@@ -343,6 +347,9 @@ class RunRecord:
         """The declared direction of a metric (``train_`` variants share it); unknown metrics count as higher."""
         base = metric[len("train_") :] if metric.startswith("train_") and metric not in self.metrics else metric
         return bool(self.metrics.get(base, {}).get("higher_is_better", True))
+
+    def strategy(self, model: str) -> str:
+        return str(self.models.get(model, {}).get("strategy", "frozen features"))
 
     def write(self, run_dir: Path) -> None:
         write_json(run_dir / CONFIG_FILE, dataclasses.asdict(self))

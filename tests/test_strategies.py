@@ -135,6 +135,12 @@ def test_distilled_student_learns_from_the_teacher_on_unlabelled_pool_rows(works
         assert distilled["predict_seconds_per_1k"] < score["bert", "logreg", split]["predict_seconds_per_1k"] / 5
     mean = {k: np.mean([score[(*k, s)]["value"] for s in (0, 1)]) for k in [("tfidf", "logreg"), ("tfidf", "distill")]}
     assert mean["tfidf", "distill"] > mean["tfidf", "logreg"], mean
+    shown = invoke(workspace, "visualize", "--run", "d", "--no-tsne")
+    assert shown.exit_code == 0, shown.output
+    assert "strategies (accuracy" in shown.output and "distilled" in shown.output and "frozen features" in shown.output
+    strategies = (workspace / "results" / "d" / "strategies_accuracy.csv").read_text().splitlines()
+    assert len(strategies) == 1 + 2 and "tfidf + distill" in strategies[1] + strategies[2]
+    assert config["models"] == {"logreg": {"strategy": "frozen features"}, "distill": {"strategy": "distilled"}}
 
 
 def test_unlabelled_rows_never_include_test_or_training_rows():

@@ -20,6 +20,7 @@ from enso_ng.errors import EnsoError
 from enso_ng.experiment.cell import GroupResult
 from enso_ng.experiment.config import RESUME_KEYS, ExperimentConfig
 from enso_ng.experiment.metrics import METRICS
+from enso_ng.experiment.models import MODELS
 from enso_ng.experiment.samplers import SAMPLERS
 from enso_ng.formats import (
     CONFUSION_FILE,
@@ -31,7 +32,7 @@ from enso_ng.formats import (
     read_results,
     result_keys,
 )
-from enso_ng.provenance import library_versions
+from enso_ng.provenance import library_versions, machine
 from enso_ng.workspace import write_parquet
 
 FLUSH_SECONDS = 5.0
@@ -84,6 +85,8 @@ class ResultsWriter:
             size_unit=SAMPLERS.get(self.config.sampler).unit,
             datasets=provenance,
             metrics={name: {"higher_is_better": METRICS.get(name).higher_is_better} for name in self.config.metrics},
+            models={name: {"strategy": MODELS.get(name).strategy} for name in self.config.models},
+            machine=machine(),
             skipped=self.skipped,
             versions=library_versions(),
             written=datetime.now(UTC).isoformat(timespec="seconds"),

@@ -19,6 +19,8 @@ from enso_ng.visualize.labels_needed import format_needed, labels_needed, labels
 from enso_ng.visualize.projection import tsne_figure
 from enso_ng.visualize.ranking import ALPHA, format_records, rank_heatmap, win_tie_loss
 from enso_ng.visualize.report import Report, Table, write_report
+from enso_ng.visualize.strategies import HEADER as STRATEGY_HEADER
+from enso_ng.visualize.strategies import format_strategies, row_values, strategy_rows
 from enso_ng.visualize.summary import (
     best_table,
     better,
@@ -119,6 +121,14 @@ def draw(workspace: Workspace, run: str, options: Options) -> Outcome:
         outcome,
     )
     points = _cost(table, cells, primary, run, run_dir, emit, outcome)
+    strategies = strategy_rows(cells, split_values(table, primary), mean_costs(table, primary), record)
+    if strategies:
+        _write_csv(
+            run_dir / f"strategies_{primary}.csv",
+            list(STRATEGY_HEADER),
+            [list(row_values(r)) for r in strategies],
+            outcome,
+        )
     if options.tsne is not None:
         _tsne(workspace, table, options.tsne, emit, outcome)
     if options.confusion is not None:
@@ -126,6 +136,17 @@ def draw(workspace: Workspace, run: str, options: Options) -> Outcome:
 
     best = best_table(cells)
     report.tables = _report_tables(best, records, needed, cells_by_metric, primary, options.threshold, record)
+    if strategies:
+        report.tables.insert(
+            0,
+            Table(
+                f"Strategies ({primary}): the best pair of each, per dataset and size",
+                STRATEGY_HEADER,
+                [row_values(r) for r in strategies],
+                note="w/t/l: against the best pair of every other strategy, two-sided paired t-test across split "
+                f"seeds (alpha = {ALPHA}). Every strategy is scored on the same test rows.",
+            ),
+        )
     if points:
         report.tables.insert(
             3,
@@ -145,6 +166,7 @@ def draw(workspace: Workspace, run: str, options: Options) -> Outcome:
             f"best featurizer x model per dataset and size ({primary}):\n" + format_table(best, primary),
             f"win/tie/loss ({primary}, paired t-test across splits, alpha {ALPHA}):\n" + format_records(records),
             format_needed(needed, primary, options.threshold),
+            *([format_strategies(strategies, primary)] if strategies else []),
         ]
     )
     return outcome

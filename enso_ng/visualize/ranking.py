@@ -73,27 +73,34 @@ def win_tie_loss(values: dict, metric: str, alpha: float = ALPHA, higher_is_bett
     ``values`` is :func:`enso_ng.visualize.summary.split_values`. Fewer than two shared seeds, or identical
     scores, count as a tie.
     """
-    sign = 1 if higher_is_better else -1
     tally: dict[tuple[str, str], list[int]] = {}
     for per_series in values.values():
         names = sorted(per_series)
         for a in names:
             tally.setdefault(a, [0, 0, 0])
             for b in names:
-                if a == b:
-                    continue
-                seeds = sorted(set(per_series[a]) & set(per_series[b]))
-                diff = sign * np.array([per_series[a][s] - per_series[b][s] for s in seeds])
-                outcome = 1  # tie
-                if len(diff) < 2:
-                    pass
-                elif np.allclose(diff, diff[0], rtol=1e-9, atol=1e-12):  # the same difference every seed
-                    if abs(diff[0]) > 1e-12:
-                        outcome = 0 if diff[0] > 0 else 2
-                elif stats.ttest_rel(diff, np.zeros_like(diff)).pvalue < alpha:
-                    outcome = 0 if diff.mean() > 0 else 2
-                tally[a][outcome] += 1
+                if a != b:
+                    tally[a][paired_outcome(per_series[a], per_series[b], higher_is_better, alpha)] += 1
     return sorted((Record(s, *t) for s, t in tally.items()), key=lambda r: (-(r.wins - r.losses), r.series))
+
+
+def paired_outcome(
+    a: dict[int, float], b: dict[int, float], higher_is_better: bool = True, alpha: float = ALPHA
+) -> int:
+    """0 if ``a`` wins, 1 a tie, 2 a loss: a two-sided paired t-test over the split seeds both have.
+
+    Fewer than two shared seeds, or identical scores, are a tie; the same non-zero difference on every seed
+    (no variance to test) is a win or a loss.
+    """
+    seeds = sorted(set(a) & set(b))
+    diff = (1 if higher_is_better else -1) * np.array([a[s] - b[s] for s in seeds])
+    if len(diff) < 2:
+        return 1
+    if np.allclose(diff, diff[0], rtol=1e-9, atol=1e-12):
+        return 1 if abs(diff[0]) <= 1e-12 else (0 if diff[0] > 0 else 2)
+    if stats.ttest_rel(diff, np.zeros_like(diff)).pvalue < alpha:
+        return 0 if diff.mean() > 0 else 2
+    return 1
 
 
 def format_records(records: list[Record]) -> str:

@@ -31,6 +31,7 @@ def parse_teacher(spec: str) -> tuple[str, str]:
 @MODELS.register("distill")
 class Distill(TargetModel):
     semi_supervised = True
+    strategy = "distilled"
 
     def __init__(
         self,

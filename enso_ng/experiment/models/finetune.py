@@ -48,6 +48,7 @@ class _Classifier(torch.nn.Module):
 @MODELS.register("finetune")
 class FineTune(TargetModel):
     takes_tokens = True
+    strategy = "fine-tuned"
     feature_params = ("encoder", "encoder_sha256")
 
     def __init__(

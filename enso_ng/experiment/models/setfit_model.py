@@ -29,6 +29,7 @@ MISSING = "model 'setfit' needs the setfit package, not installed by default: pi
 @MODELS.register("setfit")
 class SetFit(TargetModel):
     takes_tokens = True
+    strategy = "few-shot (SetFit)"
     feature_params = ("encoder", "encoder_sha256")
 
     def __init__(
