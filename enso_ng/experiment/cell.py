@@ -77,13 +77,13 @@ def run_group(root: Path, config: ExperimentConfig, group: Group) -> GroupResult
         models = [model_cls(**config.params_of(group.model), **extra, random_state=seed) for seed in seeds]
         if model_cls.semi_supervised:
             workspace = Workspace(Path(root))
-            for model, seed, train in zip(models, seeds, trains):
+            for model, seed, train, fitted in zip(models, seeds, trains, fits):
                 pool = plans[seed].order
                 model.attach(
                     CellContext(
                         dataset=group.dataset,
                         X=X,
-                        train=train,
+                        train=fitted,  # the rows fit() is given, after any resampling
                         unlabelled=pool[~np.isin(pool, train)],
                         test=plans[seed].test,
                         features=lambda name: _features(workspace.features_path(group.dataset, name)),

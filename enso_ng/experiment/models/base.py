@@ -31,6 +31,7 @@ class CellContext:
     features: Callable[[str], Any]
     #: this cell's own feature matrix over every dataset row, as the model is given it
     X: Any
+    #: the rows ``fit`` is given, in the same order (a teacher fits on the same rows as its student)
     train: np.ndarray
     unlabelled: np.ndarray
     test: np.ndarray
