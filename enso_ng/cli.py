@@ -424,6 +424,11 @@ def featurize(
     help="Metrics (repeatable or comma-separated) [default: all] (see --list).",
 )
 @click.option(
+    "--beta",
+    type=float,
+    help="Also score macro F-beta at this beta as the metric fbeta (recorded in config.json), e.g. 0.5 or 3.",
+)
+@click.option(
     "--option",
     "-o",
     "model_options",
@@ -461,6 +466,7 @@ def experiment(
     """
     from enso_ng.experiment import default_run_name, run_experiment
     from enso_ng.experiment.config import parse_model_options, read_config_file, resolve
+    from enso_ng.experiment.convergence import convergence_line
     from enso_ng.formats import RunRecord
     from enso_ng.visualize.summary import best_table, format_table, load_results, summarize
 
@@ -483,9 +489,13 @@ def experiment(
     )
     metric = "accuracy" if "accuracy" in config.metrics else config.metrics[0]
     record = RunRecord.read(workspace.run_dir(config.name))
-    cells = summarize(load_results(Path(outcome.path)), metric, record.higher_is_better(metric))
+    results = load_results(Path(outcome.path))
+    cells = summarize(results, metric, record.higher_is_better(metric))
     click.echo("best featurizer x model per dataset and size (all cells: enso visualize):")
     click.echo(format_table(best_table(cells), metric))
+    unconverged = convergence_line(results)
+    if unconverged:
+        click.echo(f"warning: {unconverged}")
 
 
 def _print_experiment_parts() -> None:
