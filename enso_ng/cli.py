@@ -159,10 +159,12 @@ def download(
 
     Raw files are verified against their sha256 and cached under datasets/.raw, so a re-run fetches
     nothing. With several names, a failure does not stop the others; the exit status says if any failed.
+    With no name, the whole catalog: datasets already there are kept, and a table says what is available.
 
     \b
     Examples:
       enso download rotten_tomatoes
+      enso download                       # the whole catalog, then a table of what is there
       enso download sst2 subj trec --mirror http://127.0.0.1:8000
       enso download --from-file tickets.csv --name tickets --text-column body --label-column queue
       enso download --list
@@ -187,13 +189,17 @@ def download(
             import_file(from_file, name, text_column, label_column, split_column, workspace, force=force),
         )
         return
-    if not names:
-        raise EnsoError("name at least one dataset (see: enso download --list), or use --from-file")
+    for option, value in (("--name", name), ("--split-column", split_column)):
+        if value is not None:
+            raise EnsoError(f"{option} applies to --from-file only")
     for dataset in names:
         CATALOG.get(dataset)  # unknown names fail before any download starts
     if timeout <= 0:
         raise EnsoError(f"--timeout must be positive, got {timeout}")
     fetch.TIMEOUT_S = timeout
+    if not names:
+        _download_catalog(workspace, mirror, force)
+        return
     names = tuple(dict.fromkeys(names))
     if len(names) == 1:
         _report_dataset(workspace, names[0], get(names[0], workspace, mirror=mirror, force=force))
@@ -212,6 +218,37 @@ def download(
     )
     if failed:
         raise EnsoError(f"{len(failed)} of {len(names)} dataset(s) failed: {', '.join(failed)}")
+
+
+def _download_catalog(workspace: Workspace, mirror: str | None, force: bool) -> None:
+    """Every catalog entry; a table of what is now there; a non-zero exit if any failed."""
+    from enso_ng.download.whole import FAILED, download_catalog
+
+    def each(name: str, done: Any, reason: str) -> None:
+        if done is None:
+            click.echo(f"failed {name}: {reason}", err=True)
+        else:
+            _report_dataset(workspace, name, done)
+
+    fetched = download_catalog(workspace, mirror=mirror, force=force, on_each=each)
+    rows = [
+        [
+            f.name,
+            "" if f.rows is None else f"{f.rows:,}",
+            "" if f.classes is None else str(f.classes),
+            f.state,
+            f.reason,
+        ]
+        for f in fetched
+    ]
+    click.echo(format_table(["name", "rows", "classes", "state", "reason"], rows, right=(1, 2)))
+    failed = [f.name for f in fetched if f.state == FAILED]
+    click.echo(
+        f"summary: {len(fetched) - len(failed)} of {len(fetched)} available"
+        + (f"; failed: {', '.join(failed)}" if failed else "")
+    )
+    if failed:
+        raise EnsoError(f"{len(failed)} of {len(fetched)} dataset(s) failed: {', '.join(failed)}")
 
 
 def _report_dataset(workspace: Workspace, name: str, done: Any) -> None:
