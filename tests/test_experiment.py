@@ -83,11 +83,12 @@ def test_results_file_and_config(corpus_run):
         "micro_f1",
         "macro_precision",
         "macro_recall",
+        "f2",
         "roc_auc",
         "log_loss",
-    }
+    }  # and no average_precision: three classes
     assert {r["metric"] for r in rows} == metrics | {f"train_{m}" for m in metrics}
-    assert table.num_rows == 16 * 16
+    assert table.num_rows == 16 * 18
     assert {r["split"] for r in rows} == {0, 1}
     assert all(r["fit_seconds"] > 0 for r in rows)
     assert all(0 <= r["value"] <= 1 for r in rows if "log_loss" not in r["metric"])
