@@ -159,10 +159,12 @@ def download(
 
     Raw files are verified against their sha256 and cached under datasets/.raw, so a re-run fetches
     nothing. With several names, a failure does not stop the others; the exit status says if any failed.
+    With no name, the whole catalog: datasets already there are kept, and a table says what is available.
 
     \b
     Examples:
       enso download rotten_tomatoes
+      enso download                       # the whole catalog, then a table of what is there
       enso download sst2 subj trec --mirror http://127.0.0.1:8000
       enso download --from-file tickets.csv --name tickets --text-column body --label-column queue
       enso download --list
@@ -187,13 +189,17 @@ def download(
             import_file(from_file, name, text_column, label_column, split_column, workspace, force=force),
         )
         return
-    if not names:
-        raise EnsoError("name at least one dataset (see: enso download --list), or use --from-file")
+    for option, value in (("--name", name), ("--split-column", split_column)):
+        if value is not None:
+            raise EnsoError(f"{option} applies to --from-file only")
     for dataset in names:
         CATALOG.get(dataset)  # unknown names fail before any download starts
     if timeout <= 0:
         raise EnsoError(f"--timeout must be positive, got {timeout}")
     fetch.TIMEOUT_S = timeout
+    if not names:
+        _download_catalog(workspace, mirror, force)
+        return
     names = tuple(dict.fromkeys(names))
     if len(names) == 1:
         _report_dataset(workspace, names[0], get(names[0], workspace, mirror=mirror, force=force))
@@ -212,6 +218,37 @@ def download(
     )
     if failed:
         raise EnsoError(f"{len(failed)} of {len(names)} dataset(s) failed: {', '.join(failed)}")
+
+
+def _download_catalog(workspace: Workspace, mirror: str | None, force: bool) -> None:
+    """Every catalog entry; a table of what is now there; a non-zero exit if any failed."""
+    from enso_ng.download.whole import FAILED, download_catalog
+
+    def each(name: str, done: Any, reason: str) -> None:
+        if done is None:
+            click.echo(f"failed {name}: {reason}", err=True)
+        else:
+            _report_dataset(workspace, name, done)
+
+    fetched = download_catalog(workspace, mirror=mirror, force=force, on_each=each)
+    rows = [
+        [
+            f.name,
+            "" if f.rows is None else f"{f.rows:,}",
+            "" if f.classes is None else str(f.classes),
+            f.state,
+            f.reason,
+        ]
+        for f in fetched
+    ]
+    click.echo(format_table(["name", "rows", "classes", "state", "reason"], rows, right=(1, 2)))
+    failed = [f.name for f in fetched if f.state == FAILED]
+    click.echo(
+        f"summary: {len(fetched) - len(failed)} of {len(fetched)} available"
+        + (f"; failed: {', '.join(failed)}" if failed else "")
+    )
+    if failed:
+        raise EnsoError(f"{len(failed)} of {len(fetched)} dataset(s) failed: {', '.join(failed)}")
 
 
 def _report_dataset(workspace: Workspace, name: str, done: Any) -> None:
@@ -424,6 +461,11 @@ def featurize(
     help="Metrics (repeatable or comma-separated) [default: all] (see --list).",
 )
 @click.option(
+    "--beta",
+    type=float,
+    help="Also score macro F-beta at this beta as the metric fbeta (recorded in config.json), e.g. 0.5 or 3.",
+)
+@click.option(
     "--option",
     "-o",
     "model_options",
@@ -461,6 +503,7 @@ def experiment(
     """
     from enso_ng.experiment import default_run_name, run_experiment
     from enso_ng.experiment.config import parse_model_options, read_config_file, resolve
+    from enso_ng.experiment.convergence import convergence_line
     from enso_ng.formats import RunRecord
     from enso_ng.visualize.summary import best_table, format_table, load_results, summarize
 
@@ -483,9 +526,13 @@ def experiment(
     )
     metric = "accuracy" if "accuracy" in config.metrics else config.metrics[0]
     record = RunRecord.read(workspace.run_dir(config.name))
-    cells = summarize(load_results(Path(outcome.path)), metric, record.higher_is_better(metric))
+    results = load_results(Path(outcome.path))
+    cells = summarize(results, metric, record.higher_is_better(metric))
     click.echo("best featurizer x model per dataset and size (all cells: enso visualize):")
     click.echo(format_table(best_table(cells), metric))
+    unconverged = convergence_line(results)
+    if unconverged:
+        click.echo(f"warning: {unconverged}")
 
 
 def _print_experiment_parts() -> None:

@@ -83,11 +83,12 @@ def test_results_file_and_config(corpus_run):
         "micro_f1",
         "macro_precision",
         "macro_recall",
+        "f2",
         "roc_auc",
         "log_loss",
-    }
+    }  # and no average_precision: three classes
     assert {r["metric"] for r in rows} == metrics | {f"train_{m}" for m in metrics}
-    assert table.num_rows == 16 * 16
+    assert table.num_rows == 16 * 18
     assert {r["split"] for r in rows} == {0, 1}
     assert all(r["fit_seconds"] > 0 for r in rows)
     assert all(0 <= r["value"] <= 1 for r in rows if "log_loss" not in r["metric"])
@@ -247,7 +248,9 @@ def test_logreg_matches_scikit_learn_at_the_chosen_C(corpus_workspace, featurize
     # two classes: is the tweet negative, or anything else
     labels = np.where(feats.labels == "negative", "negative", "other") if binary else feats.labels
     ours = MODELS.get("logreg")(random_state=0, tol=1e-6).fit(feats.X[train], labels[train])
-    assert ours.best_params_["converged"]
+    # float32 stops making progress before a gradient of 1e-6 (reported as such, not as converged); the
+    # point it stops at is still scikit-learn's optimum, which is what this test checks
+    assert ours.best_params_["stop"] in ("gradient", "no_progress")
     reference = LogisticRegression(C=ours.best_params_["C"], tol=1e-10, max_iter=10000).fit(
         feats.X[train], labels[train]
     )
@@ -442,7 +445,7 @@ def test_metrics_on_known_predictions():
         [[0.8, 0.1, 0.1], [0.4, 0.5, 0.1], [0.1, 0.8, 0.1], [0.2, 0.7, 0.1], [0.1, 0.1, 0.8], [0.5, 0.2, 0.3]]
     )
     p = Predictions(y_true, y_pred, classes, proba, proba)
-    value = {name: METRICS.get(name).fn(p) for name in METRICS.names()}
+    value = {name: METRICS.get(name).fn(p) for name in METRICS.names() if not METRICS.get(name).settings}
     assert value["accuracy"] == pytest.approx(4 / 6)
     assert value["micro_f1"] == pytest.approx(4 / 6)
     assert value["balanced_accuracy"] == pytest.approx((0.5 + 1 + 0.5) / 3)

@@ -107,7 +107,7 @@ def run_group(root: Path, config: ExperimentConfig, group: Group) -> GroupResult
             for prefix, preds in scored:
                 result.rows.extend(
                     {**group.cell(seed), "metric": prefix + name, "value": value, **costs, "params": params}
-                    for name, value in _scores(config.metrics, preds)
+                    for name, value in _scores(config, preds)
                 )
         return result
 
@@ -163,11 +163,11 @@ def _training_rows(
     return seeds, trains, fits
 
 
-def _scores(names: list[str], preds: Predictions) -> Iterator[tuple[str, float]]:
-    for name in names:
+def _scores(config: ExperimentConfig, preds: Predictions) -> Iterator[tuple[str, float]]:
+    for name in config.metrics:
         metric = METRICS.get(name)
         if metric.applies(preds):
-            yield name, metric.fn(preds)
+            yield name, metric.score(preds, config)
 
 
 def _confusion_rows(cell: dict[str, Any], preds: Predictions) -> list[dict[str, Any]]:

@@ -31,11 +31,14 @@ DEFAULT_METRICS = (
     "micro_f1",
     "macro_precision",
     "macro_recall",
+    "f2",
     "roc_auc",
+    "average_precision",
     "log_loss",
 )
-#: settings that decide which rows train and test each cell: a resumed run must not change them
-RESUME_KEYS = ("seed", "test_size", "sampler", "resampler", "official_test")
+#: settings that decide which rows train and test each cell (or what a metric means): a resumed run must
+#: not change them
+RESUME_KEYS = ("seed", "test_size", "sampler", "resampler", "official_test", "beta")
 
 
 @dataclass
@@ -55,6 +58,8 @@ class ExperimentConfig:
     #: model -> parameter -> value, set on the model before fitting (``[models.logreg] Cs = [...]``)
     model_params: dict[str, dict[str, Any]] = field(default_factory=dict)
     metrics: list[str] = field(default_factory=lambda: list(DEFAULT_METRICS))
+    #: the beta of the ``fbeta`` metric (``--beta``); None where the run has no fbeta
+    beta: float | None = None
     #: also score each model on its own training subset (``train_<metric>`` rows): the over-fitting gap
     train_metrics: bool = True
     sampler: str = "stratified"
@@ -70,6 +75,10 @@ class ExperimentConfig:
             MODELS.get(model)
         for metric in self.metrics:
             METRICS.get(metric)
+        if self.beta is not None and not (isinstance(self.beta, (int, float)) and 0 < self.beta < float("inf")):
+            raise EnsoError(f"--beta must be a positive number, not {self.beta}")
+        if "fbeta" in self.metrics and self.beta is None:
+            raise EnsoError("--metrics fbeta needs --beta B (e.g. --beta 0.5 weighs precision more than recall)")
         SAMPLERS.get(self.sampler)
         RESAMPLERS.get(self.resampler)
         for model, params in self.model_params.items():
@@ -126,6 +135,7 @@ SCALAR_KEYS = {
     "splits": int,
     "seed": int,
     "test_size": float,
+    "beta": float,
     "official_test": bool,
     "train_metrics": bool,
     "sampler": str,
@@ -253,4 +263,7 @@ def resolve(options: dict[str, Any], name: str) -> ExperimentConfig:
         options["sizes"], options["sampler"] = per_label, "per_label"
     fields = {f.name for f in dataclasses.fields(ExperimentConfig)}
     options.pop("name", None)
-    return ExperimentConfig(name=name, **{k: v for k, v in options.items() if k in fields})
+    config = ExperimentConfig(name=name, **{k: v for k, v in options.items() if k in fields})
+    if config.beta is not None and "fbeta" not in config.metrics:
+        config.metrics = [*config.metrics, "fbeta"]  # --beta asks for F-beta whatever --metrics says
+    return config

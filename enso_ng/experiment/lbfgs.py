@@ -18,11 +18,19 @@ import torch
 Objective = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor, torch.Tensor]]
 
 
+#: why a problem stopped, as ``Solution.stop`` codes: ``STOPS[code]``
+STOPS = ("gradient", "no_progress", "max_iter")
+GRADIENT, NO_PROGRESS, MAX_ITER = range(3)
+
+
 @dataclass
 class Solution:
     theta: torch.Tensor  # (M, P)
     n_iter: torch.Tensor  # (M,)
-    converged: torch.Tensor  # (M,) bool
+    #: (M,) bool: the gradient tolerance was met, and nothing else counts
+    converged: torch.Tensor
+    #: (M,) int: index into :data:`STOPS`
+    stop: torch.Tensor
 
 
 def minimize(
@@ -36,13 +44,18 @@ def minimize(
 ) -> Solution:
     """Minimise M independent smooth objectives; stop each at max |g| <= gtol or a relative decrease <= ftol.
 
-    The criteria are scipy's L-BFGS-B ones (pgtol, and factr * eps as ftol), so "converged" means what it
-    means for scikit-learn's ``solver="lbfgs"``. A problem whose line search finds no decrease stops and is
-    reported as not converged.
+    The stopping criteria are scipy's L-BFGS-B ones (pgtol, and factr * eps as ftol), but only the gradient
+    tolerance counts as converged: in float32 a relative decrease of 1e-9 is below rounding, so it says the
+    solver made no progress, not that it reached the optimum. A problem that stops on it, or whose line
+    search finds no decrease, stops with ``stop == NO_PROGRESS``; one still running after ``max_iter``
+    iterations keeps its last point with ``stop == MAX_ITER``; neither is converged.
     """
     M, P = theta0.shape
     out = Solution(
-        theta=theta0.clone(), n_iter=torch.zeros(M, dtype=torch.int64), converged=torch.zeros(M, dtype=torch.bool)
+        theta=theta0.clone(),
+        n_iter=torch.zeros(M, dtype=torch.int64),
+        converged=torch.zeros(M, dtype=torch.bool),
+        stop=torch.full((M,), MAX_ITER, dtype=torch.int64),
     )
     idx = torch.arange(M)
     theta = theta0.clone()
@@ -59,6 +72,7 @@ def minimize(
             out.theta[idx[done]] = theta[done]
             out.n_iter[idx[done]] = n_iter[done]
             out.converged[idx[done]] = converged[done]
+            out.stop[idx[done]] = torch.where(converged[done], GRADIENT, NO_PROGRESS)
             keep = ~done
             idx, theta, f, g, n_iter, converged = (
                 idx[keep],
@@ -69,7 +83,10 @@ def minimize(
                 converged[keep],
             )
             S, Y, rho = S[:, keep], Y[:, keep], rho[:, keep]
-        if len(idx) == 0 or it == max_iter:
+        if len(idx) == 0:
+            break
+        if it == max_iter:  # still running: keep the last point, not converged (``stop`` stays MAX_ITER)
+            out.theta[idx], out.n_iter[idx] = theta, n_iter
             break
         direction = _two_loop(g, S, Y, rho, slot, min(it, history), history).neg_()
         slope = torch.linalg.vecdot(g, direction)
@@ -102,12 +119,13 @@ def minimize(
             rho[slot] = torch.where(moved & (sy > 1e-10), 1.0 / sy.clamp(min=1e-10), torch.zeros_like(sy))
             theta = torch.where(moved[:, None], new_theta, theta)
             f, g = torch.where(moved, new_f, f), torch.where(moved[:, None], new_g, g)
-            converged = moved & ((new_gmax <= gtol) | small_change)
-            done = converged | ~moved
+            converged = moved & (new_gmax <= gtol)
+            done = converged | ~moved | small_change
         else:
             rho[slot] = torch.where(sy > 1e-10, 1.0 / sy.clamp(min=1e-10), 0.0)
             theta, f, g = new_theta, new_f, new_g
-            converged = done = (new_gmax <= gtol) | small_change
+            converged = new_gmax <= gtol
+            done = converged | small_change
         slot = (slot + 1) % history
         n_iter += 1
     return out

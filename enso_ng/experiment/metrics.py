@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from sklearn.metrics import (
     accuracy_score,
+    average_precision_score,
     balanced_accuracy_score,
     f1_score,
+    fbeta_score,
     log_loss,
     precision_score,
     recall_score,
@@ -43,19 +46,35 @@ class Metric:
     needs: str = ""
     #: the direction every summary, ranking and default choice reads (recorded in the run's config.json)
     higher_is_better: bool = True
+    #: which predictions it is defined for beyond ``needs`` (e.g. two classes only); None: all of them
+    only_if: Callable[[Predictions], bool] | None = None
+    #: run settings (``ExperimentConfig`` fields) passed to ``fn`` as keywords, e.g. ``beta`` for ``fbeta``
+    settings: tuple[str, ...] = ()
 
     def applies(self, predictions: Predictions) -> bool:
-        return getattr(predictions, self.needs) is not None if self.needs else True
+        if self.needs and getattr(predictions, self.needs) is None:
+            return False
+        return self.only_if is None or self.only_if(predictions)
+
+    def score(self, predictions: Predictions, config: Any = None) -> float:
+        """The metric's value; its ``settings`` are read from the run configuration."""
+        return self.fn(predictions, **{key: getattr(config, key) for key in self.settings})
 
 
 METRICS: Registry[Metric] = Registry("metric")
 
 
-def metric(name: str, needs: str = "", higher_is_better: bool = True):
+def metric(
+    name: str,
+    needs: str = "",
+    higher_is_better: bool = True,
+    only_if: Callable[[Predictions], bool] | None = None,
+    settings: tuple[str, ...] = (),
+):
     """Register ``fn`` as the metric ``name``; adding a metric is adding one decorated function."""
 
-    def register(fn: Callable[[Predictions], float]) -> Callable[[Predictions], float]:
-        METRICS.register(name)(Metric(fn, needs, higher_is_better))
+    def register(fn: Callable[..., float]) -> Callable[..., float]:
+        METRICS.register(name)(Metric(fn, needs, higher_is_better, only_if, tuple(settings)))
         return fn
 
     return register
@@ -91,6 +110,32 @@ def macro_precision(p: Predictions) -> float:
 @metric("macro_recall")
 def macro_recall(p: Predictions) -> float:
     return float(recall_score(p.y_true, p.y_pred, average="macro", zero_division=0))
+
+
+@metric("f2")
+def f2(p: Predictions) -> float:
+    """Macro-averaged F2: recall weighted four times precision, for tasks where a miss costs more."""
+    return float(fbeta_score(p.y_true, p.y_pred, beta=2.0, average="macro", zero_division=0))
+
+
+@metric("fbeta", settings=("beta",))
+def fbeta(p: Predictions, beta: float) -> float:
+    """Macro-averaged F-beta at the run's ``--beta`` (recorded in config.json)."""
+    return float(fbeta_score(p.y_true, p.y_pred, beta=beta, average="macro", zero_division=0))
+
+
+def _binary(p: Predictions) -> bool:
+    return len(p.classes) == 2
+
+
+@metric("average_precision", needs="scores", only_if=_binary)
+def average_precision(p: Predictions) -> float:
+    """Area under the precision-recall curve of the second class (sorted order, scikit-learn's positive
+    class); two-class tasks only: a multi-class average would hide which class it is about."""
+    positive = p.y_true == p.classes[1]
+    if not positive.any():
+        return float("nan")
+    return float(average_precision_score(positive, p.scores[:, 1]))
 
 
 @metric("roc_auc", needs="scores")

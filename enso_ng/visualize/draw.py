@@ -12,6 +12,8 @@ import matplotlib.pyplot as plt
 from enso_ng.errors import EnsoError
 from enso_ng.formats import CONFUSION_FILE, RESULTS_FILE, RunRecord, read_confusion, read_features
 from enso_ng.visualize.bars import bars_at_size
+from enso_ng.visualize.classification_report import HEADER as REPORT_HEADER
+from enso_ng.visualize.classification_report import classification_report
 from enso_ng.visualize.confusion import confusion_figure, confusion_matrix
 from enso_ng.visualize.cost import CostPoint, cost_accuracy, cost_points, mean_costs
 from enso_ng.visualize.curves import learning_curves, save
@@ -131,8 +133,7 @@ def draw(workspace: Workspace, run: str, options: Options) -> Outcome:
         )
     if options.tsne is not None:
         _tsne(workspace, table, options.tsne, emit, outcome)
-    if options.confusion is not None:
-        _confusion(run_dir, cells, options.confusion, emit, outcome)
+    per_class = _confusion(run_dir, cells, options.confusion, emit, outcome) if options.confusion is not None else None
 
     best = best_table(cells)
     report.tables = _report_tables(best, records, needed, cells_by_metric, primary, options.threshold, record)
@@ -158,6 +159,8 @@ def draw(workspace: Workspace, run: str, options: Options) -> Outcome:
                 "made; fit seconds are per cell; stored values and pickled bytes describe the fitted model.",
             ),
         )
+    if per_class is not None:
+        report.tables.insert(1, per_class)
     report.notes = outcome.notes
     if options.report:
         outcome.written.append(write_report(report, run_dir / "report.html"))
@@ -278,13 +281,14 @@ def _tsne(workspace: Workspace, table, choice: str, emit, outcome: Outcome) -> N
     )
 
 
-def _confusion(run_dir: Path, cells, choice: str, emit, outcome: Outcome) -> None:
+def _confusion(run_dir: Path, cells, choice: str, emit, outcome: Outcome) -> Table | None:
+    """The chosen cell's confusion matrix, and its classification report (CSV, and the report's table)."""
     path = run_dir / CONFUSION_FILE
     if not path.exists():
         if choice:
             raise EnsoError(f"--confusion: {path} does not exist (rerun enso experiment to record predictions)")
         outcome.notes.append("No confusion matrix: this run has no confusion.parquet.")
-        return
+        return None
     if choice:
         parts = choice.split(":")
         if len(parts) != 4 or not parts[3].isdigit():
@@ -307,6 +311,20 @@ def _confusion(run_dir: Path, cells, choice: str, emit, outcome: Outcome) -> Non
         confusion_figure(labels, matrix, f"{dataset}: {featurizer} + {model} at {size}, summed over splits"),
         f"confusion_{dataset}_{featurizer}_{model}_{size}",
         f"Confusion matrix of {featurizer} + {model} on {dataset} at size {size} (test sets of every split).",
+    )
+    rows = classification_report(labels, matrix)
+    _write_csv(
+        run_dir / f"classification_report_{dataset}_{featurizer}_{model}_{size}.csv",
+        list(REPORT_HEADER),
+        [list(r) for r in rows],
+        outcome,
+    )
+    return Table(
+        f"Classification report: {featurizer} + {model} on {dataset} at size {size}",
+        REPORT_HEADER,
+        rows,
+        note="Per class, from the confusion counts summed over the cell's split seeds (support counts each "
+        "seed's test rows); the same cell as the confusion matrix.",
     )
 
 

@@ -19,7 +19,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from enso_ng.experiment.lbfgs import minimize
+from enso_ng.experiment.lbfgs import STOPS, minimize
 from enso_ng.experiment.models.base import MODELS, TargetModel, cv_folds
 
 #: float32 halves the cost of every product; eigen-decompositions and final weights stay float64
@@ -293,6 +293,8 @@ def _fit_group(models, cells, Cs, max_iter, tol, cv_tol) -> None:
             "C": Cs[best[i]],
             **record,
             "converged": bool(solution.converged[i]),
+            #: why the refit stopped: "gradient" (met ``tol``), "no_progress" or "max_iter"
+            "stop": STOPS[int(solution.stop[i])],
             "n_iter": model.n_iter_,
         }
 

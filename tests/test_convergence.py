@@ -1,0 +1,103 @@
+"""Convergence that means what it says: only the gradient tolerance counts as converged, the reason a fit
+stopped is recorded, and ``enso experiment`` counts the cells that did not converge."""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow.parquet as pq
+import pytest
+import torch
+
+from enso_ng.experiment.lbfgs import GRADIENT, MAX_ITER, NO_PROGRESS, STOPS, minimize
+from enso_ng.experiment.models import MODELS
+from enso_ng.experiment.splits import plan_split
+from enso_ng.formats import read_features
+
+from conftest import CORPUS, invoke
+
+
+def _quadratic(scales: torch.Tensor):
+    """f(x) = sum(scales * (x - 1)^2) / 2 per problem: an ill-conditioned bowl with its minimum at 1."""
+
+    def fun(theta, idx):
+        d = theta - 1
+        g = scales[idx] * d
+        return 0.5 * (g * d).sum(1), g, g.abs().amax(1)
+
+    return fun
+
+
+def test_lbfgs_stop_reasons():
+    scales = torch.logspace(0, 4, 20, dtype=torch.float32).repeat(3, 1)
+    theta0 = torch.zeros(3, 20)
+    easy = minimize(_quadratic(scales), theta0, gtol=1e-3)
+    assert easy.converged.all() and (easy.stop == GRADIENT).all()
+    # float32 cannot reach a gradient of 1e-12 on this bowl: the objective stops changing first
+    stalled = minimize(_quadratic(scales), theta0, gtol=1e-12, max_iter=10_000)
+    assert not stalled.converged.any(), "a fit that stopped for lack of progress is not converged"
+    assert (stalled.stop == NO_PROGRESS).all() and (stalled.n_iter < 10_000).all()
+    cut = minimize(_quadratic(scales), theta0, gtol=1e-12, max_iter=2)
+    assert not cut.converged.any() and (cut.stop == MAX_ITER).all()
+    assert (cut.n_iter == 2).all() and not torch.equal(cut.theta, theta0), "the last point, not the start"
+    assert [STOPS[i] for i in (GRADIENT, NO_PROGRESS, MAX_ITER)] == ["gradient", "no_progress", "max_iter"]
+
+
+def _cell(corpus_workspace, size=120):
+    feats = read_features(corpus_workspace / "features" / CORPUS / "bert.parquet")
+    train = plan_split(feats.labels, feats.splits, seed=0).train(size)
+    return feats.X[train], feats.labels[train]
+
+
+@pytest.mark.parametrize(
+    "settings, converged, stop",
+    [
+        ({}, True, "gradient"),
+        ({"tol": 1e-12}, False, "no_progress"),
+        ({"max_iter": 1, "Cs": [1000.0]}, False, "max_iter"),
+    ],
+)
+def test_logreg_records_why_it_stopped(corpus_workspace, settings, converged, stop):
+    X, y = _cell(corpus_workspace)
+    model = MODELS.get("logreg")(random_state=0, **settings).fit(X, y)
+    assert model.best_params_["converged"] is converged
+    assert model.best_params_["stop"] == stop
+
+
+def test_experiment_counts_cells_that_did_not_converge(workspace):
+    args = ["experiment", "--sizes", "30,60", "--splits", "2", "-m", "logreg", "-f", "bert", "--metrics", "accuracy"]
+    normal = invoke(workspace, *args, "--name", "normal")
+    assert normal.exit_code == 0, normal.output
+    assert "did not converge" not in normal.output
+    rows = pq.read_table(workspace / "results" / "normal" / "results.parquet").to_pylist()
+    assert all(json.loads(r["params"])["stop"] == "gradient" for r in rows)
+
+    stalled = invoke(workspace, *args, "--name", "stalled", "-o", "logreg.tol=1e-12")
+    assert stalled.exit_code == 0, stalled.output
+    assert "warning: 4 of 4 cells did not converge (logreg: no_progress 4)" in stalled.output, stalled.output
+    rows = pq.read_table(workspace / "results" / "stalled" / "results.parquet").to_pylist()
+    assert {json.loads(r["params"])["stop"] for r in rows} == {"no_progress"}
+    assert not any(json.loads(r["params"])["converged"] for r in rows)
+
+
+def test_convergence_line_counts_by_model_and_reason():
+    import pyarrow as pa
+
+    from enso_ng.experiment.convergence import convergence_line
+
+    def row(model, split, params, metric="accuracy"):
+        return {"dataset": "d", "featurizer": "f", "model": model, "train_size": 10, "split": split,
+                "metric": metric, "params": json.dumps(params)}  # fmt: skip
+
+    rows = [
+        row("logreg", 0, {"converged": False, "stop": "no_progress"}),
+        row("logreg", 0, {"converged": False, "stop": "no_progress"}, metric="macro_f1"),  # the same cell
+        row("logreg", 1, {"converged": False, "stop": "max_iter"}),
+        row("logreg", 2, {"converged": True, "stop": "gradient"}),
+        row("svm", 0, {"converged": False}),
+        row("knn", 0, {"k": 5}),  # records no convergence: not counted
+    ]
+    assert convergence_line(pa.Table.from_pylist(rows)) == (
+        "3 of 4 cells did not converge (logreg: max_iter 1, no_progress 1; svm: not converged 1)"
+    )
+    assert convergence_line(pa.Table.from_pylist(rows[3:4])) is None
