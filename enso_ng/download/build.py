@@ -63,7 +63,9 @@ def _row_split(entry: DatasetEntry, file_split: str | None, record: Record, wher
         return file_split
     value = record.split.strip().lower()
     if value not in SPLIT_NAMES:
-        raise EnsoError(f"{entry.name}: {where} has split {record.split!r} (expected train, validation or test)")
+        raise EnsoError(
+            f"{entry.name}: {record.where or where} has split {record.split!r} (expected train, validation or test)"
+        )
     return SPLIT_NAMES[value]
 
 

@@ -59,7 +59,7 @@ def _run_locked(
     plan = plan_run(workspace, config, writer.done, warn)
     check_same_inputs(run_dir, config, plan.provenance)
     if not plan.groups and not writer.done:
-        reasons = "; ".join(sorted({s["reason"] for s in plan.skipped})) or "nothing selected"
+        reasons = "; ".join(sorted({_skip_line(s) for s in plan.skipped})) or "nothing selected"
         raise EnsoError(f"run {config.name!r}: no cell can run ({reasons})")
     writer.skipped.extend(plan.skipped)
     provenance = merged_provenance(run_dir, plan.provenance)
@@ -89,3 +89,9 @@ def _run_locked(
         seconds=time.perf_counter() - started,
         skipped=writer.skipped,
     )
+
+
+def _skip_line(skip: dict[str, Any]) -> str:
+    """A planned skip in a few words: which size, or which model on which features, and why."""
+    what = f"size {skip['train_size']}" if "train_size" in skip else f"{skip.get('model')} on {skip.get('featurizer')}"
+    return f"{skip['dataset']} {what}: {skip['reason']}"
