@@ -30,7 +30,7 @@ def _lock_holder(run_dir) -> dict | None:
 
 def test_a_second_writer_of_a_run_fails_naming_the_holder_and_loses_nothing(workspace):
     run_dir = workspace / "results" / "cc2"
-    first = enso(workspace, "experiment", "--name", "cc2", *SLOW)
+    first = enso(workspace, "experiment", "--name", "cc2", *SLOW[:-4], "--sizes", "30,60,120", "--splits", "4")
     try:
         wait_for(lambda: (_lock_holder(run_dir) or {}).get("pid") == first.pid, "the first run's lock", process=first)
         second = invoke(workspace, "experiment", "--name", "cc2", "--featurizers", "bert", "--models", "logreg")
@@ -42,7 +42,7 @@ def test_a_second_writer_of_a_run_fails_naming_the_holder_and_loses_nothing(work
             kill(first)
     table = pq.read_table(run_dir / "results.parquet")
     assert set(table.column("model").to_pylist()) == {"mlp"}
-    assert len({tuple(r.values()) for r in table.select(["train_size", "split"]).to_pylist()}) == 5 * 8
+    assert len({tuple(r.values()) for r in table.select(["train_size", "split"]).to_pylist()}) == 3 * 4
     # once the first is done, the second resumes the same run and keeps every cell of the first
     again = invoke(workspace, "experiment", "--name", "cc2", "--featurizers", "bert", "--models", "logreg")
     assert again.exit_code == 0, again.output
@@ -170,10 +170,14 @@ def test_log_loss_best_is_the_lowest_in_the_summary_and_the_confusion_cell(works
         "--models", "logreg,mlp",
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    table = pq.read_table(workspace / "results" / "ll" / "results.parquet").to_pandas()
-    means = table[table.metric == "log_loss"].groupby(["featurizer", "model"])["value"].mean()
-    best_f, best_m = means.idxmin()
-    assert means.idxmin() != means.idxmax()
+    rows = pq.read_table(workspace / "results" / "ll" / "results.parquet").to_pylist()
+    values: dict[tuple[str, str], list[float]] = {}
+    for r in rows:
+        if r["metric"] == "log_loss":
+            values.setdefault((r["featurizer"], r["model"]), []).append(r["value"])
+    means = {key: sum(v) / len(v) for key, v in values.items()}
+    best_f, best_m = min(means, key=means.get)
+    assert min(means, key=means.get) != max(means, key=means.get)
     row = next(line for line in result.output.splitlines() if line.startswith(CORPUS))
     assert row.split()[1:3] == [best_f, best_m], result.output
     shown = invoke(workspace, "visualize", "--run", "ll", "--no-tsne", "--no-report")
