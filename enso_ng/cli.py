@@ -11,7 +11,6 @@ Examples:
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ from enso_ng import __version__
 from enso_ng.errors import EnsoError
 from enso_ng.progress import env_quiet, set_quiet
 from enso_ng.tables import format_table
-from enso_ng.workspace import ENV_WORKSPACE, Workspace, clean_workspace_temps
+from enso_ng.workspace import ENV_WORKSPACE, Workspace, clean_workspace_temps, os_reason
 
 
 def _fail_cleanly(command: Callable) -> Callable:
@@ -43,10 +42,7 @@ def _fail_cleanly(command: Callable) -> Callable:
 
 def os_error_line(exc: OSError) -> str:
     """``PATH: reason`` for a file-system error, whatever raised it (Python, or Arrow with its own wording)."""
-    reason = exc.strerror or (os.strerror(exc.errno) if exc.errno else str(exc).splitlines()[0])
-    if exc.filename is not None:
-        return f"{exc.filename}: {reason}"
-    return str(exc).splitlines()[0] if str(exc) else reason
+    return f"{exc.filename}: {os_reason(exc)}" if exc.filename is not None else os_reason(exc)
 
 
 def _split_list(cast: Callable = str) -> Callable:

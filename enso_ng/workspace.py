@@ -146,6 +146,17 @@ def clean_workspace_temps(workspace: Workspace) -> list[Path]:
     return [path for folder in folders for path in clean_stale_temps(folder)]
 
 
+def os_reason(exc: OSError) -> str:
+    """The reason of a file-system error in a few words, whether Python or Arrow raised it."""
+    if exc.strerror:
+        return exc.strerror
+    if exc.errno:
+        return os.strerror(exc.errno)
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    match = re.search(r"\[Errno (\d+)\]", text)
+    return os.strerror(int(match[1])) if match else text
+
+
 @contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
     """Yield a temporary sibling of ``path``; rename it onto ``path`` only if the block succeeds.
@@ -161,6 +172,10 @@ def atomic_path(path: Path) -> Iterator[Path]:
         if tmp.is_dir() and path.is_dir():
             shutil.rmtree(path)
         os.replace(tmp, path)
+    except OSError as exc:
+        if exc.filename is not None:
+            raise
+        raise EnsoError(f"{path}: {os_reason(exc)}") from None  # a failed write() names no file itself
     finally:
         if tmp.is_dir():
             shutil.rmtree(tmp)
@@ -258,8 +273,11 @@ def run_lock(run_dir: Path, run: str) -> Iterator[Path]:
                 raise
             raise EnsoError(f"run {run!r} is being written by {_holder(path)}; wait for it or choose another --name")
         started = datetime.now(UTC).isoformat(timespec="seconds")
-        os.ftruncate(fd, 0)
-        os.write(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "started": started}).encode())
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "started": started}).encode())
+        except OSError as exc:
+            raise EnsoError(f"{path}: {os_reason(exc)}") from None
         yield path
     finally:
         os.close(fd)  # releases the lock; the file stays, empty of meaning until the next holder writes it

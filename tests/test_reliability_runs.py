@@ -11,7 +11,6 @@ import pyarrow.parquet as pq
 import pytest
 
 from enso_ng.formats import RunRecord
-from enso_ng.workspace import clean_stale_temps
 
 from conftest import CORPUS, invoke
 from reliability import alive, children, enso, kill, one_line_error, temp_files, wait_for
@@ -154,6 +153,8 @@ def test_sigkilled_featurize_leaves_no_temporary_file_behind(workspace):
 
 
 def test_only_dead_writers_temporary_files_are_cleaned(tmp_path):
+    from enso_ng.workspace import clean_stale_temps
+
     ended = enso(tmp_path, "--version")
     ended.wait(timeout=60)
     dead = tmp_path / f".x.parquet.{ended.pid}.tmp"
