@@ -271,7 +271,9 @@ def run_lock(run_dir: Path, run: str) -> Iterator[Path]:
         except OSError as exc:
             if exc.errno not in (errno.EAGAIN, errno.EACCES):
                 raise
-            raise EnsoError(f"run {run!r} is being written by {_holder(path)}; wait for it or choose another --name")
+            raise EnsoError(
+                f"run {run!r} is being written by {_holder(path)}; wait for it or choose another --name"
+            ) from None
         started = datetime.now(UTC).isoformat(timespec="seconds")
         try:
             os.ftruncate(fd, 0)

@@ -68,7 +68,9 @@ def _reimport_changed(workspace, tmp_path) -> None:
     table = pq.read_table(workspace / "datasets" / f"{CORPUS}.parquet")
     changed = tmp_path / "changed.csv"
     pcsv.write_csv(table.slice(0, table.num_rows - 1), changed)
-    result = invoke(workspace, "download", "--from-file", str(changed), "--name", CORPUS, "--split-column", "split", "--force")
+    result = invoke(
+        workspace, "download", "--from-file", str(changed), "--name", CORPUS, "--split-column", "split", "--force"
+    )
     assert result.exit_code == 0, result.output
 
 

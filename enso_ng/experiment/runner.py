@@ -13,10 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from enso_ng.errors import EnsoError
 from enso_ng.experiment.config import ExperimentConfig
 from enso_ng.experiment.executor import EXECUTORS
 from enso_ng.experiment.selection import plan_run
-from enso_ng.errors import EnsoError
 from enso_ng.experiment.writer import ResultsWriter, check_resumable, check_same_inputs, merged_provenance
 from enso_ng.progress import bar
 from enso_ng.workspace import LOCK_FILE, Workspace, run_lock
@@ -50,9 +50,7 @@ def run_experiment(
         raise
 
 
-def _run_locked(
-    workspace: Workspace, config: ExperimentConfig, warn: Callable[[str], None], executor: str
-) -> Outcome:
+def _run_locked(workspace: Workspace, config: ExperimentConfig, warn: Callable[[str], None], executor: str) -> Outcome:
     run_dir = workspace.run_dir(config.name)
     check_resumable(run_dir, config)
     writer = ResultsWriter(run_dir, config)
