@@ -31,7 +31,8 @@ def test_a_second_writer_of_a_run_fails_naming_the_holder_and_loses_nothing(work
     run_dir = workspace / "results" / "cc2"
     first = enso(workspace, "experiment", "--name", "cc2", *SLOW[:-4], "--sizes", "30,60,120", "--splits", "4")
     try:
-        wait_for(lambda: (_lock_holder(run_dir) or {}).get("pid") == first.pid, "the first run's lock", process=first)
+        # config.json is written before the first cell, with the lock held (and it was before the lock existed)
+        wait_for(lambda: (run_dir / "config.json").exists(), "the first run's config", process=first)
         second = invoke(workspace, "experiment", "--name", "cc2", "--featurizers", "bert", "--models", "logreg")
         assert first.poll() is None, "the first run ended before the second started: the test proves nothing"
         one_line_error(second, "run 'cc2' is being written by pid", str(first.pid), "started")
@@ -41,6 +42,7 @@ def test_a_second_writer_of_a_run_fails_naming_the_holder_and_loses_nothing(work
             kill(first)
     table = pq.read_table(run_dir / "results.parquet")
     assert set(table.column("model").to_pylist()) == {"mlp"}
+    assert _lock_holder(run_dir)["pid"] == first.pid
     assert len({tuple(r.values()) for r in table.select(["train_size", "split"]).to_pylist()}) == 3 * 4
     # once the first is done, the second resumes the same run and keeps every cell of the first
     again = invoke(workspace, "experiment", "--name", "cc2", "--featurizers", "bert", "--models", "logreg")
