@@ -86,16 +86,20 @@ class Workspace:
         """Result runs, oldest first (by the time their config was written)."""
         if not self.results_dir.is_dir():
             return []
-        found = [p.parent for p in self.results_dir.glob("*/config.json") if _RUN_NAME.match(p.parent.name)]
+        found = [p.parent for p in self.results_dir.glob("*/config.json") if is_run_name(p.parent.name)]
         return [p.name for p in sorted(found, key=lambda p: (p.joinpath("config.json").stat().st_mtime, p.name))]
 
 
 _RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
+def is_run_name(name: str) -> bool:
+    return bool(_RUN_NAME.match(name)) and ".." not in name
+
+
 def check_run_name(name: str) -> str:
     """A run name is one folder under ``results/``: no separators, no ``..``, nothing absolute."""
-    if not _RUN_NAME.match(name) or ".." in name:
+    if not is_run_name(name):
         raise EnsoError(
             f"run name {name!r}: use letters, digits, '_', '-' or '.', starting with a letter or digit "
             "(no '/', no '..'): a run is one folder under results/"
