@@ -66,6 +66,7 @@ def test_a_damaged_dataset_is_rebuilt_not_reported_cached(tmp_path):
 
 
 def test_results_being_a_file_is_a_one_line_error(workspace):
+    shutil.rmtree(workspace / "results", ignore_errors=True)
     (workspace / "results").write_text("not a folder")
     result = invoke(workspace, "experiment", "--name", "x", "--sizes", "30", "--splits", "1")
     one_line_error(result, str(workspace / "results"))

@@ -7,6 +7,7 @@ metric) in ``results/<run>/results.parquet``.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import time
 from collections.abc import Callable
@@ -16,7 +17,7 @@ from typing import Any
 from enso_ng.errors import EnsoError
 from enso_ng.experiment.config import ExperimentConfig
 from enso_ng.experiment.executor import EXECUTORS
-from enso_ng.experiment.selection import plan_run
+from enso_ng.experiment.selection import plan_run, select
 from enso_ng.experiment.writer import ResultsWriter, check_resumable, check_same_inputs, merged_provenance
 from enso_ng.progress import bar
 from enso_ng.workspace import LOCK_FILE, Workspace, run_lock
@@ -39,14 +40,18 @@ def run_experiment(
 ) -> Outcome:
     """Run (or resume) the grid, holding the run's lock throughout. ``warn`` hears about skips at once."""
     config.validate()
+    select(workspace, config)  # missing features fail here, before the run's folder exists
     run_dir = workspace.run_dir(config.name)
-    new_run = not run_dir.exists()
+    new_results, new_run = not workspace.results_dir.exists(), not run_dir.exists()
     try:
         with run_lock(run_dir, config.name):
             return _run_locked(workspace, config, warn, executor)
     except BaseException:
         if new_run and run_dir.is_dir() and not any(p.name != LOCK_FILE for p in run_dir.iterdir()):
             shutil.rmtree(run_dir, ignore_errors=True)  # a run that wrote nothing leaves no folder
+            if new_results:
+                with contextlib.suppress(OSError):
+                    workspace.results_dir.rmdir()
         raise
 
 
