@@ -21,11 +21,12 @@ from enso_ng import __version__
 from enso_ng.errors import EnsoError
 from enso_ng.progress import env_quiet, set_quiet
 from enso_ng.tables import format_table
-from enso_ng.workspace import ENV_WORKSPACE, Workspace
+from enso_ng.workspace import ENV_WORKSPACE, Workspace, clean_workspace_temps, os_reason
 
 
 def _fail_cleanly(command: Callable) -> Callable:
-    """Turn an EnsoError into click's one-line ``Error: ...`` and exit status 1."""
+    """Turn an EnsoError, or a file-system error (permission, not a directory, disk full), into click's
+    one-line ``Error: ...`` naming the path, and exit status 1. Writers are atomic, so nothing partial stays."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -33,8 +34,15 @@ def _fail_cleanly(command: Callable) -> Callable:
             return command(*args, **kwargs)
         except EnsoError as exc:
             raise click.ClickException(str(exc)) from None
+        except OSError as exc:
+            raise click.ClickException(os_error_line(exc)) from None
 
     return wrapper
+
+
+def os_error_line(exc: OSError) -> str:
+    """``PATH: reason`` for a file-system error, whatever raised it (Python, or Arrow with its own wording)."""
+    return f"{exc.filename}: {os_reason(exc)}" if exc.filename is not None else os_reason(exc)
 
 
 def _split_list(cast: Callable = str) -> Callable:
@@ -117,6 +125,7 @@ def cli(ctx: click.Context, workspace: str | None, quiet: bool) -> None:
     """
     set_quiet(quiet or env_quiet())
     ctx.obj = {"workspace": Workspace.resolve(workspace)}
+    clean_workspace_temps(ctx.obj["workspace"])  # what writers killed by SIGKILL left behind
 
 
 @cli.command()
@@ -253,6 +262,8 @@ def _download_catalog(workspace: Workspace, mirror: str | None, force: bool) -> 
 
 def _report_dataset(workspace: Workspace, name: str, done: Any) -> None:
     meta = done.meta
+    if done.note:
+        click.echo(f"warning: {done.note}", err=True)
     labels = ", ".join(f"{k} {v}" for k, v in meta.labels.items())
     if len(labels) > 100:
         labels = f"{len(meta.labels)} labels"
@@ -402,6 +413,8 @@ def featurize(
     for featurizer in chosen:
         for dataset in targets:
             done = embed(dataset, featurizer, workspace, per_options[featurizer], force=force)
+            if done.note:
+                click.echo(f"warning: {done.note}", err=True)
             meta, path = done.meta, workspace.features_path(dataset, featurizer)
             if done.cached:
                 click.echo(f"cached {path}: {meta.rows} x {meta.dim} (parameters match)")

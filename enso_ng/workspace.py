@@ -8,13 +8,18 @@ failed stage never leaves a file that a later stage would read as finished.
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +68,7 @@ class Workspace:
         return self.features_dir / dataset / f"{featurizer}.parquet"
 
     def run_dir(self, run: str) -> Path:
-        return self.results_dir / run
+        return self.results_dir / check_run_name(run)
 
     def datasets(self) -> list[str]:
         """Names of the datasets downloaded so far."""
@@ -81,23 +86,100 @@ class Workspace:
         """Result runs, oldest first (by the time their config was written)."""
         if not self.results_dir.is_dir():
             return []
-        found = [p.parent for p in self.results_dir.glob("*/config.json")]
+        found = [p.parent for p in self.results_dir.glob("*/config.json") if is_run_name(p.parent.name)]
         return [p.name for p in sorted(found, key=lambda p: (p.joinpath("config.json").stat().st_mtime, p.name))]
+
+
+_RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+def is_run_name(name: str) -> bool:
+    return bool(_RUN_NAME.match(name)) and ".." not in name
+
+
+def check_run_name(name: str) -> str:
+    """A run name is one folder under ``results/``: no separators, no ``..``, nothing absolute."""
+    if not is_run_name(name):
+        raise EnsoError(
+            f"run name {name!r}: use letters, digits, '_', '-' or '.', starting with a letter or digit "
+            "(no '/', no '..'): a run is one folder under results/"
+        )
+    return name
+
+
+_TEMP = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.tmp$")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def clean_stale_temps(folder: Path) -> list[Path]:
+    """Remove the temporary files of writers that died (SIGKILL, power loss) in ``folder``; keep live ones."""
+    removed = []
+    try:
+        entries = list(folder.iterdir()) if folder.is_dir() else []
+    except OSError:
+        return removed
+    for entry in entries:
+        match = _TEMP.match(entry.name)
+        if not match or _pid_alive(int(match["pid"])):
+            continue
+        try:
+            shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
+            removed.append(entry)
+        except OSError:
+            continue
+    return removed
+
+
+def clean_workspace_temps(workspace: Workspace) -> list[Path]:
+    """Stale temporary files anywhere a stage writes: datasets/, features/<dataset>/, results/<run>/."""
+    folders = [workspace.datasets_dir, workspace.raw_dir, workspace.features_dir, workspace.results_dir]
+    for parent in (workspace.features_dir, workspace.results_dir):
+        try:
+            folders += [p for p in parent.iterdir() if p.is_dir()] if parent.is_dir() else []
+        except OSError:
+            continue
+    return [path for folder in folders for path in clean_stale_temps(folder)]
+
+
+def os_reason(exc: OSError) -> str:
+    """The reason of a file-system error in a few words, whether Python or Arrow raised it."""
+    if exc.strerror:
+        return exc.strerror
+    if exc.errno:
+        return os.strerror(exc.errno)
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    match = re.search(r"\[Errno (\d+)\]", text)
+    return os.strerror(int(match[1])) if match else text
 
 
 @contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
     """Yield a temporary sibling of ``path``; rename it onto ``path`` only if the block succeeds.
 
-    The block may create a file or a folder there; a folder replaces any stale folder at ``path``.
+    The block may create a file or a folder there; a folder replaces any stale folder at ``path``. The
+    temporary name carries this process's id, so a later writer can tell a dead writer's leftover.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
+    clean_stale_temps(path.parent)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         yield tmp
         if tmp.is_dir() and path.is_dir():
             shutil.rmtree(path)
         os.replace(tmp, path)
+    except OSError as exc:
+        if exc.filename is not None:
+            raise
+        raise EnsoError(f"{path}: {os_reason(exc)}") from None  # a failed write() names no file itself
     finally:
         if tmp.is_dir():
             shutil.rmtree(tmp)
@@ -147,6 +229,21 @@ def read_table(path: Path, columns: list[str] | None = None) -> pa.Table:
         raise EnsoError(f"{path}: cannot read ({exc})") from None
 
 
+def unreadable(path: Path, rows: int) -> str | None:
+    """Why ``path`` does not read back whole as ``rows`` rows (every page decoded, a block at a time), or None.
+
+    A cache is reused only when this is None: footer metadata alone survives a file damaged in the middle.
+    """
+    try:
+        file = pq.ParquetFile(path)
+        seen = sum(batch.num_rows for batch in file.iter_batches(batch_size=65536))
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        return f"does not read back ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})"
+    if seen != rows:
+        return f"holds {seen} rows, its metadata says {rows}"
+    return None
+
+
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
@@ -158,3 +255,45 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
 def write_json(path: Path, obj: Any) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+
+
+LOCK_FILE = ".lock"
+
+
+@contextmanager
+def run_lock(run_dir: Path, run: str) -> Iterator[Path]:
+    """Hold ``run_dir/.lock`` for the block: one writer per run, the holder's pid, host and start inside.
+
+    ``flock`` is released by the kernel when the holder dies, however it dies, so a lock is never stale.
+    """
+    run_dir.mkdir(parents=True, exist_ok=True)
+    path = run_dir / LOCK_FILE
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                raise
+            raise EnsoError(
+                f"run {run!r} is being written by {_holder(path)}; wait for it or choose another --name"
+            ) from None
+        started = datetime.now(UTC).isoformat(timespec="seconds")
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "started": started}).encode())
+        except OSError as exc:
+            raise EnsoError(f"{path}: {os_reason(exc)}") from None
+        yield path
+    finally:
+        os.close(fd)  # releases the lock; the file stays, empty of meaning until the next holder writes it
+
+
+def _holder(path: Path) -> str:
+    try:
+        info = json.loads(path.read_text() or "{}")
+    except (OSError, ValueError):
+        info = {}
+    if not info:
+        return "another process"
+    return f"pid {info.get('pid')} on {info.get('host')} (started {info.get('started')})"

@@ -120,7 +120,7 @@ def test_rerun_is_cached_and_a_changed_choice_rebuilds(tmp_path):
         (
             lambda p: _write(p / "t.csv", "csv", [*ROWS, ("x", "bug", "holdout")]),
             ["--split-column", "fold"],
-            "tickets: record 7 has split 'holdout' (expected train, validation or test)",
+            "tickets: t.csv line 8 has split 'holdout' (expected train, validation or test)",
         ),
         (
             lambda p: _write(p / "t.jsonl", "jsonl", [("only", "bug", "train")] * 3),

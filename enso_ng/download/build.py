@@ -24,7 +24,7 @@ from enso_ng.download.parsers import Parser, Record, csv_columns, jsonl_fields, 
 from enso_ng.download.sources import LocalFile
 from enso_ng.errors import EnsoError
 from enso_ng.formats import DATASET_SCHEMA, DatasetMeta
-from enso_ng.workspace import Workspace, write_parquet
+from enso_ng.workspace import Workspace, unreadable, write_parquet
 
 #: how users spell their splits -> the contract's names
 SPLIT_NAMES = {
@@ -63,7 +63,9 @@ def _row_split(entry: DatasetEntry, file_split: str | None, record: Record, wher
         return file_split
     value = record.split.strip().lower()
     if value not in SPLIT_NAMES:
-        raise EnsoError(f"{entry.name}: {where} has split {record.split!r} (expected train, validation or test)")
+        raise EnsoError(
+            f"{entry.name}: {record.where or where} has split {record.split!r} (expected train, validation or test)"
+        )
     return SPLIT_NAMES[value]
 
 
@@ -106,6 +108,8 @@ class Downloaded:
 
     meta: DatasetMeta
     cached: bool
+    #: why an existing file was not reused though it matched (damaged), for the user to hear
+    note: str = ""
 
 
 def build(entry: DatasetEntry, workspace: Workspace, mirror: str | None = None, force: bool = False) -> Downloaded:
@@ -113,9 +117,10 @@ def build(entry: DatasetEntry, workspace: Workspace, mirror: str | None = None, 
     path = workspace.dataset_path(entry.name)
     sources = [{"split": split, **source.describe()} for split, source in entry.files.items()]
     recipe = dict(entry.recipe)
+    note = ""
     if path.exists() and not force:
-        existing = DatasetMeta.read(path)
-        if existing.sources == sources and existing.recipe == recipe:
+        existing, note = _verified_cache(path)
+        if existing is not None and existing.sources == sources and existing.recipe == recipe:
             return Downloaded(existing, cached=True)
     parsed = []
     for split, source in entry.files.items():
@@ -155,7 +160,17 @@ def build(entry: DatasetEntry, workspace: Workspace, mirror: str | None = None, 
     )
     table = pa.table({"text": cleaned.texts, "label": cleaned.labels, "split": cleaned.splits}, schema=DATASET_SCHEMA)
     write_parquet(path, table, meta.to_dict())
-    return Downloaded(meta, cached=False)
+    return Downloaded(meta, cached=False, note=note)
+
+
+def _verified_cache(path: Path) -> tuple[DatasetMeta | None, str]:
+    """The dataset's metadata if the whole file reads back, else None and why (it is then rebuilt)."""
+    try:
+        meta = DatasetMeta.read(path)
+    except EnsoError as exc:
+        return None, f"rebuilt {path}: the existing file {str(exc).removeprefix(f'{path}: ')}"
+    reason = unreadable(path, meta.rows)
+    return (None, f"rebuilt {path}: the existing file {reason}") if reason else (meta, "")
 
 
 def download(name: str, workspace: Workspace, mirror: str | None = None, force: bool = False) -> Downloaded:

@@ -15,6 +15,8 @@ import gzip
 import io
 import json
 import re
+import sys
+import zlib
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import NamedTuple
@@ -29,19 +31,24 @@ class Record(NamedTuple):
     text: str
     label: str
     split: str | None = None
+    #: where the record starts in its file ("tickets.csv line 7"), for errors about its values
+    where: str | None = None
 
 
 Parser = Callable[[Path], Iterator[Record]]
 
 
 def read_bytes(path: Path) -> bytes:
-    """The file's bytes, decompressed when its name says bz2 or gzip."""
+    """The file's bytes, decompressed when its name says bz2 or gzip; a file that is not what its name
+    says is an error naming it."""
     data = path.read_bytes()
-    if path.suffix == ".bz2":
-        return bz2.decompress(data)
-    if path.suffix == ".gz":
-        return gzip.decompress(data)
-    return data
+    kind = {".bz2": "bz2", ".gz": "gzip"}.get(path.suffix)
+    if kind is None:
+        return data
+    try:
+        return bz2.decompress(data) if kind == "bz2" else gzip.decompress(data)
+    except (OSError, EOFError, ValueError, zlib.error) as exc:
+        raise EnsoError(f"{path.name}: not a valid {kind} file ({exc or 'truncated'})") from None
 
 
 def decode(data: bytes, encoding: str) -> str:
@@ -115,19 +122,25 @@ def csv_columns(
             quoting=quoting,
             strict=quoting != csv.QUOTE_NONE,
         )
+        csv.field_size_limit(sys.maxsize)  # a long document is data, not a malformed file
+        ended = 0  # the file line the last good record ended on; the next one starts after it
         try:
             header = reader.fieldnames or []
+            ended = reader.line_num
             wanted = {*text_columns, label, *(where or {}), *([split] if split else [])}
             missing = wanted - set(header)
             if missing:
                 raise EnsoError(f"{path.name}: no column(s) {', '.join(sorted(missing))} (has {', '.join(header)})")
             for row in reader:
+                start, ended = ended + 1, reader.line_num
                 if where and any(_cell(row.get(k)).strip() != v for k, v in where.items()):
                     continue
                 body = " ".join(t for t in (_cell(row.get(c)).strip() for c in text_columns) if t)
-                yield Record(body, _cell(row.get(label)), _cell(row.get(split)) if split else None)
+                yield Record(
+                    body, _cell(row.get(label)), _cell(row.get(split)) if split else None, f"{path.name} line {start}"
+                )
         except csv.Error as exc:
-            raise EnsoError(f"{path.name}: line {reader.line_num}: malformed {_kind(delimiter)} ({exc})") from None
+            raise EnsoError(f"{path.name}: line {ended + 1}: malformed {_kind(delimiter)} ({exc})") from None
 
     return parse
 
@@ -179,7 +192,9 @@ def jsonl_fields(text: str, label: str, split: str | None = None) -> Parser:
             for column in (text, label, *([split] if split else [])):
                 if column not in row:
                     raise EnsoError(f"{path.name}: line {number}: no field {column!r}")
-            yield Record(_cell(row[text]), _cell(row[label]), _cell(row[split]) if split else None)
+            yield Record(
+                _cell(row[text]), _cell(row[label]), _cell(row[split]) if split else None, f"{path.name} line {number}"
+            )
 
     return parse
 

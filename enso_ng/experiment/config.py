@@ -21,6 +21,7 @@ from enso_ng.errors import EnsoError
 from enso_ng.experiment.metrics import METRICS
 from enso_ng.experiment.models import MODELS
 from enso_ng.experiment.samplers import RESAMPLERS, SAMPLERS
+from enso_ng.workspace import check_run_name
 
 DEFAULT_SIZES = (50, 100, 200, 500, 1000)
 DEFAULT_MODELS = ("logreg", "mlp")
@@ -71,6 +72,7 @@ class ExperimentConfig:
         return [self.seed + i for i in range(self.splits)]
 
     def validate(self) -> None:
+        check_run_name(self.name)
         for model in self.models:
             MODELS.get(model)
         for metric in self.metrics:

@@ -7,17 +7,20 @@ metric) in ``results/<run>/results.parquet``.
 
 from __future__ import annotations
 
+import contextlib
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from enso_ng.errors import EnsoError
 from enso_ng.experiment.config import ExperimentConfig
 from enso_ng.experiment.executor import EXECUTORS
-from enso_ng.experiment.selection import plan_run
-from enso_ng.experiment.writer import ResultsWriter, check_resumable
+from enso_ng.experiment.selection import plan_run, select
+from enso_ng.experiment.writer import ResultsWriter, check_resumable, check_same_inputs, merged_provenance
 from enso_ng.progress import bar
-from enso_ng.workspace import Workspace
+from enso_ng.workspace import LOCK_FILE, Workspace, run_lock
 
 
 @dataclass
@@ -35,16 +38,37 @@ class Outcome:
 def run_experiment(
     workspace: Workspace, config: ExperimentConfig, warn: Callable[[str], None] = print, executor: str = "local"
 ) -> Outcome:
-    """Run (or resume) the grid. ``warn`` hears about skips at once."""
+    """Run (or resume) the grid, holding the run's lock throughout. ``warn`` hears about skips at once."""
     config.validate()
+    select(workspace, config)  # missing features fail here, before the run's folder exists
+    run_dir = workspace.run_dir(config.name)
+    new_results, new_run = not workspace.results_dir.exists(), not run_dir.exists()
+    try:
+        with run_lock(run_dir, config.name):
+            return _run_locked(workspace, config, warn, executor)
+    except BaseException:
+        if new_run and run_dir.is_dir() and not any(p.name != LOCK_FILE for p in run_dir.iterdir()):
+            shutil.rmtree(run_dir, ignore_errors=True)  # a run that wrote nothing leaves no folder
+            if new_results:
+                with contextlib.suppress(OSError):
+                    workspace.results_dir.rmdir()
+        raise
+
+
+def _run_locked(workspace: Workspace, config: ExperimentConfig, warn: Callable[[str], None], executor: str) -> Outcome:
     run_dir = workspace.run_dir(config.name)
     check_resumable(run_dir, config)
     writer = ResultsWriter(run_dir, config)
     plan = plan_run(workspace, config, writer.done, warn)
+    check_same_inputs(run_dir, config, plan.provenance)
+    if not plan.groups and not writer.done:
+        reasons = "; ".join(sorted({_skip_line(s) for s in plan.skipped})) or "nothing selected"
+        raise EnsoError(f"run {config.name!r}: no cell can run ({reasons})")
     writer.skipped.extend(plan.skipped)
+    provenance = merged_provenance(run_dir, plan.provenance)
     started = time.perf_counter()
     cells = sum(len(g.seeds) for g in plan.groups)
-    writer.record(plan.provenance, state="running").write(run_dir)
+    writer.record(provenance, state="running").write(run_dir)
     state = "interrupted"
     try:
         with bar(cells, desc=config.name, unit="cell") as progress:
@@ -59,7 +83,7 @@ def run_experiment(
         state = "complete"
     finally:
         writer.flush()
-        writer.record(plan.provenance, state=state).write(run_dir)
+        writer.record(provenance, state=state).write(run_dir)
     return Outcome(
         run=config.name,
         path=str(writer.results_path),
@@ -68,3 +92,9 @@ def run_experiment(
         seconds=time.perf_counter() - started,
         skipped=writer.skipped,
     )
+
+
+def _skip_line(skip: dict[str, Any]) -> str:
+    """A planned skip in a few words: which size, or which model on which features, and why."""
+    what = f"size {skip['train_size']}" if "train_size" in skip else f"{skip.get('model')} on {skip.get('featurizer')}"
+    return f"{skip['dataset']} {what}: {skip['reason']}"

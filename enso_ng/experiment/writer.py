@@ -25,6 +25,7 @@ from enso_ng.experiment.samplers import SAMPLERS
 from enso_ng.formats import (
     CONFUSION_FILE,
     CONFUSION_SCHEMA,
+    RESULT_KEY,
     RESULTS_FILE,
     RESULTS_SCHEMA,
     RunRecord,
@@ -47,10 +48,12 @@ class ResultsWriter:
         self.results_path = run_dir / RESULTS_FILE
         self.confusion_path = run_dir / CONFUSION_FILE
         self.previous = read_results(self.results_path) if self.results_path.exists() else None
-        self.previous_confusion = (
-            read_confusion(self.confusion_path) if self.previous is not None and self.confusion_path.exists() else None
-        )
         self.done = result_keys(self.previous)
+        self.previous_confusion = (
+            _only_cells(read_confusion(self.confusion_path), self.done)
+            if self.previous is not None and self.confusion_path.exists()
+            else None
+        )
         self.rows: list[dict[str, Any]] = []
         self.confusion: list[dict[str, Any]] = []
         self.skipped: list[dict[str, Any]] = []
@@ -73,7 +76,12 @@ class ResultsWriter:
         table = pa.Table.from_pylist(self.rows, schema=RESULTS_SCHEMA)
         if self.previous is not None:
             table = pa.concat_tables([self.previous, table])
-        write_parquet(self.results_path, table, {"kind": "results", "run": self.config.name})
+        try:
+            write_parquet(self.results_path, table, {"kind": "results", "run": self.config.name})
+        except BaseException:
+            if self.previous is None:  # counts of cells no results file holds: not a run's output yet
+                self.confusion_path.unlink(missing_ok=True)
+            raise
         self._last_flush = time.perf_counter()
 
     def record(self, provenance: dict[str, Any], state: str) -> RunRecord:
@@ -112,3 +120,41 @@ def check_resumable(run_dir: Path, config: ExperimentConfig) -> None:
                 f"run {config.name!r} was made with {model} parameters {before.get(model, {})}, "
                 f"not {config.model_params.get(model, {})}; choose another --name to start a new run"
             )
+
+
+def _only_cells(confusion: pa.Table, done: set[tuple]) -> pa.Table:
+    """Confusion counts of the cells the results file holds (a run killed between the two writes has more)."""
+    columns = [confusion.column(k).to_pylist() for k in RESULT_KEY]
+    keep = pa.array([key in done for key in zip(*columns)], pa.bool_())
+    return confusion.filter(keep)
+
+
+def check_same_inputs(run_dir: Path, config: ExperimentConfig, provenance: dict[str, Any]) -> None:
+    """Resume only on the data and features the run was made from: same dataset fingerprint, same
+    featurizer parameters. Otherwise old cells and new cells would describe different inputs."""
+    saved = RunRecord.read(run_dir)
+    if saved is None:
+        return
+    for dataset, now in provenance.items():
+        before = saved.datasets.get(dataset, {}).get("features", {})
+        for featurizer, current in now.get("features", {}).items():
+            then = before.get(featurizer)
+            if then is None:
+                continue
+            for key, what in (("dataset_fingerprint", "dataset fingerprint"), ("params", "featurizer parameters")):
+                if then.get(key) != current.get(key):
+                    raise EnsoError(
+                        f"run {config.name!r} was made from {dataset}/{featurizer} with {what} {then.get(key)}, "
+                        f"but the features now have {current.get(key)} (re-downloaded or re-featurized); "
+                        f"choose another --name to start a new run"
+                    )
+
+
+def merged_provenance(run_dir: Path, provenance: dict[str, Any]) -> dict[str, Any]:
+    """What the run recorded before, updated with this invocation's datasets and features."""
+    saved = RunRecord.read(run_dir)
+    merged = dict(saved.datasets) if saved else {}
+    for dataset, now in provenance.items():
+        features = {**merged.get(dataset, {}).get("features", {}), **now.get("features", {})}
+        merged[dataset] = {**now, "features": features}
+    return merged

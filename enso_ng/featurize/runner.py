@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,7 +19,7 @@ from enso_ng.featurize.base import FEATURIZERS
 from enso_ng.formats import FeaturesMeta, features_batch, features_schema, read_dataset
 from enso_ng.progress import bar
 from enso_ng.provenance import library_versions, machine
-from enso_ng.workspace import Workspace, parquet_writer
+from enso_ng.workspace import Workspace, parquet_writer, unreadable
 
 BLOCK_ROWS = 4096
 
@@ -30,6 +31,8 @@ class Featurized:
     meta: FeaturesMeta
     cached: bool
     seconds: float = 0.0
+    #: why a cache was not reused though its parameters matched (damaged file), for the user to hear
+    note: str = ""
 
 
 def featurize(
@@ -43,9 +46,10 @@ def featurize(
     model = FEATURIZERS.get(featurizer)(**(options or {}))
     key = {"dataset_fingerprint": data_meta.fingerprint, "featurizer": featurizer, "params": model.params()}
     path = workspace.features_path(dataset, featurizer)
+    note = ""
     if path.exists() and not force:
-        existing = FeaturesMeta.read(path)
-        if existing.cache_key() == key:
+        existing, note = _verified_cache(path)
+        if existing is not None and existing.cache_key() == key:
             return Featurized(existing, cached=True)
 
     started = time.perf_counter()
@@ -80,7 +84,19 @@ def featurize(
             writer.write_batch(features_batch(schema, rows, labels[start:stop], splits[start:stop], X))
             progress.update(stop - start)
     meta.report = model.report()  # what transforming saw too; the file keeps what fitting saw
-    return Featurized(meta, cached=False, seconds=time.perf_counter() - started)
+    return Featurized(meta, cached=False, seconds=time.perf_counter() - started, note=note)
+
+
+def _verified_cache(path: Path) -> tuple[FeaturesMeta | None, str]:
+    """The cache's metadata if the whole file reads back, else None and why (it is then rebuilt)."""
+    try:
+        meta = FeaturesMeta.read(path)
+    except EnsoError as exc:
+        return None, f"rebuilt {path}: the cached file {str(exc).removeprefix(f'{path}: ')}"
+    reason = unreadable(path, meta.rows)
+    if reason:
+        return None, f"rebuilt {path}: the cached file {reason}"
+    return meta, ""
 
 
 def _timed_first_block(model: Any, texts: list[str]) -> tuple[Any, dict[str, Any]]:

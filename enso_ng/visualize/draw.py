@@ -32,7 +32,7 @@ from enso_ng.visualize.summary import (
     split_values,
     summarize,
 )
-from enso_ng.workspace import Workspace, atomic_path
+from enso_ng.workspace import Workspace, atomic_path, check_run_name
 
 
 @dataclass
@@ -59,7 +59,10 @@ class Outcome:
 
 
 def resolve_run(workspace: Workspace, run: str | None) -> str:
-    runs = workspace.runs()
+    """The named run, or the latest with results; a run with a config and no results yet is not drawable."""
+    runs = [r for r in workspace.runs() if (workspace.run_dir(r) / RESULTS_FILE).exists()]
+    if run is not None:
+        check_run_name(run)
     if run is None:
         if not runs:
             raise EnsoError(f"no runs in {workspace.results_dir} (run: enso experiment)")

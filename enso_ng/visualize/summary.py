@@ -85,8 +85,9 @@ def summarize(table: pa.Table, metric: str, higher_is_better: bool = True) -> li
     for key, values in sorted(groups.items()):
         v = np.asarray(values, dtype=float)
         mean = float(v.mean())
-        std = float(v.std(ddof=1)) if len(v) > 1 else 0.0
-        half = float(stats.t.ppf(0.975, len(v) - 1) * std / np.sqrt(len(v))) if len(v) > 1 else 0.0
+        # one split has no spread to measure: the interval is undefined (NaN), not zero-width
+        std = float(v.std(ddof=1)) if len(v) > 1 else float("nan")
+        half = float(stats.t.ppf(0.975, len(v) - 1) * std / np.sqrt(len(v))) if len(v) > 1 else float("nan")
         cells.append(
             Cell(
                 *key,
@@ -124,4 +125,6 @@ def better(a: float, b: float, higher_is_better: bool) -> bool:
 
 
 def _interval(c: Cell) -> str:
+    if c.n < 2:
+        return "undefined (1 split)"
     return f"[{c.ci_low:.3f}, {c.ci_high:.3f}]"

@@ -1,0 +1,118 @@
+"""Helpers of the reliability tests: real ``enso`` processes, waiting on files, small mounted filesystems."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from click.testing import Result
+
+from conftest import unavailable
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def enso(workspace: Path, *args: str) -> subprocess.Popen:
+    """``enso`` as a separate process (not in-process), so a test can run two at once or SIGKILL one."""
+    env = {**os.environ, "PYTHONPATH": str(REPO), "ENSO_QUIET": "1"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "enso_ng", "-q", "--workspace", str(workspace), *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def wait_for(check: Callable[[], object], what: str, timeout: float = 120.0, process=None) -> object:
+    """Poll ``check`` until it returns something truthy; fail naming ``what`` (and a dead process's output)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        if process is not None and process.poll() is not None:
+            raise AssertionError(f"process ended before {what}: {process.stdout.read()}")
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def kill(process: subprocess.Popen) -> None:
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+
+
+def children(pid: int) -> list[int]:
+    """Processes whose parent is ``pid`` (from /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    """Running, not merely a zombie waiting for a reaper."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")
+
+
+def one_line_error(result: Result, *needles: str) -> str:
+    """The command failed with exit 1 and one ``Error:`` line (no traceback) containing every needle."""
+    assert result.exit_code == 1, (result.exit_code, result.output)
+    errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and "Traceback" not in result.output, result.output
+    for needle in needles:
+        assert needle in errors[0], result.output
+    return errors[0]
+
+
+def temp_files(root: Path) -> list[Path]:
+    return [p for p in root.rglob(".*.tmp")]
+
+
+@contextlib.contextmanager
+def tmpfs(where: Path, size: str) -> Iterator[Path]:
+    """A small tmpfs mounted at ``where`` (needs root, as CI has); unmounted after the block."""
+    where.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() != 0:
+        unavailable("needs root to mount a small tmpfs (read-only and full-disk workspaces)")
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)], capture_output=True)
+    if done.returncode != 0:
+        unavailable(f"cannot mount a tmpfs here ({done.stderr.decode().strip()})")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+def remount_read_only(where: Path) -> None:
+    subprocess.run(["mount", "-o", "remount,ro", str(where)], check=True)
+
+
+def fill(where: Path, leave: int) -> None:
+    """Fill the filesystem at ``where`` up, then free ``leave`` bytes again."""
+    filler = where / "filler"
+    block = b"\0" * (1 << 16)
+    with open(filler, "wb") as fh:
+        try:
+            while True:
+                fh.write(block)
+                fh.flush()
+        except OSError:
+            pass
+    size = filler.stat().st_size
+    os.truncate(filler, max(0, size - leave))
