@@ -274,7 +274,8 @@ def test_report_renders_in_headless_chromium(run_workspace, tmp_path):
     ]
     dom = subprocess.run([*flags, "--dump-dom", page], capture_output=True, text=True, timeout=120)
     assert 'data-report-ready="yes"' in dom.stdout, dom.stderr[-2000:]
-    assert 'data-images="6/6"' in dom.stdout, "every embedded image decoded"
+    # learning curves, bars, ranks, labels needed, cost chart, t-SNE, confusion matrix
+    assert 'data-images="7/7"' in dom.stdout, "every embedded image decoded"
     assert "CONSOLE" not in dom.stderr, [line for line in dom.stderr.splitlines() if "CONSOLE" in line]
     shot = tmp_path / "report.png"
     subprocess.run([*flags, "--window-size=1200,1600", f"--screenshot={shot}", page], capture_output=True, timeout=120)
