@@ -119,7 +119,7 @@ def _check_inputs(
         if MODELS.get(model).takes_tokens and not any(metas[f].tokens for f in featurizers):
             paths = ", ".join(str(workspace.features_path(dataset, f)) for f in featurizers)
             raise EnsoError(
-                f"model {model!r} trains on token ids, and {paths} hold vectors; "
+                f"model {model!r} trains on token ids, and {paths} {'holds' if len(featurizers) == 1 else 'hold'} vectors; "
                 f"run: enso featurize -f bert_tokens -d {dataset}"
             )
 
