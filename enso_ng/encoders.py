@@ -46,6 +46,17 @@ def weights_sha256(folder: Path) -> str:
     return sha256_file(weights[0])
 
 
+def verified_folder(model: str, sha256: str, who: str) -> Path:
+    """The encoder's folder, refused unless its weights are those the token ids were made with."""
+    folder = resolve_model_folder(model)
+    if sha256 and weights_sha256(folder) != sha256:
+        raise EnsoError(
+            f"{who}: the weights in {folder} are not those the token ids were made with (sha256 {sha256[:12]}...); "
+            "re-run enso featurize -f bert_tokens"
+        )
+    return folder
+
+
 def quiet_transformers() -> None:
     """enso's own bars report progress; hide transformers' load bars and warnings."""
     from transformers.utils import logging as hf_logging

@@ -18,7 +18,7 @@ import pyarrow as pa
 import scipy.sparse as sp
 
 from enso_ng.errors import EnsoError
-from enso_ng.workspace import read_meta, read_table, write_json
+from enso_ng.workspace import read_meta, read_table, unreadable, write_json
 
 # ---------------------------------------------------------------------------------------- metadata records
 
@@ -62,6 +62,17 @@ class Record:
     def read(cls: type[M], path: Path) -> M:
         """The record stored in a Parquet file's schema metadata."""
         return cls.from_dict(read_meta(path), path)
+
+    @classmethod
+    def read_verified(cls: type[M], path: Path, what: str) -> tuple[M | None, str]:
+        """The record, if the whole file also reads back as its ``rows`` rows; else None and a note saying
+        why the file (``what``: "existing", "cached") is rebuilt. Footers survive damage in the middle."""
+        try:
+            record = cls.read(path)
+        except EnsoError as exc:
+            return None, f"rebuilt {path}: the {what} file {str(exc).removeprefix(f'{path}: ')}"
+        reason = unreadable(path, record.rows)  # type: ignore[attr-defined]
+        return (None, f"rebuilt {path}: the {what} file {reason}") if reason else (record, "")
 
 
 @dataclass

@@ -24,7 +24,7 @@ from enso_ng.download.parsers import Parser, Record, csv_columns, jsonl_fields, 
 from enso_ng.download.sources import LocalFile
 from enso_ng.errors import EnsoError
 from enso_ng.formats import DATASET_SCHEMA, DatasetMeta
-from enso_ng.workspace import Workspace, unreadable, write_parquet
+from enso_ng.workspace import Workspace, write_parquet
 
 #: how users spell their splits -> the contract's names
 SPLIT_NAMES = {
@@ -119,7 +119,7 @@ def build(entry: DatasetEntry, workspace: Workspace, mirror: str | None = None, 
     recipe = dict(entry.recipe)
     note = ""
     if path.exists() and not force:
-        existing, note = _verified_cache(path)
+        existing, note = DatasetMeta.read_verified(path, "existing")
         if existing is not None and existing.sources == sources and existing.recipe == recipe:
             return Downloaded(existing, cached=True)
     parsed = []
@@ -161,16 +161,6 @@ def build(entry: DatasetEntry, workspace: Workspace, mirror: str | None = None, 
     table = pa.table({"text": cleaned.texts, "label": cleaned.labels, "split": cleaned.splits}, schema=DATASET_SCHEMA)
     write_parquet(path, table, meta.to_dict())
     return Downloaded(meta, cached=False, note=note)
-
-
-def _verified_cache(path: Path) -> tuple[DatasetMeta | None, str]:
-    """The dataset's metadata if the whole file reads back, else None and why (it is then rebuilt)."""
-    try:
-        meta = DatasetMeta.read(path)
-    except EnsoError as exc:
-        return None, f"rebuilt {path}: the existing file {str(exc).removeprefix(f'{path}: ')}"
-    reason = unreadable(path, meta.rows)
-    return (None, f"rebuilt {path}: the existing file {reason}") if reason else (meta, "")
 
 
 def download(name: str, workspace: Workspace, mirror: str | None = None, force: bool = False) -> Downloaded:

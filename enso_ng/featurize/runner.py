@@ -9,7 +9,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,7 +18,7 @@ from enso_ng.featurize.base import FEATURIZERS
 from enso_ng.formats import FeaturesMeta, features_batch, features_schema, read_dataset
 from enso_ng.progress import bar
 from enso_ng.provenance import library_versions, machine
-from enso_ng.workspace import Workspace, parquet_writer, unreadable
+from enso_ng.workspace import Workspace, parquet_writer
 
 BLOCK_ROWS = 4096
 
@@ -48,7 +47,7 @@ def featurize(
     path = workspace.features_path(dataset, featurizer)
     note = ""
     if path.exists() and not force:
-        existing, note = _verified_cache(path)
+        existing, note = FeaturesMeta.read_verified(path, "cached")
         if existing is not None and existing.cache_key() == key:
             return Featurized(existing, cached=True)
 
@@ -85,18 +84,6 @@ def featurize(
             progress.update(stop - start)
     meta.report = model.report()  # what transforming saw too; the file keeps what fitting saw
     return Featurized(meta, cached=False, seconds=time.perf_counter() - started, note=note)
-
-
-def _verified_cache(path: Path) -> tuple[FeaturesMeta | None, str]:
-    """The cache's metadata if the whole file reads back, else None and why (it is then rebuilt)."""
-    try:
-        meta = FeaturesMeta.read(path)
-    except EnsoError as exc:
-        return None, f"rebuilt {path}: the cached file {str(exc).removeprefix(f'{path}: ')}"
-    reason = unreadable(path, meta.rows)
-    if reason:
-        return None, f"rebuilt {path}: the cached file {reason}"
-    return meta, ""
 
 
 def _timed_first_block(model: Any, texts: list[str]) -> tuple[Any, dict[str, Any]]:

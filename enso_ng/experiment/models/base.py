@@ -102,6 +102,18 @@ class TargetModel(ClassifierMixin, BaseEstimator):
         return [model.fit(X, y) for model, X, y in zip(models, Xs, ys)]
 
 
+class EncoderModel(TargetModel):
+    """A model that trains the encoder itself: it reads token ids, and the encoder and its weights' sha256
+    come from the features file (``bert_tokens``), never from the configuration."""
+
+    takes_tokens = True
+    feature_params = ("encoder", "encoder_sha256")
+
+    @classmethod
+    def features_kwargs(cls, meta: Any) -> dict[str, Any]:
+        return {"encoder": meta.params["model"], "encoder_sha256": meta.params["weights_sha256"]}
+
+
 MODELS: Registry[type[TargetModel]] = Registry("model")
 
 

@@ -24,9 +24,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from enso_ng.encoders import DEFAULT_MODEL, quiet_transformers, resolve_model_folder, weights_sha256
-from enso_ng.errors import EnsoError
-from enso_ng.experiment.models.base import MODELS, TargetModel, cv_folds
+from enso_ng.encoders import DEFAULT_MODEL, quiet_transformers, verified_folder
+from enso_ng.experiment.models.base import MODELS, EncoderModel, cv_folds
 
 
 class _Classifier(torch.nn.Module):
@@ -46,10 +45,8 @@ class _Classifier(torch.nn.Module):
 
 
 @MODELS.register("finetune")
-class FineTune(TargetModel):
-    takes_tokens = True
+class FineTune(EncoderModel):
     strategy = "fine-tuned"
-    feature_params = ("encoder", "encoder_sha256")
 
     def __init__(
         self,
@@ -81,22 +78,13 @@ class FineTune(TargetModel):
         self.valid_fraction = valid_fraction
         self.random_state = random_state
 
-    @classmethod
-    def features_kwargs(cls, meta: Any) -> dict[str, Any]:
-        return {"encoder": meta.params["model"], "encoder_sha256": meta.params["weights_sha256"]}
-
     def epochs(self, n: int) -> int:
         return int(min(self.max_epochs, max(self.min_epochs, math.ceil(self.epoch_budget / max(n, 1)))))
 
     def _load(self, classes: int) -> _Classifier:
         from transformers import AutoModel
 
-        folder = resolve_model_folder(self.encoder)
-        if self.encoder_sha256 and weights_sha256(folder) != self.encoder_sha256:
-            raise EnsoError(
-                f"finetune: the weights in {folder} are not those the token ids were made with "
-                f"(sha256 {self.encoder_sha256[:12]}...); re-run enso featurize -f bert_tokens"
-            )
+        folder = verified_folder(self.encoder, self.encoder_sha256, "finetune")
         quiet_transformers()
         torch.manual_seed(self.random_state)  # the head's initial weights
         return _Classifier(AutoModel.from_pretrained(str(folder)), classes, self.dropout).to(_device())

@@ -19,18 +19,16 @@ from typing import Any
 
 import numpy as np
 
-from enso_ng.encoders import DEFAULT_MODEL, quiet_transformers, resolve_model_folder, weights_sha256
+from enso_ng.encoders import DEFAULT_MODEL, quiet_transformers, verified_folder
 from enso_ng.errors import EnsoError
-from enso_ng.experiment.models.base import MODELS, TargetModel
+from enso_ng.experiment.models.base import MODELS, EncoderModel
 
 MISSING = "model 'setfit' needs the setfit package, not installed by default: pip install 'enso_ng[setfit]'"
 
 
 @MODELS.register("setfit")
-class SetFit(TargetModel):
-    takes_tokens = True
+class SetFit(EncoderModel):
     strategy = "few-shot (SetFit)"
-    feature_params = ("encoder", "encoder_sha256")
 
     def __init__(
         self,
@@ -50,10 +48,6 @@ class SetFit(TargetModel):
         self.max_steps = max_steps
         self.random_state = random_state
 
-    @classmethod
-    def features_kwargs(cls, meta: Any) -> dict[str, Any]:
-        return {"encoder": meta.params["model"], "encoder_sha256": meta.params["weights_sha256"]}
-
     def _texts(self, X: np.ndarray) -> list[str]:
         return [self.tokenizer_.decode(row[row >= 0], skip_special_tokens=True) for row in np.asarray(X)]
 
@@ -67,9 +61,7 @@ class SetFit(TargetModel):
         from transformers import AutoTokenizer
 
         started = time.perf_counter()
-        folder = resolve_model_folder(self.encoder)
-        if self.encoder_sha256 and weights_sha256(folder) != self.encoder_sha256:
-            raise EnsoError(f"setfit: the weights in {folder} are not those the token ids were made with")
+        folder = verified_folder(self.encoder, self.encoder_sha256, "setfit")
         quiet_transformers()
         self.tokenizer_ = AutoTokenizer.from_pretrained(str(folder))
         self.classes_, codes = np.unique(y, return_inverse=True)
