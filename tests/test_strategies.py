@@ -53,6 +53,36 @@ def test_finetune_learns_and_is_deterministic(tokens_workspace):
     assert first.n_parameters() > 22_000_000, "the whole encoder is the model"
 
 
+def test_finetune_batches_by_length_and_still_sees_every_row_once_per_epoch():
+    import torch
+
+    lengths = np.random.default_rng(0).integers(3, 60, size=203)
+    rows = np.arange(0, 406, 2)  # training rows are dataset rows, not 0..n-1
+    full = np.zeros(406, dtype=np.int64)
+    full[rows] = lengths
+    model = MODELS.get("finetune")(batch_size=16, length_pool=8)
+
+    def epoch(seed):
+        return model._batches(rows, full, torch.Generator().manual_seed(seed))
+
+    batches = epoch(0)
+    assert sorted(np.concatenate(batches).tolist()) == rows.tolist(), "each row exactly once"
+    assert max(len(b) for b in batches) == 16
+    padded = sum(len(b) * full[b].max() for b in batches)
+    plain = MODELS.get("finetune")(batch_size=16, length_pool=1)._batches(rows, full, torch.Generator().manual_seed(0))
+    assert padded < 0.75 * sum(len(b) * full[b].max() for b in plain), "pools sorted by length pad less"
+    assert [b.tolist() for b in batches] == [b.tolist() for b in epoch(0)], "seeded"
+    assert [b.tolist() for b in batches] != [b.tolist() for b in epoch(1)]
+    # the order of batches is random, not sorted by length
+    assert not np.all(np.diff([full[b].max() for b in batches]) <= 0)
+
+
+def test_finetune_precision_is_checked_before_the_run(workspace):
+    result = invoke(workspace, "experiment", "-m", "finetune", "-o", "finetune.precision=fp8")
+    assert result.exit_code == 1 and len(result.output.strip().splitlines()) == 1, result.output
+    assert "precision must be one of auto, fp32, bf16, not 'fp8'" in result.output
+
+
 def test_finetune_trains_on_the_rows_logreg_trains_on(tokens_workspace):
     result = invoke(
         tokens_workspace,

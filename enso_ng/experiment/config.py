@@ -111,6 +111,9 @@ def check_model_params(model: str, params: dict[str, Any]) -> None:
             raise EnsoError(f"model {model!r} has no parameter {key!r} (parameters: {', '.join(sorted(defaults))})")
         if not _same_kind(defaults[key], value):
             raise EnsoError(f"model {model!r}: {key} must be like {defaults[key]!r}, not {value!r}")
+        choices = cls.param_choices.get(key)
+        if choices is not None and value not in choices:
+            raise EnsoError(f"model {model!r}: {key} must be one of {', '.join(map(str, choices))}, not {value!r}")
 
 
 def _same_kind(default: Any, value: Any) -> bool:

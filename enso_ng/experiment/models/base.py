@@ -64,6 +64,8 @@ class TargetModel(ClassifierMixin, BaseEstimator):
 
     #: parameters set from the features file by ``features_kwargs``, never by the configuration
     feature_params: ClassVar[tuple[str, ...]] = ()
+    #: Parameters that take one of a few values, so a misspelt value fails before the run starts.
+    param_choices: ClassVar[dict[str, tuple[Any, ...]]] = {}
 
     @classmethod
     def requires(cls, params: dict[str, Any]) -> list[tuple[str, str]]:

@@ -11,7 +11,14 @@ zero. Model selection: a stratified ``valid_fraction`` of the training subset (n
 out, the model is scored on it after every epoch and the best epoch's weights are kept; where a class has
 fewer than two examples no fold exists and the last epoch is kept. Mean pooling over the text's tokens,
 as the frozen ``bert`` features are pooled. Seeded (head, dropout, batch order); CUDA with bf16 autocast
-where present, the CPU otherwise.
+where present, the CPU otherwise (``precision="bf16"`` turns autocast on for the CPU too, where the CPU is
+faster at it: measure with ``benchmarks/finetune.py``).
+
+Speed: the cost of a step is the number of (padded) tokens it pushes through the encoder, so batches are
+drawn by length: each epoch shuffles the rows, cuts them into pools of ``length_pool`` batches, sorts each
+pool by length and cuts it into batches, then shuffles the batches. Every row is still seen once per epoch
+in a seeded random order of batches, but a batch of short texts is no longer padded to one long text: on
+SST-2 sentences this halves the tokens per epoch (``length_pool=1`` gives plain random batches).
 """
 
 from __future__ import annotations
@@ -47,6 +54,7 @@ class _Classifier(torch.nn.Module):
 @MODELS.register("finetune")
 class FineTune(EncoderModel):
     strategy = "fine-tuned"
+    param_choices = {"precision": ("auto", "fp32", "bf16")}
 
     def __init__(
         self,
@@ -62,6 +70,8 @@ class FineTune(EncoderModel):
         warmup: float = 0.1,
         dropout: float = 0.1,
         valid_fraction: float = 0.2,
+        length_pool: int = 8,
+        precision: str = "auto",
         random_state: int = 0,
     ) -> None:
         self.encoder = encoder
@@ -76,6 +86,8 @@ class FineTune(EncoderModel):
         self.warmup = warmup
         self.dropout = dropout
         self.valid_fraction = valid_fraction
+        self.length_pool = length_pool
+        self.precision = precision
         self.random_state = random_state
 
     def epochs(self, n: int) -> int:
@@ -93,6 +105,7 @@ class FineTune(EncoderModel):
         started = time.perf_counter()
         self.classes_, codes = np.unique(y, return_inverse=True)
         X = np.asarray(X)
+        lengths = (X >= 0).sum(1)
         train, valid = self._holdout(codes)
         net = self._load(len(self.classes_))
         epochs = self.epochs(len(train))
@@ -103,11 +116,9 @@ class FineTune(EncoderModel):
         for epoch in range(1, epochs + 1):
             net.train()
             torch.manual_seed(self.random_state + 1000 * epoch)  # dropout masks
-            order = train[torch.randperm(len(train), generator=generator).numpy()]
-            for start in range(0, len(order), self.batch_size):
-                rows = order[start : start + self.batch_size]
+            for rows in self._batches(train, lengths, generator):
                 ids, mask = _batch(X[rows])
-                with _autocast():
+                with self._autocast():
                     loss = torch.nn.functional.cross_entropy(net(ids, mask).float(), _codes(codes[rows]))
                 optimizer.zero_grad()
                 loss.backward()
@@ -133,6 +144,24 @@ class FineTune(EncoderModel):
             "train_seconds": round(time.perf_counter() - started, 3),
         }
         return self
+
+    def _batches(self, rows: np.ndarray, lengths: np.ndarray, generator: torch.Generator) -> list[np.ndarray]:
+        """One epoch's batches: a seeded shuffle, pools of ``length_pool`` batches sorted by length, the
+        batches in a seeded random order (see the module docstring for why)."""
+        order = rows[torch.randperm(len(rows), generator=generator).numpy()]
+        pool = self.batch_size * max(1, self.length_pool)
+        batches = []
+        for start in range(0, len(order), pool):
+            chunk = order[start : start + pool]
+            if self.length_pool > 1:
+                chunk = chunk[np.argsort(-lengths[chunk], kind="stable")]
+            batches += [chunk[i : i + self.batch_size] for i in range(0, len(chunk), self.batch_size)]
+        return [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
+
+    def _autocast(self):
+        device = _device()
+        enabled = device.type == "cuda" if self.precision == "auto" else self.precision == "bf16"
+        return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled)
 
     def _holdout(self, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Stratified inner validation rows for model selection, from the training subset only."""
@@ -163,7 +192,7 @@ class FineTune(EncoderModel):
         for start in range(0, len(order), batch):
             rows = order[start : start + batch]
             ids, mask = _batch(X[rows])
-            with _autocast():
+            with self._autocast():
                 out[rows] = torch.softmax(net(ids, mask).float(), 1).cpu().numpy()
         return out
 
@@ -173,11 +202,6 @@ class FineTune(EncoderModel):
 
 def _device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
-def _autocast():
-    device = _device()
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
 
 
 def _batch(ids: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
