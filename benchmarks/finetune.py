@@ -72,7 +72,7 @@ def trainer_fit_predict(
     model, X: np.ndarray, y: np.ndarray, X_test: np.ndarray, out: Path, group_by_length: bool = False
 ):
     """The baseline: the same module, rows and schedule through ``transformers.Trainer``."""
-    from transformers import AutoTokenizer, DataCollatorWithPadding, Trainer, TrainingArguments
+    from transformers import AutoTokenizer, DataCollatorWithPadding, PrinterCallback, Trainer, TrainingArguments
 
     from datasets import Dataset
     from enso_ng.encoders import verified_folder
@@ -121,6 +121,7 @@ def trainer_fit_predict(
         optimizers=(optimizer, schedule),
         compute_metrics=lambda p: {"accuracy": float((p.predictions.argmax(1) == p.label_ids).mean())},
     )
+    trainer.remove_callback(PrinterCallback)  # its per-epoch dicts would drown the table
     t0 = time.perf_counter()
     trainer.train()
     t1 = time.perf_counter()
