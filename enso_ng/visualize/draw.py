@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+from matplotlib.colors import to_hex
 
 from enso_ng.errors import EnsoError
 from enso_ng.formats import CONFUSION_FILE, RESULTS_FILE, RunRecord, read_confusion, read_features
@@ -16,13 +17,15 @@ from enso_ng.visualize.classification_report import HEADER as REPORT_HEADER
 from enso_ng.visualize.classification_report import classification_report
 from enso_ng.visualize.confusion import confusion_figure, confusion_matrix
 from enso_ng.visualize.cost import CostPoint, cost_accuracy, cost_points, mean_costs
-from enso_ng.visualize.curves import learning_curves, save
+from enso_ng.visualize.curves import Hover, learning_curves, save
+from enso_ng.visualize.interactive import hover_records, svg_markup
 from enso_ng.visualize.labels_needed import format_needed, labels_needed, labels_needed_plot
 from enso_ng.visualize.projection import tsne_figure
 from enso_ng.visualize.ranking import ALPHA, format_records, rank_heatmap, win_tie_loss
-from enso_ng.visualize.report import Report, Table, write_report
+from enso_ng.visualize.report import Figure, Report, Table, write_report
 from enso_ng.visualize.strategies import HEADER as STRATEGY_HEADER
 from enso_ng.visualize.strategies import format_strategies, row_values, strategy_rows
+from enso_ng.visualize.style import palette
 from enso_ng.visualize.summary import (
     best_table,
     better,
@@ -32,6 +35,7 @@ from enso_ng.visualize.summary import (
     split_values,
     summarize,
 )
+from enso_ng.visualize.verdicts import format_verdicts, verdicts
 from enso_ng.workspace import Workspace, atomic_path, check_run_name
 
 
@@ -86,27 +90,43 @@ def draw(workspace: Workspace, run: str, options: Options) -> Outcome:
     primary, cells = metrics[0], cells_by_metric[metrics[0]]
     unit = record.size_unit
     outcome = Outcome()
-    report = Report(run=run, config=record)
+    values = split_values(table, primary)
+    answers = verdicts(cells, values, record, primary, options.threshold)
+    report = Report(run=run, config=record, verdicts=answers)
 
-    def emit(fig: plt.Figure, stem: str, caption: str) -> None:
-        png = io.BytesIO()
-        fig.savefig(png, format="png", dpi=90, bbox_inches="tight")
-        report.figures.append((caption, png.getvalue()))
+    colours = palette(zip(table.column("featurizer").to_pylist(), table.column("model").to_pylist()))
+    report.colours = {" + ".join(k): to_hex(v) for k, v in colours.items()}
+
+    def emit(fig: plt.Figure, stem: str, caption: str, hover: list[Hover] | None = None) -> None:
+        if hover is None:
+            png = io.BytesIO()
+            fig.savefig(png, format="png", dpi=90, bbox_inches="tight")
+            report.figures.append(Figure(caption, png=png.getvalue()))
+        else:
+            by_metric = {("", m): split_values(table, m) for m in metrics}
+            report.figures.append(Figure(caption, svg=svg_markup(fig), points=hover_records(hover, by_metric)))
         outcome.written.append(save(fig, run_dir / f"{stem}.{options.fmt}"))
 
+    hover: list[Hover] = []
     emit(
-        learning_curves(cells_by_metric, run, unit),
+        learning_curves(cells_by_metric, run, unit, colours, hover),
         "learning_curves",
-        f"Learning curves: {', '.join(metrics)} against labelled training {unit}; bands are 95% t-intervals across splits.",
+        f"Learning curves: {', '.join(metrics)} against labelled training {unit}; bands are 95% t-intervals across "
+        "splits. Point at a point for its numbers and every split's value.",
+        hover,
     )
     size = options.size if options.size is not None else max(c.train_size for c in cells)
-    emit(bars_at_size(cells, primary, size, run), f"bars_{primary}_{size}", f"{primary} at {size} training {unit}.")
+    emit(
+        bars_at_size(cells, primary, size, run, colours),
+        f"bars_{primary}_{size}",
+        f"{primary} at {size} training {unit}.",
+    )
     emit(
         rank_heatmap(cells, primary, run),
         f"rank_{primary}",
         f"Mean rank of each featurizer + model by {primary}, per training size, across datasets (1 = best).",
     )
-    records = win_tie_loss(split_values(table, primary), primary, higher_is_better=record.higher_is_better(primary))
+    records = win_tie_loss(values, primary, higher_is_better=record.higher_is_better(primary))
     _write_csv(
         run_dir / f"win_tie_loss_{primary}.csv",
         ["featurizer", "model", "wins", "ties", "losses"],
@@ -115,7 +135,7 @@ def draw(workspace: Workspace, run: str, options: Options) -> Outcome:
     )
     needed = labels_needed(cells, primary, options.threshold)
     emit(
-        labels_needed_plot(needed, cells, primary, options.threshold, run),
+        labels_needed_plot(needed, cells, primary, options.threshold, run, colours),
         f"labels_needed_{primary}",
         f"Labelled {unit} needed for {primary} {options.threshold:g}, interpolated in log(size) between sizes tried.",
     )
@@ -125,8 +145,8 @@ def draw(workspace: Workspace, run: str, options: Options) -> Outcome:
         [[r.dataset, *r.series, "" if r.size is None else round(r.size, 1), r.largest_tried] for r in needed],
         outcome,
     )
-    points = _cost(table, cells, primary, run, run_dir, emit, outcome)
-    strategies = strategy_rows(cells, split_values(table, primary), mean_costs(table, primary), record)
+    points = _cost(table, cells, primary, run, run_dir, emit, outcome, colours)
+    strategies = strategy_rows(cells, values, mean_costs(table, primary), record)
     if strategies:
         _write_csv(
             run_dir / f"strategies_{primary}.csv",
@@ -169,6 +189,7 @@ def draw(workspace: Workspace, run: str, options: Options) -> Outcome:
         outcome.written.append(write_report(report, run_dir / "report.html"))
     outcome.summary = "\n\n".join(
         [
+            format_verdicts(answers),
             f"best featurizer x model per dataset and size ({primary}):\n" + format_table(best, primary),
             f"win/tie/loss ({primary}, paired t-test across splits, alpha {ALPHA}):\n" + format_records(records),
             format_needed(needed, primary, options.threshold),
@@ -239,7 +260,7 @@ def _cost_row(p: CostPoint) -> tuple:
     )
 
 
-def _cost(table, cells, metric: str, run: str, run_dir: Path, emit, outcome: Outcome) -> list[CostPoint]:
+def _cost(table, cells, metric: str, run: str, run_dir: Path, emit, outcome: Outcome, colours) -> list[CostPoint]:
     """The cost-accuracy chart and its CSV, where the run recorded costs (runs before 0.x did not)."""
     points = cost_points(cells, mean_costs(table, metric))
     if not points:
@@ -248,7 +269,7 @@ def _cost(table, cells, metric: str, run: str, run_dir: Path, emit, outcome: Out
         )
         return points
     emit(
-        cost_accuracy(points, metric, run),
+        cost_accuracy(points, metric, run, colours),
         f"cost_{metric}",
         f"{metric} against inference milliseconds per document (featurizer included), per dataset and size; "
         "ringed points form the Pareto front (nothing cheaper is as good).",
