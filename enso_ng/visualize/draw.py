@@ -15,6 +15,9 @@ from enso_ng.formats import CONFUSION_FILE, RESULTS_FILE, RunRecord, read_confus
 from enso_ng.visualize.bars import bars_at_size
 from enso_ng.visualize.classification_report import HEADER as REPORT_HEADER
 from enso_ng.visualize.classification_report import classification_report
+from enso_ng.visualize.compare import HEADER as COMPARE_HEADER
+from enso_ng.visualize.compare import compare, comparison_curves, format_comparison, summary_lines
+from enso_ng.visualize.compare import row_values as compare_row
 from enso_ng.visualize.confusion import confusion_figure, confusion_matrix
 from enso_ng.visualize.cost import CostPoint, cost_accuracy, cost_points, mean_costs
 from enso_ng.visualize.curves import Hover, learning_curves, save
@@ -196,6 +199,52 @@ def draw(workspace: Workspace, run: str, options: Options) -> Outcome:
             *([format_strategies(strategies, primary)] if strategies else []),
         ]
     )
+    return outcome
+
+
+def draw_comparison(workspace: Workspace, runs: tuple[str, str], options: Options) -> Outcome:
+    """``--run A --run B``: the second run against the first, written into the second run's folder as
+    ``compare_<A>.csv``, ``compare_<A>.<format>`` and ``compare_<A>.html``."""
+    tables = [
+        filter_results(
+            load_results(workspace.run_dir(r) / RESULTS_FILE), options.datasets, options.featurizers, options.models
+        )
+        for r in runs
+    ]
+    records = tuple(RunRecord.read(workspace.run_dir(r)) or RunRecord(run=r, config={}) for r in runs)
+    shared = sorted(set(tables[0].column("metric").to_pylist()) & set(tables[1].column("metric").to_pylist()))
+    metric = (options.metrics or [m for m in ("accuracy", "macro_f1") if m in shared] or shared[:1] or [""])[0]
+    if metric not in shared:
+        raise EnsoError(f"metric {metric!r} is not in both runs (shared: {', '.join(shared) or 'none'})")
+    cells = tuple(summarize(t, metric, records[1].higher_is_better(metric)) for t in tables)
+    values = tuple(split_values(t, metric) for t in tables)
+    diffs = compare(cells[0], cells[1], values, records)
+    out_dir, stem = workspace.run_dir(runs[1]), f"compare_{runs[0]}"
+    outcome = Outcome(summary=format_comparison(diffs, runs, metric))
+    _write_csv(out_dir / f"{stem}.csv", list(COMPARE_HEADER), [list(compare_row(d)) for d in diffs], outcome)
+    pairs = [(c.featurizer, c.model) for run_cells in cells for c in run_cells]
+    colours = palette(pairs)
+    hover: list[Hover] = []
+    fig = comparison_curves(cells, runs, metric, colours, hover, records[1].size_unit)
+    by_run = {(name, metric): v for name, v in zip(runs, values)}
+    figure = Figure(
+        f"{metric} of {runs[1]} (solid) and {runs[0]} (dashed) on the datasets they share; point at a point for "
+        "its numbers.",
+        svg=svg_markup(fig),
+        points=hover_records(hover, by_run),
+    )
+    outcome.written.append(save(fig, out_dir / f"{stem}.{options.fmt}"))
+    if options.report:
+        page = Report(
+            run=runs[1],
+            config=list(records),
+            figures=[figure],
+            tables=[Table(f"{runs[1]} against {runs[0]} ({metric})", COMPARE_HEADER, [compare_row(d) for d in diffs])],
+            notes=summary_lines(diffs, runs),
+            colours={" + ".join(k): to_hex(v) for k, v in colours.items()},
+            title=f"enso_ng: {runs[1]} against {runs[0]}",
+        )
+        outcome.written.append(write_report(page, out_dir / f"{stem}.html"))
     return outcome
 
 

@@ -43,7 +43,8 @@ class Figure:
 @dataclass
 class Report:
     run: str
-    config: RunRecord
+    #: the run's record; a comparison page shows both runs'
+    config: RunRecord | list[RunRecord]
     figures: list[Figure] = field(default_factory=list)
     tables: list[Table] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -248,10 +249,11 @@ def render(report: Report) -> str:
         for row in table.rows:
             parts.append("<tr>" + "".join(_cell(v) for v in row) + "</tr>")
         parts.append("</tbody></table>")
-    parts.append("<h2>Configuration</h2>")
-    parts.append(
-        f"<pre>{html.escape(json.dumps(dataclasses.asdict(report.config), indent=2, sort_keys=True, default=str))}</pre>"
-    )
+    for config in report.config if isinstance(report.config, list) else [report.config]:
+        parts.append(f"<h2>Configuration of {html.escape(config.run)}</h2>")
+        parts.append(
+            f"<pre>{html.escape(json.dumps(dataclasses.asdict(config), indent=2, sort_keys=True, default=str))}</pre>"
+        )
     parts.append(f'<div id="tip" role="tooltip"></div><script>{_SCRIPT}</script></body></html>')
     return "\n".join(parts)
 
