@@ -657,8 +657,6 @@ def visualize(
         report=not no_report,
     )
     if len(names) == 2:
-        if names[0] == names[1]:
-            raise EnsoError(f"--run {names[0]} twice: name two different runs to compare")
         outcome = draw_comparison(workspace, (names[0], names[1]), options)
         click.echo(f"runs {names[0]} and {names[1]}")
     else:
