@@ -192,3 +192,18 @@ def test_a_loss_metric_ranks_the_lowest_first(tmp_path):
     (d,) = verdicts(cells, split_values(table, "accuracy"), record, "accuracy", 0.4).datasets
     assert d.which.startswith("a + logreg is best at every size")
     assert d.labels[0] == "a + logreg reaches accuracy 0.4 with the fewest labels: about 50 labels."
+
+
+def test_sizes_where_only_one_pair_ran_have_no_runner_up(tmp_path):
+    """b ran only at 50: the comparison is made at 50, the largest size two pairs share."""
+    values = {
+        ("d", "a", "logreg", 50): _plus(B50, [0.05, 0.06, 0.05, 0.055, 0.055]),
+        ("d", "b", "logreg", 50): B50,
+        ("d", "a", "logreg", 100): B100,
+    }
+    (d,) = _answers(tmp_path, values).datasets
+    assert "at 50 labels it is ahead of b + logreg by 5.4 points" in d.which
+    assert d.which.endswith("significantly ahead of the runner-up at 1 of 1 sizes.")
+    apart = {("d", "a", "logreg", 50): B50, ("d", "b", "logreg", 100): B100}
+    (d,) = _answers(tmp_path, apart).datasets
+    assert d.which.endswith("; no size has two pairs to compare.")

@@ -47,7 +47,7 @@ def confusion_figure(labels: list[str], matrix: np.ndarray, title: str) -> plt.F
                     str(matrix[i, j]),
                     ha="center",
                     va="center",
-                    fontsize=7,
+                    fontsize=9,
                     color=text_colour(image.cmap(image.norm(share[i, j]))),
                 )
     fig.colorbar(image, ax=ax, label="share of the true label's rows")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 
 import matplotlib
 import matplotlib.pyplot as plt
@@ -22,7 +23,11 @@ def svg_markup(fig: plt.Figure) -> str:
     with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "enso_ng"}):
         fig.savefig(out, format="svg", dpi=90, bbox_inches="tight", metadata={"Date": None})
     text = out.getvalue()
-    return text[text.index("<svg") :]
+    text = text[text.index("<svg") :]
+    # Inside HTML the parser puts <svg> and xlink:href in their namespaces itself; the declarations and the
+    # RDF metadata are only URIs that name things, but a page that mentions no URL is plainly self-contained.
+    text = re.sub(r"<metadata>.*?</metadata>", "", text, flags=re.S)
+    return re.sub(r'\s+xmlns(:\w+)?="[^"]*"', "", text)
 
 
 def hover_records(points: list[Hover], values: dict[tuple[str, str], dict]) -> list[dict]:

@@ -55,7 +55,7 @@ def rank_heatmap(cells: list[Cell], metric: str, title: str) -> plt.Figure:
         for j in range(len(sizes)):
             if not np.isnan(ranks[i, j]):
                 shade = text_colour(image.cmap(image.norm(ranks[i, j])))
-                ax.text(j, i, f"{ranks[i, j]:.1f}", ha="center", va="center", color=shade, fontsize=8)
+                ax.text(j, i, f"{ranks[i, j]:.1f}", ha="center", va="center", color=shade, fontsize=9)
 
     fig.colorbar(image, ax=ax, label="mean rank (1 = best)")
     ax.set_title(f"{title}: mean rank by {metric} across datasets")

@@ -152,12 +152,15 @@ def which_sentence(cells: list[Cell], values: dict, words: Wording) -> str:
             else:
                 runs.append((s, [n]))
         lead = "The best changes with the budget: " + ", ".join(f"{pair(s)} at {_span(ns, words)}" for s, ns in runs)
-    significant = [n for n in sizes if len(ranked[n]) > 1 and _test(ranked[n][0], ranked[n][1], values).outcome == 0]
-    largest = sizes[-1]
+    contested = [n for n in sizes if len(ranked[n]) > 1]  # a size where only one pair ran has no runner-up
+    significant = [n for n in contested if _test(ranked[n][0], ranked[n][1], values).outcome == 0]
+    if not contested:
+        return lead + "; no size has two pairs to compare."
+    largest = contested[-1]
     best, runner = ranked[largest][0], ranked[largest][1]
     test = _test(best, runner, values)
     at = f"at {words.size(largest)}"
-    subject = "it" if leaders[-1] == leaders[0] else pair(_series(best))
+    subject = "it" if len(set(leaders)) == 1 else pair(_series(best))
     if test.outcome == 0:
         tail = f"; {at} {subject} is ahead of {pair(_series(runner))} by {words.diff(test.difference)}"
     else:
@@ -167,7 +170,7 @@ def which_sentence(cells: list[Cell], values: dict, words: Wording) -> str:
         )
     tail += f" ({evidence(test)})."
     if len(sizes) > 1:
-        tail += f" The leader is significantly ahead of the runner-up at {len(significant)} of {len(sizes)} sizes."
+        tail += f" The leader is significantly ahead of the runner-up at {len(significant)} of {len(contested)} sizes."
     return lead + tail
 
 
