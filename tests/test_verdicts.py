@@ -207,3 +207,13 @@ def test_sizes_where_only_one_pair_ran_have_no_runner_up(tmp_path):
     apart = {("d", "a", "logreg", 50): B50, ("d", "b", "logreg", 100): B100}
     (d,) = _answers(tmp_path, apart).datasets
     assert d.which.endswith("; no size has two pairs to compare.")
+
+
+def test_the_gain_of_the_last_step_is_said_per_doubling_of_labels(tmp_path):
+    """0.80 at 100 labels, 0.90 at 400: two doublings for 10 points, so +5.0 points per doubling."""
+    values = {("d", "a", "logreg", 100): A50, ("d", "a", "logreg", 400): [v + 0.1 for v in A50]}
+    (d,) = _answers(tmp_path, values, threshold=0.95).datasets
+    assert d.labels[1] == (
+        "a + logreg: not reached by the largest size (400 labels: 0.900); from 100 to 400 it gained "
+        "+5.0 points per doubling."
+    )
