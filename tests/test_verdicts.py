@@ -124,7 +124,13 @@ def test_a_light_model_that_trails_a_fine_tuned_one_is_not_enough(tmp_path):
     tied = {**values, ("d", "bert_tokens", "finetune", 100): _plus(B100, [0.02, -0.01, 0.015, -0.02, 0.005])}
     (d,) = _answers(tmp_path, tied, strategies={"finetune": "fine-tuned"}).datasets
     assert d.light.startswith("Yes, as far as this run can tell: at 100 labels the best light model, bert + logreg,")
-    assert "0.2 points apart, not significant" in d.light
+    assert "0.2 points behind, not significant (95% CI [" in d.light and "] for its lead" in d.light
+    ahead = {**values, ("d", "bert_tokens", "finetune", 100): _plus(B100, [-0.03, -0.04, -0.03, -0.035, -0.035])}
+    (d,) = _answers(tmp_path, ahead, strategies={"finetune": "fine-tuned"}).datasets
+    assert d.light == (
+        "Yes: at 100 labels the best light model, bert + logreg, is ahead of bert_tokens + finetune (fine-tuned) "
+        "by 3.4 points (95% CI [+2.9, +3.9] for its lead, paired t-test, p < 0.001, 5 splits)."
+    )
 
 
 def test_a_run_of_light_models_only_says_the_gap_was_not_measured(tmp_path):

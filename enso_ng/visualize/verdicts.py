@@ -196,24 +196,26 @@ def light_sentence(cells: list[Cell], values: dict, record: RunRecord, words: Wo
     n = shared[-1]
     best_light = _ranked([c for c in light if c.train_size == n])[0]
     best_heavy = _ranked([c for c in heavy if c.train_size == n])[0]
-    test = _test(best_heavy, best_light, values)  # the gap: how far the other strategy is ahead
-    gap = f"{words.interval(test.ci_low, test.ci_high)} for the gap, {evidence(test)}"
+    test = _test(best_light, best_heavy, values)
+    # the light model's lead in the metric's direction (negative: it trails), and its interval
+    sign = 1 if best_light.higher_is_better else -1
+    lead = sign * test.difference
+    low, high = sorted((sign * test.ci_low, sign * test.ci_high))
     light_name, heavy_name = pair(_series(best_light)), pair(_series(best_heavy))
     heavy_name += f" ({record.strategy(best_heavy.model)})"
     at = f"at {words.size(n)}"
+    if test.outcome == 2:
+        gap = f"{words.interval(-high, -low)} for the gap, {evidence(test)}"
+        return f"No, not {at}: the best light model, {light_name}, trails {heavy_name} by {words.diff(lead)} ({gap})."
+    ahead = f"{words.interval(low, high)} for its lead, {evidence(test)}"
     if test.outcome == 0:
         return (
-            f"No, not {at}: the best light model, {light_name}, trails {heavy_name} "
-            f"by {words.diff(test.difference)} ({gap})."
+            f"Yes: {at} the best light model, {light_name}, is ahead of {heavy_name} by {words.diff(lead)} ({ahead})."
         )
-    if test.outcome == 2:
-        return (
-            f"Yes: {at} the best light model, {light_name}, is ahead of {heavy_name} "
-            f"by {words.diff(test.difference)} ({gap})."
-        )
+    side = "ahead" if lead >= 0 else "behind"
     return (
         f"Yes, as far as this run can tell: {at} the best light model, {light_name}, is tied with {heavy_name}: "
-        f"{words.diff(test.difference)} apart, not significant ({gap})."
+        f"{words.diff(lead)} {side}, not significant ({ahead})."
     )
 
 
