@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pyarrow as pa
 from matplotlib.lines import Line2D
-from matplotlib.ticker import FuncFormatter, NullFormatter
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from enso_ng.visualize.style import Palette, series_colours, width
 from enso_ng.visualize.summary import Cell, better
@@ -74,6 +74,9 @@ def cost_accuracy(points: list[CostPoint], metric: str, title: str, colours: Pal
         figsize=(width(3.0 * columns + 2.6), 2.7 * len(datasets) * per_dataset),
         squeeze=False,
     )
+    costs = [p.ms_per_doc for p in points if p.ms_per_doc > 0]
+    decades = math.log10(max(costs) / min(costs)) if costs else 0.0
+    subs = (1.0,) if decades > 2 else (1.0, 2.0, 5.0)  # ticks at 1, 2, 5 where one or two decades show
     for d, dataset in enumerate(datasets):
         for k in range(len(sizes), per_dataset * columns):  # the empty end of a dataset's last row
             axes[d * per_dataset + k // columns, k % columns].set_visible(False)
@@ -102,6 +105,7 @@ def cost_accuracy(points: list[CostPoint], metric: str, title: str, colours: Pal
             if len(front) > 1:
                 ax.plot([p.ms_per_doc for p in front], [p.cell.mean for p in front], "--", color="grey", lw=1)
             ax.set_xscale("log")
+            ax.xaxis.set_major_locator(LogLocator(subs=subs))
             ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
             ax.xaxis.set_minor_formatter(NullFormatter())  # 2 x 10^0, 3 x 10^0 ... overlapped
             ax.grid(True, alpha=0.3)
