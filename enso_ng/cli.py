@@ -572,7 +572,13 @@ def _print_experiment_parts() -> None:
 
 
 @cli.command()
-@click.option("--run", help="Run under results/ (default: the latest).")
+@list_option(
+    "--run",
+    "--compare",
+    "runs",
+    metavar="NAME",
+    help="Run under results/ (default: the latest); twice (--run A --run B) puts B beside A.",
+)
 @list_option(
     "--metrics",
     "--metric",
@@ -609,7 +615,7 @@ def _print_experiment_parts() -> None:
 @_fail_cleanly
 def visualize(
     ctx: click.Context,
-    run: str | None,
+    runs: list[str] | None,
     metrics: list[str] | None,
     datasets: list[str] | None,
     featurizers: list[str] | None,
@@ -630,11 +636,14 @@ def visualize(
       enso visualize
       enso visualize --run first --metrics macro_f1,accuracy --format svg --threshold 0.85
       enso visualize --datasets sst2,trec --models logreg --confusion trec:bert:logreg:500
+      enso visualize --run before --run after      # after against before, paired where the splits match
     """
-    from enso_ng.visualize.draw import Options, draw, resolve_run
+    from enso_ng.visualize.draw import Options, draw, draw_comparison, resolve_run
 
     workspace = _workspace(ctx)
-    name = resolve_run(workspace, run)
+    if runs and len(runs) > 2:
+        raise EnsoError(f"--run given {len(runs)} times: a comparison takes two runs (--run A --run B)")
+    names = [resolve_run(workspace, r) for r in runs or [None]]
     options = Options(
         metrics=metrics or [],
         datasets=datasets,
@@ -647,8 +656,12 @@ def visualize(
         confusion=confusion,
         report=not no_report,
     )
-    outcome = draw(workspace, name, options)
-    click.echo(f"run {name}")
+    if len(names) == 2:
+        outcome = draw_comparison(workspace, (names[0], names[1]), options)
+        click.echo(f"runs {names[0]} and {names[1]}")
+    else:
+        outcome = draw(workspace, names[0], options)
+        click.echo(f"run {names[0]}")
     click.echo(outcome.summary)
     for note in outcome.notes:
         click.echo(f"note: {note}")

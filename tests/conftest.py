@@ -32,6 +32,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner, Result
@@ -223,3 +224,53 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
         terminalreporter.write_line(
             "CI=true: a skipped test is a failure (the sources it needs must be there)", red=True
         )
+
+
+# ---------------------------------------------------------------- constructed runs: results whose answers are known
+
+
+def write_run(
+    root: Path,
+    name: str,
+    values: dict[tuple, list[float]],
+    strategies: dict[str, str] | None = None,
+    config: dict | None = None,
+    seeds: list[int] | None = None,
+) -> Path:
+    """``results/<name>/`` with ``results.parquet`` and ``config.json`` as ``enso experiment`` writes them.
+
+    ``values`` maps (dataset, featurizer, model, size) to the accuracy of each split seed, in seed order
+    (``seeds``, default 0, 1, ...). Only the numbers are made up: the files follow the contract in
+    ``enso_ng.formats`` and are read back by the same code as a real run's.
+    """
+    from enso_ng.formats import RESULTS_SCHEMA, RunRecord
+
+    rows = []
+    for (dataset, featurizer, model, size), per_seed in values.items():
+        for seed, value in zip(seeds or range(len(per_seed)), per_seed):
+            rows.append(
+                {
+                    "dataset": dataset,
+                    "featurizer": featurizer,
+                    "model": model,
+                    "train_size": size,
+                    "split": seed,
+                    "metric": "accuracy",
+                    "value": value,
+                    "fit_seconds": 0.01,
+                    "predict_seconds": 0.01,
+                    "params": "{}",
+                }
+            )
+    run = root / "results" / name
+    run.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.Table.from_pylist(rows, schema=RESULTS_SCHEMA), run / "results.parquet")
+    models = {m for _, _, m, _ in values}
+    RunRecord(
+        run=name,
+        config={"seed": 0, "test_size": 0.2, "sampler": "stratified", "official_test": True, **(config or {})},
+        split_seeds=list(seeds or range(max(len(v) for v in values.values()))),
+        metrics={"accuracy": {"higher_is_better": True}},
+        models={m: {"strategy": (strategies or {}).get(m, "frozen features")} for m in sorted(models)},
+    ).write(run)
+    return run

@@ -4,6 +4,7 @@ report rendered in headless Chromium."""
 from __future__ import annotations
 
 import dataclasses
+import re
 import shutil
 import subprocess
 
@@ -274,8 +275,9 @@ def test_report_renders_in_headless_chromium(run_workspace, tmp_path):
     ]
     dom = subprocess.run([*flags, "--dump-dom", page], capture_output=True, text=True, timeout=120)
     assert 'data-report-ready="yes"' in dom.stdout, dom.stderr[-2000:]
-    # learning curves, bars, ranks, labels needed, cost chart, t-SNE, confusion matrix
-    assert 'data-images="7/7"' in dom.stdout, "every embedded image decoded"
+    # bars, ranks, labels needed, cost chart, t-SNE, confusion matrix; the learning curves are inline SVG
+    assert 'data-images="6/6"' in dom.stdout, "every embedded image decoded"
+    assert dom.stdout.count('<figure class="interactive"><svg') == 1
     assert "CONSOLE" not in dom.stderr, [line for line in dom.stderr.splitlines() if "CONSOLE" in line]
     shot = tmp_path / "report.png"
     subprocess.run([*flags, "--window-size=1200,1600", f"--screenshot={shot}", page], capture_output=True, timeout=120)
@@ -310,3 +312,216 @@ def test_pareto_front_of_cost_and_accuracy():
     assert front == {"cheap": True, "dear": False, "waste": True, "tie": False}  # the lowest loss, dearest
     fig = cost_accuracy(cost_points(cells, costs), "accuracy", "toy")
     assert fig.axes[0].get_xscale() == "log" and len(fig.axes[0].lines) >= 1, "the front is drawn as a line"
+
+
+def _legend_colours(fig) -> dict[str, tuple]:
+    """Legend label -> the RGB of its handle, whatever artist draws it (line, bar, patch, marker)."""
+    from matplotlib.colors import to_rgb
+
+    legends = [*fig.legends, *(ax.get_legend() for ax in fig.axes if ax.get_legend() is not None)]
+    out = {}
+    for legend in legends:
+        for handle, text in zip(legend.legend_handles, legend.get_texts()):
+            colour = handle.get_color() if hasattr(handle, "get_color") else handle.get_facecolor()
+            out[text.get_text()] = to_rgb(colour)
+    return out
+
+
+def test_a_pair_has_one_colour_in_every_figure_of_a_report(tmp_path, monkeypatch):
+    """glove + logreg has no measured cost, so the cost chart draws only three of the four pairs: a palette
+    made per figure would shift tfidf + logreg's colour there. Every figure ``draw`` saves is inspected."""
+    import enso_ng.visualize.draw as draw_module
+
+    from conftest import write_run
+
+    pairs = [("bert", "logreg"), ("glove", "logreg"), ("tfidf", "logreg"), ("tfidf", "mlp")]
+    write_run(
+        tmp_path,
+        "made",
+        {("d", f, m, n): [0.6 + 0.01 * i + n / 1e4] * 3 for i, (f, m) in enumerate(pairs) for n in (50, 100)},
+    )
+    results = tmp_path / "results" / "made" / "results.parquet"
+    table = pq.read_table(results)
+    cost = [None if f == "glove" else 2.0 for f in table.column("featurizer").to_pylist()]
+    table = table.set_column(
+        table.schema.get_field_index("predict_seconds_per_1k"), "predict_seconds_per_1k", pa.array(cost, pa.float64())
+    )
+    pq.write_table(table, results)
+    figures = []
+    original = draw_module.save
+    monkeypatch.setattr(
+        draw_module,
+        "save",
+        lambda fig, path: (figures.append((path.stem, _legend_colours(fig))), original(fig, path))[1],
+    )
+    result = invoke(tmp_path, "visualize", "--run", "made", "--no-tsne")
+    assert result.exit_code == 0, result.output
+    drawn = dict(figures)
+    assert {"learning_curves", "bars_accuracy_100", "labels_needed_accuracy", "cost_accuracy"} <= set(drawn)
+    assert "glove + logreg" not in drawn["cost_accuracy"] and "tfidf + logreg" in drawn["cost_accuracy"]
+    colours: dict[str, set] = {}
+    for legend in drawn.values():
+        for label, rgb in legend.items():
+            if label != "not reached":
+                colours.setdefault(label, set()).add(rgb)
+    assert set(colours) == {" + ".join(p) for p in pairs}
+    assert all(len(c) == 1 for c in colours.values()), colours
+    assert len({next(iter(c)) for c in colours.values()}) == len(pairs), "distinct pairs, distinct colours"
+
+
+def _contrast(a, b) -> float:
+    """WCAG contrast ratio of two colours (worked from the definition, not from enso_ng's helper)."""
+    from matplotlib.colors import to_rgb
+
+    def luminance(colour):
+        lin = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in to_rgb(colour)]
+        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+    high, low = sorted((luminance(a), luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def test_numbers_on_heat_map_cells_contrast_with_the_cell():
+    """Ranks 1 (bright yellow in viridis_r) to 4 (dark purple): each number at least 4.5:1 against its cell,
+    WCAG's level for normal text. White on the yellow cell, as before, is about 1.1:1."""
+    cells = [_cell(d, f, 50, m) for d in ("a", "b") for f, m in zip("wxyz", (0.9, 0.8, 0.7, 0.6))]
+    fig = rank_heatmap(cells, "accuracy", "toy")
+    ax = fig.axes[0]
+    image = ax.images[0]
+    texts = ax.texts
+    assert len(texts) == 4
+    for text in texts:
+        x, y = text.get_position()
+        cell = image.cmap(image.norm(image.get_array()[int(round(y)), int(round(x))]))
+        assert _contrast(text.get_color(), cell) >= 4.5, (text.get_text(), text.get_color())
+
+
+def test_figures_fit_a_laptop_screen():
+    """At the report's 90 dpi no figure is wider than about 1,000 pixels, however many sizes or datasets."""
+    from enso_ng.visualize.cost import cost_accuracy, cost_points
+
+    sizes = [50, 100, 200, 500, 1000, 2000]
+    cells = [_cell(d, f, n, 0.7) for d in ("a", "b", "c", "d", "e", "f") for f in ("p", "q", "r") for n in sizes]
+    costs = {(c.dataset, c.featurizer, c.model, c.train_size): (1.0, 0.1) for c in cells}
+    for fig in (
+        learning_curves({"accuracy": cells, "macro_f1": cells}, "wide"),
+        bars_at_size(cells, "accuracy", 50, "wide"),
+        rank_heatmap(cells, "accuracy", "wide"),
+        cost_accuracy(cost_points(cells, costs), "accuracy", "wide"),
+    ):
+        assert fig.get_size_inches()[0] <= 11.0
+
+
+def _needs_a_browser() -> None:
+    from browser import chromedriver, chromium
+
+    if chromium() is None or chromedriver() is None:
+        unavailable(
+            "needs chromium and chromedriver to drive report.html (Debian: apt-get install chromium "
+            "chromium-driver; .ci/run installs them)"
+        )
+
+
+def _two_dataset_run(root):
+    """Two datasets, two pairs, two sizes, three seeds; on d, bert + logreg leads by 5 points on every seed."""
+    from conftest import write_run
+
+    values = {}
+    for dataset, base in (("d", 0.70), ("e", 0.60)):
+        for n, gain in ((50, 0.0), (200, 0.1)):
+            values[(dataset, "tfidf", "logreg", n)] = [base + gain, base + gain + 0.01, base + gain - 0.01]
+            values[(dataset, "bert", "logreg", n)] = [base + gain + 0.05, base + gain + 0.061, base + gain + 0.042]
+    write_run(root, "made", values)
+    result = invoke(root, "visualize", "--run", "made", "--no-tsne")
+    assert result.exit_code == 0, result.output
+    return root / "results" / "made" / "report.html", values
+
+
+def test_the_verdicts_are_the_first_screen_of_the_report(tmp_path):
+    """In a 1366 x 768 laptop window, the verdicts start on the first screen and end above the first figure."""
+    _needs_a_browser()
+    from browser import browser
+
+    page, _ = _two_dataset_run(tmp_path)
+    with browser(1366, 768) as b:
+        b.open(page.as_uri())
+        top, bottom, figure = b.run(
+            "var v = document.getElementById('verdicts').getBoundingClientRect();"
+            "return [v.top, v.bottom, document.querySelector('figure').getBoundingClientRect().top];"
+        )
+        assert 0 < top < 300 and bottom <= figure, (top, bottom, figure)
+        first_screen = b.run(
+            "var out = [];"
+            "document.querySelectorAll('#verdicts dd').forEach(function (dd) {"
+            "  if (dd.getBoundingClientRect().top < window.innerHeight) { out.push(dd.textContent); } });"
+            "return out;"
+        )
+        assert any("bert + logreg is best at every size" in text for text in first_screen), first_screen
+        shot = tmp_path / "first_screen.png"
+        shot.write_bytes(b.screenshot())
+        errors = [entry for entry in b.console() if entry.get("level") == "SEVERE"]
+        assert not errors, errors
+    import matplotlib.image
+
+    pixels = matplotlib.image.imread(shot)[..., :3]
+    assert (pixels.mean(axis=2) < 0.5).mean() > 0.005, "text drawn on the first screen"
+
+
+def test_pointing_at_a_learning_curve_point_shows_its_numbers(tmp_path):
+    _needs_a_browser()
+    from browser import browser
+
+    page, values = _two_dataset_run(tmp_path)
+    with browser() as b:
+        b.open(page.as_uri())
+        targets = b.run(
+            "return Array.prototype.map.call(document.querySelectorAll('figure svg g[id^=\"pt-\"]'), function (g) { return g.id; });"
+        )
+        assert len(targets) == 2 * 2 * 2, "datasets x pairs x sizes (the run has one metric)"
+        seen = []
+        for gid in targets:
+            b.hover(b.element(f"g#{gid}"))
+            shown, text = b.run("var t = document.getElementById('tip'); return [t.style.display, t.textContent];")
+            assert shown == "block"
+            seen.append(text)
+        b.hover(b.element("h1"))
+        assert b.run("return document.getElementById('tip').style.display;") == "none"
+    # every point of the run, once, with its three split values as results.parquet holds them
+    for (dataset, featurizer, model, size), per_seed in values.items():
+        mean = np.mean(per_seed)
+        lines = [dataset, f"{featurizer} + {model}", f"{size} labels"]
+        matches = [t for t in seen if t.splitlines()[:3] == lines and f"accuracy {mean:.3f}" in t]
+        assert len(matches) == 1, (lines, seen)
+        for seed, value in enumerate(per_seed):
+            assert f"seed {seed}: {value:.3f}" in matches[0]
+        assert "95% CI [" in matches[0]
+
+
+def test_tables_and_verdicts_filter_by_dataset(tmp_path):
+    _needs_a_browser()
+    from browser import browser
+
+    page, _ = _two_dataset_run(tmp_path)
+    visible = (
+        "var out = {};"
+        "document.querySelectorAll('table.sortable').forEach(function (t, i) {"
+        "  Array.prototype.forEach.call(t.tBodies[0].rows, function (r) {"
+        "    if (r.offsetParent !== null) { out[i] = (out[i] || []).concat([r.cells[0].textContent]); } }); });"
+        "var verdicts = Array.prototype.filter.call(document.querySelectorAll('.verdict[data-dataset]'),"
+        "  function (v) { return v.offsetParent !== null; }).map(function (v) { return v.dataset.dataset; });"
+        "return [out, verdicts];"
+    )
+    with browser() as b:
+        b.open(page.as_uri())
+        tables, verdicts = b.run(visible)
+        assert verdicts == ["d", "e"]
+        b.click(b.element("#dataset-filter option[value='e']"))
+        filtered, verdicts = b.run(visible)
+    assert verdicts == ["e"]
+    header = "Best featurizer + model per dataset and size (accuracy)"
+    html = page.read_text()
+    index = [t for t in re.findall(r"<h2>([^<]*)</h2>\s*(?:<p>[^<]*</p>\s*)?<table", html)].index(header)
+    index += 1  # the verdicts' ranking table comes first
+    assert sorted(set(tables[str(index)])) == ["d", "e"] and set(filtered[str(index)]) == {"e"}
+    # a table without a dataset column (win/tie/loss) is left whole
+    assert len(filtered[str(index + 1)]) == len(tables[str(index + 1)])

@@ -7,6 +7,7 @@ import numpy as np
 import pyarrow as pa
 
 from enso_ng.errors import EnsoError
+from enso_ng.visualize.style import text_colour
 
 
 def confusion_matrix(
@@ -46,8 +47,8 @@ def confusion_figure(labels: list[str], matrix: np.ndarray, title: str) -> plt.F
                     str(matrix[i, j]),
                     ha="center",
                     va="center",
-                    fontsize=7,
-                    color="white" if share[i, j] > 0.5 else "black",
+                    fontsize=9,
+                    color=text_colour(image.cmap(image.norm(share[i, j]))),
                 )
     fig.colorbar(image, ax=ax, label="share of the true label's rows")
     ax.set_title(title)

@@ -7,14 +7,16 @@ Pareto front when no other pair is at least as cheap and strictly better, or che
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pyarrow as pa
 from matplotlib.lines import Line2D
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-from enso_ng.visualize.curves import series_colours
+from enso_ng.visualize.style import Palette, series_colours, width
 from enso_ng.visualize.summary import Cell, better
 
 KEY = ("dataset", "featurizer", "model", "train_size")
@@ -58,17 +60,33 @@ def cost_points(cells: list[Cell], costs: dict[tuple, tuple[float, float]]) -> l
     return out
 
 
-def cost_accuracy(points: list[CostPoint], metric: str, title: str) -> plt.Figure:
+def cost_accuracy(points: list[CostPoint], metric: str, title: str, colours: Palette | None = None) -> plt.Figure:
     """A panel per dataset (rows) and size (columns); the Pareto front joined by a line."""
     datasets = sorted({p.cell.dataset for p in points})
     sizes = sorted({p.cell.train_size for p in points})
-    colours = series_colours([p.cell for p in points])
+    colours = colours or series_colours([p.cell for p in points])
+    shown = {(p.cell.featurizer, p.cell.model) for p in points}
+    columns = min(3, len(sizes))  # sizes wrap onto more rows, so the chart stays laptop-wide
+    per_dataset = math.ceil(len(sizes) / columns)
     fig, axes = plt.subplots(
-        len(datasets), len(sizes), figsize=(3.0 * len(sizes) + 2.6, 2.9 * len(datasets)), squeeze=False, sharey="row"
+        len(datasets) * per_dataset,
+        columns,
+        figsize=(width(3.0 * columns + 2.6), 2.7 * len(datasets) * per_dataset),
+        squeeze=False,
     )
-    for row, dataset in enumerate(datasets):
-        for col, size in enumerate(sizes):
+    costs = [p.ms_per_doc for p in points if p.ms_per_doc > 0]
+    decades = math.log10(max(costs) / min(costs)) if costs else 0.0
+    subs = (1.0,) if decades > 2 else (1.0, 2.0, 5.0)  # ticks at 1, 2, 5 where one or two decades show
+    for d, dataset in enumerate(datasets):
+        for k in range(len(sizes), per_dataset * columns):  # the empty end of a dataset's last row
+            axes[d * per_dataset + k // columns, k % columns].set_visible(False)
+        ours = [p.cell for p in points if p.cell.dataset == dataset]
+        span = (min(c.ci_low if c.n > 1 else c.mean for c in ours), max(c.ci_high if c.n > 1 else c.mean for c in ours))
+        pad = 0.05 * (span[1] - span[0]) or 0.01
+        for k, size in enumerate(sizes):
+            row, col = d * per_dataset + k // columns, k % columns
             ax = axes[row, col]
+            ax.set_ylim(span[0] - pad, span[1] + pad)  # one scale per dataset, as the panels are compared
             here = [p for p in points if p.cell.dataset == dataset and p.cell.train_size == size]
             for p in here:
                 c = p.cell
@@ -87,14 +105,18 @@ def cost_accuracy(points: list[CostPoint], metric: str, title: str) -> plt.Figur
             if len(front) > 1:
                 ax.plot([p.ms_per_doc for p in front], [p.cell.mean for p in front], "--", color="grey", lw=1)
             ax.set_xscale("log")
+            ax.xaxis.set_major_locator(LogLocator(subs=subs))
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+            ax.xaxis.set_minor_formatter(NullFormatter())  # 2 x 10^0, 3 x 10^0 ... overlapped
             ax.grid(True, alpha=0.3)
             ax.set_title(f"{dataset}, {size} labels", fontsize=9)
-            if row == len(datasets) - 1:
-                ax.set_xlabel("inference ms per document")
+            ax.set_xlabel("inference ms per document", fontsize=8)
             if col == 0:
                 ax.set_ylabel(metric)
     handles = [
-        Line2D([], [], marker="o", ls="", color=colour, label=" + ".join(key)) for key, colour in colours.items()
+        Line2D([], [], marker="o", ls="", color=colour, label=" + ".join(key))
+        for key, colour in colours.items()
+        if key in shown
     ]
     fig.legend(
         handles=handles,

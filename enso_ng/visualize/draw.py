@@ -8,21 +8,27 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+from matplotlib.colors import to_hex
 
 from enso_ng.errors import EnsoError
 from enso_ng.formats import CONFUSION_FILE, RESULTS_FILE, RunRecord, read_confusion, read_features
 from enso_ng.visualize.bars import bars_at_size
 from enso_ng.visualize.classification_report import HEADER as REPORT_HEADER
 from enso_ng.visualize.classification_report import classification_report
+from enso_ng.visualize.compare import HEADER as COMPARE_HEADER
+from enso_ng.visualize.compare import compare, comparison_curves, format_comparison, summary_lines
+from enso_ng.visualize.compare import row_values as compare_row
 from enso_ng.visualize.confusion import confusion_figure, confusion_matrix
 from enso_ng.visualize.cost import CostPoint, cost_accuracy, cost_points, mean_costs
-from enso_ng.visualize.curves import learning_curves, save
+from enso_ng.visualize.curves import Hover, learning_curves, save
+from enso_ng.visualize.interactive import hover_records, svg_markup
 from enso_ng.visualize.labels_needed import format_needed, labels_needed, labels_needed_plot
 from enso_ng.visualize.projection import tsne_figure
 from enso_ng.visualize.ranking import ALPHA, format_records, rank_heatmap, win_tie_loss
-from enso_ng.visualize.report import Report, Table, write_report
+from enso_ng.visualize.report import Figure, Report, Table, write_report
 from enso_ng.visualize.strategies import HEADER as STRATEGY_HEADER
 from enso_ng.visualize.strategies import format_strategies, row_values, strategy_rows
+from enso_ng.visualize.style import palette
 from enso_ng.visualize.summary import (
     best_table,
     better,
@@ -32,6 +38,7 @@ from enso_ng.visualize.summary import (
     split_values,
     summarize,
 )
+from enso_ng.visualize.verdicts import format_verdicts, verdicts
 from enso_ng.workspace import Workspace, atomic_path, check_run_name
 
 
@@ -86,27 +93,43 @@ def draw(workspace: Workspace, run: str, options: Options) -> Outcome:
     primary, cells = metrics[0], cells_by_metric[metrics[0]]
     unit = record.size_unit
     outcome = Outcome()
-    report = Report(run=run, config=record)
+    values = split_values(table, primary)
+    answers = verdicts(cells, values, record, primary, options.threshold)
+    report = Report(run=run, config=record, verdicts=answers)
 
-    def emit(fig: plt.Figure, stem: str, caption: str) -> None:
-        png = io.BytesIO()
-        fig.savefig(png, format="png", dpi=90, bbox_inches="tight")
-        report.figures.append((caption, png.getvalue()))
+    colours = palette(zip(table.column("featurizer").to_pylist(), table.column("model").to_pylist()))
+    report.colours = {" + ".join(k): to_hex(v) for k, v in colours.items()}
+
+    def emit(fig: plt.Figure, stem: str, caption: str, hover: list[Hover] | None = None) -> None:
+        if hover is None:
+            png = io.BytesIO()
+            fig.savefig(png, format="png", dpi=90, bbox_inches="tight")
+            report.figures.append(Figure(caption, png=png.getvalue()))
+        else:
+            by_metric = {("", m): split_values(table, m) for m in metrics}
+            report.figures.append(Figure(caption, svg=svg_markup(fig), points=hover_records(hover, by_metric)))
         outcome.written.append(save(fig, run_dir / f"{stem}.{options.fmt}"))
 
+    hover: list[Hover] = []
     emit(
-        learning_curves(cells_by_metric, run, unit),
+        learning_curves(cells_by_metric, run, unit, colours, hover),
         "learning_curves",
-        f"Learning curves: {', '.join(metrics)} against labelled training {unit}; bands are 95% t-intervals across splits.",
+        f"Learning curves: {', '.join(metrics)} against labelled training {unit}; bands are 95% t-intervals across "
+        "splits. Point at a point for its numbers and every split's value.",
+        hover,
     )
     size = options.size if options.size is not None else max(c.train_size for c in cells)
-    emit(bars_at_size(cells, primary, size, run), f"bars_{primary}_{size}", f"{primary} at {size} training {unit}.")
+    emit(
+        bars_at_size(cells, primary, size, run, colours),
+        f"bars_{primary}_{size}",
+        f"{primary} at {size} training {unit}.",
+    )
     emit(
         rank_heatmap(cells, primary, run),
         f"rank_{primary}",
         f"Mean rank of each featurizer + model by {primary}, per training size, across datasets (1 = best).",
     )
-    records = win_tie_loss(split_values(table, primary), primary, higher_is_better=record.higher_is_better(primary))
+    records = win_tie_loss(values, primary, higher_is_better=record.higher_is_better(primary))
     _write_csv(
         run_dir / f"win_tie_loss_{primary}.csv",
         ["featurizer", "model", "wins", "ties", "losses"],
@@ -115,7 +138,7 @@ def draw(workspace: Workspace, run: str, options: Options) -> Outcome:
     )
     needed = labels_needed(cells, primary, options.threshold)
     emit(
-        labels_needed_plot(needed, cells, primary, options.threshold, run),
+        labels_needed_plot(needed, cells, primary, options.threshold, run, colours),
         f"labels_needed_{primary}",
         f"Labelled {unit} needed for {primary} {options.threshold:g}, interpolated in log(size) between sizes tried.",
     )
@@ -125,8 +148,8 @@ def draw(workspace: Workspace, run: str, options: Options) -> Outcome:
         [[r.dataset, *r.series, "" if r.size is None else round(r.size, 1), r.largest_tried] for r in needed],
         outcome,
     )
-    points = _cost(table, cells, primary, run, run_dir, emit, outcome)
-    strategies = strategy_rows(cells, split_values(table, primary), mean_costs(table, primary), record)
+    points = _cost(table, cells, primary, run, run_dir, emit, outcome, colours)
+    strategies = strategy_rows(cells, values, mean_costs(table, primary), record)
     if strategies:
         _write_csv(
             run_dir / f"strategies_{primary}.csv",
@@ -169,12 +192,59 @@ def draw(workspace: Workspace, run: str, options: Options) -> Outcome:
         outcome.written.append(write_report(report, run_dir / "report.html"))
     outcome.summary = "\n\n".join(
         [
+            format_verdicts(answers),
             f"best featurizer x model per dataset and size ({primary}):\n" + format_table(best, primary),
             f"win/tie/loss ({primary}, paired t-test across splits, alpha {ALPHA}):\n" + format_records(records),
             format_needed(needed, primary, options.threshold),
             *([format_strategies(strategies, primary)] if strategies else []),
         ]
     )
+    return outcome
+
+
+def draw_comparison(workspace: Workspace, runs: tuple[str, str], options: Options) -> Outcome:
+    """``--run A --run B``: the second run against the first, written into the second run's folder as
+    ``compare_<A>.csv``, ``compare_<A>.<format>`` and ``compare_<A>.html``."""
+    tables = [
+        filter_results(
+            load_results(workspace.run_dir(r) / RESULTS_FILE), options.datasets, options.featurizers, options.models
+        )
+        for r in runs
+    ]
+    records = tuple(RunRecord.read(workspace.run_dir(r)) or RunRecord(run=r, config={}) for r in runs)
+    shared = sorted(set(tables[0].column("metric").to_pylist()) & set(tables[1].column("metric").to_pylist()))
+    metric = (options.metrics or [m for m in ("accuracy", "macro_f1") if m in shared] or shared[:1] or [""])[0]
+    if metric not in shared:
+        raise EnsoError(f"metric {metric!r} is not in both runs (shared: {', '.join(shared) or 'none'})")
+    cells = tuple(summarize(t, metric, records[1].higher_is_better(metric)) for t in tables)
+    values = tuple(split_values(t, metric) for t in tables)
+    diffs = compare(cells[0], cells[1], values, records)
+    out_dir, stem = workspace.run_dir(runs[1]), f"compare_{runs[0]}"
+    outcome = Outcome(summary=format_comparison(diffs, runs, metric))
+    _write_csv(out_dir / f"{stem}.csv", list(COMPARE_HEADER), [list(compare_row(d)) for d in diffs], outcome)
+    pairs = [(c.featurizer, c.model) for run_cells in cells for c in run_cells]
+    colours = palette(pairs)
+    hover: list[Hover] = []
+    fig = comparison_curves(cells, runs, metric, colours, hover, records[1].size_unit)
+    by_run = {(name, metric): v for name, v in zip(runs, values)}
+    figure = Figure(
+        f"{metric} of {runs[1]} (solid) and {runs[0]} (dashed) on the datasets they share; point at a point for "
+        "its numbers.",
+        svg=svg_markup(fig),
+        points=hover_records(hover, by_run),
+    )
+    outcome.written.append(save(fig, out_dir / f"{stem}.{options.fmt}"))
+    if options.report:
+        page = Report(
+            run=runs[1],
+            config=list(records),
+            figures=[figure],
+            tables=[Table(f"{runs[1]} against {runs[0]} ({metric})", COMPARE_HEADER, [compare_row(d) for d in diffs])],
+            notes=summary_lines(diffs, runs),
+            colours={" + ".join(k): to_hex(v) for k, v in colours.items()},
+            title=f"enso_ng: {runs[1]} against {runs[0]}",
+        )
+        outcome.written.append(write_report(page, out_dir / f"{stem}.html"))
     return outcome
 
 
@@ -239,7 +309,7 @@ def _cost_row(p: CostPoint) -> tuple:
     )
 
 
-def _cost(table, cells, metric: str, run: str, run_dir: Path, emit, outcome: Outcome) -> list[CostPoint]:
+def _cost(table, cells, metric: str, run: str, run_dir: Path, emit, outcome: Outcome, colours) -> list[CostPoint]:
     """The cost-accuracy chart and its CSV, where the run recorded costs (runs before 0.x did not)."""
     points = cost_points(cells, mean_costs(table, metric))
     if not points:
@@ -248,7 +318,7 @@ def _cost(table, cells, metric: str, run: str, run_dir: Path, emit, outcome: Out
         )
         return points
     emit(
-        cost_accuracy(points, metric, run),
+        cost_accuracy(points, metric, run, colours),
         f"cost_{metric}",
         f"{metric} against inference milliseconds per document (featurizer included), per dataset and size; "
         "ringed points form the Pareto front (nothing cheaper is as good).",

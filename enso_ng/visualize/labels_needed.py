@@ -6,9 +6,10 @@ import math
 from dataclasses import dataclass
 
 import matplotlib.pyplot as plt
+from matplotlib.patches import Patch
 
 from enso_ng.tables import format_table
-from enso_ng.visualize.curves import series_colours
+from enso_ng.visualize.style import Palette, series_colours
 from enso_ng.visualize.summary import Cell
 
 
@@ -57,9 +58,11 @@ def format_needed(rows: list[Needed], metric: str, threshold: float) -> str:
     return format_table(header, body, right=(2,))
 
 
-def labels_needed_plot(rows: list[Needed], cells: list[Cell], metric: str, threshold: float, title: str) -> plt.Figure:
+def labels_needed_plot(
+    rows: list[Needed], cells: list[Cell], metric: str, threshold: float, title: str, colours: Palette | None = None
+) -> plt.Figure:
     """Horizontal bars per dataset: labels needed (log scale); hatched where the threshold was not reached."""
-    colours = series_colours(cells)
+    colours = colours or series_colours(cells)
     datasets = sorted({r.dataset for r in rows})
     series = list(colours)
     fig, ax = plt.subplots(figsize=(7.5, 1.0 + 0.28 * len(rows) + 0.3 * len(datasets)))
@@ -82,14 +85,19 @@ def labels_needed_plot(rows: list[Needed], cells: list[Cell], metric: str, thres
             labels.append(f"{dataset}: {' + '.join(key)}")
             y += 1
         y += 0.6
+    sizes = sorted({c.train_size for c in cells})
     ax.set_xscale("log")
+    ax.set_xticks(sizes, [f"{n:,}" for n in sizes])  # the sizes tried, not 2 x 10^2: no labels overlap
+    ax.minorticks_off()
+    ax.set_xlim(sizes[0] / 1.5, sizes[-1] * 1.15)
     ax.set_yticks(ticks, labels, fontsize=8)
     ax.invert_yaxis()
     ax.set_xlabel(f"labelled examples to reach {metric} {threshold:g} (hatched: not reached by the largest size)")
     ax.set_title(f"{title}: labels needed for {metric} {threshold:g}")
     ax.grid(True, axis="x", which="both", alpha=0.3)
-    handles, names = ax.get_legend_handles_labels()
-    unique = dict(zip(names, handles))
-    ax.legend(unique.values(), unique.keys(), loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+    shown = {r.series for r in rows}
+    handles = [Patch(color=colours[key], label=" + ".join(key)) for key in series if key in shown]
+    handles.append(Patch(facecolor="white", edgecolor="grey", hatch="//", label="not reached"))
+    ax.legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
     fig.tight_layout()
     return fig
