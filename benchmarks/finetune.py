@@ -139,18 +139,19 @@ def ours_fit_predict(model, X: np.ndarray, y: np.ndarray, X_test: np.ndarray):
 
 
 def finetune_part(ws: Workspace, args) -> dict:
-    """Both sides per cell, seed by seed (so a partial run already covers every dataset and size), each cell
-    appended to ``args.cells`` as one JSON line as soon as it is done."""
+    """Both sides per cell, seed by seed and size by size (so a partial run already covers every dataset and
+    the small sizes), each cell appended to ``args.cells`` as one JSON line as soon as it is done."""
     cls = MODELS.get("finetune")
     data = {d: read_features(ws.features_path(d, "bert_tokens")) for d in args.datasets}
     done = 0
     for seed in range(args.splits):
-        for dataset, feats in data.items():
-            X = np.asarray(feats.X)
-            kwargs = dict(cls.features_kwargs(feats.meta), precision=args.precision)
-            plan = plan_split(feats.labels, feats.splits, seed)
-            X_test, y_test = X[plan.test], feats.labels[plan.test]
-            for size in args.sizes:
+        plans = {d: plan_split(feats.labels, feats.splits, seed) for d, feats in data.items()}
+        for size in args.sizes:
+            for dataset, feats in data.items():
+                X = np.asarray(feats.X)
+                kwargs = dict(cls.features_kwargs(feats.meta), precision=args.precision)
+                plan = plans[dataset]
+                X_test, y_test = X[plan.test], feats.labels[plan.test]
                 train = plan.train(size)
                 cell = {"dataset": dataset, "size": size, "seed": seed}
                 for side in ["ours", "trainer"] if done % 2 == 0 else ["trainer", "ours"]:
