@@ -176,7 +176,9 @@ class FineTune(EncoderModel):
             {"params": net.encoder.parameters(), "lr": self.lr},
             {"params": net.head.parameters(), "lr": self.head_lr},
         ]
-        optimizer = torch.optim.AdamW(groups, weight_decay=self.weight_decay)
+        # One fused kernel for the update of all 22M values (what Trainer uses by default): on short texts
+        # the update was a quarter of a step's time with the per-tensor kernels, half that fused.
+        optimizer = torch.optim.AdamW(groups, weight_decay=self.weight_decay, fused=True)
         warm = max(1, int(self.warmup * steps))
         schedule = torch.optim.lr_scheduler.LambdaLR(
             optimizer, lambda step: min((step + 1) / warm, max(0.0, (steps - step) / max(1, steps - warm)))
