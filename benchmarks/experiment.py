@@ -46,6 +46,20 @@ DEFAULT_DATASETS = ("sst2", "trec", "airline_sentiment")
 CS = (0.1, 1.0, 10.0, 100.0, 1000.0)
 
 
+def serve_shared() -> tuple[subprocess.Popen | None, list[str]]:
+    """A loopback HTTP server of ../shared/datasets and the ``--mirror`` option naming it (none without it)."""
+    if not SHARED.is_dir():
+        return None, []
+    server = subprocess.Popen(
+        [sys.executable, "-m", "http.server", "0", "--bind", "127.0.0.1", "-d", str(SHARED)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    line = server.stdout.readline()  # "Serving HTTP on 127.0.0.1 port N ..."
+    return server, ["--mirror", f"http://127.0.0.1:{line.split(' port ')[1].split()[0]}"]
+
+
 def prepare(workspace: Path, datasets: list[str], featurizers: list[str]) -> None:
     """Download and featurize what is missing (through a loopback mirror of ../shared where it exists)."""
     ws = Workspace.resolve(workspace)
@@ -53,17 +67,7 @@ def prepare(workspace: Path, datasets: list[str], featurizers: list[str]) -> Non
     if not missing:
         return
     enso = [sys.executable, "-m", "enso_ng", "-q", "--workspace", str(workspace)]
-    server = None
-    mirror: list[str] = []
-    if SHARED.is_dir():
-        server = subprocess.Popen(
-            [sys.executable, "-m", "http.server", "0", "--bind", "127.0.0.1", "-d", str(SHARED)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-        line = server.stdout.readline()  # "Serving HTTP on 127.0.0.1 port N ..."
-        mirror = ["--mirror", f"http://127.0.0.1:{line.split(' port ')[1].split()[0]}"]
+    server, mirror = serve_shared()
     try:
         subprocess.run([*enso, "download", *missing, *mirror], check=True)
     finally:

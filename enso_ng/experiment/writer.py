@@ -93,13 +93,20 @@ class ResultsWriter:
             size_unit=SAMPLERS.get(self.config.sampler).unit,
             datasets=provenance,
             metrics={name: {"higher_is_better": METRICS.get(name).higher_is_better} for name in self.config.metrics},
-            models={name: {"strategy": MODELS.get(name).strategy} for name in self.config.models},
+            models={name: _model_record(self.config, name) for name in self.config.models},
             machine=machine(),
             skipped=self.skipped,
             versions=library_versions(),
             written=datetime.now(UTC).isoformat(timespec="seconds"),
             state=state,
         )
+
+
+def _model_record(config: ExperimentConfig, model: str) -> dict[str, Any]:
+    """What config.json says of a model: its strategy, and the criterion its inner CV ranks candidates by
+    (recorded resolved, so a default that changes between versions cannot change a resumed run)."""
+    criterion = config.criterion_of(model)
+    return {"strategy": MODELS.get(model).strategy, **({"criterion": criterion} if criterion else {})}
 
 
 def check_resumable(run_dir: Path, config: ExperimentConfig) -> None:
@@ -112,6 +119,17 @@ def check_resumable(run_dir: Path, config: ExperimentConfig) -> None:
             raise EnsoError(
                 f"run {config.name!r} was made with {key}={saved.config[key]}, not {getattr(config, key)}; "
                 f"choose another --name to start a new run"
+            )
+    for model in config.models:
+        now = config.criterion_of(model)
+        if model not in saved.models or now is None:
+            continue
+        # runs recorded before criteria were recorded ranked candidates by accuracy
+        then = saved.models[model].get("criterion", "accuracy")
+        if then != now:
+            raise EnsoError(
+                f"run {config.name!r} chose {model}'s hyper-parameters by criterion {then!r}, not {now!r}; "
+                f"choose another --name to start a new run, or -o {model}.criterion={then} to resume it"
             )
     before = saved.config.get("model_params", {})
     for model in set(before) | set(config.model_params):
