@@ -131,13 +131,19 @@ def check_resumable(run_dir: Path, config: ExperimentConfig) -> None:
                 f"run {config.name!r} chose {model}'s hyper-parameters by criterion {then!r}, not {now!r}; "
                 f"choose another --name to start a new run, or -o {model}.criterion={then} to resume it"
             )
-    before = saved.config.get("model_params", {})
-    for model in set(before) | set(config.model_params):
-        if before.get(model, {}) != config.model_params.get(model, {}):
+    # the criterion is compared resolved, above: set or by default, the same criterion is the same run
+    before = {m: _without_criterion(p) for m, p in saved.config.get("model_params", {}).items()}
+    now = {m: _without_criterion(p) for m, p in config.model_params.items()}
+    for model in set(before) | set(now):
+        if before.get(model, {}) != now.get(model, {}):
             raise EnsoError(
                 f"run {config.name!r} was made with {model} parameters {before.get(model, {})}, "
                 f"not {config.model_params.get(model, {})}; choose another --name to start a new run"
             )
+
+
+def _without_criterion(params: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in params.items() if k != "criterion"}
 
 
 def _only_cells(confusion: pa.Table, done: set[tuple]) -> pa.Table:
