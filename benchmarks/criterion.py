@@ -35,7 +35,7 @@ from threadpoolctl import threadpool_limits
 
 from enso_ng.download.catalog import CATALOG
 from enso_ng.experiment.criteria import CRITERIA
-from enso_ng.experiment.models import MODELS
+from enso_ng.experiment.models import MODELS, cv_folds
 from enso_ng.experiment.splits import plan_split
 from enso_ng.formats import read_features
 from enso_ng.workspace import Workspace
@@ -45,16 +45,8 @@ from experiment import SHARED, serve_shared  # noqa: E402  (the loopback mirror 
 
 HERE = Path(__file__).resolve().parent
 SUFFIX = "_cap"
-#: the parameter holding each model's candidates (refitted alone to find a cell's best candidate), and the
-#: key its choice is recorded under
-CANDIDATES = {
-    "logreg": ("Cs", "C"),
-    "svm": ("Cs", "C"),
-    "layer_mix": ("Cs", "C"),
-    "knn": ("ks", "k"),
-    "mlp": ("weight_decays", "weight_decay"),
-    "lightgbm": ("leaves", "num_leaves"),
-}
+#: the parameter holding each model's candidates, most regularised first (each is fitted alone)
+CANDIDATES = {"logreg": "Cs", "svm": "Cs", "knn": "ks", "mlp": "weight_decays", "lightgbm": "leaves"}
 
 
 def reachable() -> list[str]:
@@ -110,9 +102,58 @@ def prepare(workspace: Path, datasets: list[str], featurizers: list[str], rows: 
 
 
 def fit_cells(model: str, params: dict, seeds: list[int], Xs: list, ys: list) -> list:
-    """Fit one size's cells as ``enso experiment`` does (a batched model fits them together)."""
+    """Fit cells as ``enso experiment`` does (a batched model fits them together)."""
     cls = MODELS.get(model)
     return cls.fit_many([cls(**params, random_state=s) for s in seeds], Xs, ys)
+
+
+def _scores(model, X, classes: np.ndarray) -> np.ndarray:
+    """(n, K) validation scores in the order of all ``classes`` (a fold may train without some)."""
+    own = model.decision_scores(X)
+    out = np.full((own.shape[0], len(classes)), 0.0 if model.has_proba else own.min() - 1.0)
+    out[:, np.searchsorted(classes, model.classes_)] = own
+    return out
+
+
+def cv_values(args, candidates: list, name: str, seeds: list[int], Xs: list, ys: list) -> dict[str, list]:
+    """criterion -> per cell, the (candidates, folds) values inner CV ranks by.
+
+    Each candidate is fitted alone on every fold of every cell (one batch per candidate), on the same
+    stratified folds the model draws, and each criterion scores the same validation predictions: five
+    criteria cost one inner CV, not five. The fits are solved to the model's ``tol`` (logreg's own inner
+    CV stops dense fold fits at ``cv_tol`` and warm-starts along C: the same ranking up to that tolerance).
+    """
+    cls = MODELS.get(args.model)
+    kind = "proba" if cls().has_proba else "decision"
+    folds = []  # (cell, train, valid)
+    for cell, (seed, y) in enumerate(zip(seeds, ys)):
+        codes = np.unique(y, return_inverse=True)[1]
+        for train, valid in cv_folds(codes, cls().cv, seed, allow_missing=args.model == "logreg"):
+            folds.append((cell, train, valid))
+    scores = [[] for _ in candidates]
+    for c, candidate in enumerate(candidates):
+        fitted = fit_cells(
+            args.model,
+            {name: [candidate]},
+            [seeds[cell] for cell, _, _ in folds],
+            [Xs[cell][train] for cell, train, _ in folds],
+            [ys[cell][train] for cell, train, _ in folds],
+        )
+        for (cell, _, valid), model in zip(folds, fitted):
+            scores[c].append(_scores(model, Xs[cell][valid], np.unique(ys[cell])))
+    values: dict[str, list] = {criterion: [] for criterion in args.criteria.split(",")}
+    for cell, y in enumerate(ys):
+        mine = [f for f, (owner, _, _) in enumerate(folds) if owner == cell]
+        codes = np.unique(y, return_inverse=True)[1]
+        for criterion in values:
+            score = CRITERIA.get(criterion).fold_score
+            table = np.zeros((len(candidates), len(mine)))
+            for c in range(len(candidates)):
+                for j, f in enumerate(mine):
+                    truth = codes[folds[f][2]][None]
+                    table[c, j] = score(scores[c][f][None], truth, np.ones_like(truth, dtype=float), kind)[0]
+            values[criterion].append(table)
+    return values
 
 
 def test_scores(model, X, y) -> tuple[float, float, bool]:
@@ -123,9 +164,10 @@ def test_scores(model, X, y) -> tuple[float, float, bool]:
 
 def measure(args: argparse.Namespace, datasets: list[str]) -> list[dict]:
     ws = Workspace.resolve(args.workspace)
-    criteria = args.criteria.split(",")
-    name, chosen = CANDIDATES[args.model]
+    name = CANDIDATES[args.model]
     candidates = list(MODELS.get(args.model)().get_params()[name])
+    if args.model == "knn":  # the most neighbours is the most regularised
+        candidates.reverse()
     rows = []
     torch.set_num_threads(1)
     with threadpool_limits(limits=1):
@@ -141,16 +183,16 @@ def measure(args: argparse.Namespace, datasets: list[str]) -> list[dict]:
                     trains = [p.train(size) for p in plans]
                     seeds = [p.seed for p in plans]
                     Xs, ys = [X[t] for t in trains], [feats.labels[t] for t in trains]
-                    # each candidate alone: which one does best on the test rows
-                    oracle = np.zeros((len(candidates), len(plans)))
+                    # every candidate refitted on the whole subset and tested: what each choice would give
+                    outcome = np.zeros((len(candidates), len(plans), 3))
                     for c, candidate in enumerate(candidates):
                         for s, fitted in enumerate(fit_cells(args.model, {name: [candidate]}, seeds, Xs, ys)):
-                            oracle[c, s] = test_scores(fitted, X[plans[s].test], feats.labels[plans[s].test])[1]
-                    for criterion in criteria:
-                        fitted = fit_cells(args.model, {"criterion": criterion}, seeds, Xs, ys)
-                        for s, (plan, one) in enumerate(zip(plans, fitted)):
-                            acc, f1, one_class = test_scores(one, X[plan.test], feats.labels[plan.test])
-                            best = oracle[:, s].max()
+                            outcome[c, s] = test_scores(fitted, X[plans[s].test], feats.labels[plans[s].test])
+                    for criterion, tables in cv_values(args, candidates, name, seeds, Xs, ys).items():
+                        for s, (plan, table) in enumerate(zip(plans, tables)):
+                            pick = CRITERIA.get(criterion).choose(table) if table.shape[1] else 0
+                            acc, f1, one_class = outcome[pick, s]
+                            best = outcome[:, s, 1].max()
                             rows.append(
                                 {
                                     "dataset": dataset.removesuffix(SUFFIX),
@@ -158,12 +200,12 @@ def measure(args: argparse.Namespace, datasets: list[str]) -> list[dict]:
                                     "size": size,
                                     "seed": plan.seed,
                                     "criterion": criterion,
-                                    "choice": one.best_params_.get(chosen),
+                                    "choice": candidates[pick],
                                     "accuracy": acc,
                                     "macro_f1": f1,
                                     "best_macro_f1": best,
-                                    "one_class": one_class,
-                                    "degenerate": one_class or f1 < best - args.gap,
+                                    "one_class": bool(one_class),
+                                    "degenerate": bool(one_class) or f1 < best - args.gap,
                                     "is_best": f1 >= best - 1e-9,
                                 }
                             )
