@@ -123,7 +123,7 @@ class EncoderModel(TargetModel):
 MODELS: Registry[type[TargetModel]] = Registry("model")
 
 #: the inner-CV criterion of every model that has one (evidence: README, "Choosing hyper-parameters")
-DEFAULT_CRITERION = "accuracy"
+DEFAULT_CRITERION = "macro_f1"
 
 
 def cv_folds(
