@@ -73,6 +73,10 @@ def test_criteria_scores_are_scikit_learns():
         assert log_loss(logits, codes[None], valid, "logits")[0] == pytest.approx(sk_log_loss(codes, proba))
         expected = f1_score(codes, proba.argmax(1), average="macro", zero_division=0)
         assert macro_f1(proba[None], codes[None], valid, "proba")[0] == pytest.approx(expected)
+    # a class in neither the fold's truth nor its predictions does not count, as in scikit-learn
+    three = np.hstack([scores["weak"], np.zeros((len(y), 1))])
+    expected = f1_score(codes, three.argmax(1), average="macro")
+    assert macro_f1(three[None], codes[None], valid, "proba")[0] == pytest.approx(expected)
 
 
 def test_one_standard_error_rule_takes_the_most_regularised_candidate_close_to_the_best():
@@ -134,21 +138,20 @@ def test_the_criterion_is_validated_recorded_and_part_of_the_resume_check(worksp
         line = result.output.strip()
         assert len(line.splitlines()) == 1 and all(w in line for w in words), line
         assert not (workspace / "results" / "crit").exists()
-    result = invoke(workspace, *base, "-o", "logreg.criterion=macro_f1")
+    result = invoke(workspace, *base, "-o", "logreg.criterion=accuracy_weak_ties")
     assert result.exit_code == 0, result.output
     run = workspace / "results" / "crit"
     models = json.loads((run / "config.json").read_text())["models"]
-    assert models["logreg"]["criterion"] == "macro_f1"
-    assert models["svm"]["criterion"] == MODELS.get("svm")().criterion  # the default, recorded resolved
+    assert models["logreg"]["criterion"] == "accuracy_weak_ties"
+    assert models["svm"]["criterion"] == DEFAULT_CRITERION  # the default, recorded resolved
     params = pq.read_table(run / "results.parquet").to_pandas().drop_duplicates("model").set_index("model")["params"]
-    assert json.loads(params["logreg"])["criterion"] == "macro_f1"
-    resumed = invoke(workspace, *base[:-4], "--sizes", "60,120", "--splits", "1", "--name", "crit")
+    assert json.loads(params["logreg"])["criterion"] == "accuracy_weak_ties"
+    more = [*base[:-6], "--sizes", "60,120", "--splits", "1", "--name", "crit"]
+    resumed = invoke(workspace, *more)  # the default criterion is another one
     assert resumed.exit_code != 0
-    assert "criterion 'macro_f1'" in resumed.output and "-o logreg.criterion=macro_f1" in resumed.output
-    again = invoke(
-        workspace, *base[:-4], "--sizes", "60,120", "--splits", "1", "--name", "crit", "-o", "logreg.criterion=macro_f1"
-    )
-    assert again.exit_code == 0, again.output
+    assert "criterion 'accuracy_weak_ties'" in resumed.output
+    assert "-o logreg.criterion=accuracy_weak_ties" in resumed.output
+    assert invoke(workspace, *more, "-o", "logreg.criterion=accuracy_weak_ties").exit_code == 0
 
 
 def test_a_run_recorded_before_criteria_resumes_only_with_accuracy(workspace):
