@@ -39,6 +39,7 @@ import numpy as np
 import torch
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
+from sklearn.metrics import f1_score
 from sklearn.model_selection import GridSearchCV
 from threadpoolctl import threadpool_limits
 
@@ -90,8 +91,14 @@ def prepare(workspace: Path, datasets: list[str], featurizers: list[str]) -> Non
     subprocess.run(featurize, check=True)
 
 
+def _macro_f1(estimator, X, y) -> float:
+    # a plain callable: scikit-learn 1.9's LogisticRegressionCV rebuilds a "f1_macro" scorer on binary
+    # folds with pos_label twice and fails
+    return f1_score(y, estimator.predict(X), average="macro")
+
+
 #: enso_ng's criteria as scikit-learn ``scoring`` (the tie-breaking variants rank by accuracy)
-SCORING = {"log_loss": "neg_log_loss", "macro_f1": "f1_macro"}
+SCORING = {"log_loss": "neg_log_loss", "macro_f1": _macro_f1}
 
 
 def _not_converged(fit) -> tuple[object, int]:
