@@ -1,21 +1,28 @@
-"""Benchmark: enso_ng's logistic regression against the way Enso chose C, on the same cells.
+"""Benchmark: enso_ng's logistic regression against scikit-learn's ways of choosing C, on the same cells.
 
 For every cached (dataset, featurizer), training size and split seed, the same training subset (enso_ng's
-split plan) is fitted two ways:
+split plan) is fitted by:
 
-- baseline: scikit-learn ``GridSearchCV(LogisticRegression(solver="lbfgs"), C in 0.1..1000, 3-fold)``,
-  which is what Enso ran per cell (given enso_ng's stratified folds of the cell, so both rank C on the
-  same rows);
-- enso_ng: ``MODELS["logreg"]`` as ``enso experiment`` runs it: the same grid and folds, every fit of all
-  split seeds of one size solved as one batch.
+- ``GridSearchCV``: ``GridSearchCV(LogisticRegression(solver="lbfgs"), C in 0.1..1000, 3-fold)``, what
+  Enso ran per cell;
+- ``LogisticRegressionCV``: scikit-learn's own warm-started path over the same C grid;
+- MTEB: one ``LogisticRegression(max_iter=100)`` at C = 1, no search (MTEB's classification protocol);
+- enso_ng: ``MODELS["logreg"]`` as ``enso experiment`` runs it, every fit of all split seeds of one size
+  solved as one batch;
+- exact inner CV (untimed, the reference for C): enso_ng with its fold fits and refit solved to 1e-6;
+- with ``--exact-folds``, also timed: enso_ng with its fold fits solved to the refit's tolerance (1e-4)
+  instead of ``cv_tol``, which measures the share of the speed that comes from ``cv_tol``.
 
-Both run single-threaded (BLAS and torch capped at one thread: on this 2-core machine that is the best
-setting for problems this small, see DESIGN.md), alternately, and each side's time is the fastest of
-``--repeat`` runs. It prints wall time per size, the ratio, and the mean test accuracy of both, then the
-totals.
+The searches get enso_ng's stratified folds of the cell and rank C by the same criterion (``--criterion``,
+default logreg's; scikit-learn's ``scoring`` is ``accuracy``, ``neg_log_loss`` or ``f1_macro`` to match,
+accuracy for the tie-breaking variants), so differences in C measure the solvers. Everything runs on one
+thread (BLAS and torch capped: on this 2-core machine the best setting for problems this small, see
+DESIGN.md), alternately, and each side's time is the fastest of ``--repeat`` runs. It prints, per size, the
+wall times and ratios; the mean test accuracy of each; how often each search chose the C of exact inner
+CV; then the totals and the fits scikit-learn reported as not converged (``ConvergenceWarning``).
 
     python benchmarks/experiment.py                      # prepares its own workspace on first use
-    python benchmarks/experiment.py --workspace DIR --sizes 50,100,200,500,1000 --splits 3
+    python benchmarks/experiment.py --workspace DIR --sizes 50,100,200,500,1000 --splits 3 --exact-folds
 """
 
 from __future__ import annotations
@@ -31,10 +38,12 @@ from pathlib import Path
 import numpy as np
 import torch
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
+from sklearn.metrics import f1_score
 from sklearn.model_selection import GridSearchCV
 from threadpoolctl import threadpool_limits
 
+from enso_ng.experiment.criteria import CRITERIA
 from enso_ng.experiment.models import MODELS, cv_folds
 from enso_ng.experiment.splits import plan_split
 from enso_ng.formats import read_features
@@ -46,6 +55,20 @@ DEFAULT_DATASETS = ("sst2", "trec", "airline_sentiment")
 CS = (0.1, 1.0, 10.0, 100.0, 1000.0)
 
 
+def serve_shared() -> tuple[subprocess.Popen | None, list[str]]:
+    """A loopback HTTP server of ../shared/datasets and the ``--mirror`` option naming it (none without it)."""
+    if not SHARED.is_dir():
+        return None, []
+    server = subprocess.Popen(
+        [sys.executable, "-m", "http.server", "0", "--bind", "127.0.0.1", "-d", str(SHARED)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    line = server.stdout.readline()  # "Serving HTTP on 127.0.0.1 port N ..."
+    return server, ["--mirror", f"http://127.0.0.1:{line.split(' port ')[1].split()[0]}"]
+
+
 def prepare(workspace: Path, datasets: list[str], featurizers: list[str]) -> None:
     """Download and featurize what is missing (through a loopback mirror of ../shared where it exists)."""
     ws = Workspace.resolve(workspace)
@@ -53,17 +76,7 @@ def prepare(workspace: Path, datasets: list[str], featurizers: list[str]) -> Non
     if not missing:
         return
     enso = [sys.executable, "-m", "enso_ng", "-q", "--workspace", str(workspace)]
-    server = None
-    mirror: list[str] = []
-    if SHARED.is_dir():
-        server = subprocess.Popen(
-            [sys.executable, "-m", "http.server", "0", "--bind", "127.0.0.1", "-d", str(SHARED)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-        line = server.stdout.readline()  # "Serving HTTP on 127.0.0.1 port N ..."
-        mirror = ["--mirror", f"http://127.0.0.1:{line.split(' port ')[1].split()[0]}"]
+    server, mirror = serve_shared()
     try:
         subprocess.run([*enso, "download", *missing, *mirror], check=True)
     finally:
@@ -78,15 +91,56 @@ def prepare(workspace: Path, datasets: list[str], featurizers: list[str]) -> Non
     subprocess.run(featurize, check=True)
 
 
-def baseline(X, y, seed: int):
-    # enso_ng's own stratified folds of this cell, so both sides rank C on the same rows: the accuracy
-    # difference then measures the solvers, not two draws of folds.
-    grid = GridSearchCV(
-        LogisticRegression(solver="lbfgs"), {"C": list(CS)}, cv=cv_folds(y, 3, seed, allow_missing=True)
+def _macro_f1(estimator, X, y) -> float:
+    # a plain callable: scikit-learn 1.9's LogisticRegressionCV rebuilds a "f1_macro" scorer on binary
+    # folds with pos_label twice and fails
+    return f1_score(y, estimator.predict(X), average="macro")
+
+
+#: enso_ng's criteria as scikit-learn ``scoring`` (the tie-breaking variants rank by accuracy)
+SCORING = {"log_loss": "neg_log_loss", "macro_f1": _macro_f1}
+
+
+def _not_converged(fit) -> tuple[object, int]:
+    """Run ``fit()``; return its result and how many fits scikit-learn warned had not converged."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        warnings.simplefilter("ignore", FutureWarning)
+        result = fit()
+    return result, sum(issubclass(w.category, ConvergenceWarning) for w in caught)
+
+
+def grid_search(X, y, seed: int, scoring: str):
+    # enso_ng's own stratified folds of this cell, so every search ranks C on the same rows: differences
+    # then measure the solvers, not two draws of folds.
+    folds = cv_folds(y, 3, seed, allow_missing=True)
+    return _not_converged(
+        lambda: GridSearchCV(LogisticRegression(solver="lbfgs"), {"C": list(CS)}, cv=folds, scoring=scoring).fit(X, y)
     )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        return grid.fit(X, y)
+
+
+def path_search(X, y, seed: int, scoring: str):
+    folds = cv_folds(y, 3, seed, allow_missing=True)
+    return _not_converged(lambda: LogisticRegressionCV(Cs=list(CS), cv=folds, scoring=scoring).fit(X, y))
+
+
+def mteb(X, y, seed: int, scoring: str):
+    return _not_converged(lambda: LogisticRegression(max_iter=100).fit(X, y))
+
+
+def enso(params: dict):
+    cls = MODELS.get("logreg")
+
+    def fit(cells, Xs, ys):
+        return cls.fit_many([cls(random_state=p.seed, **params) for p, _ in cells], Xs, ys)
+
+    return fit
+
+
+def chosen_C(model) -> float:
+    if hasattr(model, "best_params_"):
+        return float(model.best_params_["C"])
+    return float(np.ravel(model.C_)[0]) if hasattr(model, "C_") else float(model.C)
 
 
 def main() -> None:
@@ -97,14 +151,28 @@ def main() -> None:
     parser.add_argument("--sizes", default="50,100,200,500,1000")
     parser.add_argument("--splits", type=int, default=5)
     parser.add_argument("--repeat", type=int, default=3, help="time each side this many times and keep the fastest")
+    parser.add_argument("--criterion", default=MODELS.get("logreg")().criterion, choices=CRITERIA.names())
+    parser.add_argument(
+        "--exact-folds", action="store_true", help="also time enso_ng with fold fits solved to tol (cv_tol = tol)"
+    )
     args = parser.parse_args()
     datasets, featurizers = args.datasets.split(","), args.featurizers.split(",")
     sizes = [int(s) for s in args.sizes.split(",")]
     prepare(args.workspace, datasets, featurizers)
     ws = Workspace.resolve(args.workspace)
     torch.set_num_threads(1)
-    times = defaultdict(lambda: [0.0, 0.0])
-    accs = defaultdict(lambda: [[], []])
+    scoring = SCORING.get(args.criterion, "accuracy")
+    baselines = {"GridSearchCV": grid_search, "LogisticRegressionCV": path_search, "MTEB C=1": mteb}
+    ours = {"enso_ng": enso({"criterion": args.criterion})}
+    if args.exact_folds:
+        tol = MODELS.get("logreg")().tol
+        ours["enso_ng exact folds"] = enso({"criterion": args.criterion, "cv_tol": tol})
+    exact = enso({"criterion": args.criterion, "tol": 1e-6, "cv_tol": 1e-6})
+    sides = [*baselines, *ours]
+    times = defaultdict(lambda: defaultdict(float))  # key -> side -> seconds
+    accs = defaultdict(lambda: defaultdict(list))  # key -> side -> test accuracy per cell
+    agree = defaultdict(lambda: defaultdict(list))  # key -> side -> chose exact inner CV's C, per cell
+    unconverged = defaultdict(lambda: [0, 0])  # baseline -> [warned fits, cells]
     with threadpool_limits(limits=1):
         MODELS.get("logreg")().fit(np.random.default_rng(0).normal(size=(20, 4)), np.arange(20) % 2)  # warm-up
         for dataset in datasets:
@@ -114,48 +182,86 @@ def main() -> None:
                 for size in sizes:
                     key = (dataset, featurizer, size)
                     cells = [(p, p.train(size)) for p in plans]
-                    cls = MODELS.get("logreg")
-                    base_s, ours_s = [], []
-                    for _ in range(args.repeat):  # the fastest of a few runs: this VM's timings are noisy
-                        # The baseline, one cell at a time as Enso did.
-                        t0 = time.perf_counter()
-                        grids = [baseline(feats.X[train], feats.labels[train], plan.seed) for plan, train in cells]
-                        t1 = time.perf_counter()
-                        # enso_ng, as `enso experiment` runs it: the split seeds of one size in one batch.
-                        ours = cls.fit_many(
-                            [cls(random_state=p.seed) for p, _ in cells],
-                            [feats.X[t] for _, t in cells],
-                            [feats.labels[t] for _, t in cells],
-                        )
-                        t2 = time.perf_counter()
-                        base_s.append(t1 - t0)
-                        ours_s.append(t2 - t1)
-                    times[key][0] += min(base_s)
-                    times[key][1] += min(ours_s)
-                    for (plan, _), grid, model in zip(cells, grids, ours):
-                        X_test, y_test = feats.X[plan.test], feats.labels[plan.test]
-                        accs[key][0].append(float((grid.predict(X_test) == y_test).mean()))
-                        accs[key][1].append(float((model.predict(X_test) == y_test).mean()))
-    print(
-        f"{'dataset':18} {'featurizer':10} {'size':>5} {'GridSearchCV s':>14} {'enso_ng s':>10} {'ratio':>6} "
-        f"{'acc grid':>8} {'acc enso':>8}"
-    )
-    total = [0.0, 0.0]
-    all_acc = [[], []]
-    for key, (tb, to) in times.items():
-        ab, ao = accs[key]
-        print(
-            f"{key[0]:18} {key[1]:10} {key[2]:5d} {tb:14.3f} {to:10.3f} {tb / to:6.1f} {np.mean(ab):8.4f} {np.mean(ao):8.4f}"
+                    Xs, ys = [feats.X[t] for _, t in cells], [feats.labels[t] for _, t in cells]
+                    fitted, best = {}, defaultdict(lambda: float("inf"))
+                    for repeat in range(args.repeat):  # the fastest of a few runs: this VM's timings are noisy
+                        for side, search in baselines.items():  # one cell at a time, as Enso did
+                            t0 = time.perf_counter()
+                            runs = [search(X, y, plan.seed, scoring) for (plan, _), X, y in zip(cells, Xs, ys)]
+                            best[side] = min(best[side], time.perf_counter() - t0)
+                            fitted[side] = [model for model, _ in runs]
+                            if repeat == 0:
+                                unconverged[side][0] += sum(warned for _, warned in runs)
+                                unconverged[side][1] += len(runs)
+                        for side, fit in ours.items():  # as `enso experiment` runs it: one size in one batch
+                            t0 = time.perf_counter()
+                            fitted[side] = fit(cells, Xs, ys)
+                            best[side] = min(best[side], time.perf_counter() - t0)
+                    reference = exact(cells, Xs, ys)
+                    fitted["exact inner CV"] = reference
+                    for side in sides:
+                        times[key][side] += best[side]
+                    for side, models in fitted.items():
+                        for (plan, _), model, ref in zip(cells, models, reference):
+                            X_test, y_test = feats.X[plan.test], feats.labels[plan.test]
+                            accs[key][side].append(float((model.predict(X_test) == y_test).mean()))
+                            agree[key][side].append(chosen_C(model) == chosen_C(ref))
+                    for side in ("GridSearchCV", "LogisticRegressionCV"):
+                        same = [chosen_C(a) == chosen_C(b) for a, b in zip(fitted["enso_ng"], fitted[side])]
+                        agree["enso_ng vs"][side].extend(same)
+    report(times, accs, agree, unconverged, sides, args)
+
+
+def report(times, accs, agree, unconverged, sides, args) -> None:
+    """Per size, then in total: seconds and ratios, test accuracy, agreement with exact inner CV's C."""
+    searches = [s for s in sides if s != "MTEB C=1"]
+    short = {s: s.replace("LogisticRegressionCV", "LRCV").replace("GridSearchCV", "Grid") for s in sides}
+    print(f"criterion {args.criterion}; one thread; fastest of {args.repeat}; {args.splits} split seeds per size")
+    print("\nseconds (and enso_ng's speed-up over each baseline)")
+    print(f"{'dataset':18} {'featurizer':10} {'size':>5} " + " ".join(f"{short[s]:>22}" for s in sides))
+    for key, side_times in times.items():
+        ours = side_times["enso_ng"]
+        cells = " ".join(
+            f"{side_times[s]:>13.3f} ({side_times[s] / ours:5.1f}x)" if s != "enso_ng" else f"{ours:>22.3f}"
+            for s in sides
         )
-        total[0] += tb
-        total[1] += to
-        all_acc[0] += ab
-        all_acc[1] += ao
-    diff = 100 * (np.mean(all_acc[1]) - np.mean(all_acc[0]))
-    print(
-        f"total: GridSearchCV {total[0]:.2f} s, enso_ng {total[1]:.2f} s, ratio {total[0] / total[1]:.1f}x; "
-        f"mean accuracy {np.mean(all_acc[0]):.4f} vs {np.mean(all_acc[1]):.4f} ({diff:+.2f} points)"
-    )
+        print(f"{key[0]:18} {key[1]:10} {key[2]:5d} {cells}")
+    print("\nmean test accuracy; in brackets, the share of cells whose C is exact inner CV's (fold fits to 1e-6)")
+    columns = [*sides, "exact inner CV"]
+    print(f"{'dataset':18} {'featurizer':10} {'size':>5} " + " ".join(f"{short.get(s, s):>22}" for s in columns))
+    for key in times:
+        cells = " ".join(
+            f"{np.mean(accs[key][s]):>14.4f}"
+            + (f" ({100 * np.mean(agree[key][s]):4.0f}%)" if s in searches else " " * 8)
+            for s in columns
+        )
+        print(f"{key[0]:18} {key[1]:10} {key[2]:5d} {cells}")
+    total = {s: sum(t[s] for t in times.values()) for s in sides}
+    acc = {s: np.mean([a for k in accs for a in accs[k][s]]) for s in columns}
+    same = {s: 100 * np.mean([a for k in times for a in agree[k][s]]) for s in searches}
+    print("\ntotal")
+    for s in columns:
+        line = f"  {s:22} accuracy {acc[s]:.4f} ({100 * (acc[s] - acc['exact inner CV']):+.2f} points vs exact)"
+        if s in total and s != "enso_ng":
+            line += f", {total[s]:8.2f} s, enso_ng {total[s] / total['enso_ng']:5.1f}x faster"
+        elif s in total:
+            line += f", {total[s]:8.2f} s"
+        if s in same:
+            line += f", C of exact inner CV in {same[s]:.0f}% of cells"
+        if s in unconverged:
+            warned, n = unconverged[s]
+            line += f", {warned} fits not converged over {n} cells"
+        print(line)
+    for side, same_C in agree["enso_ng vs"].items():
+        print(f"  enso_ng chose {side}'s C in {100 * np.mean(same_C):.0f}% of cells")
+    if "enso_ng exact folds" in total:
+        exact, loose = total["enso_ng exact folds"], total["enso_ng"]
+        grid = total["GridSearchCV"]
+        print(
+            f"cv_tol: fold fits to cv_tol take {loose:.2f} s, solved to tol {exact:.2f} s ({exact / loose:.2f}x); "
+            f"speed-up over GridSearchCV {grid / loose:.1f}x, of which {grid / exact:.1f}x without cv_tol: cv_tol's "
+            f"share of the speed-up is {100 * np.log(exact / loose) / np.log(grid / loose):.0f}% (in log terms)"
+        )
 
 
 if __name__ == "__main__":

@@ -484,7 +484,7 @@ def featurize(
     "model_options",
     multiple=True,
     metavar="MODEL.KEY=VALUE",
-    help="A model parameter, e.g. -o logreg.Cs=0.1,1,10 or -o mlp.hidden=256 (see --list).",
+    help="A model parameter, e.g. -o logreg.Cs=0.1,1,10, -o mlp.hidden=256 or -o logreg.criterion=macro_f1 (see --list).",
 )
 @click.option("--sampler", help="How training subsets are drawn: stratified (default), natural, per_label.")
 @click.option("--resampler", help="Rebalance each training subset: none (default), oversample, undersample.")
@@ -550,6 +550,7 @@ def experiment(
 
 def _print_experiment_parts() -> None:
     from enso_ng.experiment import EXECUTORS, METRICS, MODELS, RESAMPLERS, SAMPLERS
+    from enso_ng.experiment.criteria import CRITERIA
 
     click.echo("models:")
     for name in MODELS.names():
@@ -569,6 +570,9 @@ def _print_experiment_parts() -> None:
     click.echo(f"metrics: {', '.join(n + direction[n] for n in METRICS.names())}")
     for title, registry in (("samplers", SAMPLERS), ("resamplers", RESAMPLERS), ("executors", EXECUTORS)):
         click.echo(f"{title}: {', '.join(registry.names())}")
+    click.echo("inner-CV criteria (-o MODEL.criterion=NAME):")
+    for name in CRITERIA.names():
+        click.echo(f"  {name}: {CRITERIA.get(name).help}")
 
 
 @cli.command()

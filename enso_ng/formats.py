@@ -344,7 +344,7 @@ class RunRecord:
     datasets: dict[str, Any] = field(default_factory=dict)
     #: metric name -> {"higher_is_better": bool}
     metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
-    #: model name -> {"strategy": "frozen features" | "fine-tuned" | ...}
+    #: model name -> {"strategy": "frozen features" | "fine-tuned" | ..., "criterion": its inner-CV criterion}
     models: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: the machine the costs were measured on
     machine: dict[str, Any] = field(default_factory=dict)

@@ -312,7 +312,7 @@ def test_logreg_chooses_the_C_that_LogisticRegressionCV_chooses_on_the_same_fold
     for seed in range(3):
         train = plan_split(feats.labels, feats.splits, seed=seed).train(300)
         X, y = feats.X[train], labels[train]
-        ours = MODELS.get("logreg")(random_state=seed, Cs=grid, tol=1e-6, cv_tol=1e-6).fit(X, y)
+        ours = MODELS.get("logreg")(random_state=seed, Cs=grid, tol=1e-6, cv_tol=1e-6, criterion="accuracy").fit(X, y)
         folds = cv_folds(np.unique(y, return_inverse=True)[1], 3, random_state=seed, allow_missing=True)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)

@@ -20,6 +20,7 @@ from typing import Any
 from enso_ng.errors import EnsoError
 from enso_ng.experiment.metrics import METRICS
 from enso_ng.experiment.models import MODELS
+from enso_ng.experiment.models.base import check_criterion
 from enso_ng.experiment.samplers import RESAMPLERS, SAMPLERS
 from enso_ng.workspace import check_run_name
 
@@ -97,6 +98,11 @@ class ExperimentConfig:
     def params_of(self, model: str) -> dict[str, Any]:
         return dict(self.model_params.get(model, {}))
 
+    def criterion_of(self, model: str) -> str | None:
+        """The inner-CV criterion the model runs with (set, or its default); None for a model without one."""
+        default = MODELS.get(model)().get_params().get("criterion")
+        return self.params_of(model).get("criterion", default) if default is not None else None
+
 
 def check_model_params(model: str, params: dict[str, Any]) -> None:
     """A parameter the model does not have, or a value of the wrong kind, is an error naming both."""
@@ -114,6 +120,8 @@ def check_model_params(model: str, params: dict[str, Any]) -> None:
         choices = cls.param_choices.get(key)
         if choices is not None and value not in choices:
             raise EnsoError(f"model {model!r}: {key} must be one of {', '.join(map(str, choices))}, not {value!r}")
+        if key == "criterion":
+            check_criterion(model, cls, value)
 
 
 def _same_kind(default: Any, value: Any) -> bool:

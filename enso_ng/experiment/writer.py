@@ -93,13 +93,20 @@ class ResultsWriter:
             size_unit=SAMPLERS.get(self.config.sampler).unit,
             datasets=provenance,
             metrics={name: {"higher_is_better": METRICS.get(name).higher_is_better} for name in self.config.metrics},
-            models={name: {"strategy": MODELS.get(name).strategy} for name in self.config.models},
+            models={name: _model_record(self.config, name) for name in self.config.models},
             machine=machine(),
             skipped=self.skipped,
             versions=library_versions(),
             written=datetime.now(UTC).isoformat(timespec="seconds"),
             state=state,
         )
+
+
+def _model_record(config: ExperimentConfig, model: str) -> dict[str, Any]:
+    """What config.json says of a model: its strategy, and the criterion its inner CV ranks candidates by
+    (recorded resolved, so a default that changes between versions cannot change a resumed run)."""
+    criterion = config.criterion_of(model)
+    return {"strategy": MODELS.get(model).strategy, **({"criterion": criterion} if criterion else {})}
 
 
 def check_resumable(run_dir: Path, config: ExperimentConfig) -> None:
@@ -113,13 +120,30 @@ def check_resumable(run_dir: Path, config: ExperimentConfig) -> None:
                 f"run {config.name!r} was made with {key}={saved.config[key]}, not {getattr(config, key)}; "
                 f"choose another --name to start a new run"
             )
-    before = saved.config.get("model_params", {})
-    for model in set(before) | set(config.model_params):
-        if before.get(model, {}) != config.model_params.get(model, {}):
+    for model in config.models:
+        now = config.criterion_of(model)
+        if model not in saved.models or now is None:
+            continue
+        # runs recorded before criteria were recorded ranked candidates by accuracy
+        then = saved.models[model].get("criterion", "accuracy")
+        if then != now:
+            raise EnsoError(
+                f"run {config.name!r} chose {model}'s hyper-parameters by criterion {then!r}, not {now!r}; "
+                f"choose another --name to start a new run, or -o {model}.criterion={then} to resume it"
+            )
+    # the criterion is compared resolved, above: set or by default, the same criterion is the same run
+    before = {m: _without_criterion(p) for m, p in saved.config.get("model_params", {}).items()}
+    now = {m: _without_criterion(p) for m, p in config.model_params.items()}
+    for model in set(before) | set(now):
+        if before.get(model, {}) != now.get(model, {}):
             raise EnsoError(
                 f"run {config.name!r} was made with {model} parameters {before.get(model, {})}, "
                 f"not {config.model_params.get(model, {})}; choose another --name to start a new run"
             )
+
+
+def _without_criterion(params: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in params.items() if k != "criterion"}
 
 
 def _only_cells(confusion: pa.Table, done: set[tuple]) -> pa.Table:

@@ -16,7 +16,9 @@ from typing import Any, ClassVar
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
+from enso_ng.errors import EnsoError
 from enso_ng.experiment.cost import stored_values
+from enso_ng.experiment.criteria import CRITERIA, accuracy, choose
 from enso_ng.registry import Registry
 
 
@@ -61,6 +63,10 @@ class TargetModel(ClassifierMixin, BaseEstimator):
     strategy: ClassVar[str] = "frozen features"
     #: gets a :class:`CellContext` through ``attach`` before ``fit`` (unlabelled pool rows, other features)
     semi_supervised: ClassVar[bool] = False
+
+    #: what a model's inner-CV validation scores are (``logits``, ``proba`` or ``decision`` values): the
+    #: criteria that need probabilities are refused for ``decision``
+    score_kind: ClassVar[str] = "proba"
 
     #: parameters set from the features file by ``features_kwargs``, never by the configuration
     feature_params: ClassVar[tuple[str, ...]] = ()
@@ -118,6 +124,9 @@ class EncoderModel(TargetModel):
 
 MODELS: Registry[type[TargetModel]] = Registry("model")
 
+#: the inner-CV criterion of every model that has one (evidence: README, "Choosing hyper-parameters")
+DEFAULT_CRITERION = "macro_f1"
+
 
 def cv_folds(
     y: np.ndarray, folds: int, random_state: int, allow_missing: bool = False
@@ -150,23 +159,44 @@ def inner_cv_choice(
     X: Any,
     y: np.ndarray,
     candidates: Sequence[Any],
-    fit_score: Callable[[Any, Any, np.ndarray, Any, np.ndarray], float],
+    fit_predict: Callable[[Any, Any, np.ndarray, Any], np.ndarray],
     folds: int,
     random_state: int,
     default: Any,
+    criterion: str,
+    kind: str,
 ) -> tuple[Any, dict[str, Any]]:
-    """Pick the candidate with the best mean validation score over stratified folds of (X, y).
+    """Pick a candidate by its validation scores over stratified folds of (X, y), under ``criterion``.
 
-    With fewer than two examples in some class no stratified split exists; ``default`` is then used and
-    the record says so (``cv_folds: 0``). Ties go to the earlier candidate, so order candidates from the
-    most to the least regularised.
+    ``fit_predict(candidate, X_train, codes_train, X_valid)`` fits on class codes (0..K-1) and returns
+    (n_valid, K) scores of the ``kind`` the model gives (``proba``, ``logits`` or ``decision``). With fewer
+    than two examples in some class no stratified split exists; ``default`` is then used and the record
+    says so (``cv_folds: 0``); a single candidate is used as it is. Candidates are ordered from the most to the least regularised.
     """
-    splits = cv_folds(y, folds, random_state) if len(candidates) > 1 else []
+    if len(candidates) == 1:
+        return candidates[0], {"cv_folds": 0}
+    splits = cv_folds(y, folds, random_state)
     if not splits:
         return default, {"cv_folds": 0}
-    scores = np.zeros(len(candidates))
-    for train, valid in splits:
+    codes = np.unique(y, return_inverse=True)[1]
+    fold_score = CRITERIA.get(criterion).fold_score
+    values, accuracies = np.zeros((len(candidates), len(splits))), np.zeros((len(candidates), len(splits)))
+    for f, (train, valid) in enumerate(splits):
+        truth, ones = codes[valid][None], np.ones((1, len(valid)))
         for i, candidate in enumerate(candidates):
-            scores[i] += fit_score(candidate, X[train], y[train], X[valid], y[valid])
-    best = int(np.argmax(scores))
-    return candidates[best], {"cv_folds": len(splits), "cv_accuracy": round(float(scores[best] / len(splits)), 6)}
+            scores = np.asarray(fit_predict(candidate, X[train], codes[train], X[valid]), dtype=np.float64)[None]
+            values[i, f] = fold_score(scores, truth, ones, kind)[0]
+            accuracies[i, f] = accuracy(scores, truth, ones, kind)[0]
+    chosen = choose(criterion, values, accuracies, [f"{c:g}" if isinstance(c, float) else str(c) for c in candidates])
+    return candidates[chosen.index], chosen.record
+
+
+def check_criterion(model: str, cls: type[TargetModel], criterion: Any) -> None:
+    """A criterion must exist and suit the model's scores (log-loss needs probabilities)."""
+    if criterion not in CRITERIA:
+        raise EnsoError(f"model {model!r}: criterion {criterion!r} is not one of {', '.join(CRITERIA.names())}")
+    if CRITERIA.get(criterion).needs_proba and cls.score_kind == "decision":
+        usable = ", ".join(n for n in CRITERIA.names() if not CRITERIA.get(n).needs_proba)
+        raise EnsoError(
+            f"model {model!r}: criterion {criterion!r} needs probabilities, which {model} does not give ({usable})"
+        )

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from enso_ng.errors import EnsoError
-from enso_ng.experiment.models.base import MODELS, TargetModel, inner_cv_choice
+from enso_ng.experiment.models.base import DEFAULT_CRITERION, MODELS, TargetModel, inner_cv_choice
 
 
 @MODELS.register("lightgbm")
@@ -25,9 +25,11 @@ class LightGBM(TargetModel):
         n_estimators: int = 200,
         learning_rate: float = 0.05,
         cv: int = 3,
+        criterion: str = DEFAULT_CRITERION,
         random_state: int = 0,
     ) -> None:
         self.leaves = leaves
+        self.criterion = criterion
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
         self.cv = cv
@@ -58,11 +60,11 @@ class LightGBM(TargetModel):
         return self._make(leaves, len(y)).fit(X, y)
 
     def fit(self, X: Any, y: np.ndarray) -> LightGBM:
-        def fit_score(leaves, X_tr, y_tr, X_va, y_va):
-            return float((self._fit_one(leaves, X_tr, y_tr).predict(X_va.astype(np.float32)) == y_va).mean())
+        def fit_predict(leaves, X_tr, y_tr, X_va):
+            return self._fit_one(leaves, X_tr, y_tr).predict_proba(X_va.astype(np.float32))
 
         leaves, record = inner_cv_choice(
-            X, y, list(self.leaves), fit_score, self.cv, self.random_state, default=self.leaves[0]
+            X, y, list(self.leaves), fit_predict, self.cv, self.random_state, self.leaves[0], self.criterion, "proba"
         )
         self.estimator_ = self._fit_one(leaves, X, y)
         self.classes_ = self.estimator_.classes_

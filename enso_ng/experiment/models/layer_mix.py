@@ -15,7 +15,7 @@ import scipy.sparse as sp
 import torch
 
 from enso_ng.errors import EnsoError
-from enso_ng.experiment.models.base import MODELS, TargetModel, inner_cv_choice
+from enso_ng.experiment.models.base import DEFAULT_CRITERION, MODELS, TargetModel, inner_cv_choice
 
 
 @MODELS.register("layer_mix")
@@ -23,6 +23,7 @@ class LayerMix(TargetModel):
     layer_aware = True
     feature_params = ("layers",)
     accepts_sparse = False
+    score_kind = "logits"
 
     def __init__(
         self,
@@ -30,8 +31,10 @@ class LayerMix(TargetModel):
         Cs: Sequence[float] = (0.1, 1.0, 10.0, 100.0),
         cv: int = 3,
         max_iter: int = 200,
+        criterion: str = DEFAULT_CRITERION,
         random_state: int = 0,
     ) -> None:
+        self.criterion = criterion
         self.layers = layers
         self.Cs = Cs
         self.cv = cv
@@ -80,11 +83,13 @@ class LayerMix(TargetModel):
         self.classes_, codes = np.unique(y, return_inverse=True)
         K = len(self.classes_)
 
-        def fit_score(C, H_tr, y_tr, H_va, y_va):
-            params = self._fit_one(C, H_tr, y_tr, K)
-            return float((self._logits(params, H_va).argmax(1).numpy() == y_va).mean())
+        def fit_predict(C, H_tr, y_tr, H_va):
+            with torch.no_grad():
+                return self._logits(self._fit_one(C, H_tr, y_tr, K), H_va).numpy()
 
-        C, record = inner_cv_choice(H, codes, list(self.Cs), fit_score, self.cv, self.random_state, default=1.0)
+        C, record = inner_cv_choice(
+            H, codes, list(self.Cs), fit_predict, self.cv, self.random_state, 1.0, self.criterion, self.score_kind
+        )
         self.params_ = self._fit_one(C, H, codes, K)
         weights = torch.softmax(self.params_["a"], 0).tolist()
         self.best_params_ = {"C": C, **record, "layer_weights": [round(w, 4) for w in weights]}

@@ -10,12 +10,15 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from enso_ng.experiment.models.base import MODELS, TargetModel, cv_folds
+from enso_ng.experiment.criteria import CRITERIA, accuracy, choose
+from enso_ng.experiment.models.base import DEFAULT_CRITERION, MODELS, TargetModel, cv_folds
 
 
 @MODELS.register("mlp")
 class MLP(TargetModel):
     """A small torch MLP on frozen features: one or two hidden layers, dropout, weight decay by inner CV.
+
+    (``criterion`` ranks the candidates; see :mod:`enso_ng.experiment.criteria`.)
 
     Many tiny networks are cheap only if they are not trained one after another: every (weight decay,
     inner fold) model *and* the final model for each weight decay are trained together as one stacked
@@ -39,8 +42,10 @@ class MLP(TargetModel):
         batch_size: int = 1024,
         lr: float = 3e-3,
         cv: int = 3,
+        criterion: str = DEFAULT_CRITERION,
         random_state: int = 0,
     ) -> None:
+        self.criterion = criterion
         self.hidden = hidden
         self.layers = layers
         self.dropout = dropout
@@ -51,7 +56,10 @@ class MLP(TargetModel):
         self.cv = cv
         self.random_state = random_state
 
+    score_kind = "logits"
+
     def fit(self, X: Any, y: np.ndarray) -> MLP:
+        fold_score = CRITERIA.get(self.criterion).fold_score
         self.classes_, codes = np.unique(y, return_inverse=True)
         self.columns_ = np.unique(X.tocsr().indices) if sp.issparse(X) else None
         X = self._inputs(X)
@@ -90,14 +98,19 @@ class MLP(TargetModel):
         )
         per_model = len(folds) + 1
         if folds:
-            logits = net.logits(_tensor(X))  # (n, M, C)
-            scores = np.zeros(len(wds))
+            logits = net.logits(_tensor(X)).numpy()  # (n, M, C)
+            values, accuracies = np.zeros((len(wds), len(folds))), np.zeros((len(wds), len(folds)))
             for m, valid_idx in enumerate(valid):
                 if valid_idx is not None:
-                    predicted = logits[valid_idx, m].argmax(1).numpy()
-                    scores[m // per_model] += (predicted == codes[valid_idx]).mean() / len(folds)
-            best = int(np.argmax(scores))
-            record = {"cv_folds": len(folds), "cv_accuracy": round(float(scores[best]), 6)}
+                    scores, truth, ones = (
+                        logits[valid_idx, m][None],
+                        codes[valid_idx][None],
+                        np.ones((1, len(valid_idx))),
+                    )
+                    values[m // per_model, m % per_model] = fold_score(scores, truth, ones, "logits")[0]
+                    accuracies[m // per_model, m % per_model] = accuracy(scores, truth, ones, "logits")[0]
+            chosen = choose(self.criterion, values, accuracies, [f"{wd:g}" for wd in wds])
+            best, record = chosen.index, chosen.record
         else:
             best, record = 0, {"cv_folds": 0}
         self.net_ = net.select(best * per_model + per_model - 1)

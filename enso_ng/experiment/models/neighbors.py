@@ -8,28 +8,38 @@ from typing import Any
 import numpy as np
 from sklearn.neighbors import KNeighborsClassifier
 
-from enso_ng.experiment.models.base import MODELS, TargetModel, inner_cv_choice
+from enso_ng.experiment.models.base import DEFAULT_CRITERION, MODELS, TargetModel, inner_cv_choice
 
 
 @MODELS.register("knn")
 class CosineKNN(TargetModel):
     """The classic non-parametric check on an embedding: do its nearest neighbours share a label?"""
 
-    def __init__(self, ks: Sequence[int] = (1, 3, 5, 9, 15, 25), cv: int = 3, random_state: int = 0) -> None:
+    def __init__(
+        self,
+        ks: Sequence[int] = (1, 3, 5, 9, 15, 25),
+        cv: int = 3,
+        criterion: str = DEFAULT_CRITERION,
+        random_state: int = 0,
+    ) -> None:
         self.ks = ks
         self.cv = cv
+        self.criterion = criterion
         self.random_state = random_state
 
     def _make(self, k: int, n: int) -> KNeighborsClassifier:
         return KNeighborsClassifier(n_neighbors=min(k, n), metric="cosine", algorithm="brute", weights="distance")
 
     def fit(self, X: Any, y: np.ndarray) -> CosineKNN:
-        def fit_score(k, X_tr, y_tr, X_va, y_va):
-            return float((self._make(k, len(y_tr)).fit(X_tr, y_tr).predict(X_va) == y_va).mean())
+        def fit_predict(k, X_tr, y_tr, X_va):
+            return self._make(k, len(y_tr)).fit(X_tr, y_tr).predict_proba(X_va)
 
-        # Distinct effective k only: a k above the fold's size would repeat the largest one.
-        candidates = sorted({min(k, max(1, len(y) * (self.cv - 1) // self.cv)) for k in self.ks})
-        k, record = inner_cv_choice(X, y, candidates, fit_score, self.cv, self.random_state, default=min(5, len(y)))
+        # Distinct effective k only (a k above the fold's size would repeat the largest one), from the
+        # most regularised (the most neighbours) to the least.
+        candidates = sorted({min(k, max(1, len(y) * (self.cv - 1) // self.cv)) for k in self.ks}, reverse=True)
+        k, record = inner_cv_choice(
+            X, y, candidates, fit_predict, self.cv, self.random_state, min(5, len(y)), self.criterion, self.score_kind
+        )
         self.estimator_ = self._make(k, len(y)).fit(X, y)
         self.classes_ = self.estimator_.classes_
         self.best_params_ = {"k": int(min(k, len(y))), **record}
