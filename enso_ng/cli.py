@@ -103,6 +103,32 @@ def selection_options(*which: str) -> Callable:
     return decorate
 
 
+def scheduler_option(what: str) -> Callable:
+    """``--scheduler`` of featurize and experiment: a Dask scheduler, or local:N for a LocalCluster."""
+    from enso_ng.cluster import ENV_SCHEDULER
+
+    return click.option(
+        "--scheduler",
+        envvar=ENV_SCHEDULER,
+        metavar="ADDRESS",
+        help=f"Dask scheduler (tcp://HOST:PORT), or local:N to start N single-threaded workers here (env "
+        f"{ENV_SCHEDULER}). {what} Workers must see the workspace at the same path. Extra: enso_ng[dask].",
+    )
+
+
+def mlflow_option(what: str) -> Callable:
+    """``--mlflow`` of experiment and visualize: an MLflow tracking URI."""
+    from enso_ng.tracking import ENV_TRACKING
+
+    return click.option(
+        "--mlflow",
+        envvar=ENV_TRACKING,
+        metavar="URI",
+        help=f"Track the run in MLflow at URI (http://HOST:PORT, sqlite:///FILE.db; env {ENV_TRACKING}): one "
+        f"experiment per run name. {what} Extra: enso_ng[mlflow].",
+    )
+
+
 def _workspace(ctx: click.Context) -> Workspace:
     return ctx.obj["workspace"]
 
@@ -489,6 +515,8 @@ def featurize(
 @click.option("--sampler", help="How training subsets are drawn: stratified (default), natural, per_label.")
 @click.option("--resampler", help="Rebalance each training subset: none (default), oversample, undersample.")
 @click.option("--jobs", "-j", type=int, help="Worker processes; results are identical to --jobs 1 [default: 1].")
+@scheduler_option("Groups of cells run as tasks on its workers; results are identical to --jobs 1.")
+@mlflow_option("A parent run with the config, a child run per dataset x featurizer x model x size.")
 @click.option("--name", help="Run name under results/ (default: run-<timestamp>); an existing run resumes.")
 @click.option("--list", "show_list", is_flag=True, help="List models (with parameters), metrics, samplers, resamplers.")
 @click.pass_context
@@ -499,6 +527,7 @@ def experiment(
     show_list: bool,
     name: str | None,
     model_options: tuple[str, ...],
+    mlflow: str | None,
     **options: Any,
 ) -> None:
     """Train light models on cached features at each training size; write results/<run>/.
@@ -513,6 +542,8 @@ def experiment(
       enso experiment --per-label 8,16,32 --name mteb-style
       enso experiment -m logreg -o logreg.Cs=0.01,0.1,1 --name small-C
       enso experiment --config grid.toml
+      enso experiment --scheduler tcp://10.0.0.5:8786 --mlflow http://127.0.0.1:5000 --name big
+      enso experiment --scheduler local:2 --mlflow sqlite:///mlflow.db
     """
     from enso_ng.experiment import default_run_name, run_experiment
     from enso_ng.experiment.config import parse_model_options, read_config_file, resolve
@@ -531,7 +562,9 @@ def experiment(
         for model, values in parse_model_options(list(model_options)).items():
             params[model] = {**params.get(model, {}), **values}
     config = resolve(merged, name or merged.get("name") or default_run_name())
-    outcome = run_experiment(workspace, config, warn=lambda message: click.echo(f"warning: {message}", err=True))
+    outcome = run_experiment(
+        workspace, config, warn=lambda message: click.echo(f"warning: {message}", err=True), mlflow=mlflow or None
+    )
     click.echo(
         f"wrote {outcome.path}: {outcome.cells} new cells"
         + (f", {outcome.resumed_cells} already there" if outcome.resumed_cells else "")

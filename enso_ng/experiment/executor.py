@@ -1,4 +1,4 @@
-"""Where groups of cells run: this process, local worker processes, and (next) a cluster.
+"""Where groups of cells run: this process, local worker processes, or a Dask cluster.
 
 An executor takes the run's groups and yields each group's result as it finishes, in any order; the
 results writer alone touches files. Adding an executor is registering one more function here.
@@ -15,9 +15,11 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 
+from enso_ng.errors import EnsoError
 from enso_ng.experiment.cell import Group, GroupResult, run_group
 from enso_ng.experiment.config import ExperimentConfig
 from enso_ng.registry import Registry
+from enso_ng.workspace import Workspace
 
 Executor = Callable[[list[Group], Path, ExperimentConfig], Iterator[tuple[GroupResult, Group]]]
 EXECUTORS: Registry[Executor] = Registry("executor")
@@ -45,6 +47,41 @@ def local(groups: list[Group], root: Path, config: ExperimentConfig) -> Iterator
         finally:
             for future in pending:
                 future.cancel()
+
+
+@EXECUTORS.register("dask")
+def dask(groups: list[Group], root: Path, config: ExperimentConfig) -> Iterator[tuple[GroupResult, Group]]:
+    """Each group a task on the cluster ``config.scheduler`` names (``local:N`` starts one here).
+
+    Workers read the features from the workspace at the same path; a group whose worker dies is rerun by
+    the scheduler on another, and each future completes once, so every cell reaches the writer once.
+    """
+    from enso_ng.cluster import check_workers_see, connect, result_of
+
+    if config.scheduler is None:
+        raise EnsoError("the dask executor needs --scheduler ADDRESS (or local:N)")
+    workspace = Workspace(Path(root))
+    needed = sorted({workspace.features_path(g.dataset, g.featurizer) for g in groups})
+    with connect(config.scheduler) as client:
+        check_workers_see(client, needed)
+        from distributed import as_completed
+
+        futures = {client.submit(_run_group_checked, str(root), config, g, pure=False): g for g in groups}
+        try:
+            for future in as_completed(futures):
+                group = futures.pop(future)
+                yield result_of(future), group
+                future.release()
+        finally:
+            client.cancel(list(futures))
+
+
+def _run_group_checked(root: str, config: ExperimentConfig, group: Group) -> GroupResult:
+    """On a worker: the group, after checking this worker sees its features (a worker may join late)."""
+    from enso_ng.cluster import check_path
+
+    check_path(str(Workspace(Path(root)).features_path(group.dataset, group.featurizer)))
+    return run_group(Path(root), config, group)
 
 
 PR_SET_PDEATHSIG = 1
