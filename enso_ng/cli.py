@@ -638,6 +638,7 @@ def _print_experiment_parts() -> None:
     help="Cell of the confusion matrix [default: the best at the largest size of the first dataset].",
 )
 @click.option("--no-report", is_flag=True, help="Do not write report.html.")
+@mlflow_option("Every figure and report.html become artifacts of the run's parent run.")
 @click.pass_context
 @_fail_cleanly
 def visualize(
@@ -654,6 +655,7 @@ def visualize(
     no_tsne: bool,
     confusion: str,
     no_report: bool,
+    mlflow: str | None,
 ) -> None:
     """Draw a run's learning curves, bars, rankings, labels needed, t-SNE map, confusion matrix and
     results/<run>/report.html, and print a compact summary.
@@ -663,6 +665,7 @@ def visualize(
       enso visualize
       enso visualize --run first --metrics macro_f1,accuracy --format svg --threshold 0.85
       enso visualize --datasets sst2,trec --models logreg --confusion trec:bert:logreg:500
+      enso visualize --run big --mlflow http://127.0.0.1:5000
     """
     from enso_ng.visualize.draw import Options, draw, resolve_run
 
@@ -687,6 +690,11 @@ def visualize(
         click.echo(f"note: {note}")
     for path in outcome.written:
         click.echo(f"wrote {path}")
+    if mlflow:
+        from enso_ng.tracking import log_visualization
+
+        parent = log_visualization(mlflow, workspace.run_dir(name), outcome.written)
+        click.echo(f"logged {len(outcome.written)} files to MLflow {mlflow}, run {parent} of experiment {name!r}")
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ A worker that cannot see the workspace fails the run in one line naming it, befo
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -59,7 +60,13 @@ def connect(address: str) -> Iterator[Any]:
         if n is not None:
             # processes, one thread each: the grid's BLAS and torch run single-threaded per cell anyway
             cluster = stack.enter_context(
-                LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None)
+                LocalCluster(
+                    n_workers=n,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,
+                    silence_logs=logging.ERROR,
+                )
             )
             target: Any = cluster
         else:

@@ -66,6 +66,7 @@ class RunTracker:
         except ImportError:
             raise EnsoError(INSTALL_HINT) from None
         self._entities = (Metric, Param, RunTag)
+        _quiet_mlflow()
         self.uri, self.run = uri, run
         self.client = MlflowClient(tracking_uri=uri)
         with tracking_errors(uri):
@@ -173,6 +174,21 @@ class RunTracker:
             param_list, tag_list = param_list[BATCH_PARAMS:], tag_list[BATCH_TAGS:]
 
 
+def log_visualization(uri: str, run_dir: Path, paths: list[Path]) -> str:
+    """``enso visualize --mlflow``: the run mirrored (children it lacks are logged, as on a resume) and
+    ``paths`` logged as artifacts of its parent run; the parent's id."""
+    from enso_ng.formats import RESULTS_FILE, read_results
+
+    record = RunRecord.read(run_dir)
+    if record is None:
+        raise EnsoError(f"{run_dir}: no config.json, not a run")
+    tracker = RunTracker(uri, record.run)
+    tracker.start(record, read_results(run_dir / RESULTS_FILE))
+    tracker.log_artifacts(paths)
+    tracker.finish(record.state)
+    return str(tracker.parent)
+
+
 def _groups(results: pa.Table) -> dict[str, list[dict[str, Any]]]:
     """``dataset/featurizer/model/size`` -> its result rows (one per cell and metric)."""
     names = (*CELL_COLUMNS, "split", "metric", "value", *TIMES, "params")
@@ -239,3 +255,11 @@ def _artifact_root(uri: str, run: str) -> str | None:
     if uri.startswith("sqlite:///"):
         return (Path(uri.removeprefix("sqlite:///")).parent / "mlartifacts" / run).resolve().as_uri()
     return None
+
+
+def _quiet_mlflow() -> None:
+    """MLflow's INFO lines (database set-up, ...) are not the user's business on an enso command's stderr."""
+    import logging
+
+    for name in ("mlflow", "alembic"):
+        logging.getLogger(name).setLevel(logging.WARNING)
