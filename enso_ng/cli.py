@@ -389,6 +389,7 @@ def _model_shortcut(model: str, chosen: list[str]) -> list[str]:
 )
 @click.option("--layers", help="Shortcut for -o layers=... (bert): last, a layer number, mean, or all (stored each).")
 @click.option("--force", is_flag=True, help="Rebuild even if a matching cache exists.")
+@scheduler_option("Blocks of rows are embedded by its workers (on their GPU where they have one).")
 @click.option("--list", "show_list", is_flag=True, help="List featurizers and their options.")
 @click.pass_context
 @_fail_cleanly
@@ -401,6 +402,7 @@ def featurize(
     precision: str | None,
     layers: str | None,
     force: bool,
+    scheduler: str | None,
     show_list: bool,
 ) -> None:
     """Embed datasets with frozen representations into features/<dataset>/<featurizer>.parquet.
@@ -413,6 +415,7 @@ def featurize(
       enso featurize -f bert -d sst2 -o pooling=cls -o max_length=128
       enso featurize -f bert --precision auto --layers all
       enso featurize -f glove -f word2vec -f fasttext -f doc2vec
+      enso featurize -f bert --scheduler tcp://10.0.0.5:8786
       enso featurize --list
     """
     from enso_ng.featurize import FEATURIZERS
@@ -438,7 +441,7 @@ def featurize(
         raise EnsoError(f"no datasets in {workspace.datasets_dir} (run: enso download NAME)")
     for featurizer in chosen:
         for dataset in targets:
-            done = embed(dataset, featurizer, workspace, per_options[featurizer], force=force)
+            done = embed(dataset, featurizer, workspace, per_options[featurizer], force=force, scheduler=scheduler)
             if done.note:
                 click.echo(f"warning: {done.note}", err=True)
             meta, path = done.meta, workspace.features_path(dataset, featurizer)
