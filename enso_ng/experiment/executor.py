@@ -1,11 +1,15 @@
 """Where groups of cells run: this process, local worker processes, or a Dask cluster.
 
-An executor takes the run's groups and yields each group's result as it finishes, in any order; the
-results writer alone touches files. Adding an executor is registering one more function here.
+An executor is a context manager: entering it sets up where the groups run (worker processes, a
+connection to a cluster whose workers are checked to see the workspace), so a cluster that cannot run
+the grid fails before the run's ``config.json`` is written; it gives an iterator of each group's result as
+it finishes, in any order. The results writer alone touches files. Adding an executor is registering one
+more function here.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import multiprocessing
 import os
@@ -13,6 +17,7 @@ import signal
 import sys
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from enso_ng.errors import EnsoError
@@ -21,16 +26,17 @@ from enso_ng.experiment.config import ExperimentConfig
 from enso_ng.registry import Registry
 from enso_ng.workspace import Workspace
 
-Executor = Callable[[list[Group], Path, ExperimentConfig], Iterator[tuple[GroupResult, Group]]]
+Results = Iterator[tuple[GroupResult, Group]]
+Executor = Callable[[list[Group], Path, ExperimentConfig], AbstractContextManager[Results]]
 EXECUTORS: Registry[Executor] = Registry("executor")
 
 
 @EXECUTORS.register("local")
-def local(groups: list[Group], root: Path, config: ExperimentConfig) -> Iterator[tuple[GroupResult, Group]]:
+@contextlib.contextmanager
+def local(groups: list[Group], root: Path, config: ExperimentConfig) -> Iterator[Results]:
     """In order in this process, or with ``jobs > 1`` as worker processes complete them."""
     if config.jobs == 1 or len(groups) <= 1:
-        for group in groups:
-            yield run_group(root, config, group), group
+        yield ((run_group(root, config, group), group) for group in groups)
         return
     context = multiprocessing.get_context("spawn")  # fresh interpreters: no inherited thread pools
     pool = ProcessPoolExecutor(
@@ -39,24 +45,29 @@ def local(groups: list[Group], root: Path, config: ExperimentConfig) -> Iterator
     with pool:
         pending = {pool.submit(run_group, root, config, group): group for group in groups}
         try:
-            while pending:
-                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    group = pending.pop(future)
-                    yield future.result(), group
+            yield _as_finished(pending)
         finally:
             for future in pending:
                 future.cancel()
 
 
+def _as_finished(pending: dict) -> Results:
+    while pending:
+        finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+        for future in finished:
+            group = pending.pop(future)
+            yield future.result(), group
+
+
 @EXECUTORS.register("dask")
-def dask(groups: list[Group], root: Path, config: ExperimentConfig) -> Iterator[tuple[GroupResult, Group]]:
+@contextlib.contextmanager
+def dask(groups: list[Group], root: Path, config: ExperimentConfig) -> Iterator[Results]:
     """Each group a task on the cluster ``config.scheduler`` names (``local:N`` starts one here).
 
     Workers read the features from the workspace at the same path; a group whose worker dies is rerun by
     the scheduler on another, and each future completes once, so every cell reaches the writer once.
     """
-    from enso_ng.cluster import check_workers_see, connect, result_of
+    from enso_ng.cluster import check_workers_see, connect
 
     if config.scheduler is None:
         raise EnsoError("the dask executor needs --scheduler ADDRESS (or local:N)")
@@ -64,16 +75,22 @@ def dask(groups: list[Group], root: Path, config: ExperimentConfig) -> Iterator[
     needed = sorted({workspace.features_path(g.dataset, g.featurizer) for g in groups})
     with connect(config.scheduler) as client:
         check_workers_see(client, needed)
-        from distributed import as_completed
-
         futures = {client.submit(_run_group_checked, str(root), config, g, pure=False): g for g in groups}
         try:
-            for future in as_completed(futures):
-                group = futures.pop(future)
-                yield result_of(future), group
-                future.release()
+            yield _as_completed(futures)
         finally:
             client.cancel(list(futures))
+
+
+def _as_completed(futures: dict) -> Results:
+    from distributed import as_completed
+
+    from enso_ng.cluster import result_of
+
+    for future in as_completed(list(futures)):
+        group = futures.pop(future)
+        yield result_of(future), group
+        future.release()
 
 
 def _run_group_checked(root: str, config: ExperimentConfig, group: Group) -> GroupResult:

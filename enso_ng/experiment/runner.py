@@ -82,26 +82,28 @@ def _run_locked(
     started = time.perf_counter()
     cells = sum(len(g.seeds) for g in plan.groups)
     record = writer.record(provenance, state="running")
-    record.write(run_dir)
-    if tracker is not None:
-        tracker.start(record, writer.previous)
     state = "interrupted"
-    try:
-        with bar(cells, desc=config.name, unit="cell") as progress:
-            for result, group in EXECUTORS.get(executor)(plan.groups, workspace.root, config):
-                for skip in result.skipped:
-                    warn(
-                        f"{skip['dataset']}: skipping {skip['featurizer']} {skip['model']} size "
-                        f"{skip['train_size']} split {skip['split']}: {skip['reason']}"
-                    )
-                writer.add(result)
-                progress.update(len(group.seeds))
-        state = "complete"
-    finally:
-        writer.flush()
-        writer.record(provenance, state=state).write(run_dir)
+    # entered first: a cluster that cannot run the grid fails before config.json says a run started
+    with EXECUTORS.get(executor)(plan.groups, workspace.root, config) as results:
+        record.write(run_dir)
         if tracker is not None:
-            tracker.finish(state)
+            tracker.start(record, writer.previous)
+        try:
+            with bar(cells, desc=config.name, unit="cell") as progress:
+                for result, group in results:
+                    for skip in result.skipped:
+                        warn(
+                            f"{skip['dataset']}: skipping {skip['featurizer']} {skip['model']} size "
+                            f"{skip['train_size']} split {skip['split']}: {skip['reason']}"
+                        )
+                    writer.add(result)
+                    progress.update(len(group.seeds))
+            state = "complete"
+        finally:
+            writer.flush()
+            writer.record(provenance, state=state).write(run_dir)
+            if tracker is not None:
+                tracker.finish(state)
     return Outcome(
         run=config.name,
         path=str(writer.results_path),

@@ -1,0 +1,125 @@
+"""``--scheduler``: the grid and featurization on a real Dask cluster (a ``dask scheduler`` and ``dask
+worker`` processes on 127.0.0.1, started and stopped here), compared with local runs cell for cell."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import sys
+import time
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from services import dask_cluster
+
+from enso_ng.formats import RESULT_KEY, FeaturesMeta, RunRecord, read_results
+
+from conftest import CORPUS, invoke
+from reliability import enso, one_line_error, wait_for
+
+#: the grid of the session's corpus run (results/small): 2 featurizers x 2 models x 2 sizes x 2 splits
+GRID = ("--sizes", "30,120", "--splits", "2")
+COMPARED = (*RESULT_KEY, "metric", "value", "params")
+
+
+def comparable(path) -> list[tuple]:
+    """A results file's rows without the timing columns, in key order."""
+    table = read_results(path)
+    return sorted(zip(*(table.column(c).to_pylist() for c in COMPARED)))
+
+
+def test_grid_on_a_dask_cluster_equals_jobs_1_cell_for_cell(workspace, corpus_run, tmp_path):
+    with dask_cluster(tmp_path / "dask") as cluster:
+        result = invoke(workspace, "experiment", *GRID, "--name", "small", "--scheduler", cluster.address)
+    assert result.exit_code == 0, result.output
+    local = comparable(corpus_run / "results.parquet")
+    on_cluster = comparable(workspace / "results" / "small" / "results.parquet")
+    assert len(on_cluster) == len(local) > 0
+    assert on_cluster == local  # every value and chosen hyper-parameter, not merely close
+    assert RunRecord.read(workspace / "results" / "small").config["scheduler"] == cluster.address
+
+
+def test_a_sigkilled_worker_has_its_groups_rerun_and_every_cell_written_once(workspace, corpus_run, tmp_path):
+    from distributed import Client
+
+    with dask_cluster(tmp_path / "dask") as cluster:
+        names = cluster.wait_for_workers(2)
+        process = enso(workspace, "experiment", *GRID, "--name", "small", "--scheduler", cluster.address)
+        with Client(cluster.address, timeout="20s") as watcher:
+            busy = wait_for(lambda: watcher.processing(workers=[names["w1"]])[names["w1"]], "w1 to take a group")
+            cluster.workers["w1"].send_signal(signal.SIGKILL)
+            cluster.workers["w1"].wait(timeout=30)
+            output, _ = process.communicate(timeout=300)
+            assert process.returncode == 0, output
+            assert names["w1"] not in watcher.scheduler_info(n_workers=-1)["workers"]
+    assert busy, "the worker was killed while it held a group"
+    table = read_results(workspace / "results" / "small" / "results.parquet")
+    keys = list(zip(*(table.column(c).to_pylist() for c in (*RESULT_KEY, "metric"))))
+    assert len(keys) == len(set(keys)), "a cell was written twice"
+    assert comparable(workspace / "results" / "small" / "results.parquet") == comparable(corpus_run / "results.parquet")
+
+
+def test_featurize_on_the_cluster_writes_the_file_a_local_run_writes(workspace, tmp_path, monkeypatch):
+    import enso_ng.featurize.runner as runner
+
+    monkeypatch.setattr(runner, "BLOCK_ROWS", 700)  # three blocks of the 2,000 rows: three tasks, in order
+    local = workspace.parent / "local"
+    shutil.copytree(workspace, local)
+    shutil.rmtree(workspace / "features")
+    with dask_cluster(tmp_path / "dask") as cluster:
+        result = invoke(workspace, "featurize", "-f", "bert", "-f", "tfidf", "--scheduler", cluster.address)
+    assert result.exit_code == 0, result.output
+    result = invoke(local, "featurize", "-f", "bert", "-f", "tfidf", "--force")
+    assert result.exit_code == 0, result.output
+    for featurizer in ("bert", "tfidf"):
+        ours, theirs = (w / "features" / CORPUS / f"{featurizer}.parquet" for w in (workspace, local))
+        assert pq.ParquetFile(ours).num_row_groups == 3
+        a, b = pq.read_table(ours), pq.read_table(theirs)
+        assert a.column_names == b.column_names
+        for name in a.column_names:
+            assert a.column(name).equals(b.column(name)), (featurizer, name)
+        meta, reference = FeaturesMeta.read(ours), FeaturesMeta.read(theirs)
+        assert meta.cache_key() == reference.cache_key() and meta.rows == reference.rows == 2000
+        assert meta.report == reference.report and meta.timing["timed_texts"] == 700
+    assert not list((workspace / "features").rglob("*.tmp"))
+    dense = pq.read_table(workspace / "features" / CORPUS / "bert.parquet").column("features").to_pylist()
+    assert np.isfinite(np.asarray(dense, dtype=np.float32)).all()
+
+
+def test_a_worker_that_cannot_see_the_workspace_is_a_one_line_error_naming_it(workspace, tmp_path):
+    with dask_cluster(tmp_path / "dask", workers=0) as cluster:
+        cluster.start_worker("blind", hide=workspace)
+        address = cluster.wait_for_workers(1)["blind"]
+        result = invoke(workspace, "experiment", *GRID, "-m", "logreg", "--name", "x", "--scheduler", cluster.address)
+    error = one_line_error(result, f"worker {address} cannot see the workspace", str(workspace / "features"))
+    assert "shared filesystem" in error
+    assert not (workspace / "results").exists(), "a run that could not start left a folder"
+
+
+def test_local_n_starts_its_own_cluster_and_bad_addresses_are_one_line_errors(workspace, corpus_run):
+    result = invoke(workspace, "experiment", *GRID, "-m", "logreg", "--name", "small", "--scheduler", "local:2")
+    assert result.exit_code == 0, result.output
+    ours = comparable(workspace / "results" / "small" / "results.parquet")
+    assert ours == [row for row in comparable(corpus_run / "results.parquet") if row[2] == "logreg"]
+    for bad in ("local:0", "local:two"):
+        one_line_error(invoke(workspace, "experiment", "--name", "y", "--scheduler", bad), f"--scheduler {bad!r}")
+    one_line_error(
+        invoke(workspace, "experiment", "--name", "y", "--jobs", "2", "--scheduler", "local:2"),
+        "--jobs and --scheduler",
+    )
+    started = time.monotonic()
+    unreachable = invoke(workspace, "experiment", "--name", "y", "--scheduler", "tcp://127.0.0.1:9")
+    one_line_error(unreachable, "--scheduler tcp://127.0.0.1:9: cannot connect")
+    assert time.monotonic() - started < 60
+
+
+def test_without_the_dask_extra_the_error_is_an_install_hint(workspace, monkeypatch):
+    monkeypatch.setitem(sys.modules, "distributed", None)  # what an environment without the extra imports
+    one_line_error(
+        invoke(workspace, "experiment", "--name", "z", "--scheduler", "local:2"), "pip install 'enso_ng[dask]'"
+    )
+    one_line_error(invoke(workspace, "featurize", "-f", "tfidf", "--force", "--scheduler", "local:2"), "enso_ng[dask]")
+
+
+pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
