@@ -82,24 +82,23 @@ def connect(address: str) -> Iterator[Any]:
         yield client
 
 
-def check_path(path: str) -> None:
+def check_path(path: str, worker: str | None = None) -> None:
     """On a worker: fail with :class:`WorkspaceNotVisible` unless ``path`` can be read there."""
-    from distributed import get_worker
+    if worker is None:
+        from distributed import get_worker
 
-    try:
         worker = get_worker().address
-    except ValueError:  # not on a worker (e.g. called by the client itself)
-        worker = "client"
     if not os.path.exists(path):
         raise WorkspaceNotVisible(worker, path, "no such file or directory")
     if not os.access(path, os.R_OK):
         raise WorkspaceNotVisible(worker, path, "permission denied")
 
 
-def _visible(path: str) -> str | None:
-    """Run on every worker by :func:`check_workers_see`: None, or why the worker cannot read ``path``."""
+def _visible(path: str, dask_worker: Any = None) -> str | None:
+    """Run on every worker by :func:`check_workers_see` (Dask passes the worker): None, or why it
+    cannot read ``path``."""
     try:
-        check_path(path)
+        check_path(path, dask_worker.address)
     except WorkspaceNotVisible as exc:
         return exc.line()
     return None

@@ -3,12 +3,12 @@ worker`` processes on 127.0.0.1, started and stopped here), compared with local 
 
 from __future__ import annotations
 
-import shutil
 import signal
 import sys
 import time
 
 import numpy as np
+import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 import pytest
 from services import dask_cluster
@@ -19,14 +19,14 @@ from conftest import CORPUS, invoke
 from reliability import enso, one_line_error, wait_for
 
 #: the grid of the session's corpus run (results/small): 2 featurizers x 2 models x 2 sizes x 2 splits
-GRID = ("--sizes", "30,120", "--splits", "2")
+GRID = ("--sizes", "30,120", "--splits", "2", "-m", "logreg")
 COMPARED = (*RESULT_KEY, "metric", "value", "params")
 
 
-def comparable(path) -> list[tuple]:
-    """A results file's rows without the timing columns, in key order."""
+def comparable(path, model: str = "logreg") -> list[tuple]:
+    """A results file's rows of one model without the timing columns, in key order."""
     table = read_results(path)
-    return sorted(zip(*(table.column(c).to_pylist() for c in COMPARED)))
+    return sorted(row for row in zip(*(table.column(c).to_pylist() for c in COMPARED)) if row[2] == model)
 
 
 def test_grid_on_a_dask_cluster_equals_jobs_1_cell_for_cell(workspace, corpus_run, tmp_path):
@@ -63,27 +63,32 @@ def test_a_sigkilled_worker_has_its_groups_rerun_and_every_cell_written_once(wor
 def test_featurize_on_the_cluster_writes_the_file_a_local_run_writes(workspace, tmp_path, monkeypatch):
     import enso_ng.featurize.runner as runner
 
-    monkeypatch.setattr(runner, "BLOCK_ROWS", 700)  # three blocks of the 2,000 rows: three tasks, in order
-    local = workspace.parent / "local"
-    shutil.copytree(workspace, local)
-    shutil.rmtree(workspace / "features")
+    monkeypatch.setattr(runner, "BLOCK_ROWS", 100)  # three blocks of 300 rows: three tasks, written in order
+    source = tmp_path / "few.csv"
+    rows = pq.read_table(workspace / "datasets" / f"{CORPUS}.parquet", columns=["text", "label", "split"])
+    pa_csv.write_csv(rows.slice(0, 300), source)
+    local = tmp_path / "local"
+    for root in (workspace, local):
+        result = invoke(root, "download", "--from-file", str(source), "--name", "few", "--split-column", "split")
+        assert result.exit_code == 0, result.output
     with dask_cluster(tmp_path / "dask") as cluster:
-        result = invoke(workspace, "featurize", "-f", "bert", "-f", "tfidf", "--scheduler", cluster.address)
+        args = ("featurize", "-d", "few", "-f", "bert", "-f", "tfidf")
+        result = invoke(workspace, *args, "--scheduler", cluster.address)
     assert result.exit_code == 0, result.output
-    result = invoke(local, "featurize", "-f", "bert", "-f", "tfidf", "--force")
+    result = invoke(local, *args)
     assert result.exit_code == 0, result.output
     for featurizer in ("bert", "tfidf"):
-        ours, theirs = (w / "features" / CORPUS / f"{featurizer}.parquet" for w in (workspace, local))
+        ours, theirs = (w / "features" / "few" / f"{featurizer}.parquet" for w in (workspace, local))
         assert pq.ParquetFile(ours).num_row_groups == 3
         a, b = pq.read_table(ours), pq.read_table(theirs)
         assert a.column_names == b.column_names
         for name in a.column_names:
             assert a.column(name).equals(b.column(name)), (featurizer, name)
         meta, reference = FeaturesMeta.read(ours), FeaturesMeta.read(theirs)
-        assert meta.cache_key() == reference.cache_key() and meta.rows == reference.rows == 2000
-        assert meta.report == reference.report and meta.timing["timed_texts"] == 700
+        assert meta.cache_key() == reference.cache_key() and meta.rows == reference.rows == 300
+        assert meta.report == reference.report and meta.timing["timed_texts"] == 100
     assert not list((workspace / "features").rglob("*.tmp"))
-    dense = pq.read_table(workspace / "features" / CORPUS / "bert.parquet").column("features").to_pylist()
+    dense = pq.read_table(workspace / "features" / "few" / "bert.parquet").column("features").to_pylist()
     assert np.isfinite(np.asarray(dense, dtype=np.float32)).all()
 
 
@@ -91,17 +96,16 @@ def test_a_worker_that_cannot_see_the_workspace_is_a_one_line_error_naming_it(wo
     with dask_cluster(tmp_path / "dask", workers=0) as cluster:
         cluster.start_worker("blind", hide=workspace)
         address = cluster.wait_for_workers(1)["blind"]
-        result = invoke(workspace, "experiment", *GRID, "-m", "logreg", "--name", "x", "--scheduler", cluster.address)
+        result = invoke(workspace, "experiment", *GRID, "--name", "x", "--scheduler", cluster.address)
     error = one_line_error(result, f"worker {address} cannot see the workspace", str(workspace / "features"))
     assert "shared filesystem" in error
     assert not (workspace / "results").exists(), "a run that could not start left a folder"
 
 
 def test_local_n_starts_its_own_cluster_and_bad_addresses_are_one_line_errors(workspace, corpus_run):
-    result = invoke(workspace, "experiment", *GRID, "-m", "logreg", "--name", "small", "--scheduler", "local:2")
+    result = invoke(workspace, "experiment", *GRID, "--name", "small", "--scheduler", "local:2")
     assert result.exit_code == 0, result.output
-    ours = comparable(workspace / "results" / "small" / "results.parquet")
-    assert ours == [row for row in comparable(corpus_run / "results.parquet") if row[2] == "logreg"]
+    assert comparable(workspace / "results" / "small" / "results.parquet") == comparable(corpus_run / "results.parquet")
     for bad in ("local:0", "local:two"):
         one_line_error(invoke(workspace, "experiment", "--name", "y", "--scheduler", bad), f"--scheduler {bad!r}")
     one_line_error(
