@@ -103,30 +103,27 @@ def selection_options(*which: str) -> Callable:
     return decorate
 
 
-def scheduler_option(what: str) -> Callable:
-    """``--scheduler`` of featurize and experiment: a Dask scheduler, or local:N for a LocalCluster."""
+def service_option(option: str, what: str) -> Callable:
+    """``--scheduler`` (a Dask cluster, featurize and experiment) or ``--mlflow`` (a tracking URI,
+    experiment and visualize), declared once each; ``what`` says what it does for the command."""
     from enso_ng.cluster import ENV_SCHEDULER
-
-    return click.option(
-        "--scheduler",
-        envvar=ENV_SCHEDULER,
-        metavar="ADDRESS",
-        help=f"Dask scheduler (tcp://HOST:PORT), or local:N to start N single-threaded workers here (env "
-        f"{ENV_SCHEDULER}). {what} Workers must see the workspace at the same path. Extra: enso_ng[dask].",
-    )
-
-
-def mlflow_option(what: str) -> Callable:
-    """``--mlflow`` of experiment and visualize: an MLflow tracking URI."""
     from enso_ng.tracking import ENV_TRACKING
 
-    return click.option(
-        "--mlflow",
-        envvar=ENV_TRACKING,
-        metavar="URI",
-        help=f"Track the run in MLflow at URI (http://HOST:PORT, sqlite:///FILE.db; env {ENV_TRACKING}): one "
-        f"experiment per run name. {what} Extra: enso_ng[mlflow].",
-    )
+    envvar, metavar, text = {
+        "--scheduler": (
+            ENV_SCHEDULER,
+            "ADDRESS",
+            "Dask scheduler (tcp://HOST:PORT), or local:N to start N single-threaded workers here. {} "
+            "Workers must see the workspace at the same path. Extra: enso_ng[dask].",
+        ),
+        "--mlflow": (
+            ENV_TRACKING,
+            "URI",
+            "Track the run in MLflow at URI (http://HOST:PORT, sqlite:///FILE.db): one experiment per run "
+            "name. {} Extra: enso_ng[mlflow].",
+        ),
+    }[option]
+    return click.option(option, envvar=envvar, metavar=metavar, help=text.format(what) + f" [env {envvar}]")
 
 
 def _workspace(ctx: click.Context) -> Workspace:
@@ -389,7 +386,7 @@ def _model_shortcut(model: str, chosen: list[str]) -> list[str]:
 )
 @click.option("--layers", help="Shortcut for -o layers=... (bert): last, a layer number, mean, or all (stored each).")
 @click.option("--force", is_flag=True, help="Rebuild even if a matching cache exists.")
-@scheduler_option("Blocks of rows are embedded by its workers (on their GPU where they have one).")
+@service_option("--scheduler", "Blocks of rows are embedded by its workers (on their GPU where they have one).")
 @click.option("--list", "show_list", is_flag=True, help="List featurizers and their options.")
 @click.pass_context
 @_fail_cleanly
@@ -518,8 +515,8 @@ def featurize(
 @click.option("--sampler", help="How training subsets are drawn: stratified (default), natural, per_label.")
 @click.option("--resampler", help="Rebalance each training subset: none (default), oversample, undersample.")
 @click.option("--jobs", "-j", type=int, help="Worker processes; results are identical to --jobs 1 [default: 1].")
-@scheduler_option("Groups of cells run as tasks on its workers; results are identical to --jobs 1.")
-@mlflow_option("A parent run with the config, a child run per dataset x featurizer x model x size.")
+@service_option("--scheduler", "Groups of cells run as tasks on its workers; results are identical to --jobs 1.")
+@service_option("--mlflow", "A parent run with the config, a child run per dataset x featurizer x model x size.")
 @click.option("--name", help="Run name under results/ (default: run-<timestamp>); an existing run resumes.")
 @click.option("--list", "show_list", is_flag=True, help="List models (with parameters), metrics, samplers, resamplers.")
 @click.pass_context
@@ -641,7 +638,7 @@ def _print_experiment_parts() -> None:
     help="Cell of the confusion matrix [default: the best at the largest size of the first dataset].",
 )
 @click.option("--no-report", is_flag=True, help="Do not write report.html.")
-@mlflow_option("Every figure and report.html become artifacts of the run's parent run.")
+@service_option("--mlflow", "Every figure and report.html become artifacts of the run's parent run.")
 @click.pass_context
 @_fail_cleanly
 def visualize(
