@@ -16,7 +16,7 @@ import contextlib
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -68,6 +68,7 @@ class RunTracker:
         self._entities = (Metric, Param, RunTag)
         _quiet_mlflow()
         self.uri, self.run = uri, run
+        self.broken = False
         self.client = MlflowClient(tracking_uri=uri)
         with tracking_errors(uri):
             experiment = self.client.get_experiment_by_name(run)
@@ -119,7 +120,22 @@ class RunTracker:
                 updated += 1
         return updated
 
+    def mirror(self, results: pa.Table, warn: Callable[[str], None]) -> None:
+        """:meth:`sync` during a run: a tracking failure there stops tracking with a warning rather than
+        failing the grid, since ``results.parquet`` is safe and a resume logs what MLflow missed."""
+        if self.broken:
+            return
+        try:
+            self.sync(results)
+        except EnsoError as exc:
+            self.broken = True
+            warn(
+                f"{exc}; MLflow tracking stopped (results.parquet is complete: rerun with the same --name to log the rest)"
+            )
+
     def finish(self, state: str) -> None:
+        if self.broken:
+            return
         with tracking_errors(self.uri):
             self.client.set_tag(self.parent, STATE, state)
             self.client.set_terminated(self.parent, STATUS.get(state, "FINISHED"))

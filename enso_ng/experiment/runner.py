@@ -71,7 +71,7 @@ def _run_locked(
     run_dir = workspace.run_dir(config.name)
     check_resumable(run_dir, config)
     tracker = RunTracker(mlflow, config.name) if mlflow else None  # an unreachable tracker fails before work
-    writer = ResultsWriter(run_dir, config, on_flush=tracker.sync if tracker else None)
+    writer = ResultsWriter(run_dir, config, on_flush=(lambda table: tracker.mirror(table, warn)) if tracker else None)
     plan = plan_run(workspace, config, writer.done, warn)
     check_same_inputs(run_dir, config, plan.provenance)
     if not plan.groups and not writer.done:
