@@ -72,7 +72,7 @@ def connect(address: str) -> Iterator[Any]:
         else:
             target = address
         try:
-            client = stack.enter_context(Client(target, timeout="20s"))
+            client = stack.enter_context(Client(target, timeout="10s"))
         except OSError as exc:
             raise EnsoError(f"--scheduler {address}: cannot connect ({exc})") from None
         try:

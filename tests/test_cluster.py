@@ -29,9 +29,15 @@ def comparable(path, model: str = "logreg") -> list[tuple]:
     return sorted(row for row in zip(*(table.column(c).to_pylist() for c in COMPARED)) if row[2] == model)
 
 
-def test_grid_on_a_dask_cluster_equals_jobs_1_cell_for_cell(workspace, corpus_run, tmp_path):
-    with dask_cluster(tmp_path / "dask") as cluster:
-        result = invoke(workspace, "experiment", *GRID, "--name", "small", "--scheduler", cluster.address)
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    """A scheduler and two workers shared by the tests that leave them running (kills get their own)."""
+    with dask_cluster(tmp_path_factory.mktemp("dask")) as started:
+        yield started
+
+
+def test_grid_on_a_dask_cluster_equals_jobs_1_cell_for_cell(workspace, corpus_run, cluster):
+    result = invoke(workspace, "experiment", *GRID, "--name", "small", "--scheduler", cluster.address)
     assert result.exit_code == 0, result.output
     local = comparable(corpus_run / "results.parquet")
     on_cluster = comparable(workspace / "results" / "small" / "results.parquet")
@@ -60,7 +66,7 @@ def test_a_sigkilled_worker_has_its_groups_rerun_and_every_cell_written_once(wor
     assert comparable(workspace / "results" / "small" / "results.parquet") == comparable(corpus_run / "results.parquet")
 
 
-def test_featurize_on_the_cluster_writes_the_file_a_local_run_writes(workspace, tmp_path, monkeypatch):
+def test_featurize_on_the_cluster_writes_the_file_a_local_run_writes(workspace, tmp_path, monkeypatch, cluster):
     import enso_ng.featurize.runner as runner
 
     monkeypatch.setattr(runner, "BLOCK_ROWS", 100)  # three blocks of 300 rows: three tasks, written in order
@@ -71,9 +77,8 @@ def test_featurize_on_the_cluster_writes_the_file_a_local_run_writes(workspace, 
     for root in (workspace, local):
         result = invoke(root, "download", "--from-file", str(source), "--name", "few", "--split-column", "split")
         assert result.exit_code == 0, result.output
-    with dask_cluster(tmp_path / "dask") as cluster:
-        args = ("featurize", "-d", "few", "-f", "bert", "-f", "tfidf")
-        result = invoke(workspace, *args, "--scheduler", cluster.address)
+    args = ("featurize", "-d", "few", "-f", "bert", "-f", "tfidf")
+    result = invoke(workspace, *args, "--scheduler", cluster.address)
     assert result.exit_code == 0, result.output
     result = invoke(local, *args)
     assert result.exit_code == 0, result.output

@@ -110,9 +110,9 @@ def test_an_mlflow_server_gets_the_run_from_visualize_with_its_figures_and_from_
         result = invoke(run_workspace, *args, "--mlflow", url)
         assert result.exit_code == 0, result.output
         client, _, resumed, cells = tracked(url, "small")
-    assert resumed.info.run_id == parent.info.run_id
-    assert {n: cells[n].info.run_id for n in before} == before and len(cells) == len(before) + 2
-    check_against_results(client, cells, results)
+        assert resumed.info.run_id == parent.info.run_id
+        assert {n: cells[n].info.run_id for n in before} == before and len(cells) == len(before) + 2
+        check_against_results(client, cells, results)
 
 
 def test_tracking_errors_are_one_line(workspace, monkeypatch):
