@@ -64,7 +64,7 @@ def connect(address: str) -> Iterator[Any]:
                     n_workers=n,
                     threads_per_worker=1,
                     processes=True,
-                    dashboard_address=None,
+                    dashboard_address=":0",  # a free port: never a clash with a dashboard already running
                     silence_logs=logging.ERROR,
                 )
             )
