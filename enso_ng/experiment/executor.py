@@ -34,9 +34,15 @@ EXECUTORS: Registry[Executor] = Registry("executor")
 @EXECUTORS.register("local")
 @contextlib.contextmanager
 def local(groups: list[Group], root: Path, config: ExperimentConfig) -> Iterator[Results]:
-    """In order in this process, or with ``jobs > 1`` as worker processes complete them."""
+    """In order in this process, or with ``jobs > 1`` as worker processes complete them (started at the
+    first result asked for, after ``config.json`` is written, as before executors were context managers)."""
+    yield _local(groups, root, config)
+
+
+def _local(groups: list[Group], root: Path, config: ExperimentConfig) -> Results:
     if config.jobs == 1 or len(groups) <= 1:
-        yield ((run_group(root, config, group), group) for group in groups)
+        for group in groups:
+            yield run_group(root, config, group), group
         return
     context = multiprocessing.get_context("spawn")  # fresh interpreters: no inherited thread pools
     pool = ProcessPoolExecutor(
@@ -45,18 +51,14 @@ def local(groups: list[Group], root: Path, config: ExperimentConfig) -> Iterator
     with pool:
         pending = {pool.submit(run_group, root, config, group): group for group in groups}
         try:
-            yield _as_finished(pending)
+            while pending:
+                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    group = pending.pop(future)
+                    yield future.result(), group
         finally:
             for future in pending:
                 future.cancel()
-
-
-def _as_finished(pending: dict) -> Results:
-    while pending:
-        finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-        for future in finished:
-            group = pending.pop(future)
-            yield future.result(), group
 
 
 @EXECUTORS.register("dask")
