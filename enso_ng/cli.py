@@ -103,6 +103,29 @@ def selection_options(*which: str) -> Callable:
     return decorate
 
 
+def service_option(option: str, what: str) -> Callable:
+    """``--scheduler`` (a Dask cluster, featurize and experiment) or ``--mlflow`` (a tracking URI,
+    experiment and visualize), declared once each; ``what`` says what it does for the command."""
+    from enso_ng.cluster import ENV_SCHEDULER
+    from enso_ng.tracking import ENV_TRACKING
+
+    envvar, metavar, text = {
+        "--scheduler": (
+            ENV_SCHEDULER,
+            "ADDRESS",
+            "Dask scheduler (tcp://HOST:PORT), or local:N to start N single-threaded workers here. {} "
+            "Workers must see the workspace at the same path. Extra: enso_ng[dask].",
+        ),
+        "--mlflow": (
+            ENV_TRACKING,
+            "URI",
+            "Track the run in MLflow at URI (http://HOST:PORT, sqlite:///FILE.db): one experiment per run "
+            "name. {} Extra: enso_ng[mlflow].",
+        ),
+    }[option]
+    return click.option(option, envvar=envvar, metavar=metavar, help=text.format(what) + f" [env {envvar}]")
+
+
 def _workspace(ctx: click.Context) -> Workspace:
     return ctx.obj["workspace"]
 
@@ -363,6 +386,7 @@ def _model_shortcut(model: str, chosen: list[str]) -> list[str]:
 )
 @click.option("--layers", help="Shortcut for -o layers=... (bert): last, a layer number, mean, or all (stored each).")
 @click.option("--force", is_flag=True, help="Rebuild even if a matching cache exists.")
+@service_option("--scheduler", "Blocks of rows are embedded by its workers (on their GPU where they have one).")
 @click.option("--list", "show_list", is_flag=True, help="List featurizers and their options.")
 @click.pass_context
 @_fail_cleanly
@@ -375,6 +399,7 @@ def featurize(
     precision: str | None,
     layers: str | None,
     force: bool,
+    scheduler: str | None,
     show_list: bool,
 ) -> None:
     """Embed datasets with frozen representations into features/<dataset>/<featurizer>.parquet.
@@ -387,6 +412,7 @@ def featurize(
       enso featurize -f bert -d sst2 -o pooling=cls -o max_length=128
       enso featurize -f bert --precision auto --layers all
       enso featurize -f glove -f word2vec -f fasttext -f doc2vec
+      enso featurize -f bert --scheduler tcp://10.0.0.5:8786
       enso featurize --list
     """
     from enso_ng.featurize import FEATURIZERS
@@ -412,7 +438,7 @@ def featurize(
         raise EnsoError(f"no datasets in {workspace.datasets_dir} (run: enso download NAME)")
     for featurizer in chosen:
         for dataset in targets:
-            done = embed(dataset, featurizer, workspace, per_options[featurizer], force=force)
+            done = embed(dataset, featurizer, workspace, per_options[featurizer], force=force, scheduler=scheduler)
             if done.note:
                 click.echo(f"warning: {done.note}", err=True)
             meta, path = done.meta, workspace.features_path(dataset, featurizer)
@@ -489,6 +515,8 @@ def featurize(
 @click.option("--sampler", help="How training subsets are drawn: stratified (default), natural, per_label.")
 @click.option("--resampler", help="Rebalance each training subset: none (default), oversample, undersample.")
 @click.option("--jobs", "-j", type=int, help="Worker processes; results are identical to --jobs 1 [default: 1].")
+@service_option("--scheduler", "Groups of cells run as tasks on its workers; results are identical to --jobs 1.")
+@service_option("--mlflow", "A parent run with the config, a child run per dataset x featurizer x model x size.")
 @click.option("--name", help="Run name under results/ (default: run-<timestamp>); an existing run resumes.")
 @click.option("--list", "show_list", is_flag=True, help="List models (with parameters), metrics, samplers, resamplers.")
 @click.pass_context
@@ -499,6 +527,7 @@ def experiment(
     show_list: bool,
     name: str | None,
     model_options: tuple[str, ...],
+    mlflow: str | None,
     **options: Any,
 ) -> None:
     """Train light models on cached features at each training size; write results/<run>/.
@@ -513,6 +542,8 @@ def experiment(
       enso experiment --per-label 8,16,32 --name mteb-style
       enso experiment -m logreg -o logreg.Cs=0.01,0.1,1 --name small-C
       enso experiment --config grid.toml
+      enso experiment --scheduler tcp://10.0.0.5:8786 --mlflow http://127.0.0.1:5000 --name big
+      enso experiment --scheduler local:2 --mlflow sqlite:///mlflow.db
     """
     from enso_ng.experiment import default_run_name, run_experiment
     from enso_ng.experiment.config import parse_model_options, read_config_file, resolve
@@ -531,7 +562,9 @@ def experiment(
         for model, values in parse_model_options(list(model_options)).items():
             params[model] = {**params.get(model, {}), **values}
     config = resolve(merged, name or merged.get("name") or default_run_name())
-    outcome = run_experiment(workspace, config, warn=lambda message: click.echo(f"warning: {message}", err=True))
+    outcome = run_experiment(
+        workspace, config, warn=lambda message: click.echo(f"warning: {message}", err=True), mlflow=mlflow or None
+    )
     click.echo(
         f"wrote {outcome.path}: {outcome.cells} new cells"
         + (f", {outcome.resumed_cells} already there" if outcome.resumed_cells else "")
@@ -615,6 +648,7 @@ def _print_experiment_parts() -> None:
     help="Cell of the confusion matrix [default: the best at the largest size of the first dataset].",
 )
 @click.option("--no-report", is_flag=True, help="Do not write report.html.")
+@service_option("--mlflow", "Every figure and report.html become artifacts of the run's parent run.")
 @click.pass_context
 @_fail_cleanly
 def visualize(
@@ -631,6 +665,7 @@ def visualize(
     no_tsne: bool,
     confusion: str,
     no_report: bool,
+    mlflow: str | None,
 ) -> None:
     """Draw a run's learning curves, bars, rankings, labels needed, t-SNE map, confusion matrix and
     results/<run>/report.html, and print a compact summary.
@@ -641,6 +676,7 @@ def visualize(
       enso visualize --run first --metrics macro_f1,accuracy --format svg --threshold 0.85
       enso visualize --datasets sst2,trec --models logreg --confusion trec:bert:logreg:500
       enso visualize --run before --run after      # after against before, paired where the splits match
+      enso visualize --run big --mlflow http://127.0.0.1:5000
     """
     from enso_ng.visualize.draw import Options, draw, draw_comparison, resolve_run
 
@@ -671,6 +707,12 @@ def visualize(
         click.echo(f"note: {note}")
     for path in outcome.written:
         click.echo(f"wrote {path}")
+    if mlflow:
+        from enso_ng.tracking import log_visualization
+
+        name = names[-1]  # a comparison is written into the second run's folder: it belongs to that run
+        parent = log_visualization(mlflow, workspace.run_dir(name), outcome.written)
+        click.echo(f"logged {len(outcome.written)} files to MLflow {mlflow}, run {parent} of experiment {name!r}")
 
 
 def main() -> None:

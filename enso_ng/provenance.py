@@ -8,7 +8,7 @@ import platform
 
 from enso_ng import __version__
 
-PACKAGES = ("numpy", "scipy", "scikit-learn", "torch", "transformers", "pyarrow")
+PACKAGES = ("numpy", "scipy", "scikit-learn", "torch", "transformers", "pyarrow", "distributed", "mlflow-skinny")
 
 
 def library_versions() -> dict[str, str]:

@@ -68,6 +68,8 @@ class ExperimentConfig:
     resampler: str = "none"
     #: worker processes; the results do not depend on it
     jobs: int = 1
+    #: a Dask scheduler address (or ``local:N``) to run the groups on instead; nor does it change results
+    scheduler: str | None = None
 
     def split_seeds(self) -> list[int]:
         return [self.seed + i for i in range(self.splits)]
@@ -92,6 +94,12 @@ class ExperimentConfig:
             raise EnsoError(f"--sizes must be positive, not {self.sizes}")
         if self.jobs < 1:
             raise EnsoError(f"--jobs must be at least 1, not {self.jobs}")
+        if self.scheduler is not None:
+            from enso_ng.cluster import local_workers
+
+            local_workers(self.scheduler)  # local:N is checked here; an address when connecting
+            if self.jobs > 1:
+                raise EnsoError("--jobs and --scheduler both say where cells run: give one (local:N for N workers)")
         if not 0 < self.test_size or (self.test_size >= 1 and self.test_size != int(self.test_size)):
             raise EnsoError(f"--test-size must be a fraction below 1 or a whole count, not {self.test_size}")
 
@@ -154,6 +162,7 @@ SCALAR_KEYS = {
     "sampler": str,
     "resampler": str,
     "jobs": int,
+    "scheduler": str,
 }
 
 

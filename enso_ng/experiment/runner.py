@@ -20,6 +20,7 @@ from enso_ng.experiment.executor import EXECUTORS
 from enso_ng.experiment.selection import plan_run, select
 from enso_ng.experiment.writer import ResultsWriter, check_resumable, check_same_inputs, merged_provenance
 from enso_ng.progress import bar
+from enso_ng.tracking import RunTracker
 from enso_ng.workspace import LOCK_FILE, Workspace, run_lock
 
 
@@ -36,16 +37,25 @@ class Outcome:
 
 
 def run_experiment(
-    workspace: Workspace, config: ExperimentConfig, warn: Callable[[str], None] = print, executor: str = "local"
+    workspace: Workspace,
+    config: ExperimentConfig,
+    warn: Callable[[str], None] = print,
+    executor: str | None = None,
+    mlflow: str | None = None,
 ) -> Outcome:
-    """Run (or resume) the grid, holding the run's lock throughout. ``warn`` hears about skips at once."""
+    """Run (or resume) the grid, holding the run's lock throughout. ``warn`` hears about skips at once.
+
+    ``executor`` defaults to ``dask`` with ``config.scheduler``, else ``local``; ``mlflow`` is a tracking URI
+    that mirrors the results file as it is written.
+    """
     config.validate()
+    executor = executor or ("dask" if config.scheduler else "local")
     select(workspace, config)  # missing features fail here, before the run's folder exists
     run_dir = workspace.run_dir(config.name)
     new_results, new_run = not workspace.results_dir.exists(), not run_dir.exists()
     try:
         with run_lock(run_dir, config.name):
-            return _run_locked(workspace, config, warn, executor)
+            return _run_locked(workspace, config, warn, executor, mlflow)
     except BaseException:
         if new_run and run_dir.is_dir() and not any(p.name != LOCK_FILE for p in run_dir.iterdir()):
             shutil.rmtree(run_dir, ignore_errors=True)  # a run that wrote nothing leaves no folder
@@ -55,10 +65,13 @@ def run_experiment(
         raise
 
 
-def _run_locked(workspace: Workspace, config: ExperimentConfig, warn: Callable[[str], None], executor: str) -> Outcome:
+def _run_locked(
+    workspace: Workspace, config: ExperimentConfig, warn: Callable[[str], None], executor: str, mlflow: str | None
+) -> Outcome:
     run_dir = workspace.run_dir(config.name)
     check_resumable(run_dir, config)
-    writer = ResultsWriter(run_dir, config)
+    tracker = RunTracker(mlflow, config.name) if mlflow else None  # an unreachable tracker fails before work
+    writer = ResultsWriter(run_dir, config, on_flush=(lambda table: tracker.mirror(table, warn)) if tracker else None)
     plan = plan_run(workspace, config, writer.done, warn)
     check_same_inputs(run_dir, config, plan.provenance)
     if not plan.groups and not writer.done:
@@ -68,22 +81,29 @@ def _run_locked(workspace: Workspace, config: ExperimentConfig, warn: Callable[[
     provenance = merged_provenance(run_dir, plan.provenance)
     started = time.perf_counter()
     cells = sum(len(g.seeds) for g in plan.groups)
-    writer.record(provenance, state="running").write(run_dir)
+    record = writer.record(provenance, state="running")
     state = "interrupted"
-    try:
-        with bar(cells, desc=config.name, unit="cell") as progress:
-            for result, group in EXECUTORS.get(executor)(plan.groups, workspace.root, config):
-                for skip in result.skipped:
-                    warn(
-                        f"{skip['dataset']}: skipping {skip['featurizer']} {skip['model']} size "
-                        f"{skip['train_size']} split {skip['split']}: {skip['reason']}"
-                    )
-                writer.add(result)
-                progress.update(len(group.seeds))
-        state = "complete"
-    finally:
-        writer.flush()
-        writer.record(provenance, state=state).write(run_dir)
+    # entered first: a cluster that cannot run the grid fails before config.json says a run started
+    with EXECUTORS.get(executor)(plan.groups, workspace.root, config) as results:
+        record.write(run_dir)
+        if tracker is not None:
+            tracker.start(record, writer.previous)
+        try:
+            with bar(cells, desc=config.name, unit="cell") as progress:
+                for result, group in results:
+                    for skip in result.skipped:
+                        warn(
+                            f"{skip['dataset']}: skipping {skip['featurizer']} {skip['model']} size "
+                            f"{skip['train_size']} split {skip['split']}: {skip['reason']}"
+                        )
+                    writer.add(result)
+                    progress.update(len(group.seeds))
+            state = "complete"
+        finally:
+            writer.flush()
+            writer.record(provenance, state=state).write(run_dir)
+            if tracker is not None:
+                tracker.finish(state)
     return Outcome(
         run=config.name,
         path=str(writer.results_path),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -42,8 +43,12 @@ FLUSH_SECONDS = 5.0
 class ResultsWriter:
     """Collects group results and flushes them, with what was already there, every few seconds."""
 
-    def __init__(self, run_dir: Path, config: ExperimentConfig) -> None:
+    def __init__(
+        self, run_dir: Path, config: ExperimentConfig, on_flush: Callable[[pa.Table], Any] | None = None
+    ) -> None:
         self.run_dir = run_dir
+        #: hears the whole results table after each write (e.g. the MLflow tracker), never before it
+        self.on_flush = on_flush
         self.config = config
         self.results_path = run_dir / RESULTS_FILE
         self.confusion_path = run_dir / CONFUSION_FILE
@@ -83,6 +88,8 @@ class ResultsWriter:
                 self.confusion_path.unlink(missing_ok=True)
             raise
         self._last_flush = time.perf_counter()
+        if self.on_flush is not None:
+            self.on_flush(table)
 
     def record(self, provenance: dict[str, Any], state: str) -> RunRecord:
         """The run's ``config.json`` as it stands (``state`` is "running" until the run ends)."""

@@ -85,6 +85,12 @@ class Featurizer(ABC):
     model_option: ClassVar[str | None] = None
     #: vectors per row (a multi-layer encoder may store one per layer, flattened; see ``layer_mix``)
     layers: int = 1
+    #: attributes not pickled (loaded weights): a cluster worker receives the fitted featurizer without
+    #: them and loads them itself, lazily, from the same path (``enso featurize --scheduler``)
+    reloadable: ClassVar[tuple[str, ...]] = ()
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, **dict.fromkeys(self.reloadable)}
 
     def __init__(self, **options: Any) -> None:
         unknown = set(options) - set(self.options)

@@ -41,6 +41,13 @@ class BertFeaturizer(Featurizer):
         ),
     }
 
+    reloadable = ("_model", "_tokenizer")
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """On a cluster worker: its own device (a GPU worker embeds on its GPU); precision as resolved."""
+        self.__dict__.update(state)
+        self.device = _device()
+
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
         self.layer_choice = _parse_layers(str(self.config["layers"]))

@@ -26,6 +26,7 @@ MISSING = "featurizer 'elmo' needs simple-elmo-pytorch and h5py, not installed b
 @register("elmo")
 class ElmoFeaturizer(Featurizer):
     summary = "ELMo's three layers pooled over tokens (options.json + weights.hdf5 by path or URL; extra 'elmo')"
+    reloadable = ("_model",)
     options = {
         "options_file": Option("", "ELMo options.json, path or URL"),
         "weight_file": Option("", "ELMo weights (hdf5), path or URL"),

@@ -6,15 +6,19 @@ computed, so peak memory does not grow with the dataset. The file appears only w
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from enso_ng.errors import EnsoError
 from enso_ng.featurize.base import FEATURIZERS
+from enso_ng.featurize.sharded import cluster_blocks
 from enso_ng.formats import FeaturesMeta, features_batch, features_schema, read_dataset
 from enso_ng.progress import bar
 from enso_ng.provenance import library_versions, machine
@@ -35,9 +39,15 @@ class Featurized:
 
 
 def featurize(
-    dataset: str, featurizer: str, workspace: Workspace, options: dict[str, Any] | None = None, force: bool = False
+    dataset: str,
+    featurizer: str,
+    workspace: Workspace,
+    options: dict[str, Any] | None = None,
+    force: bool = False,
+    scheduler: str | None = None,
 ) -> Featurized:
-    """Write (or reuse) the features of one dataset."""
+    """Write (or reuse) the features of one dataset; with ``scheduler``, its blocks embedded by the
+    workers of that Dask cluster (``local:N``: a local one), into the same file a local run writes."""
     data_path = workspace.dataset_path(dataset)
     if not data_path.exists():
         raise EnsoError(f"no dataset {dataset!r} in {workspace.datasets_dir} (run: enso download {dataset})")
@@ -56,7 +66,37 @@ def featurize(
     labels = table.column("label").to_pylist()
     splits = table.column("split").to_pylist()
     model.fit(texts)
-    first, timing = _timed_first_block(model, texts)
+    with contextlib.ExitStack() as stack:
+        if scheduler is None:
+            first, timing = _timed_first_block(model, texts)
+            blocks = _local_blocks(model, texts, first)
+        else:
+            timing, blocks = stack.enter_context(
+                cluster_blocks(scheduler, model, texts, BLOCK_ROWS, _timed_first_block)
+            )
+        meta = _write(path, model, key, dataset, texts, labels, splits, timing, blocks)
+    meta.report = model.report()  # what transforming saw too; the file keeps what fitting saw
+    return Featurized(meta, cached=False, seconds=time.perf_counter() - started, note=note)
+
+
+def _local_blocks(model: Any, texts: list[str], first: Any) -> Iterator[Any]:
+    yield first
+    for start in range(BLOCK_ROWS, len(texts), BLOCK_ROWS):
+        yield model.transform(texts[start : start + BLOCK_ROWS])
+
+
+def _write(
+    path: Path,
+    model: Any,
+    key: dict[str, Any],
+    dataset: str,
+    texts: list[str],
+    labels: list,
+    splits: list,
+    timing: dict[str, Any],
+    blocks: Iterator[Any],
+) -> FeaturesMeta:
+    """The features file, one row group per block as it comes, renamed into place when complete."""
     schema = features_schema(model.dim, model.sparse, model.tokens)
     meta = FeaturesMeta(
         dataset=dataset,
@@ -74,16 +114,14 @@ def featurize(
     )
     with (
         parquet_writer(path, schema, meta.to_dict()) as writer,
-        bar(len(texts), desc=f"{featurizer} {dataset}", unit="text") as progress,
+        bar(len(texts), desc=f"{key['featurizer']} {dataset}", unit="text") as progress,
     ):
-        for start in range(0, len(texts), BLOCK_ROWS):
+        for start, X in zip(range(0, len(texts), BLOCK_ROWS), blocks):
             stop = min(start + BLOCK_ROWS, len(texts))
-            X = first if start == 0 else model.transform(texts[start:stop])
             rows = np.arange(start, stop, dtype=np.int64)
             writer.write_batch(features_batch(schema, rows, labels[start:stop], splits[start:stop], X))
             progress.update(stop - start)
-    meta.report = model.report()  # what transforming saw too; the file keeps what fitting saw
-    return Featurized(meta, cached=False, seconds=time.perf_counter() - started, note=note)
+    return meta
 
 
 def _timed_first_block(model: Any, texts: list[str]) -> tuple[Any, dict[str, Any]]:
