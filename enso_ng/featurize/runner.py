@@ -57,7 +57,11 @@ def featurize(
     splits = table.column("split").to_pylist()
     model.fit(texts)
     first, timing = _timed_first_block(model, texts)
-    schema = features_schema(model.dim, model.sparse, model.tokens)
+    schema = features_schema(model.dim, model.sparse, model.tokens, model.sequence, model.dtype)
+    if model.sequence:  # the size a user pays for keeping every token, known before the file is written
+        timing["bytes_per_1k"] = _bytes_per_1k(
+            features_batch(schema, np.arange(len(first)), labels[: len(first)], splits[: len(first)], first)
+        )
     meta = FeaturesMeta(
         dataset=dataset,
         **key,
@@ -66,6 +70,7 @@ def featurize(
         sparse=model.sparse,
         layers=model.layers,
         tokens=model.tokens,
+        sequence=model.sequence,
         # What fitting saw (truncated texts, out-of-vocabulary rate) belongs with the vectors it explains.
         report=model.report(),
         timing=timing,
@@ -84,6 +89,16 @@ def featurize(
             progress.update(stop - start)
     meta.report = model.report()  # what transforming saw too; the file keeps what fitting saw
     return Featurized(meta, cached=False, seconds=time.perf_counter() - started, note=note)
+
+
+def _bytes_per_1k(batch: Any) -> int:
+    """Bytes per 1,000 texts of the first block written as the file writes it (Parquet, zstd)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    sink = pa.BufferOutputStream()
+    pq.write_table(pa.Table.from_batches([batch]), sink, compression="zstd")
+    return round(1000 * sink.getvalue().size / max(batch.num_rows, 1))
 
 
 def _timed_first_block(model: Any, texts: list[str]) -> tuple[Any, dict[str, Any]]:
