@@ -57,6 +57,8 @@ class TargetModel(ClassifierMixin, BaseEstimator):
     accepts_sparse: ClassVar[bool] = True
     #: trains on an encoder's token ids (a ``tokens`` features file, -1 padded) instead of vectors
     takes_tokens: ClassVar[bool] = False
+    #: trains on each text's token vectors (a ``pooling=none`` features file, as ``TokenVectors``)
+    takes_sequences: ClassVar[bool] = False
     #: the strategy a user weighs it as (frozen features, fine-tuned, few-shot, distilled); in config.json
     strategy: ClassVar[str] = "frozen features"
     #: gets a :class:`CellContext` through ``attach`` before ``fit`` (unlabelled pool rows, other features)
