@@ -172,3 +172,52 @@ def inner_cv_choice(
             scores[i] += fit_score(candidate, X[train], y[train], X[valid], y[valid])
     best = int(np.argmax(scores))
     return candidates[best], {"cv_folds": len(splits), "cv_accuracy": round(float(scores[best] / len(splits)), 6)}
+
+
+@dataclass
+class StackedCV:
+    """The models of a stacked inner CV: for each candidate, one model per fold (trained on the fold's
+    training rows) and a final one on all rows, so a network holding them all trains in one run.
+
+    Model ``m`` is candidate ``m // per_candidate``, part ``m % per_candidate``; the last part is the final
+    model. ``masks`` (models, rows) say which rows each model's loss sees.
+    """
+
+    candidates: list[Any]
+    folds: list[tuple[np.ndarray, np.ndarray]]
+    masks: np.ndarray
+    #: each model's candidate value (e.g. its weight decay)
+    values: list[Any]
+
+    @classmethod
+    def plan(cls, codes: np.ndarray, candidates: Sequence[Any], folds: int, random_state: int) -> StackedCV:
+        candidates = list(candidates)
+        splits = cv_folds(codes, folds, random_state) if len(candidates) > 1 else []
+        masks, values = [], []
+        for candidate in candidates:
+            for train_idx, _ in splits:
+                mask = np.zeros(len(codes), dtype=np.float32)
+                mask[train_idx] = 1
+                masks.append(mask)
+                values.append(candidate)
+            masks.append(np.ones(len(codes), dtype=np.float32))
+            values.append(candidate)
+        return cls(candidates, splits, np.stack(masks), values)
+
+    @property
+    def per_candidate(self) -> int:
+        return len(self.folds) + 1
+
+    def choose(self, logits: Any, codes: np.ndarray) -> tuple[int, Any, dict[str, Any]]:
+        """(the kept model's index, its candidate, the CV record) from every model's (rows, models, classes)
+        logits on all rows: the final model of the candidate with the best mean validation accuracy."""
+        if not self.folds:
+            return self.per_candidate - 1, self.candidates[0], {"cv_folds": 0}
+        scores = np.zeros(len(self.candidates))
+        for c in range(len(self.candidates)):
+            for p, (_, valid_idx) in enumerate(self.folds):
+                predicted = np.asarray(logits[valid_idx, c * self.per_candidate + p].argmax(1))
+                scores[c] += (predicted == codes[valid_idx]).mean() / len(self.folds)
+        best = int(np.argmax(scores))
+        record = {"cv_folds": len(self.folds), "cv_accuracy": round(float(scores[best]), 6)}
+        return best * self.per_candidate + self.per_candidate - 1, self.candidates[best], record

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from enso_ng.experiment.models.base import MODELS, TargetModel, cv_folds
+from enso_ng.experiment.models.base import MODELS, StackedCV, TargetModel
 from enso_ng.formats import TokenVectors
 
 #: texts per forward pass when predicting (memory stays flat in the number of texts)
@@ -87,21 +87,11 @@ class SequenceModel(TargetModel):
 
     def fit(self, X: TokenVectors, y: np.ndarray) -> SequenceModel:
         self.classes_, codes = np.unique(y, return_inverse=True)
-        n, wds = len(codes), list(self.weight_decays)
-        folds = cv_folds(codes, self.cv, self.random_state) if len(wds) > 1 else []
-        masks, decay, valid = [], [], []
-        for wd in wds:  # model (candidate c, part p): parts 0..k-1 train on fold p's rows, part k on all
-            for train_idx, valid_idx in folds:
-                mask = np.zeros(n, dtype=np.float32)
-                mask[train_idx] = 1
-                masks.append(mask)
-                decay.append(wd)
-                valid.append(valid_idx)
-            masks.append(np.ones(n, dtype=np.float32))
-            decay.append(wd)
-            valid.append(None)
+        stack = StackedCV.plan(codes, self.weight_decays, self.cv, self.random_state)
         dev = device()
-        head = self._head(X.dim, len(self.classes_), len(masks), torch.Generator().manual_seed(self.random_state))
+        head = self._head(
+            X.dim, len(self.classes_), len(stack.values), torch.Generator().manual_seed(self.random_state)
+        )
         head.to(dev)
         values, token_mask = padded(X, dev)
         self._train(
@@ -109,24 +99,14 @@ class SequenceModel(TargetModel):
             values,
             token_mask,
             torch.as_tensor(codes, device=dev),
-            torch.as_tensor(np.stack(masks), device=dev),
-            torch.as_tensor(decay, dtype=torch.float32, device=dev),
+            torch.as_tensor(stack.masks, device=dev),
+            torch.as_tensor(stack.values, dtype=torch.float32, device=dev),
             torch.Generator().manual_seed(self.random_state + 1),
         )
-        per_model = len(folds) + 1
-        if folds:
-            logits = _logits(head, values, token_mask)  # (n, M, C)
-            scores = np.zeros(len(wds))
-            for m, valid_idx in enumerate(valid):
-                if valid_idx is not None:
-                    predicted = logits[valid_idx, m].argmax(1).numpy()
-                    scores[m // per_model] += (predicted == codes[valid_idx]).mean() / len(folds)
-            best = int(np.argmax(scores))
-            record = {"cv_folds": len(folds), "cv_accuracy": round(float(scores[best]), 6)}
-        else:
-            best, record = 0, {"cv_folds": 0}
-        self.head_ = head.select(best * per_model + per_model - 1).cpu()
-        self.best_params_ = {"weight_decay": wds[best], **self._described(), **record}
+        logits = _logits(head, values, token_mask) if stack.folds else None  # (n, M, C)
+        kept, wd, record = stack.choose(logits, codes)
+        self.head_ = head.select(kept).cpu()
+        self.best_params_ = {"weight_decay": wd, **self._described(), **record}
         return self
 
     def _train(
