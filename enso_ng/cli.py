@@ -562,7 +562,8 @@ def _print_experiment_parts() -> None:
             for c, on in (
                 ("batched", cls.batched),
                 ("layer-aware", cls.layer_aware),
-                ("dense only", not cls.accepts_sparse),
+                ("token vectors", cls.takes_sequences),
+                ("dense only", not cls.accepts_sparse and not cls.takes_sequences),
             )
             if on
         ]
