@@ -141,7 +141,7 @@ def test_token_vectors_select_rows_like_a_matrix():
 
 
 def test_bilstm_reads_word_order_where_mean_pooled_glove_is_at_chance(tmp_path):
-    """Measured: bilstm 1.00, logreg and mlp on the mean 0.43-0.55 (chance) on 300 test texts."""
+    """Measured: bilstm 1.00, logreg 0.48 and mlp 0.49 on the mean (chance), 300 test texts."""
     ws = dataset(tmp_path, 300, 300)
     assert invoke(ws, "featurize", "-f", "glove", "-d", "marked", "-o", "pooling=none").exit_code == 0
     result = invoke(
@@ -150,18 +150,20 @@ def test_bilstm_reads_word_order_where_mean_pooled_glove_is_at_chance(tmp_path):
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     got = accuracies(ws, "order")
+    print("marked task, glove:", got)  # shown with pytest -s
     assert got["bilstm"] >= 0.95, got
     assert got["logreg"] <= 0.62 and got["mlp"] <= 0.62, got
 
 
 def test_attention_over_minilm_token_vectors_beats_their_mean(tmp_path):
-    """Measured: attention 0.97, logreg on the mean of the same token vectors 0.71 (400 test texts)."""
+    """Measured: attention 0.97, logreg on the mean of the same token vectors 0.715 (400 test texts)."""
     ws = dataset(tmp_path, 400, 400)
     result = invoke(ws, "featurize", "-f", "bert", "-d", "marked", "-o", "pooling=none", "-o", "dtype=float16")
     assert result.exit_code == 0, result.output
     result = invoke(ws, "experiment", "-m", "logreg,attention", "--sizes", "400", "--splits", "1", "--name", "mark")
     assert result.exit_code == 0, result.output
     got = accuracies(ws, "mark")
+    print("marked task, MiniLM:", got)  # shown with pytest -s
     assert got["attention"] >= 0.9 and got["attention"] - got["logreg"] >= 0.15, got
 
 
