@@ -69,8 +69,9 @@ def serve_shared() -> tuple[subprocess.Popen | None, list[str]]:
     return server, ["--mirror", f"http://127.0.0.1:{line.split(' port ')[1].split()[0]}"]
 
 
-def prepare(workspace: Path, datasets: list[str], featurizers: list[str]) -> None:
-    """Download and featurize what is missing (through a loopback mirror of ../shared where it exists)."""
+def prepare(workspace: Path, datasets: list[str], featurizers: list[str], options: tuple[str, ...] = ()) -> None:
+    """Download and featurize what is missing (through a loopback mirror of ../shared where it exists),
+    with featurizer ``options`` (``key=value``)."""
     ws = Workspace.resolve(workspace)
     missing = [d for d in datasets if any((d, f) not in ws.featurized() for f in featurizers)]
     if not missing:
@@ -87,6 +88,7 @@ def prepare(workspace: Path, datasets: list[str], featurizers: list[str]) -> Non
         "featurize",
         *[a for f in featurizers for a in ("-f", f)],
         *[a for d in missing for a in ("-d", d)],
+        *[a for o in options for a in ("-o", o)],
     ]
     subprocess.run(featurize, check=True)
 

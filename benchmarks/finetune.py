@@ -189,7 +189,7 @@ def load_cells(path: Path) -> dict:
     return dict(sorted(table.items()))
 
 
-def print_finetune(table: dict) -> None:
+def print_finetune(table: dict, cells: list[dict]) -> None:
     print(
         f"\n{'dataset':8} {'size':>5} {'Trainer fit s':>13} {'enso fit s':>10} {'fit ratio':>9} "
         f"{'Trainer pred s':>14} {'enso pred s':>11} {'acc Trainer':>11} {'acc enso':>8}"
@@ -207,6 +207,15 @@ def print_finetune(table: dict) -> None:
             totals[side][2] += sides[side][2]
     o, t = totals["ours"], totals["trainer"]
     n = len(o[2])
+    fit_ratios = sorted(c["trainer"]["fit"] / c["ours"]["fit"] for c in cells)
+    all_ratios = sorted(
+        (c["trainer"]["fit"] + c["trainer"]["predict"]) / (c["ours"]["fit"] + c["ours"]["predict"]) for c in cells
+    )
+    print(
+        f"per-cell ratio, median (min-max): fit {np.median(fit_ratios):.2f}x ({fit_ratios[0]:.2f}-{fit_ratios[-1]:.2f}), "
+        f"fit + predict {np.median(all_ratios):.2f}x ({all_ratios[0]:.2f}-{all_ratios[-1]:.2f}); the median is the "
+        "robust figure on a shared machine, where one slow phase can swell a single cell"
+    )
     print(
         f"total over {n} cells: fit {t[0]:.0f} s (Trainer) vs {o[0]:.0f} s (enso_ng), {t[0] / o[0]:.2f}x; "
         f"fit + predict {t[0] + t[1]:.0f} s vs {o[0] + o[1]:.0f} s, {(t[0] + t[1]) / (o[0] + o[1]):.2f}x; "
@@ -283,7 +292,7 @@ def main() -> None:
     else:
         args.cells.unlink(missing_ok=True)
         table = finetune_part(ws, args)
-    print_finetune(table)
+    print_finetune(table, [json.loads(line) for line in args.cells.read_text().splitlines()])
     if not args.no_strategies:
         seconds, rows = strategies_part(args.workspace, args)
         print_strategies(seconds, rows, table, args)

@@ -411,6 +411,7 @@ def featurize(
       enso featurize --featurizers bert,tfidf
       enso featurize -f bert -d sst2 -o pooling=cls -o max_length=128
       enso featurize -f bert --precision auto --layers all
+      enso featurize -f bert -d sst2 -o pooling=none -o max_tokens=64 -o dtype=float16
       enso featurize -f glove -f word2vec -f fasttext -f doc2vec
       enso featurize -f bert --scheduler tcp://10.0.0.5:8786
       enso featurize --list
@@ -449,11 +450,13 @@ def featurize(
                 extra = "".join(
                     f", {k.replace('_', ' ')} {v}"
                     for k, v in meta.report.items()
-                    if k in ("truncated", "oov_rate", "precision")
+                    if k in ("truncated", "oov_rate", "precision", "capped")
                 )
-                click.echo(
-                    f"wrote {path}: {meta.rows} x {meta.dim} in {done.seconds:.1f} s ({rate:.0f} texts/s{extra})"
-                )
+                shape = f"{meta.rows} texts x tokens x {meta.dim}" if meta.sequence else f"{meta.rows} x {meta.dim}"
+                click.echo(f"wrote {path}: {shape} in {done.seconds:.1f} s ({rate:.0f} texts/s{extra})")
+                if meta.sequence:
+                    size = path.stat().st_size
+                    click.echo(f"  {size / 1e6:.1f} MB, {1000 * size / max(meta.rows, 1) / 1e6:.2f} MB per 1,000 texts")
 
 
 @cli.command()
@@ -593,7 +596,8 @@ def _print_experiment_parts() -> None:
             for c, on in (
                 ("batched", cls.batched),
                 ("layer-aware", cls.layer_aware),
-                ("dense only", not cls.accepts_sparse),
+                ("token vectors", cls.takes_sequences),
+                ("dense only", not cls.accepts_sparse and not cls.takes_sequences),
             )
             if on
         ]

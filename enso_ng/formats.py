@@ -118,6 +118,9 @@ class FeaturesMeta(Record):
     #: token ids of an encoder (``params`` names it: ``model``, ``weights_sha256``), for models that fine-tune
     #: it; ``dim`` is then the most tokens a row may hold
     tokens: bool = False
+    #: token vectors per row (``pooling=none``): a ``vectors`` list of ``dim``-wide token vectors and its
+    #: ``length``, padding excluded; ``dim`` is then one token vector's width
+    sequence: bool = False
     #: what the run saw (truncated texts, out-of-vocabulary rate, precision used)
     report: dict[str, Any] = field(default_factory=dict)
     #: inference cost: seconds to embed 1,000 texts, timed on the first block (up to 4,096 texts), and where
@@ -140,6 +143,7 @@ class FeaturesMeta(Record):
             "sparse": self.sparse,
             "layers": self.layers,
             "tokens": self.tokens,
+            "sequence": self.sequence,
         }
 
 
@@ -168,21 +172,37 @@ def read_dataset(path: Path) -> tuple[pa.Table, DatasetMeta]:
 # ---------------------------------------------------------------------------------------- features/
 
 
-def features_schema(dim: int, sparse: bool, tokens: bool = False) -> pa.Schema:
-    """Dense vectors (``features``), sparse ones (``indices``/``values``) or an encoder's token ids (``tokens``)."""
+def features_schema(
+    dim: int, sparse: bool, tokens: bool = False, sequence: bool = False, dtype: str = "float32"
+) -> pa.Schema:
+    """Dense vectors (``features``), sparse ones (``indices``/``values``), an encoder's token ids
+    (``tokens``), or each text's token vectors (``length`` and ``vectors``, in ``dtype``)."""
     base = [pa.field("row", pa.int64(), nullable=False), pa.field("label", pa.string()), pa.field("split", pa.string())]
     if tokens:
         return pa.schema(base + [pa.field("tokens", pa.list_(pa.int32()))])
+    if sequence:
+        value = pa.float16() if dtype == "float16" else pa.float32()
+        return pa.schema(base + [pa.field("length", pa.int32()), pa.field("vectors", pa.list_(pa.list_(value, dim)))])
     if sparse:
         return pa.schema(base + [pa.field("indices", pa.list_(pa.int32())), pa.field("values", pa.list_(pa.float32()))])
     return pa.schema(base + [pa.field("features", pa.list_(pa.float32(), dim))])
 
 
 def features_batch(schema: pa.Schema, rows: np.ndarray, labels: list, splits: list, X: Any) -> pa.RecordBatch:
-    """Encode a block of feature vectors (dense array, CSR matrix, or token id lists) as one record batch."""
+    """Encode a block of feature vectors (dense array, CSR matrix, token id lists, or one (tokens, dim)
+    array per text) as one record batch."""
     columns = [pa.array(rows, pa.int64()), pa.array(labels, pa.string()), pa.array(splits, pa.string())]
     if "tokens" in schema.names:
         columns.append(pa.array([list(map(int, ids)) for ids in X], pa.list_(pa.int32())))
+    elif "vectors" in schema.names:
+        vectors_type = schema.field("vectors").type
+        dim, value = vectors_type.value_type.list_size, vectors_type.value_type.value_type
+        lengths = np.array([len(v) for v in X], dtype=np.int32)
+        flat = np.concatenate([np.asarray(v).reshape(-1, dim) for v in X] or [np.zeros((0, dim))])
+        flat = flat.astype(value.to_pandas_dtype(), copy=False).reshape(-1)
+        offsets = pa.array(np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32))
+        columns.append(pa.array(lengths, pa.int32()))
+        columns.append(pa.ListArray.from_arrays(offsets, pa.FixedSizeListArray.from_arrays(pa.array(flat), dim)))
     elif sp.issparse(X):
         X = X.tocsr()
         offsets = pa.array(X.indptr.astype(np.int32))
@@ -194,6 +214,65 @@ def features_batch(schema: pa.Schema, rows: np.ndarray, labels: list, splits: li
     return pa.RecordBatch.from_arrays(columns, schema=schema)
 
 
+class TokenVectors:
+    """Each text's token vectors, stored back to back (``values``, one row per token, as stored: float16
+    or float32) with ``offsets`` into them; no padding is held, so memory is what the file holds.
+
+    Rows are selected like a matrix's (``X[rows]``), so the experiment code slices it as it slices
+    vectors; :meth:`padded` makes the (texts, longest, dim) batch and mask a sequence model needs.
+    """
+
+    def __init__(self, values: np.ndarray, offsets: np.ndarray) -> None:
+        self.values = values
+        self.offsets = np.asarray(offsets, dtype=np.int64)
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.diff(self.offsets)
+
+    @property
+    def dim(self) -> int:
+        return int(self.values.shape[1])
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """(texts, longest text in tokens, dim): the padded shape."""
+        return (len(self), int(self.lengths.max(initial=0)), self.dim)
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def __getitem__(self, rows: Any) -> TokenVectors:
+        rows = np.arange(len(self))[rows]
+        lengths = self.lengths[rows]
+        starts = self.offsets[rows]
+        take = np.repeat(starts - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths) + np.arange(lengths.sum())
+        return TokenVectors(self.values[take], np.concatenate([[0], np.cumsum(lengths)]))
+
+    def padded(self) -> tuple[np.ndarray, np.ndarray]:
+        """float32 (texts, longest, dim) zero-padded, and the (texts, longest) mask of real tokens.
+
+        A text with no tokens (no known word) holds one zero vector, so a softmax over it is defined.
+        """
+        n, longest, dim = self.shape
+        longest = max(longest, 1)
+        lengths = self.lengths
+        mask = np.arange(longest)[None, :] < lengths[:, None]
+        out = np.zeros((n, longest, dim), dtype=np.float32)
+        out[mask] = self.values
+        mask[lengths == 0, 0] = True
+        return out, mask
+
+    def mean(self) -> np.ndarray:
+        """One float32 vector per text: the mean of its tokens (padding excluded; zeros for an empty text)."""
+        sums = np.add.reduceat(self.values.astype(np.float32), self.offsets[:-1], axis=0) if len(self.values) else None
+        out = np.zeros((len(self), self.dim), dtype=np.float32)
+        lengths = self.lengths
+        if sums is not None:
+            out[lengths > 0] = sums[lengths > 0] / lengths[lengths > 0, None]
+        return out
+
+
 @dataclass
 class Features:
     """A features file decoded for modelling."""
@@ -203,9 +282,15 @@ class Features:
     splits: np.ndarray
     rows: np.ndarray
     meta: FeaturesMeta
+    _mean: np.ndarray | None = field(default=None, repr=False)
 
     def pooled(self) -> np.ndarray | sp.csr_matrix:
-        """One vector per row: multi-layer features averaged over their layers, others as stored."""
+        """One vector per row: multi-layer features averaged over their layers, token vectors averaged
+        over each text's tokens (padding excluded; computed once), others as stored."""
+        if isinstance(self.X, TokenVectors):
+            if self._mean is None:
+                self._mean = self.X.mean()
+            return self._mean
         layers = self.meta.layers
         if layers < 2:
             return self.X
@@ -218,6 +303,22 @@ def _padded_ids(column: pa.ListArray) -> np.ndarray:
     X = np.full((len(column), int(lengths.max(initial=1))), -1, dtype=np.int64)
     X[np.arange(X.shape[1])[None, :] < lengths[:, None]] = column.values.to_numpy()
     return X
+
+
+def _token_vectors(path: Path, table: pa.Table, dim: int) -> tuple[TokenVectors, np.ndarray]:
+    column = table.column("vectors").combine_chunks()
+    offsets = column.offsets.to_numpy().astype(np.int64)
+    lengths = table.column("length").to_numpy()
+    if not np.array_equal(np.diff(offsets), lengths):
+        bad = int(np.flatnonzero(np.diff(offsets) != lengths)[0])
+        raise EnsoError(
+            f"{path}: row {bad} holds {np.diff(offsets)[bad]} token vectors, but its length says {lengths[bad]}"
+        )
+    flat = column.values.flatten().to_numpy(zero_copy_only=False)
+    if flat.size % dim or flat.size // dim < offsets[-1]:
+        raise EnsoError(f"{path}: token vectors hold {flat.size} values, not tokens x dim = {offsets[-1]} x {dim}")
+    values = flat.reshape(-1, dim)[offsets[0] : offsets[-1]]
+    return TokenVectors(values, offsets - offsets[0]), values
 
 
 def read_labels_and_splits(path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -235,6 +336,8 @@ def read_features(path: Path) -> Features:
     table = read_table(path)
     if "tokens" in table.column_names:
         X, data = _padded_ids(table.column("tokens").combine_chunks()), np.zeros(0)
+    elif "vectors" in table.column_names:
+        X, data = _token_vectors(path, table, meta.dim)
     elif "indices" in table.column_names:
         indices, values = table.column("indices").combine_chunks(), table.column("values").combine_chunks()
         indptr = indices.offsets.to_numpy()
@@ -249,7 +352,7 @@ def read_features(path: Path) -> Features:
         X = flat.reshape(table.num_rows, meta.dim)
         data = flat
     else:
-        raise EnsoError(f"{path}: neither a 'features' column nor 'indices'/'values' columns")
+        raise EnsoError(f"{path}: none of the columns 'features', 'indices'/'values', 'vectors', 'tokens'")
     if not np.isfinite(data).all():
         raise EnsoError(f"{path}: features contain NaN or infinite values")
     labels, splits = (np.asarray(table.column(c).to_pylist(), dtype=object) for c in ("label", "split"))

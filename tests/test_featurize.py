@@ -72,7 +72,7 @@ def test_bad_requests_are_one_line_errors(corpus_workspace, tmp_path):
         (("featurize", "-f", "bert", "-d", "nope"), "no dataset 'nope'"),
         (("featurize", "-f", "tfidf", "-d", CORPUS, "-o", "colour=red"), "no chosen featurizer has option 'colour'"),
         (("featurize", "-f", "tfidf", "-d", CORPUS, "-o", "min_df=lots"), "min_df='lots' is not a int"),
-        (("featurize", "-f", "bert", "-d", CORPUS, "-o", "pooling=median"), "pooling must be mean, cls or max"),
+        (("featurize", "-f", "bert", "-d", CORPUS, "-o", "pooling=median"), "pooling must be mean, cls, max or none"),
     ]
     for args, message in cases:
         result = invoke(corpus_workspace, *args)

@@ -67,7 +67,7 @@ def run_group(root: Path, config: ExperimentConfig, group: Group) -> GroupResult
         path = Workspace(Path(root)).features_path(group.dataset, group.featurizer)
         feats = _features(path)
         model_cls = MODELS.get(group.model)
-        X = feats.X if model_cls.layer_aware else feats.pooled()
+        X = feats.X if model_cls.layer_aware or model_cls.takes_sequences else feats.pooled()
         plans = _cached_plans(path, feats, config, group.seeds)
         result = GroupResult()
         seeds, trains, fits = _training_rows(feats, plans, config, group, result)

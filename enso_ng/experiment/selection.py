@@ -116,6 +116,12 @@ def _check_inputs(
                     f"(featurizers: {', '.join(featurizers)}; models: {', '.join(models)}); add it, or choose "
                     f"another with -o {model}.teacher=FEATURIZER:MODEL"
                 )
+        if MODELS.get(model).takes_sequences and not any(metas[f].sequence for f in featurizers):
+            paths = ", ".join(str(workspace.features_path(dataset, f)) for f in featurizers)
+            raise EnsoError(
+                f"model {model!r} reads token vectors, and {paths} {'holds' if len(featurizers) == 1 else 'hold'} "
+                f"pooled vectors; run: enso featurize -f {featurizers[0]} -d {dataset} -o pooling=none"
+            )
         if MODELS.get(model).takes_tokens and not any(metas[f].tokens for f in featurizers):
             paths = ", ".join(str(workspace.features_path(dataset, f)) for f in featurizers)
             raise EnsoError(
@@ -131,6 +137,8 @@ def _unfit(model: str, meta: FeaturesMeta, params: dict[str, Any]) -> str | None
         return f"{meta.featurizer} features are its teacher's own"
     if cls.layer_aware and meta.layers < 2:
         return f"{meta.featurizer} features have one layer (featurize with every layer stored to use it)"
+    if cls.takes_sequences and not meta.sequence:
+        return f"{meta.featurizer} features are pooled, and {model} reads token vectors (featurize -o pooling=none)"
     if meta.tokens != cls.takes_tokens:
         if cls.takes_tokens:
             return f"{meta.featurizer} features are vectors, and {model} trains on token ids (featurize -f bert_tokens)"

@@ -85,6 +85,10 @@ class Featurizer(ABC):
     model_option: ClassVar[str | None] = None
     #: vectors per row (a multi-layer encoder may store one per layer, flattened; see ``layer_mix``)
     layers: int = 1
+    #: stores each text's token vectors (``pooling=none``): ``transform`` returns one (tokens, dim) array
+    #: per text, written as ``vectors`` in ``dtype``; see :class:`TokenVectorOptions`
+    sequence: bool = False
+    dtype: str = "float32"
     #: attributes not pickled (loaded weights): a cluster worker receives the fitted featurizer without
     #: them and loads them itself, lazily, from the same path (``enso featurize --scheduler``)
     reloadable: ClassVar[tuple[str, ...]] = ()
@@ -121,6 +125,36 @@ class Featurizer(ABC):
     def report(self) -> dict[str, Any]:
         """Statistics worth telling the user after a run (e.g. truncated texts)."""
         return {}
+
+
+#: the options a featurizer that can keep token vectors declares, next to ``pooling`` (with "none" among its
+#: choices)
+TOKEN_VECTOR_OPTIONS = {
+    "max_tokens": Option(
+        128,
+        "pooling=none: token vectors kept per text (the rest are cut, and counted)",
+        check=positive,
+        check_text="positive",
+    ),
+    "dtype": Option("float32", "pooling=none: stored precision of token vectors", choices=("float32", "float16")),
+}
+
+
+def token_vector_setup(featurizer: Featurizer) -> None:
+    """Set ``sequence``/``dtype`` from ``pooling``; the token-vector options mean nothing for pooled vectors,
+    so setting them there is an error, and they stay out of a pooled file's cache key."""
+    featurizer.sequence = featurizer.config["pooling"] == "none"
+    featurizer.dtype = str(featurizer.config["dtype"])
+    if not featurizer.sequence:
+        for key, option in TOKEN_VECTOR_OPTIONS.items():
+            if featurizer.config[key] != option.default:
+                raise EnsoError(f"featurizer {featurizer.name!r}: option {key} applies to pooling=none only")
+
+
+def token_vector_params(featurizer: Featurizer, params: dict[str, Any]) -> dict[str, Any]:
+    if featurizer.sequence:
+        return params
+    return {k: v for k, v in params.items() if k not in TOKEN_VECTOR_OPTIONS}
 
 
 def _coerce(featurizer: str, key: str, value: Any, default: Any) -> Any:

@@ -14,7 +14,15 @@ import numpy as np
 
 from enso_ng.encoders import DEFAULT_MODEL, quiet_transformers, resolve_model_folder, weights_sha256
 from enso_ng.errors import EnsoError
-from enso_ng.featurize.base import Featurizer, Option, positive, register
+from enso_ng.featurize.base import (
+    TOKEN_VECTOR_OPTIONS,
+    Featurizer,
+    Option,
+    positive,
+    register,
+    token_vector_params,
+    token_vector_setup,
+)
 
 
 @register("bert")
@@ -23,7 +31,11 @@ class BertFeaturizer(Featurizer):
     model_option = "model"
     options = {
         "model": Option(DEFAULT_MODEL, "Hugging Face model id or local folder"),
-        "pooling": Option("mean", "over tokens", choices=("mean", "cls", "max")),
+        "pooling": Option(
+            "mean",
+            "over tokens; none stores each token's vector (for sequence models)",
+            choices=("mean", "cls", "max", "none"),
+        ),
         "normalize": Option(True, "L2-normalise each vector (as sentence-transformers does)"),
         "max_length": Option(
             256, "tokens per text; longer texts are truncated and counted", check=positive, check_text="positive"
@@ -39,6 +51,7 @@ class BertFeaturizer(Featurizer):
         "batch_size": Option(
             64, "texts per forward pass (does not change the vectors)", check=positive, check_text="positive"
         ),
+        **TOKEN_VECTOR_OPTIONS,
     }
 
     reloadable = ("_model", "_tokenizer")
@@ -51,16 +64,22 @@ class BertFeaturizer(Featurizer):
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
         self.layer_choice = _parse_layers(str(self.config["layers"]))
+        token_vector_setup(self)
+        if self.sequence and self.layer_choice == "all":
+            raise EnsoError(
+                "featurizer 'bert': pooling=none stores one layer's token vectors; choose layers=last, mean or N"
+            )
         self.device = _device()
         self.precision = resolve_precision(str(self.config["precision"]), self.device)
         self.folder = resolve_model_folder(str(self.config["model"]))
         self._model = None
         self._tokenizer = None
         self.truncated = 0
+        self.capped = 0
         self.texts_seen = 0
 
     def params(self) -> dict[str, Any]:
-        params = {k: v for k, v in self.config.items() if k != "batch_size"}
+        params = token_vector_params(self, {k: v for k, v in self.config.items() if k != "batch_size"})
         params["precision"] = self.precision  # resolved: "auto" caches what it actually ran
         params["weights_sha256"] = weights_sha256(self.folder)
         return params
@@ -92,19 +111,26 @@ class BertFeaturizer(Featurizer):
         lengths = [len(ids) for ids in self._tokenizer(unique, truncation=False)["input_ids"]]
         self.texts_seen = len(unique)
         self.truncated = sum(n > int(self.config["max_length"]) for n in lengths)
+        self.capped = sum(n > self._longest() for n in lengths) if self.sequence else 0
         return self
 
-    def transform(self, texts: Sequence[str]) -> np.ndarray:
+    def _longest(self) -> int:
+        """Tokens the encoder reads per text: with token vectors stored, no more than are kept."""
+        if self.sequence:
+            return min(int(self.config["max_length"]), int(self.config["max_tokens"]))
+        return int(self.config["max_length"])
+
+    def transform(self, texts: Sequence[str]) -> np.ndarray | list[np.ndarray]:
         import torch
 
         self._load()
         unique, inverse = np.unique(np.asarray(texts, dtype=object), return_inverse=True)
-        max_length = int(self.config["max_length"])
+        max_length = self._longest()
         # Tokenize once; sort by token count so each batch pads to a similar length (padding is wasted
         # compute), then pad each batch from the stored ids rather than tokenizing again.
         encoded = self._tokenizer(list(unique), truncation=True, max_length=max_length)
         order = np.argsort([len(ids) for ids in encoded["input_ids"]], kind="stable")
-        out = np.empty((len(unique), self.dim), dtype=np.float32)
+        out: Any = [None] * len(unique) if self.sequence else np.empty((len(unique), self.dim), dtype=np.float32)
         batch_size = int(self.config["batch_size"])
         hidden_states = self.layer_choice != "last"
         with torch.inference_mode(), self._autocast():
@@ -114,6 +140,9 @@ class BertFeaturizer(Featurizer):
                 batch = self._tokenizer.pad(features, padding=True, return_tensors="pt").to(self.device)
                 output = self._model(**batch, output_hidden_states=hidden_states)
                 mask = batch["attention_mask"]
+                if self.sequence:
+                    self._keep_tokens(out, idx, output, mask)
+                    continue
                 if self.layer_choice == "last":
                     pooled = self._pool(output.last_hidden_state, mask)
                 elif self.layer_choice == "all":  # (batch, layers, dim), flattened row-major
@@ -123,7 +152,24 @@ class BertFeaturizer(Featurizer):
                 else:
                     pooled = self._pool(output.hidden_states[self.layer_choice], mask)
                 out[idx] = pooled.float().cpu().numpy()
+        if self.sequence:
+            return [out[i] for i in inverse]
         return out[inverse]
+
+    def _keep_tokens(self, out: list, idx: np.ndarray, output: Any, mask: Any) -> None:
+        """Each text's token vectors, special tokens included and padding excluded (so their mean is
+        ``pooling=mean`` before normalising)."""
+        import torch
+
+        if self.layer_choice == "last":
+            hidden = output.last_hidden_state
+        elif self.layer_choice == "mean":
+            hidden = torch.stack(output.hidden_states[1:]).mean(0)
+        else:
+            hidden = output.hidden_states[self.layer_choice]
+        hidden = hidden.float().cpu().numpy()
+        for j, (i, n) in enumerate(zip(idx, mask.sum(1).tolist())):
+            out[i] = hidden[j, :n].astype(self.dtype)
 
     def _autocast(self):
         import contextlib
@@ -157,6 +203,7 @@ class BertFeaturizer(Featurizer):
             "max_length": self.config["max_length"],
             "device": str(self.device),
             "precision": self.precision,
+            **({"max_tokens": self.config["max_tokens"], "capped": self.capped} if self.sequence else {}),
         }
 
 

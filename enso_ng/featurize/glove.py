@@ -17,7 +17,15 @@ from typing import Any
 import numpy as np
 
 from enso_ng.errors import EnsoError
-from enso_ng.featurize.base import Featurizer, Option, positive, register
+from enso_ng.featurize.base import (
+    TOKEN_VECTOR_OPTIONS,
+    Featurizer,
+    Option,
+    positive,
+    register,
+    token_vector_params,
+    token_vector_setup,
+)
 from enso_ng.featurize.files import local_file
 from enso_ng.featurize.tokens import tokenize
 from enso_ng.workspace import sha256_file
@@ -71,6 +79,17 @@ class PooledWordVectors(Featurizer):
         self._weights: dict[str, float] = {}
         self._component: np.ndarray | None = None
         self._oov = [0, 0]
+        self._capped = 0
+
+    def _token_vectors(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """``pooling=none``: each text's known words' vectors in order, the first ``max_tokens`` of them."""
+        keyed, cap = self._keyed, int(self.config["max_tokens"])
+        out = []
+        for text in texts:
+            tokens = self._usable(tokenize(text))[:cap]
+            vectors = np.stack([keyed[t] for t in tokens]) if tokens else np.zeros((0, keyed.vector_size))
+            out.append(vectors.astype(self.dtype))
+        return out
 
     def _pool_texts(self, texts: Sequence[str]) -> np.ndarray:
         keyed = self._keyed
@@ -103,6 +122,9 @@ class PooledWordVectors(Featurizer):
             total += len(tokens)
             known += sum(t in self._keyed.key_to_index for t in tokens)
         self._oov = [total - known, total]
+        if self.sequence:
+            cap = int(self.config["max_tokens"])
+            self._capped = sum(len(self._usable(tokenize(text))) > cap for text in texts)
         if self.config["pooling"] == "sif":
             a = float(self.config["sif_a"])
             self._weights = {w: a / (a + c / max(total, 1)) for w, c in counts.items()}
@@ -114,12 +136,15 @@ class PooledWordVectors(Featurizer):
     def dim(self) -> int:
         return int(self._keyed.vector_size)
 
-    def transform(self, texts: Sequence[str]) -> np.ndarray:
-        return self._pool_texts(texts)
+    def transform(self, texts: Sequence[str]) -> np.ndarray | list[np.ndarray]:
+        return self._token_vectors(texts) if self.sequence else self._pool_texts(texts)
 
     def report(self) -> dict[str, Any]:
         missing, total = self._oov
-        return {"tokens": total, "oov_tokens": missing, "oov_rate": round(missing / max(total, 1), 4)}
+        report = {"tokens": total, "oov_tokens": missing, "oov_rate": round(missing / max(total, 1), 4)}
+        if self.sequence:
+            report.update(max_tokens=self.config["max_tokens"], capped=self._capped)
+        return report
 
 
 @register("glove")
@@ -129,17 +154,21 @@ class GloveFeaturizer(PooledWordVectors):
     options = {
         "vectors": Option(DEFAULT_VECTORS, "glove-6b-50d, or a word2vec/GloVe text or .bin file by path or URL"),
         "pooling": Option(
-            "mean", "mean, or sif (frequency-weighted, first principal component removed)", choices=("mean", "sif")
+            "mean",
+            "mean, sif (frequency-weighted, first principal component removed), or none (each known word's vector)",
+            choices=("mean", "sif", "none"),
         ),
         "sif_a": Option(1e-3, "SIF's smoothing constant a", check=positive, check_text="positive"),
+        **TOKEN_VECTOR_OPTIONS,
     }
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
+        token_vector_setup(self)
         self._keyed, self._sha256 = load_vectors(str(self.config["vectors"]))
 
     def params(self) -> dict[str, Any]:
-        return {**self.config, "vectors_sha256": self._sha256}
+        return token_vector_params(self, {**self.config, "vectors_sha256": self._sha256})
 
     def fit(self, texts: Sequence[str]) -> GloveFeaturizer:
         self._fit_pooling(texts)

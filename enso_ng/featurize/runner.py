@@ -7,6 +7,7 @@ computed, so peak memory does not grow with the dataset. The file appears only w
 from __future__ import annotations
 
 import contextlib
+import itertools
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -97,7 +98,14 @@ def _write(
     blocks: Iterator[Any],
 ) -> FeaturesMeta:
     """The features file, one row group per block as it comes, renamed into place when complete."""
-    schema = features_schema(model.dim, model.sparse, model.tokens)
+    schema = features_schema(model.dim, model.sparse, model.tokens, model.sequence, model.dtype)
+    if model.sequence:  # the size a user pays for keeping every token, known before the file is written
+        blocks = iter(blocks)
+        first = next(blocks)
+        timing["bytes_per_1k"] = _bytes_per_1k(
+            features_batch(schema, np.arange(len(first)), labels[: len(first)], splits[: len(first)], first)
+        )
+        blocks = itertools.chain([first], blocks)
     meta = FeaturesMeta(
         dataset=dataset,
         **key,
@@ -106,6 +114,7 @@ def _write(
         sparse=model.sparse,
         layers=model.layers,
         tokens=model.tokens,
+        sequence=model.sequence,
         # What fitting saw (truncated texts, out-of-vocabulary rate) belongs with the vectors it explains.
         report=model.report(),
         timing=timing,
@@ -122,6 +131,16 @@ def _write(
             writer.write_batch(features_batch(schema, rows, labels[start:stop], splits[start:stop], X))
             progress.update(stop - start)
     return meta
+
+
+def _bytes_per_1k(batch: Any) -> int:
+    """Bytes per 1,000 texts of the first block written as the file writes it (Parquet, zstd)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    sink = pa.BufferOutputStream()
+    pq.write_table(pa.Table.from_batches([batch]), sink, compression="zstd")
+    return round(1000 * sink.getvalue().size / max(batch.num_rows, 1))
 
 
 def _timed_first_block(model: Any, texts: list[str]) -> tuple[Any, dict[str, Any]]:

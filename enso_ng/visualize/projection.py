@@ -19,7 +19,7 @@ def tsne_figure(feats: Features, title: str, max_points: int = 1500, seed: int =
     """
     rng = np.random.default_rng(seed)
     rows = np.sort(rng.choice(len(feats.labels), min(max_points, len(feats.labels)), replace=False))
-    X = feats.X[rows]
+    X = feats.pooled()[rows]  # token vectors averaged per text, multi-layer ones over layers
     components = min(50, X.shape[1] - 1, len(rows) - 1)
     reducer = TruncatedSVD(components, random_state=seed) if sp.issparse(X) else PCA(components, random_state=seed)
     reduced = reducer.fit_transform(X)

@@ -8,6 +8,7 @@ from enso_ng.experiment.models import (  # noqa: F401  (registers)
     logreg,
     mlp,
     neighbors,
+    sequence,
     setfit_model,
     svm,
 )

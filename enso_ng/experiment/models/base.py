@@ -59,6 +59,8 @@ class TargetModel(ClassifierMixin, BaseEstimator):
     accepts_sparse: ClassVar[bool] = True
     #: trains on an encoder's token ids (a ``tokens`` features file, -1 padded) instead of vectors
     takes_tokens: ClassVar[bool] = False
+    #: trains on each text's token vectors (a ``pooling=none`` features file, as ``TokenVectors``)
+    takes_sequences: ClassVar[bool] = False
     #: the strategy a user weighs it as (frozen features, fine-tuned, few-shot, distilled); in config.json
     strategy: ClassVar[str] = "frozen features"
     #: gets a :class:`CellContext` through ``attach`` before ``fit`` (unlabelled pool rows, other features)
@@ -200,3 +202,57 @@ def check_criterion(model: str, cls: type[TargetModel], criterion: Any) -> None:
         raise EnsoError(
             f"model {model!r}: criterion {criterion!r} needs probabilities, which {model} does not give ({usable})"
         )
+
+
+@dataclass
+class StackedCV:
+    """The models of a stacked inner CV: for each candidate, one model per fold (trained on the fold's
+    training rows) and a final one on all rows, so a network holding them all trains in one run.
+
+    Model ``m`` is candidate ``m // per_candidate``, part ``m % per_candidate``; the last part is the final
+    model. ``masks`` (models, rows) say which rows each model's loss sees.
+    """
+
+    candidates: list[Any]
+    folds: list[tuple[np.ndarray, np.ndarray]]
+    masks: np.ndarray
+    #: each model's candidate value (e.g. its weight decay)
+    values: list[Any]
+
+    @classmethod
+    def plan(cls, codes: np.ndarray, candidates: Sequence[Any], folds: int, random_state: int) -> StackedCV:
+        candidates = list(candidates)
+        splits = cv_folds(codes, folds, random_state) if len(candidates) > 1 else []
+        masks, values = [], []
+        for candidate in candidates:
+            for train_idx, _ in splits:
+                mask = np.zeros(len(codes), dtype=np.float32)
+                mask[train_idx] = 1
+                masks.append(mask)
+                values.append(candidate)
+            masks.append(np.ones(len(codes), dtype=np.float32))
+            values.append(candidate)
+        return cls(candidates, splits, np.stack(masks), values)
+
+    @property
+    def per_candidate(self) -> int:
+        return len(self.folds) + 1
+
+    def choose(self, logits: Any, codes: np.ndarray, criterion: str) -> tuple[int, Any, dict[str, Any]]:
+        """(the kept model's index, its candidate, the CV record) from every model's (rows, models, classes)
+        logits on all rows: the final model of the candidate that ``criterion`` ranks first on the folds."""
+        if not self.folds:
+            return self.per_candidate - 1, self.candidates[0], {"cv_folds": 0}
+        logits = logits.detach().cpu().numpy() if hasattr(logits, "detach") else np.asarray(logits)
+        fold_score = CRITERIA.get(criterion).fold_score
+        values = np.zeros((len(self.candidates), len(self.folds)))
+        accuracies = np.zeros_like(values)
+        for c in range(len(self.candidates)):
+            for p, (_, valid_idx) in enumerate(self.folds):
+                scores = np.asarray(logits[valid_idx, c * self.per_candidate + p], dtype=np.float64)[None]
+                truth, ones = codes[valid_idx][None], np.ones((1, len(valid_idx)))
+                values[c, p] = fold_score(scores, truth, ones, "logits")[0]
+                accuracies[c, p] = accuracy(scores, truth, ones, "logits")[0]
+        labels = [f"{c:g}" if isinstance(c, float) else str(c) for c in self.candidates]
+        chosen = choose(criterion, values, accuracies, labels)
+        return chosen.index * self.per_candidate + self.per_candidate - 1, self.candidates[chosen.index], chosen.record

@@ -62,7 +62,11 @@ class Distill(TargetModel):
         teacher_feats = context.features(featurizer)
         teacher_cls = MODELS.get(model)
         unlabelled = context.unlabelled[: self.unlabelled]  # the pool's seeded order: a fixed, random sample
-        TX = teacher_feats.X if teacher_cls.layer_aware or teacher_cls.takes_tokens else teacher_feats.pooled()
+        TX = (
+            teacher_feats.X
+            if teacher_cls.layer_aware or teacher_cls.takes_tokens or teacher_cls.takes_sequences
+            else teacher_feats.pooled()
+        )
         teacher = teacher_cls(**teacher_cls.features_kwargs(teacher_feats.meta), random_state=self.random_state)
         teacher.fit(TX[context.train], y)
         if not teacher.has_proba:

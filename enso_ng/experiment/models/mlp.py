@@ -10,8 +10,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from enso_ng.experiment.criteria import CRITERIA, accuracy, choose
-from enso_ng.experiment.models.base import DEFAULT_CRITERION, MODELS, TargetModel, cv_folds
+from enso_ng.experiment.models.base import DEFAULT_CRITERION, MODELS, StackedCV, TargetModel
 
 
 @MODELS.register("mlp")
@@ -59,62 +58,33 @@ class MLP(TargetModel):
     score_kind = "logits"
 
     def fit(self, X: Any, y: np.ndarray) -> MLP:
-        fold_score = CRITERIA.get(self.criterion).fold_score
         self.classes_, codes = np.unique(y, return_inverse=True)
         self.columns_ = np.unique(X.tocsr().indices) if sp.issparse(X) else None
         X = self._inputs(X)
-        n, wds = len(codes), list(self.weight_decays)
-        folds = cv_folds(codes, self.cv, self.random_state) if len(wds) > 1 else []
-        # Model m = (candidate c, part p): parts 0..k-1 train on fold p's training rows, part k on all rows.
-        masks, decay, valid = [], [], []
-        for wd in wds:
-            for train_idx, valid_idx in folds:
-                mask = np.zeros(n, dtype=np.float32)
-                mask[train_idx] = 1
-                masks.append(mask)
-                decay.append(wd)
-                valid.append(valid_idx)
-            masks.append(np.ones(n, dtype=np.float32))
-            decay.append(wd)
-            valid.append(None)
+        stack = StackedCV.plan(codes, self.weight_decays, self.cv, self.random_state)
         net = _StackedMLP(
             X.shape[1],
             self.hidden,
             self.layers,
             len(self.classes_),
-            len(masks),
+            len(stack.values),
             self.dropout,
             torch.Generator().manual_seed(self.random_state),
         )
         net.train_masked(
             X,
             torch.as_tensor(codes),
-            torch.as_tensor(np.stack(masks)),
-            torch.as_tensor(decay, dtype=torch.float32),
+            torch.as_tensor(stack.masks),
+            torch.as_tensor(stack.values, dtype=torch.float32),
             self.steps,
             self.batch_size,
             self.lr,
             torch.Generator().manual_seed(self.random_state + 1),
         )
-        per_model = len(folds) + 1
-        if folds:
-            logits = net.logits(_tensor(X)).numpy()  # (n, M, C)
-            values, accuracies = np.zeros((len(wds), len(folds))), np.zeros((len(wds), len(folds)))
-            for m, valid_idx in enumerate(valid):
-                if valid_idx is not None:
-                    scores, truth, ones = (
-                        logits[valid_idx, m][None],
-                        codes[valid_idx][None],
-                        np.ones((1, len(valid_idx))),
-                    )
-                    values[m // per_model, m % per_model] = fold_score(scores, truth, ones, "logits")[0]
-                    accuracies[m // per_model, m % per_model] = accuracy(scores, truth, ones, "logits")[0]
-            chosen = choose(self.criterion, values, accuracies, [f"{wd:g}" for wd in wds])
-            best, record = chosen.index, chosen.record
-        else:
-            best, record = 0, {"cv_folds": 0}
-        self.net_ = net.select(best * per_model + per_model - 1)
-        self.best_params_ = {"weight_decay": wds[best], "hidden": self.hidden, "layers": self.layers, **record}
+        logits = net.logits(_tensor(X)) if stack.folds else None  # (n, M, C)
+        kept, wd, record = stack.choose(logits, codes, self.criterion)
+        self.net_ = net.select(kept)
+        self.best_params_ = {"weight_decay": wd, "hidden": self.hidden, "layers": self.layers, **record}
         return self
 
     def _inputs(self, X: Any) -> Any:
