@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -237,8 +238,9 @@ def strategies_part(workspace: Path, args) -> tuple[float, dict]:
         if run[-1] == "":
             continue
         name = f"bench-strategies-{i}"
+        shutil.rmtree(workspace / "results" / name, ignore_errors=True)  # a fresh run, not a resumed one
         t0 = time.perf_counter()
-        subprocess.run([*enso, *common, *run, "--name", name, "--overwrite"], check=True)
+        subprocess.run([*enso, *common, *run, "--name", name], check=True)
         seconds += time.perf_counter() - t0
         results = read_results(workspace / "results" / name / "results.parquet").to_pylist()
         for r in results:
