@@ -50,6 +50,18 @@ def test_runs_with_the_same_splits_are_compared_seed_by_seed(tmp_path):
     assert page.count('<g id="pt-') == 4, "a hover target per point: 2 pairs x 1 size x 2 runs"
 
 
+def test_a_run_with_fewer_seeds_is_compared_on_the_seeds_both_hold(tmp_path):
+    # the first run has 5 seeds, the second the first 3: the table's means are over seeds 0-2 on both
+    # sides, so "before", "after" and "after - before" agree with each other
+    write_run(tmp_path, "before", {("d", "bert", "logreg", 100): BEFORE})
+    write_run(tmp_path, "after", {("d", "bert", "logreg", 100): BEFORE[:3]}, seeds=[0, 1, 2])
+    result = invoke(tmp_path, "visualize", "--run", "before", "--run", "after", "--no-report")
+    assert result.exit_code == 0, result.output
+    (row,) = _rows(tmp_path / "results" / "after" / "compare_before.csv")
+    assert (row["before"], row["after"], row["after - before"]) == ("0.700", "0.700", "+0.000")
+    assert row["test"] == "paired, 3 splits in common"
+
+
 def test_runs_with_other_split_seeds_are_compared_as_independent_samples(tmp_path):
     write_run(tmp_path, "before", {("d", "bert", "logreg", 100): BEFORE})
     write_run(tmp_path, "after", {("d", "bert", "logreg", 100): AFTER}, config={"seed": 10}, seeds=[10, 11, 12, 13, 14])

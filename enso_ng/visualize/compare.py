@@ -42,6 +42,9 @@ class Difference:
     outcome: int
     #: "paired, 5 splits" or "unpaired (Welch): <why the splits differ>"
     test: str
+    #: the means the difference is of: over the seeds both runs hold where paired, each run's own if not
+    before_mean: float
+    after_mean: float
 
 
 def splits_differ(a: RunRecord, b: RunRecord, dataset: str) -> str:
@@ -90,20 +93,34 @@ def _difference(a: Cell, b: Cell, va: dict, vb: dict, why: str) -> Difference:
     if not why:
         test = paired_test(vb, va, a.higher_is_better)
         outcome = {0: 1, 1: 0, 2: -1}[test.outcome]
+        common = sorted(set(va) & set(vb))
+        label = f"paired, {test.seeds} splits" + ("" if len(common) == max(len(va), len(vb)) else " in common")
         return Difference(
-            a, b, test.difference, test.ci_low, test.ci_high, test.p_value, outcome, f"paired, {test.seeds} splits"
+            a,
+            b,
+            test.difference,
+            test.ci_low,
+            test.ci_high,
+            test.p_value,
+            outcome,
+            label,
+            float(np.mean([va[s] for s in common])),
+            float(np.mean([vb[s] for s in common])),
         )
     x, y = np.array(list(vb.values()), dtype=float), np.array(list(va.values()), dtype=float)
     diff = float(x.mean() - y.mean())
+    means = (float(y.mean()), float(x.mean()))
     if len(x) < 2 or len(y) < 2:
-        return Difference(a, b, diff, math.nan, math.nan, math.nan, 0, f"unpaired ({why}); too few splits to test")
+        return Difference(
+            a, b, diff, math.nan, math.nan, math.nan, 0, f"unpaired ({why}); too few splits to test", *means
+        )
     result = stats.ttest_ind(x, y, equal_var=False)
     p = float(result.pvalue)
     low, high = result.confidence_interval(0.95)
     outcome = (1 if sign * diff > 0 else -1) if p < ALPHA else 0
     if math.isnan(p):  # no spread in either run
         outcome = 0 if diff == 0 else (1 if sign * diff > 0 else -1)
-    return Difference(a, b, diff, float(low), float(high), p, outcome, f"unpaired (Welch; {why})")
+    return Difference(a, b, diff, float(low), float(high), p, outcome, f"unpaired (Welch; {why})", *means)
 
 
 HEADER = ("dataset", "featurizer + model", "size", "before", "after", "after - before", "95% CI", "p", "test")
@@ -116,8 +133,8 @@ def row_values(d: Difference) -> tuple:
         d.before.dataset,
         f"{d.before.featurizer} + {d.before.model}",
         d.before.train_size,
-        f"{d.before.mean:.3f}",
-        f"{d.after.mean:.3f}",
+        f"{d.before_mean:.3f}",
+        f"{d.after_mean:.3f}",
         f"{d.difference:+.3f}",
         interval,
         p,
