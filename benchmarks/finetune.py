@@ -139,7 +139,7 @@ def ours_fit_predict(model, X: np.ndarray, y: np.ndarray, X_test: np.ndarray):
     return pred, t1 - t0, time.perf_counter() - t1
 
 
-def finetune_part(ws: Workspace, args) -> dict:
+def finetune_part(ws: Workspace, args) -> None:
     """Both sides per cell, seed by seed and size by size (so a partial run already covers every dataset and
     the small sizes), each cell appended to ``args.cells`` as one JSON line as soon as it is done."""
     cls = MODELS.get("finetune")
@@ -174,14 +174,12 @@ def finetune_part(ws: Workspace, args) -> dict:
                     f"{o['accuracy']:.3f} | Trainer {t['fit']:.1f}+{t['predict']:.1f} s acc {t['accuracy']:.3f}",
                     flush=True,
                 )
-    return load_cells(args.cells)
 
 
-def load_cells(path: Path) -> dict:
+def tabulate(cells: list[dict]) -> dict:
     """Per (dataset, size): each side's summed fit and predict seconds and its accuracies."""
     table = defaultdict(lambda: {"ours": [0.0, 0.0, []], "trainer": [0.0, 0.0, []]})
-    for line in path.read_text().splitlines():
-        cell = json.loads(line)
+    for cell in cells:
         for side in ("ours", "trainer"):
             entry = table[cell["dataset"], cell["size"]][side]
             entry[0] += cell[side]["fit"]
@@ -289,12 +287,12 @@ def main() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, precision {args.precision}")
     args.cells = args.workspace / "finetune-cells.jsonl"
-    if args.report_only:
-        table = load_cells(args.cells)
-    else:
+    if not args.report_only:
         args.cells.unlink(missing_ok=True)
-        table = finetune_part(ws, args)
-    print_finetune(table, [json.loads(line) for line in args.cells.read_text().splitlines()])
+        finetune_part(ws, args)
+    cells = [json.loads(line) for line in args.cells.read_text().splitlines()]
+    table = tabulate(cells)
+    print_finetune(table, cells)
     if not args.no_strategies:
         seconds, rows = strategies_part(args.workspace, args)
         print_strategies(seconds, rows, table, args)
