@@ -254,6 +254,23 @@ def report(times, accs, agree, unconverged, sides, args) -> None:
             warned, n = unconverged[s]
             line += f", {warned} fits not converged over {n} cells"
         print(line)
+    featurizers = sorted({key[1] for key in times})
+    if len(featurizers) > 1:  # the targets hold per kind of features, so say it per featurizer too
+        print("\nby featurizer (seconds summed over sizes; accuracy points against exact inner CV)")
+        for featurizer in featurizers:
+            keys = [k for k in times if k[1] == featurizer]
+            secs = {s: sum(times[k][s] for k in keys) for s in sides}
+            acc_f = {s: np.mean([a for k in keys for a in accs[k][s]]) for s in columns}
+            parts = [
+                f"{short[s]} {secs[s]:.2f} s ({secs[s] / secs['enso_ng']:.1f}x), "
+                f"{100 * (acc_f[s] - acc_f['exact inner CV']):+.2f}"
+                for s in sides
+                if s != "enso_ng"
+            ]
+            print(
+                f"  {featurizer:10} enso_ng {secs['enso_ng']:.2f} s, "
+                f"{100 * (acc_f['enso_ng'] - acc_f['exact inner CV']):+.2f}; " + "; ".join(parts)
+            )
     for side, same_C in agree["enso_ng vs"].items():
         print(f"  enso_ng chose {side}'s C in {100 * np.mean(same_C):.0f}% of cells")
     if "enso_ng exact folds" in total:

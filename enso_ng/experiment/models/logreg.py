@@ -35,7 +35,7 @@ class _DenseBasis:
     collinear, an ill-conditioned pair. With no more rows than dimensions the optimum lies in the span of
     the rows (the representer theorem), so the problem has n coordinates, not d; in the Gram eigenbasis
     they are uncorrelated, which makes the diagonal preconditioner exact at the start. With more rows
-    than dimensions a d x d eigenbasis would cost more than it saves (README, "How logreg is solved"), so
+    than dimensions a d x d eigenbasis would cost more than it saves (README, `enso experiment`, "Speed"), so
     the coordinates are the centred features, scaled diagonally.
     Every cell's basis is its own: a cell's result never depends on what else is in its batch.
     """
@@ -83,11 +83,14 @@ class _DenseBasis:
 
 
 def _eigh(gram: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-    """Eigenpairs of a float32 Gram matrix, in float64, without its null space."""
-    eigenvalues, vectors = (
-        t.numpy() for t in torch.linalg.eigh(gram.double())
-    )  # torch's LAPACK: faster than numpy's here
-    keep = eigenvalues > max(eigenvalues[-1], 1e-300) * 1e-10
+    """Eigenpairs of a float32 Gram matrix, returned in float64, without its null space.
+
+    The Gram matrix is formed in float32, so a float64 decomposition would not make it more exact: float32
+    ``eigh`` is about twice as fast (README, `enso experiment`, "Speed"), and directions below 1e-6 of the largest
+    eigenvalue are float32 round-off, not data.
+    """
+    eigenvalues, vectors = (t.double().numpy() for t in torch.linalg.eigh(gram))
+    keep = eigenvalues > max(eigenvalues[-1], 1e-300) * 1e-6
     return eigenvalues[keep], vectors[:, keep]
 
 
@@ -96,7 +99,7 @@ class _SparseBasis:
 
     Subtracting the mean would densify the matrix, so products subtract it as a rank-one correction.
     Words seen in the same few rows are nearly collinear directions held only by the penalty, so at large
-    C a loose fit stops far from the optimum and ranks C too low (README, "How logreg is solved"); fold
+    C a loose fit stops far from the optimum and ranks C too low (README, `enso experiment`, "Speed"); fold
     fits on sparse rows are therefore solved to ``tol`` (``loose_cv``).
     """
 
@@ -153,7 +156,7 @@ class LogisticRegressionCV(TargetModel):
         cv: int = 3,
         max_iter: int = 1000,
         tol: float = 1e-4,
-        cv_tol: float = 1e-3,
+        cv_tol: float = 2e-3,
         criterion: str = DEFAULT_CRITERION,
         random_state: int = 0,
     ) -> None:
@@ -221,7 +224,7 @@ def _fit_group(models, cells, Cs, max_iter, tol, cv_tol, criterion) -> None:
     Stage c solves every (cell, fold) problem for C_c, starting from its solution for C_{c-1}: the path from
     strong to weak regularisation moves the optimum a little at a time, so later stages need far fewer
     iterations than from zero. The fold fits only rank the C values, so on dense rows they stop at
-    ``cv_tol`` (1e-3 by default: the benchmark shows the same accuracy as solving them to 1e-4, in half
+    ``cv_tol`` (2e-3 by default: the benchmark shows the same accuracy as solving them to 1e-4, in half
     the time; see ``loose_cv`` for sparse rows). Then each cell is refitted on all its rows at its chosen
     C to ``tol``, starting from the mean of that C's fold solutions. Each stage's validation logits are
     scored under ``criterion`` (and accuracy, always recorded) per fold.
@@ -243,23 +246,26 @@ def _fit_group(models, cells, Cs, max_iter, tol, cv_tol, criterion) -> None:
     if fold_masks:
         masks, cell_of = torch.as_tensor(np.stack(fold_masks)), torch.as_tensor(fold_cell)
         valid = (1 - masks).numpy()  # k-fold: a row a fold does not train on is one it validates on
+        problem = _Problem(bases, codes_list, K, masks, torch.full((len(fold_masks),), Cs[0]), cell_of)
+        everything = torch.arange(len(fold_masks))
         for c, C in enumerate(Cs):
-            problem = _Problem(bases, codes_list, K, masks, torch.full((len(fold_masks),), C), cell_of)
-            if previous is not None:
+            if previous is not None:  # the same problem at the next C, preconditioned at the last solution
+                problem.set_C(torch.full((len(fold_masks),), C))
                 problem.rescale(*previous)
             solution = minimize(
                 problem,
-                problem.start() if previous is None else problem.pack(*previous),
+                problem.start() if previous is None else problem.pack(*previous[:2]),
                 max_iter=max_iter,
                 gtol=fold_tol,
             )
             Z, b = problem.unpack(solution.theta)
-            logits = problem.logits(Z, b, torch.arange(len(fold_masks))).numpy().transpose(0, 2, 1)  # (M, n, K)
+            scores = problem.logits(Z, b, everything)
+            logits = scores.numpy().transpose(0, 2, 1)  # (M, n, K)
             codes = problem.codes[:, 0].numpy()
             values[c] = fold_score(logits, codes, valid, "logits")
             accuracies[c] = accuracy(logits, codes, valid, "logits")
             stage_solutions.append((Z, b))
-            previous = (Z, b)
+            previous = (Z, b, scores)  # the next stage's preconditioner needs these scores too
     best, init_Z, init_b, refit_C, records = [], [], [], [], []
     m = 0
     for _, _, folds in cells:
@@ -327,9 +333,9 @@ class _Problem:
         self.codes = torch.as_tensor(np.stack(codes))[cell_of].unsqueeze(1)  # (M, 1, n)
         self.single = len(bases) == 1
         masks = masks.to(DTYPE)
-        rows = masks.sum(1)
-        self.weight = masks / rows[:, None]  # (M, n): each problem's mean over its own rows
-        self.lam = (1.0 / (Cs * rows)).to(DTYPE)  # (M,)
+        self.rows = masks.sum(1)
+        self.weight = masks / self.rows[:, None]  # (M, n): each problem's mean over its own rows
+        self.lam = (1.0 / (Cs * self.rows)).to(DTYPE)  # (M,)
         colsq = torch.stack([torch.nn.functional.pad(basis.colsq, (0, self.R - basis.r)) for basis in bases])
         # The Hessian's diagonal at zero: softmax curvature p(1 - p) at p = 1/K, times each coordinate's
         # squared norm per row, plus the penalty.
@@ -339,10 +345,18 @@ class _Problem:
         self.bscale = torch.full((len(cell_of), self.k), curvature**-0.5, dtype=DTYPE)
         self._cached: tuple | None = None
 
-    def rescale(self, Z: torch.Tensor, b: torch.Tensor) -> None:
-        """Precondition by the Hessian's diagonal at (Z, b) instead of at zero: for a warm start."""
+    def set_C(self, Cs: torch.Tensor) -> None:
+        """The same problems at other C (then :meth:`rescale` for a preconditioner at the warm start)."""
+        self.lam = (1.0 / (Cs * self.rows)).to(DTYPE)
+        self._cached = None
+
+    def rescale(self, Z: torch.Tensor, b: torch.Tensor, logits: torch.Tensor | None = None) -> None:
+        """Precondition by the Hessian's diagonal at (Z, b) instead of at zero: for a warm start.
+
+        ``logits`` are :meth:`logits` at (Z, b), when the caller has them already.
+        """
         idx = torch.arange(len(self.cell_of))
-        logits = self.logits(Z, b, idx)
+        logits = self.logits(Z, b, idx) if logits is None else logits
         P = torch.softmax(logits, dim=1)
         P = P[:, 1:] if self.k == 1 else P
         c = P * (1 - P) * self.weight[:, None, :]  # (M, k, n)
