@@ -220,13 +220,18 @@ def test_interrupted_featurize_leaves_no_file(workspace, monkeypatch):
     assert not list(target.parent.glob(".*tmp")), "no temporary file left behind"
 
 
-#: featurizer -> (options, bytes of one stored row); glove reads a 2,000-dimensional vectors file so that
-#: the rows it writes, not the 400k default vectors it would load, are what a non-streaming writer would hold
-PEAK_CASES = {"glove": (["-o", "vectors={vectors}"], 2000 * 4), "bert": (["-o", "layers=all"], 7 * 384 * 4)}
+#: case -> (featurizer, options, bytes of one stored row); glove reads a 2,000-dimensional vectors file so
+#: that the rows it writes, not the 400k default vectors it would load, are what a non-streaming writer
+#: would hold; with token vectors each row holds its two words' vectors
+PEAK_CASES = {
+    "glove": ("glove", ["-o", "vectors={vectors}"], 2000 * 4),
+    "bert": ("bert", ["-o", "layers=all"], 7 * 384 * 4),
+    "glove-token-vectors": ("glove", ["-o", "vectors={vectors}", "-o", "pooling=none"], 2 * 2000 * 4),
+}
 
 
-@pytest.mark.parametrize("featurizer", sorted(PEAK_CASES))
-def test_peak_memory_grows_by_far_less_than_the_rows_written(tmp_path, featurizer):
+@pytest.mark.parametrize("case", sorted(PEAK_CASES))
+def test_peak_memory_grows_by_far_less_than_the_rows_written(tmp_path, case):
     """Streaming saves the rows: 5x the rows (8 distinct texts, so the model's work stays small) must
     raise peak memory by less than half the extra features' bytes (measured: a fifth for bert, nothing
     for glove); a writer that kept every row
@@ -238,7 +243,7 @@ def test_peak_memory_grows_by_far_less_than_the_rows_written(tmp_path, featurize
     vectors = tmp_path / "wide.txt"
     rng = np.random.default_rng(0)
     vectors.write_text("".join(f"{w} " + " ".join(f"{v:.3f}" for v in rng.normal(size=2000)) + "\n" for w in words))
-    options, row_bytes = PEAK_CASES[featurizer]
+    featurizer, options, row_bytes = PEAK_CASES[case]
     options = [o.format(vectors=vectors) for o in options]
     code = (
         "import resource, sys; from enso_ng.cli import main; sys.argv = ['enso', '-q', '-w', *sys.argv[1:]]\n"
@@ -261,7 +266,8 @@ def test_peak_memory_grows_by_far_less_than_the_rows_written(tmp_path, featurize
         assert done.returncode == 0, done.stderr[-2000:]
         peaks.append(int(done.stdout.split()[-1]))
         path = root / "features" / "big" / f"{featurizer}.parquet"
-        assert read_features(path).X.shape == (rows, row_bytes // 4)
+        stored = read_features(path).X.shape  # (rows, dim), or (rows, tokens, dim) for token vectors
+        assert stored[0] == rows and 4 * int(np.prod(stored[1:])) == row_bytes
     assert pq.ParquetFile(path).num_row_groups > 1, "written in row groups as computed"
     extra = (sizes[1] - sizes[0]) * row_bytes
     growth = peaks[1] - peaks[0]
