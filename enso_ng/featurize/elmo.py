@@ -45,7 +45,7 @@ MISSING = "featurizer 'elmo' needs simple-elmo-pytorch and h5py, not installed b
 
 @register("elmo")
 class ElmoFeaturizer(Featurizer):
-    summary = "ELMo's three layers pooled over tokens (options.json + weights.hdf5 by path or URL; extra 'elmo')"
+    summary = "ELMo's three layers pooled over words, or each word's vector (options.json + weights.hdf5; extra 'elmo')"
     reloadable = ("_model",)
     options = {
         "options_file": Option("", "ELMo options.json, path or URL"),
