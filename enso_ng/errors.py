@@ -7,3 +7,9 @@ turns it into a one-line error and a non-zero exit. Anything else escaping a sta
 
 class EnsoError(Exception):
     """A failure caused by input or environment, explained in one line."""
+
+
+def either(names: list[str] | tuple[str, ...]) -> str:
+    """``a, b or c``: the allowed values, as an error message lists them."""
+    names = [str(n) for n in names]
+    return ", ".join(names[:-1]) + f" or {names[-1]}" if len(names) > 1 else names[0]

@@ -171,6 +171,15 @@ def read_dataset(path: Path) -> tuple[pa.Table, DatasetMeta]:
 
 # ---------------------------------------------------------------------------------------- features/
 
+#: the featurizers that store token vectors with ``-o pooling=none`` (their vectors before pooling: ``bert``
+#: every token the encoder read, [CLS] and [SEP] included; ``glove`` each known word; ``elmo`` each word,
+#: sentence boundaries excluded). Such a file has ``length`` (int32, tokens kept) and ``vectors``, one
+#: ``dim``-wide float32 or float16 (``-o dtype``) vector per token, padding never stored; at most
+#: ``-o max_tokens`` (default 128) per text, the texts cut counted in the metadata's ``report.capped``; the
+#: metadata says ``sequence: true`` and records the file size per 1,000 texts (``timing.bytes_per_1k``).
+#: Named here so that a stage which meets pooled vectors can say which featurizers make token vectors.
+TOKEN_VECTOR_FEATURIZERS = ("bert", "elmo", "glove")
+
 
 def features_schema(
     dim: int, sparse: bool, tokens: bool = False, sequence: bool = False, dtype: str = "float32"

@@ -193,6 +193,67 @@ def run_workspace(_run, tmp_path) -> Path:
     return Path(shutil.copytree(_run, tmp_path / "ws"))
 
 
+# ---------------------------------------------------------------- ELMo, with tiny random weights in the original layout
+
+
+@pytest.fixture(scope="session")
+def tiny_elmo(tmp_path_factory):
+    """ELMo with tiny random weights: options.json + weights.hdf5 in the published files' layout (TensorFlow
+    variable names). Shared by the featurize and sequence tests."""
+    import json
+
+    h5py = pytest.importorskip("h5py", reason="ELMo is an extra: pip install 'enso_ng[elmo]'")
+    pytest.importorskip("simple_elmo_pytorch", reason="ELMo is an extra: pip install 'enso_ng[elmo]'")
+    root = tmp_path_factory.mktemp("elmo")
+    projection, cell, layers, char_dim, filters = 8, 16, 2, 4, [[1, 4], [2, 8]]
+    n_filters = sum(n for _, n in filters)
+    options = {
+        "lstm": {
+            "use_skip_connections": True,
+            "projection_dim": projection,
+            "cell_clip": 3,
+            "proj_clip": 3,
+            "dim": cell,
+            "n_layers": layers,
+        },
+        "char_cnn": {
+            "activation": "relu",
+            "filters": filters,
+            "n_highway": 1,
+            "embedding": {"dim": char_dim},
+            "n_characters": 262,
+            "max_characters_per_token": 50,
+        },
+    }
+    (root / "options.json").write_text(json.dumps(options))
+    rng = np.random.default_rng(0)
+
+    def random(*shape):
+        return (rng.normal(size=shape) * 0.3).astype("float32")
+
+    with h5py.File(root / "weights.hdf5", "w") as f:
+        f["char_embed"] = random(261, char_dim)
+        for i, (width, num) in enumerate(filters):
+            f[f"CNN/W_cnn_{i}"] = random(1, width, char_dim, num)
+            f[f"CNN/b_cnn_{i}"] = random(num)
+        for name, shape in (
+            ("W_transform", (n_filters, n_filters)),
+            ("W_carry", (n_filters, n_filters)),
+            ("b_transform", (n_filters,)),
+            ("b_carry", (n_filters,)),
+        ):
+            f[f"CNN_high_0/{name}"] = random(*shape)
+        f["CNN_proj/W_proj"] = random(n_filters, projection)
+        f["CNN_proj/b_proj"] = random(projection)
+        for direction in (0, 1):
+            for layer in range(layers):
+                cell_group = f"RNN_{direction}/RNN/MultiRNNCell/Cell{layer}/LSTMCell"
+                f[f"{cell_group}/W_0"] = random(2 * projection, 4 * cell)
+                f[f"{cell_group}/B"] = random(4 * cell)
+                f[f"{cell_group}/W_P_0"] = random(cell, projection)
+    return root
+
+
 # ---------------------------------------------------------------- skips: counted, explained, and fatal under CI
 
 

@@ -220,13 +220,18 @@ def test_interrupted_featurize_leaves_no_file(workspace, monkeypatch):
     assert not list(target.parent.glob(".*tmp")), "no temporary file left behind"
 
 
-#: featurizer -> (options, bytes of one stored row); glove reads a 2,000-dimensional vectors file so that
-#: the rows it writes, not the 400k default vectors it would load, are what a non-streaming writer would hold
-PEAK_CASES = {"glove": (["-o", "vectors={vectors}"], 2000 * 4), "bert": (["-o", "layers=all"], 7 * 384 * 4)}
+#: case -> (featurizer, options, bytes of one stored row); glove reads a 2,000-dimensional vectors file so
+#: that the rows it writes, not the 400k default vectors it would load, are what a non-streaming writer
+#: would hold; with token vectors each row holds its two words' vectors
+PEAK_CASES = {
+    "glove": ("glove", ["-o", "vectors={vectors}"], 2000 * 4),
+    "bert": ("bert", ["-o", "layers=all"], 7 * 384 * 4),
+    "glove-token-vectors": ("glove", ["-o", "vectors={vectors}", "-o", "pooling=none"], 2 * 2000 * 4),
+}
 
 
-@pytest.mark.parametrize("featurizer", sorted(PEAK_CASES))
-def test_peak_memory_grows_by_far_less_than_the_rows_written(tmp_path, featurizer):
+@pytest.mark.parametrize("case", sorted(PEAK_CASES))
+def test_peak_memory_grows_by_far_less_than_the_rows_written(tmp_path, case):
     """Streaming saves the rows: 5x the rows (8 distinct texts, so the model's work stays small) must
     raise peak memory by less than half the extra features' bytes (measured: a fifth for bert, nothing
     for glove); a writer that kept every row
@@ -238,7 +243,7 @@ def test_peak_memory_grows_by_far_less_than_the_rows_written(tmp_path, featurize
     vectors = tmp_path / "wide.txt"
     rng = np.random.default_rng(0)
     vectors.write_text("".join(f"{w} " + " ".join(f"{v:.3f}" for v in rng.normal(size=2000)) + "\n" for w in words))
-    options, row_bytes = PEAK_CASES[featurizer]
+    featurizer, options, row_bytes = PEAK_CASES[case]
     options = [o.format(vectors=vectors) for o in options]
     code = (
         "import resource, sys; from enso_ng.cli import main; sys.argv = ['enso', '-q', '-w', *sys.argv[1:]]\n"
@@ -261,71 +266,15 @@ def test_peak_memory_grows_by_far_less_than_the_rows_written(tmp_path, featurize
         assert done.returncode == 0, done.stderr[-2000:]
         peaks.append(int(done.stdout.split()[-1]))
         path = root / "features" / "big" / f"{featurizer}.parquet"
-        assert read_features(path).X.shape == (rows, row_bytes // 4)
+        stored = read_features(path).X.shape  # (rows, dim), or (rows, tokens, dim) for token vectors
+        assert stored[0] == rows and 4 * int(np.prod(stored[1:])) == row_bytes
     assert pq.ParquetFile(path).num_row_groups > 1, "written in row groups as computed"
     extra = (sizes[1] - sizes[0]) * row_bytes
     growth = peaks[1] - peaks[0]
     assert growth < 0.5 * extra, f"peak grew {growth / 2**20:.0f} MiB for {extra / 2**20:.0f} MiB more features"
 
 
-# ---------------------------------------------------------------- ELMo, with tiny random weights in the original layout
-
-
-@pytest.fixture(scope="module")
-def tiny_elmo(tmp_path_factory):
-    """options.json + weights.hdf5 in the layout of the published ELMo files (TensorFlow variable names)."""
-    import json
-
-    h5py = pytest.importorskip("h5py", reason="ELMo is an extra: pip install 'enso_ng[elmo]'")
-    pytest.importorskip("simple_elmo_pytorch", reason="ELMo is an extra: pip install 'enso_ng[elmo]'")
-    root = tmp_path_factory.mktemp("elmo")
-    projection, cell, layers, char_dim, filters = 8, 16, 2, 4, [[1, 4], [2, 8]]
-    n_filters = sum(n for _, n in filters)
-    options = {
-        "lstm": {
-            "use_skip_connections": True,
-            "projection_dim": projection,
-            "cell_clip": 3,
-            "proj_clip": 3,
-            "dim": cell,
-            "n_layers": layers,
-        },
-        "char_cnn": {
-            "activation": "relu",
-            "filters": filters,
-            "n_highway": 1,
-            "embedding": {"dim": char_dim},
-            "n_characters": 262,
-            "max_characters_per_token": 50,
-        },
-    }
-    (root / "options.json").write_text(json.dumps(options))
-    rng = np.random.default_rng(0)
-
-    def random(*shape):
-        return (rng.normal(size=shape) * 0.3).astype("float32")
-
-    with h5py.File(root / "weights.hdf5", "w") as f:
-        f["char_embed"] = random(261, char_dim)
-        for i, (width, num) in enumerate(filters):
-            f[f"CNN/W_cnn_{i}"] = random(1, width, char_dim, num)
-            f[f"CNN/b_cnn_{i}"] = random(num)
-        for name, shape in (
-            ("W_transform", (n_filters, n_filters)),
-            ("W_carry", (n_filters, n_filters)),
-            ("b_transform", (n_filters,)),
-            ("b_carry", (n_filters,)),
-        ):
-            f[f"CNN_high_0/{name}"] = random(*shape)
-        f["CNN_proj/W_proj"] = random(n_filters, projection)
-        f["CNN_proj/b_proj"] = random(projection)
-        for direction in (0, 1):
-            for layer in range(layers):
-                cell_group = f"RNN_{direction}/RNN/MultiRNNCell/Cell{layer}/LSTMCell"
-                f[f"{cell_group}/W_0"] = random(2 * projection, 4 * cell)
-                f[f"{cell_group}/B"] = random(4 * cell)
-                f[f"{cell_group}/W_P_0"] = random(cell, projection)
-    return root
+# ---------------------------------------------------------------- ELMo (tiny random weights: the tiny_elmo fixture)
 
 
 def test_elmo_layers_mean_and_all(corpus_workspace, tiny_elmo, tmp_path):
@@ -395,6 +344,25 @@ def test_elmo_files_by_url(tiny_elmo, tmp_path, monkeypatch):
     texts = ["Who wrote the Iliad ?", "ELMo reads characters"]
     assert np.array_equal(local.transform(texts), remote.transform(texts))
     assert remote.params()["weights_sha256"] == local.params()["weights_sha256"]
+
+
+def test_elmo_vectors_do_not_depend_on_the_batch_before(tiny_elmo):
+    """The module's biLSTM carries its states from one batch to the next unless reset (it did: a text's
+    vector changed after another batch); the states are reset per batch, and the cache key says so."""
+    from enso_ng.featurize.elmo import ElmoFeaturizer
+
+    files = {"options_file": str(tiny_elmo / "options.json"), "weight_file": str(tiny_elmo / "weights.hdf5")}
+    text = ["Who wrote the Iliad ?"]
+    before = ["ELMo reads characters one by one", "the cat sat", "a b c d e f g"]
+    for options in ({}, {"pooling": "none"}):
+        alone = ElmoFeaturizer(**files, **options).transform(text)
+        after = ElmoFeaturizer(**files, **options)
+        after.transform(before)
+        assert np.array_equal(np.asarray(alone[0]), np.asarray(after.transform(text)[0])), options
+        # and within one call, a batch of one after other batches of one
+        single = ElmoFeaturizer(**files, **options, batch_size=1)
+        assert np.array_equal(np.asarray(alone[0]), np.asarray(single.transform([*before, *text])[-1])), options
+        assert after.params()["lstm_states"] == "reset"
 
 
 def test_elmo_without_its_extra_says_how_to_install(corpus_workspace, monkeypatch):

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 import torch
 
+from enso_ng.errors import EnsoError
 from enso_ng.experiment.models import MODELS
 from enso_ng.featurize.glove import load_vectors
 from enso_ng.featurize.tokens import tokenize
@@ -112,6 +113,42 @@ def test_bert_token_vectors_mean_to_the_pooled_vectors_and_float16_halves_the_fi
     assert np.array_equal(half.X.values, full.X.values.astype(np.float16))
     assert half_bytes < 0.7 * full_bytes
     assert half.meta.timing["bytes_per_1k"] < full.meta.timing["bytes_per_1k"]
+
+
+def test_elmo_token_vectors_round_trip_exactly_mean_to_the_pooled_vectors_and_the_cap_is_counted(tmp_path, tiny_elmo):
+    from enso_ng.featurize.elmo import ElmoFeaturizer
+
+    ws = dataset(tmp_path, 24, 8)
+    files = {"options_file": str(tiny_elmo / "options.json"), "weight_file": str(tiny_elmo / "weights.hdf5")}
+    path = ws / "features" / "marked" / "elmo.parquet"
+    texts = [t for t, _ in marked_texts(24, 1) + marked_texts(8, 2)]
+    words = [len(tokenize(t, lower=False)) for t in texts]
+    stored = {}
+    for options in (
+        {"pooling": "none", "max_tokens": "12"},
+        {"pooling": "mean"},
+        {"pooling": "none", "dtype": "float16"},
+        {"pooling": "none"},
+    ):
+        args = [a for k, v in {**files, **options}.items() for a in ("-o", f"{k}={v}")]
+        result = invoke(ws, "featurize", "-f", "elmo", "-d", "marked", *args)
+        assert result.exit_code == 0, result.output
+        stored[tuple(options.values())] = read_features(path)
+    capped = stored["none", "12"]
+    assert capped.meta.sequence and capped.meta.dim == 16
+    assert list(capped.X.lengths) == [min(n, 12) for n in words]
+    assert capped.meta.report["capped"] == sum(n > 12 for n in words) > 0
+    assert capped.meta.timing["bytes_per_1k"] > 0
+    direct = ElmoFeaturizer(**files, pooling="none", max_tokens=12).transform(texts)
+    for i, vectors in enumerate(direct):  # what the featurizer computed, bit for bit
+        assert np.array_equal(capped.X.values[capped.X.offsets[i] : capped.X.offsets[i + 1]], vectors)
+    full, pooled = stored["none",], stored["mean",]
+    assert max(words) <= 128 and full.meta.report["capped"] == 0
+    assert np.allclose(full.pooled(), pooled.X, atol=1e-5), "the mean of a text's word vectors is pooling=mean"
+    assert full.meta.params["lstm_states"] == "reset" and "max_tokens" not in pooled.meta.params
+    assert np.array_equal(stored["none", "float16"].X.values, full.X.values.astype(np.float16))
+    with pytest.raises(EnsoError, match="pooling=none stores one layer's word vectors; choose layers=mean or 0..2"):
+        ElmoFeaturizer(**files, pooling="none", layers="all")
 
 
 def test_token_vector_options_fail_in_one_line(tmp_path):
@@ -230,8 +267,28 @@ def test_a_sequence_model_on_pooled_features_is_one_line_naming_the_file_and_the
     path = ws / "features" / "marked" / "glove.parquet"
     assert result.exit_code != 0
     assert result.output.strip().count("\n") == 0, result.output
-    assert str(path) in result.output and "-o pooling=none" in result.output
+    assert str(path) in result.output and "-o pooling=none of bert, elmo or glove" in result.output
+    assert "enso featurize -f glove -d marked -o pooling=none" in result.output
     assert not (ws / "results" / "bad").exists()
+    # several pooled files: each is named, and the command offered is one that makes token vectors
+    assert invoke(ws, "featurize", "-f", "tfidf", "-d", "marked").exit_code == 0
+    for featurizers, suggested in (("tfidf", "bert"), ("tfidf,glove", "glove")):
+        result = invoke(
+            ws, "experiment", "-f", featurizers, "-m", "attention", "--sizes", "20", "--splits", "1", "--name", "bad"
+        )
+        assert result.exit_code != 0 and result.output.strip().count("\n") == 0, result.output
+        assert all(str(ws / "features" / "marked" / f"{f}.parquet") in result.output for f in featurizers.split(","))
+        assert f"enso featurize -f {suggested} -d marked -o pooling=none" in result.output
+    assert not (ws / "results" / "bad").exists()
+
+
+def test_the_featurizers_named_for_token_vectors_are_those_that_make_them():
+    from enso_ng.featurize import FEATURIZERS
+    from enso_ng.formats import TOKEN_VECTOR_FEATURIZERS
+
+    pooling = {name: FEATURIZERS.get(name).options.get("pooling") for name in FEATURIZERS.names()}
+    makers = {name for name, option in pooling.items() if option is not None and "none" in (option.choices or ())}
+    assert makers == set(TOKEN_VECTOR_FEATURIZERS)
 
 
 def test_sequence_models_are_skipped_with_a_reason_on_the_pooled_file_of_a_mixed_run(tmp_path):

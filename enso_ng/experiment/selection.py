@@ -13,12 +13,12 @@ from typing import Any
 
 import numpy as np
 
-from enso_ng.errors import EnsoError
+from enso_ng.errors import EnsoError, either
 from enso_ng.experiment.cell import Group, plans_for
 from enso_ng.experiment.config import ExperimentConfig
 from enso_ng.experiment.models import MODELS
 from enso_ng.experiment.splits import SplitPlan
-from enso_ng.formats import FeaturesMeta, read_labels_and_splits
+from enso_ng.formats import TOKEN_VECTOR_FEATURIZERS, FeaturesMeta, read_labels_and_splits
 from enso_ng.workspace import Workspace
 
 
@@ -118,9 +118,11 @@ def _check_inputs(
                 )
         if MODELS.get(model).takes_sequences and not any(metas[f].sequence for f in featurizers):
             paths = ", ".join(str(workspace.features_path(dataset, f)) for f in featurizers)
+            makers = [f for f in featurizers if f in TOKEN_VECTOR_FEATURIZERS] or [TOKEN_VECTOR_FEATURIZERS[0]]
             raise EnsoError(
                 f"model {model!r} reads token vectors, and {paths} {'holds' if len(featurizers) == 1 else 'hold'} "
-                f"pooled vectors; run: enso featurize -f {featurizers[0]} -d {dataset} -o pooling=none"
+                f"pooled vectors; -o pooling=none of {either(TOKEN_VECTOR_FEATURIZERS)} makes them: "
+                f"enso featurize -f {makers[0]} -d {dataset} -o pooling=none"
             )
         if MODELS.get(model).takes_tokens and not any(metas[f].tokens for f in featurizers):
             paths = ", ".join(str(workspace.features_path(dataset, f)) for f in featurizers)
@@ -138,7 +140,10 @@ def _unfit(model: str, meta: FeaturesMeta, params: dict[str, Any]) -> str | None
     if cls.layer_aware and meta.layers < 2:
         return f"{meta.featurizer} features have one layer (featurize with every layer stored to use it)"
     if cls.takes_sequences and not meta.sequence:
-        return f"{meta.featurizer} features are pooled, and {model} reads token vectors (featurize -o pooling=none)"
+        return (
+            f"{meta.featurizer} features are pooled, and {model} reads token vectors "
+            f"(featurize {either(TOKEN_VECTOR_FEATURIZERS)} with -o pooling=none)"
+        )
     if meta.tokens != cls.takes_tokens:
         if cls.takes_tokens:
             return f"{meta.featurizer} features are vectors, and {model} trains on token ids (featurize -f bert_tokens)"

@@ -8,14 +8,14 @@ from the request is rebuilt, never silently reused.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 import scipy.sparse as sp
 
-from enso_ng.errors import EnsoError
+from enso_ng.errors import EnsoError, either
 from enso_ng.registry import Registry
 
 FEATURIZERS: Registry[type[Featurizer]] = Registry("featurizer")
@@ -39,9 +39,7 @@ class Option:
     def parse(self, featurizer: str, key: str, value: Any) -> Any:
         value = _coerce(featurizer, key, value, self.default)
         if self.choices is not None and value not in self.choices:
-            names = [str(c) for c in self.choices]
-            allowed = ", ".join(names[:-1]) + f" or {names[-1]}" if len(names) > 1 else names[0]
-            raise EnsoError(f"featurizer {featurizer!r}: option {key} must be {allowed}, not {value!r}")
+            raise EnsoError(f"featurizer {featurizer!r}: option {key} must be {either(self.choices)}, not {value!r}")
         if self.check is not None and not self.check(value):
             raise EnsoError(f"featurizer {featurizer!r}: option {key} must be {self.check_text}, not {value!r}")
         return value
@@ -155,6 +153,26 @@ def token_vector_params(featurizer: Featurizer, params: dict[str, Any]) -> dict[
     if featurizer.sequence:
         return params
     return {k: v for k, v in params.items() if k not in TOKEN_VECTOR_OPTIONS}
+
+
+def token_rows(featurizer: Featurizer, vectors: Iterable[np.ndarray], dim: int) -> list[np.ndarray]:
+    """``pooling=none``: each text's (tokens, ``dim``) vectors, the first ``max_tokens`` of them, in the stored
+    dtype; a text with no tokens gives an empty (0, ``dim``) array, never padding."""
+    cap = int(featurizer.config["max_tokens"])
+    return [np.asarray(v, dtype=np.float32).reshape(-1, dim)[:cap].astype(featurizer.dtype) for v in vectors]
+
+
+def capped_count(featurizer: Featurizer, lengths: Iterable[int], cap: int | None = None) -> int:
+    """Texts with more tokens than ``pooling=none`` keeps (``cap``, default ``max_tokens``); 0 when pooled."""
+    if not featurizer.sequence:
+        return 0
+    cap = int(featurizer.config["max_tokens"]) if cap is None else cap
+    return sum(n > cap for n in lengths)
+
+
+def token_vector_report(featurizer: Featurizer, capped: int) -> dict[str, Any]:
+    """The report entries of a token-vector file (the cap and the texts it cut); none for pooled vectors."""
+    return {"max_tokens": featurizer.config["max_tokens"], "capped": capped} if featurizer.sequence else {}
 
 
 def _coerce(featurizer: str, key: str, value: Any, default: Any) -> Any:

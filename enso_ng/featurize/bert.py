@@ -18,9 +18,12 @@ from enso_ng.featurize.base import (
     TOKEN_VECTOR_OPTIONS,
     Featurizer,
     Option,
+    capped_count,
     positive,
     register,
+    token_rows,
     token_vector_params,
+    token_vector_report,
     token_vector_setup,
 )
 
@@ -111,7 +114,7 @@ class BertFeaturizer(Featurizer):
         lengths = [len(ids) for ids in self._tokenizer(unique, truncation=False)["input_ids"]]
         self.texts_seen = len(unique)
         self.truncated = sum(n > int(self.config["max_length"]) for n in lengths)
-        self.capped = sum(n > self._longest() for n in lengths) if self.sequence else 0
+        self.capped = capped_count(self, lengths, self._longest())
         return self
 
     def _longest(self) -> int:
@@ -168,8 +171,9 @@ class BertFeaturizer(Featurizer):
         else:
             hidden = output.hidden_states[self.layer_choice]
         hidden = hidden.float().cpu().numpy()
-        for j, (i, n) in enumerate(zip(idx, mask.sum(1).tolist())):
-            out[i] = hidden[j, :n].astype(self.dtype)
+        rows = token_rows(self, (hidden[j, :n] for j, n in enumerate(mask.sum(1).tolist())), hidden.shape[2])
+        for i, row in zip(idx, rows):
+            out[i] = row
 
     def _autocast(self):
         import contextlib
@@ -203,7 +207,7 @@ class BertFeaturizer(Featurizer):
             "max_length": self.config["max_length"],
             "device": str(self.device),
             "precision": self.precision,
-            **({"max_tokens": self.config["max_tokens"], "capped": self.capped} if self.sequence else {}),
+            **token_vector_report(self, self.capped),
         }
 
 

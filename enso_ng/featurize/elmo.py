@@ -4,6 +4,12 @@ Uses the ``Elmo`` module of ``simple-elmo-pytorch`` (allennlp's implementation, 
 Python 3.11 any more). Options and weights come from a path or URL, in the original ``options.json`` +
 hdf5 layout, so any published ELMo works. ``layers=mean`` averages the three layers (ELMo's scalar mix at
 its initial, equal weights); ``layers=all`` stores each, for ``layer_mix`` to learn the weights.
+``pooling=none`` stores each word's vector (of the chosen layer, or the mean of the three) for the sequence
+heads.
+
+The module's biLSTM is stateful (it starts each batch from the previous batch's final states, as a language
+model reading a stream would); sentence vectors must not depend on which batch came before, so the states
+are reset before every batch.
 """
 
 from __future__ import annotations
@@ -15,25 +21,43 @@ from typing import Any
 import numpy as np
 
 from enso_ng.errors import EnsoError
-from enso_ng.featurize.base import Featurizer, Option, positive, register
+from enso_ng.featurize.base import (
+    TOKEN_VECTOR_OPTIONS,
+    Featurizer,
+    Option,
+    capped_count,
+    positive,
+    register,
+    token_rows,
+    token_vector_params,
+    token_vector_report,
+    token_vector_setup,
+)
 from enso_ng.featurize.files import local_file
 from enso_ng.featurize.tokens import tokenize
 from enso_ng.workspace import sha256_file
+
+#: words the biLSTM reads per text; longer texts are cut
+MAX_WORDS = 200
 
 MISSING = "featurizer 'elmo' needs simple-elmo-pytorch and h5py, not installed by default: pip install 'enso_ng[elmo]'"
 
 
 @register("elmo")
 class ElmoFeaturizer(Featurizer):
-    summary = "ELMo's three layers pooled over tokens (options.json + weights.hdf5 by path or URL; extra 'elmo')"
+    summary = "ELMo's three layers pooled over words, or each word's vector (options.json + weights.hdf5; extra 'elmo')"
     reloadable = ("_model",)
     options = {
         "options_file": Option("", "ELMo options.json, path or URL"),
         "weight_file": Option("", "ELMo weights (hdf5), path or URL"),
         "layers": Option("mean", "mean (of the three layers) | all (store each) | 0, 1 or 2 (one layer)"),
+        "pooling": Option(
+            "mean", "over words; none stores each word's vector (for sequence models)", choices=("mean", "none")
+        ),
         "batch_size": Option(
             32, "sentences per forward pass (does not change the vectors)", check=positive, check_text="positive"
         ),
+        **TOKEN_VECTOR_OPTIONS,
     }
 
     def __init__(self, **options: Any) -> None:
@@ -56,10 +80,18 @@ class ElmoFeaturizer(Featurizer):
         if choice not in ("mean", "all") and not (choice.isdigit() and int(choice) < n_layers):
             raise EnsoError(f"featurizer 'elmo': layers must be mean, all or 0..{n_layers - 1}, not {choice!r}")
         self.choice, self.layers = choice, (n_layers if choice == "all" else 1)
+        token_vector_setup(self)
+        if self.sequence and choice == "all":
+            raise EnsoError(
+                "featurizer 'elmo': pooling=none stores one layer's word vectors; choose layers=mean or 0.."
+                f"{n_layers - 1}"
+            )
         self._model = None
+        self.capped = 0
 
     def params(self) -> dict[str, Any]:
-        params = {k: v for k, v in self.config.items() if k != "batch_size"}
+        params = token_vector_params(self, {k: v for k, v in self.config.items() if k != "batch_size"})
+        params["lstm_states"] = "reset"  # per batch; files made with carried-over states are rebuilt
         params["options_sha256"] = sha256_file(self.options_path)
         params["weights_sha256"] = sha256_file(self.weight_path)
         return params
@@ -78,31 +110,51 @@ class ElmoFeaturizer(Featurizer):
                 raise EnsoError(f"featurizer 'elmo': cannot load {self.weight_path} ({exc})") from None
         return self._model
 
-    def transform(self, texts: Sequence[str]) -> np.ndarray:
+    def _words(self, text: str) -> list[str]:
+        return tokenize(text, lower=False)
+
+    def _longest(self) -> int:
+        """Words the biLSTM reads per text: with token vectors stored, no more than are kept."""
+        return min(MAX_WORDS, int(self.config["max_tokens"])) if self.sequence else MAX_WORDS
+
+    def fit(self, texts: Sequence[str]) -> ElmoFeaturizer:
+        """Nothing to learn; count the texts whose words ``pooling=none`` cuts, so the report is complete."""
+        self.capped = capped_count(self, (len(self._words(t)) for t in dict.fromkeys(texts)), self._longest())
+        return self
+
+    def transform(self, texts: Sequence[str]) -> np.ndarray | list[np.ndarray]:
         import torch
         from simple_elmo_pytorch.models.elmo import batch_to_ids
 
         model = self._load()
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        tokens = [tokenize(text, lower=False)[:200] or ["."] for text in texts]
+        out: Any = [None] * len(texts) if self.sequence else np.zeros((len(texts), self.dim), dtype=np.float32)
+        tokens = [self._words(text)[: self._longest()] or ["."] for text in texts]
         order = np.argsort([len(t) for t in tokens], kind="stable")  # similar lengths pad little
         size = int(self.config["batch_size"])
         with torch.inference_mode():
             for start in range(0, len(order), size):
                 idx = order[start : start + size]
+                model._elmo_lstm._elmo_lstm.reset_states()  # each batch starts from zero states
                 bilm = model._elmo_lstm(batch_to_ids([tokens[i] for i in idx]))
-                mask = bilm["mask"].clone()
-                # Drop the sentence-boundary positions: the first, and the last real one of each row.
-                lengths = mask.sum(1)
-                mask[:, 0] = False
-                mask[torch.arange(len(idx)), lengths - 1] = False
-                weights = mask.unsqueeze(-1).float()
-                pooled = [(layer * weights).sum(1) / weights.sum(1).clamp(min=1) for layer in bilm["activations"]]
+                layers = bilm["activations"]
                 if self.choice == "mean":
-                    vectors = torch.stack(pooled).mean(0)
-                elif self.choice == "all":
-                    vectors = torch.stack(pooled, dim=1).flatten(1)
-                else:
-                    vectors = pooled[int(self.choice)]
-                out[idx] = vectors.numpy()
+                    layers = [torch.stack(layers).mean(0)]
+                elif self.choice != "all":
+                    layers = [layers[int(self.choice)]]
+                # Word j of a row sits at position j + 1: position 0 and the one after the last word are
+                # the sentence boundaries, never stored or pooled.
+                words = bilm["mask"].sum(1) - 2
+                if self.sequence:
+                    hidden = layers[0].numpy()
+                    rows = token_rows(self, (hidden[j, 1 : 1 + n] for j, n in enumerate(words.tolist())), self.dim)
+                    for i, row in zip(idx, rows):
+                        out[i] = row
+                    continue
+                inside = torch.arange(layers[0].shape[1])[None, :]
+                weights = ((inside >= 1) & (inside <= words[:, None])).unsqueeze(-1).float()
+                pooled = [(layer * weights).sum(1) / weights.sum(1).clamp(min=1) for layer in layers]
+                out[idx] = torch.stack(pooled, dim=1).flatten(1).numpy()
         return out
+
+    def report(self) -> dict[str, Any]:
+        return token_vector_report(self, self.capped)

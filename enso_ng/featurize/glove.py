@@ -21,9 +21,12 @@ from enso_ng.featurize.base import (
     TOKEN_VECTOR_OPTIONS,
     Featurizer,
     Option,
+    capped_count,
     positive,
     register,
+    token_rows,
     token_vector_params,
+    token_vector_report,
     token_vector_setup,
 )
 from enso_ng.featurize.files import local_file
@@ -84,12 +87,8 @@ class PooledWordVectors(Featurizer):
     def _token_vectors(self, texts: Sequence[str]) -> list[np.ndarray]:
         """``pooling=none``: each text's known words' vectors in order, the first ``max_tokens`` of them."""
         keyed, cap = self._keyed, int(self.config["max_tokens"])
-        out = []
-        for text in texts:
-            tokens = self._usable(tokenize(text))[:cap]
-            vectors = np.stack([keyed[t] for t in tokens]) if tokens else np.zeros((0, keyed.vector_size))
-            out.append(vectors.astype(self.dtype))
-        return out
+        words = (self._usable(tokenize(text))[:cap] for text in texts)
+        return token_rows(self, ([keyed[t] for t in tokens] for tokens in words), keyed.vector_size)
 
     def _pool_texts(self, texts: Sequence[str]) -> np.ndarray:
         keyed = self._keyed
@@ -123,8 +122,7 @@ class PooledWordVectors(Featurizer):
             known += sum(t in self._keyed.key_to_index for t in tokens)
         self._oov = [total - known, total]
         if self.sequence:
-            cap = int(self.config["max_tokens"])
-            self._capped = sum(len(self._usable(tokenize(text))) > cap for text in texts)
+            self._capped = capped_count(self, (len(self._usable(tokenize(text))) for text in texts))
         if self.config["pooling"] == "sif":
             a = float(self.config["sif_a"])
             self._weights = {w: a / (a + c / max(total, 1)) for w, c in counts.items()}
@@ -142,9 +140,7 @@ class PooledWordVectors(Featurizer):
     def report(self) -> dict[str, Any]:
         missing, total = self._oov
         report = {"tokens": total, "oov_tokens": missing, "oov_rate": round(missing / max(total, 1), 4)}
-        if self.sequence:
-            report.update(max_tokens=self.config["max_tokens"], capped=self._capped)
-        return report
+        return {**report, **token_vector_report(self, self._capped)}
 
 
 @register("glove")
