@@ -455,6 +455,11 @@ def featurize(
                 )
                 shape = f"{meta.rows} texts x tokens x {meta.dim}" if meta.sequence else f"{meta.rows} x {meta.dim}"
                 click.echo(f"wrote {path}: {shape} in {done.seconds:.1f} s ({rate:.0f} texts/s{extra})")
+                auto = meta.report.get("precision_auto")
+                if auto:
+                    rates = ", ".join(f"{p} {r:,.0f}" for p, r in auto["texts_per_second"].items())
+                    how = "cached decision" if auto["cached"] else "measured now"
+                    click.echo(f"  precision auto chose {auto['chosen']} ({how}; texts/s: {rates})")
                 if meta.sequence:
                     size = path.stat().st_size
                     click.echo(f"  {size / 1e6:.1f} MB, {1000 * size / max(meta.rows, 1) / 1e6:.2f} MB per 1,000 texts")

@@ -167,7 +167,7 @@ def test_auto_measures_records_and_caches_its_choice(onnx_cache, tmp_path, monke
     eligible = [p for p, c in auto["min_cosine"].items() if c >= auto["threshold"]]
     assert auto["chosen"] == max(eligible, key=auto["texts_per_second"].get)
     assert meta["params"]["precision"] == auto["chosen"] == meta["report"]["precision"]
-    assert f"precision {auto['chosen']}" in result.output
+    assert f"precision auto chose {auto['chosen']} (measured now" in result.output
     (decision,) = (tmp_path / "cache" / "precision").iterdir()
     assert json.loads(decision.read_text())["chosen"] == auto["chosen"]
     again = invoke(tmp_path, "featurize", "-f", "bert", "--precision", "auto", "--force")

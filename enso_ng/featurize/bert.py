@@ -105,6 +105,9 @@ class BertFeaturizer(Featurizer):
         """Resolve ``auto``: the decision cached for this machine and model, else measured on a sample."""
         if self.precision is not None:
             return
+        if not texts:  # nothing to measure on, and nothing to embed
+            self.precision = "fp32"
+            return
         key = {
             "machine": machine(),
             "device": _device_name(self.device),
