@@ -124,7 +124,8 @@ class BertFeaturizer(Featurizer):
             rng = np.random.default_rng(0)
             sample = [unique[i] for i in sorted(rng.choice(len(unique), min(SAMPLE_TEXTS, len(unique)), False))]
             tokenized = self._tokenize(sample)  # once: every candidate embeds the same batches
-            return lambda candidate: self._embed(tokenized, candidate)
+            warm = self._tokenize(sample[:8])
+            return lambda candidate, warming: self._embed(warm if warming else tokenized, candidate)
 
         self.auto = choose(key, candidates(self.device), embedder)
         self.precision = self.auto["chosen"]
