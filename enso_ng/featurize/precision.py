@@ -39,6 +39,10 @@ def check(precision: str, device: Any, who: str) -> None:
     if precision == "fp16" and device.type != "cuda":
         raise EnsoError(f"{who}: precision fp16 needs a CUDA GPU; use bf16 or auto on a CPU")
     if precision == "fp32-onnx":
+        if device.type != "cpu":  # the CPU runtime: on a GPU torch is the faster exact path
+            raise EnsoError(
+                f"{who}: precision fp32-onnx runs on the CPU; on {device.type} use fp32, bf16, fp16 or auto"
+            )
         onnx.require()
 
 
