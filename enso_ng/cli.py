@@ -381,8 +381,9 @@ def _model_shortcut(model: str, chosen: list[str]) -> list[str]:
 )
 @click.option(
     "--precision",
-    type=click.Choice(["auto", "fp32", "bf16", "fp16"]),
-    help="Shortcut for -o precision=... (bert): auto uses bf16 where it is faster (CUDA, or a CPU with AMX).",
+    type=click.Choice(["auto", "fp32", "fp32-onnx", "bf16", "fp16"]),
+    help="Shortcut for -o precision=... (bert): fp32-onnx runs the same vectors through ONNX Runtime; auto "
+    "measures each on a sample of the texts, once per machine and model, and takes the fastest close to fp32.",
 )
 @click.option("--layers", help="Shortcut for -o layers=... (bert): last, a layer number, mean, or all (stored each).")
 @click.option("--force", is_flag=True, help="Rebuild even if a matching cache exists.")
@@ -454,6 +455,11 @@ def featurize(
                 )
                 shape = f"{meta.rows} texts x tokens x {meta.dim}" if meta.sequence else f"{meta.rows} x {meta.dim}"
                 click.echo(f"wrote {path}: {shape} in {done.seconds:.1f} s ({rate:.0f} texts/s{extra})")
+                auto = meta.report.get("precision_auto")
+                if auto:
+                    rates = ", ".join(f"{p} {r:,.0f}" for p, r in auto["texts_per_second"].items())
+                    how = "cached decision" if auto["cached"] else "measured now"
+                    click.echo(f"  precision auto chose {auto['chosen']} ({how}; texts/s: {rates})")
                 if meta.sequence:
                     size = path.stat().st_size
                     click.echo(f"  {size / 1e6:.1f} MB, {1000 * size / max(meta.rows, 1) / 1e6:.2f} MB per 1,000 texts")

@@ -30,6 +30,13 @@ from enso_ng.errors import EnsoError
 
 META_KEY = b"enso_ng"
 ENV_WORKSPACE = "ENSO_WORKSPACE"
+ENV_CACHE = "ENSO_CACHE"
+
+
+def user_cache(*parts: str) -> Path:
+    """A folder in the per-user cache (``$ENSO_CACHE``, else ``~/.cache/enso_ng``): what is costly to make
+    and serves every workspace on this machine (exported model graphs, measured precision choices)."""
+    return Path(os.environ.get(ENV_CACHE) or Path.home() / ".cache" / "enso_ng").joinpath(*parts)
 
 
 @dataclass(frozen=True)

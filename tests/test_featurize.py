@@ -1,5 +1,10 @@
 """`enso featurize`: the real MiniLM model, GloVe vectors and tf-idf on real tweets (the session corpus)."""
 
+import json
+import os
+import shutil
+import sys
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -107,7 +112,95 @@ def test_bf16_stays_close_to_fp32():
     assert model.params()["precision"] == "bf16"
     cosine = (fp32 * bf16).sum(1) / np.linalg.norm(bf16, axis=1)
     assert cosine.min() > 0.995, cosine
-    assert BertFeaturizer(precision="auto").params()["precision"] in ("bf16", "fp32")
+
+
+@pytest.fixture(scope="session")
+def onnx_cache(tmp_path_factory):
+    """A user cache holding MiniLM's exported graph, exported once per session (5-15 s)."""
+    cache = tmp_path_factory.mktemp("enso-cache")
+    before = os.environ.get("ENSO_CACHE")
+    os.environ["ENSO_CACHE"] = str(cache)
+    BertFeaturizer(precision="fp32-onnx").transform(TEXTS[:1])
+    yield cache
+    if before is None:
+        del os.environ["ENSO_CACHE"]
+    else:
+        os.environ["ENSO_CACHE"] = before
+
+
+def test_onnx_runtime_gives_torch_vectors_from_a_cached_graph(onnx_cache):
+    fp32 = BertFeaturizer().transform(TEXTS)
+    model = BertFeaturizer(precision="fp32-onnx")
+    fast = model.transform(TEXTS)
+    assert model.params()["precision"] == "fp32-onnx"
+    assert ((fp32 * fast).sum(1) / np.linalg.norm(fast, axis=1)).min() > 0.9999
+    (graph,) = (onnx_cache / "onnx").iterdir()  # the session's one export, reused
+    assert graph.name.startswith(model.params()["weights_sha256"][:16])
+    every = BertFeaturizer(layers="all", precision="fp32-onnx").transform(TEXTS[:2])  # a second graph
+    assert np.allclose(every, BertFeaturizer(layers="all").transform(TEXTS[:2]), atol=1e-4)
+    assert len(list((onnx_cache / "onnx").iterdir())) == 2
+
+
+def test_a_damaged_graph_is_exported_again(onnx_cache, tmp_path, monkeypatch):
+    shutil.copytree(onnx_cache / "onnx", tmp_path / "onnx")
+    monkeypatch.setenv("ENSO_CACHE", str(tmp_path))
+    graphs = [g / "model.onnx" for g in (tmp_path / "onnx").iterdir()]
+    for graph in graphs:
+        graph.write_bytes(b"not a graph")
+    fast = BertFeaturizer(precision="fp32-onnx").transform(TEXTS)
+    assert np.allclose(fast, BertFeaturizer().transform(TEXTS), atol=1e-4)
+    assert sorted(graph.stat().st_size > 1000 for graph in graphs) == [False, True]  # the one it needed
+
+
+def test_auto_measures_records_and_caches_its_choice(onnx_cache, tmp_path, monkeypatch):
+    monkeypatch.setenv("ENSO_CACHE", str(tmp_path / "cache"))
+    shutil.copytree(onnx_cache / "onnx", tmp_path / "cache" / "onnx")  # the graph, not a decision
+    _small_dataset(tmp_path)
+    result = invoke(tmp_path, "featurize", "-f", "bert", "--precision", "auto")
+    assert result.exit_code == 0, result.output
+    meta = read_meta(tmp_path / "features" / "small" / "bert.parquet")
+    auto = meta["report"]["precision_auto"]
+    assert set(auto["texts_per_second"]) == {"fp32", "fp32-onnx", "bf16"}
+    assert all(rate > 0 for rate in auto["texts_per_second"].values())
+    assert auto["sample_texts"] == 24 and not auto["cached"]
+    assert auto["min_cosine"]["fp32-onnx"] > 0.9999
+    eligible = [p for p, c in auto["min_cosine"].items() if c >= auto["threshold"]]
+    assert auto["chosen"] == max(eligible, key=auto["texts_per_second"].get)
+    assert meta["params"]["precision"] == auto["chosen"] == meta["report"]["precision"]
+    assert f"precision auto chose {auto['chosen']} (measured now" in result.output
+    (decision,) = (tmp_path / "cache" / "precision").iterdir()
+    assert json.loads(decision.read_text())["chosen"] == auto["chosen"]
+    again = invoke(tmp_path, "featurize", "-f", "bert", "--precision", "auto", "--force")
+    assert again.exit_code == 0, again.output
+    report = read_meta(tmp_path / "features" / "small" / "bert.parquet")["report"]
+    assert (
+        report["precision_auto"]["cached"] and report["precision_auto"]["texts_per_second"] == auto["texts_per_second"]
+    )
+
+
+def test_missing_onnx_extra_is_an_install_hint(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # as if not installed
+    _small_dataset(tmp_path)
+    result = invoke(tmp_path, "featurize", "-f", "bert", "--precision", "fp32-onnx")
+    assert result.exit_code == 1 and len(result.output.strip().splitlines()) == 1, result.output
+    assert "pip install 'enso_ng[onnx]'" in result.output
+    assert "fp32-onnx" not in _candidates_here()
+
+
+def _candidates_here() -> list[str]:
+    from enso_ng.featurize.precision import candidates
+
+    return candidates(BertFeaturizer().device)
+
+
+def _small_dataset(tmp_path) -> None:
+    import csv
+
+    source = tmp_path / "small.csv"
+    with open(source, "w", newline="") as fh:
+        rows = [[f"{t} number {i}", "ab"[i % 2]] for i, t in enumerate(TEXTS * 6)]
+        csv.writer(fh).writerows([["text", "label"], *rows])
+    assert invoke(tmp_path, "download", "--from-file", str(source), "--name", "small").exit_code == 0
 
 
 def test_truncation_is_counted_and_stored(tmp_path):
@@ -128,6 +221,7 @@ def test_truncation_is_counted_and_stored(tmp_path):
     "args, message",
     [
         (("-o", "precision=fp16"), "fp16 needs a CUDA GPU"),
+        (("--precision", "fp16"), "fp16 needs a CUDA GPU"),
         (("-o", "layers=top"), "layers must be last, mean, all or a layer number"),
         (("-o", "layers=9"), "layers=9 but the model has layers 0..6"),
     ],
@@ -135,6 +229,7 @@ def test_truncation_is_counted_and_stored(tmp_path):
 def test_bad_bert_options(corpus_workspace, args, message):
     result = invoke(corpus_workspace, "featurize", "-f", "bert", "-d", CORPUS, *args)
     assert result.exit_code == 1 and message in result.output, result.output
+    assert len(result.output.strip().splitlines()) == 1, result.output
 
 
 # ---------------------------------------------------------------- word vectors: GloVe, word2vec, fastText, doc2vec

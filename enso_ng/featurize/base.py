@@ -108,6 +108,11 @@ class Featurizer(ABC):
         """Everything that determines the vectors (options, model id, weight checksums)."""
         return dict(self.config)
 
+    def prepare(self, texts: Sequence[str]) -> None:
+        """Settle what depends on the machine and the texts before ``params`` keys the cache (e.g. ``bert``'s
+        ``precision=auto``, measured on a sample of them); cheap when already settled."""
+        return None
+
     def fit(self, texts: Sequence[str]) -> Featurizer:
         return self
 

@@ -26,6 +26,8 @@ from enso_ng.featurize.base import (
     token_vector_report,
     token_vector_setup,
 )
+from enso_ng.featurize.precision import PRECISIONS, SAMPLE_TEXTS, candidates, check, choose
+from enso_ng.provenance import machine
 
 
 @register("bert")
@@ -48,8 +50,9 @@ class BertFeaturizer(Featurizer):
         ),
         "precision": Option(
             "fp32",
-            "fp16 needs CUDA; auto takes bf16 where it is faster (CUDA, or a CPU with AMX)",
-            choices=("fp32", "bf16", "fp16", "auto"),
+            "fp32-onnx: the same vectors through ONNX Runtime (extra enso_ng[onnx]); fp16 needs CUDA; auto "
+            "measures each on a sample of the texts and takes the fastest within cosine 0.9995 of fp32",
+            choices=PRECISIONS,
         ),
         "batch_size": Option(
             64, "texts per forward pass (does not change the vectors)", check=positive, check_text="positive"
@@ -57,7 +60,7 @@ class BertFeaturizer(Featurizer):
         **TOKEN_VECTOR_OPTIONS,
     }
 
-    reloadable = ("_model", "_tokenizer")
+    reloadable = ("_model", "_tokenizer", "_onnx", "_half")
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         """On a cluster worker: its own device (a GPU worker embeds on its GPU); precision as resolved."""
@@ -73,19 +76,62 @@ class BertFeaturizer(Featurizer):
                 "featurizer 'bert': pooling=none stores one layer's token vectors; choose layers=last, mean or N"
             )
         self.device = _device()
-        self.precision = resolve_precision(str(self.config["precision"]), self.device)
+        requested = str(self.config["precision"])
+        check(requested, self.device, "featurizer 'bert'")
+        #: what runs; None until ``prepare`` has measured what ``auto`` means on this machine
+        self.precision: str | None = None if requested == "auto" else requested
+        #: auto's measurement and choice, recorded in the features metadata
+        self.auto: dict[str, Any] | None = None
         self.folder = resolve_model_folder(str(self.config["model"]))
+        self._sha256 = ""
         self._model = None
         self._tokenizer = None
+        self._onnx = None
+        self._half = None
         self.truncated = 0
         self.capped = 0
         self.texts_seen = 0
 
     def params(self) -> dict[str, Any]:
         params = token_vector_params(self, {k: v for k, v in self.config.items() if k != "batch_size"})
-        params["precision"] = self.precision  # resolved: "auto" caches what it actually ran
-        params["weights_sha256"] = weights_sha256(self.folder)
+        params["precision"] = self.precision or "auto"  # resolved by prepare: a file keys what actually ran
+        params["weights_sha256"] = self.weights_sha256
         return params
+
+    @property
+    def weights_sha256(self) -> str:
+        if not self._sha256:
+            self._sha256 = weights_sha256(self.folder)
+        return self._sha256
+
+    def prepare(self, texts: Sequence[str]) -> None:
+        """Resolve ``auto``: the decision cached for this machine and model, else measured on a sample."""
+        if self.precision is not None:
+            return
+        if not texts:  # nothing to measure on, and nothing to embed
+            self.precision = "fp32"
+            return
+        key = {
+            "machine": machine(),
+            "device": _device_name(self.device),
+            "torch": _version("torch"),
+            "onnxruntime": _version("onnxruntime"),
+            "threads": _threads(),
+            "weights_sha256": self.weights_sha256,
+            **{k: self.config[k] for k in ("pooling", "layers", "max_length", "max_tokens")},
+        }
+
+        def embedder():
+            self._load()
+            unique = list(dict.fromkeys(texts))
+            rng = np.random.default_rng(0)
+            sample = [unique[i] for i in sorted(rng.choice(len(unique), min(SAMPLE_TEXTS, len(unique)), False))]
+            tokenized = self._tokenize(sample)  # once: every candidate embeds the same batches
+            warm = self._tokenize(sample[:8])
+            return lambda candidate, warming: self._embed(warm if warming else tokenized, candidate)
+
+        self.auto = choose(key, candidates(self.device), embedder)
+        self.precision = self.auto["chosen"]
 
     def _load(self) -> None:
         if self._model is not None:
@@ -95,8 +141,6 @@ class BertFeaturizer(Featurizer):
         quiet_transformers()
         self._tokenizer = AutoTokenizer.from_pretrained(str(self.folder))
         self._model = AutoModel.from_pretrained(str(self.folder)).eval().to(self.device)
-        if self.precision == "fp16":  # CUDA only (checked by resolve_precision): half weights, half activations
-            self._model = self._model.half()
         n_layers = int(self._model.config.num_hidden_layers)
         if isinstance(self.layer_choice, int) and not -(n_layers + 1) <= self.layer_choice <= n_layers:
             raise EnsoError(f"featurizer 'bert': layers={self.layer_choice} but the model has layers 0..{n_layers}")
@@ -124,63 +168,92 @@ class BertFeaturizer(Featurizer):
         return int(self.config["max_length"])
 
     def transform(self, texts: Sequence[str]) -> np.ndarray | list[np.ndarray]:
-        import torch
-
         self._load()
+        self.prepare(texts)
         unique, inverse = np.unique(np.asarray(texts, dtype=object), return_inverse=True)
-        max_length = self._longest()
-        # Tokenize once; sort by token count so each batch pads to a similar length (padding is wasted
-        # compute), then pad each batch from the stored ids rather than tokenizing again.
-        encoded = self._tokenizer(list(unique), truncation=True, max_length=max_length)
-        order = np.argsort([len(ids) for ids in encoded["input_ids"]], kind="stable")
-        out: Any = [None] * len(unique) if self.sequence else np.empty((len(unique), self.dim), dtype=np.float32)
-        batch_size = int(self.config["batch_size"])
-        hidden_states = self.layer_choice != "last"
-        with torch.inference_mode(), self._autocast():
-            for start in range(0, len(order), batch_size):
-                idx = order[start : start + batch_size]
-                features = [{key: encoded[key][i] for key in encoded.keys()} for i in idx]
-                batch = self._tokenizer.pad(features, padding=True, return_tensors="pt").to(self.device)
-                output = self._model(**batch, output_hidden_states=hidden_states)
-                mask = batch["attention_mask"]
-                if self.sequence:
-                    self._keep_tokens(out, idx, output, mask)
-                    continue
-                if self.layer_choice == "last":
-                    pooled = self._pool(output.last_hidden_state, mask)
-                elif self.layer_choice == "all":  # (batch, layers, dim), flattened row-major
-                    pooled = torch.stack([self._pool(h, mask) for h in output.hidden_states], dim=1).flatten(1)
-                elif self.layer_choice == "mean":
-                    pooled = self._pool(torch.stack(output.hidden_states[1:]).mean(0), mask)
-                else:
-                    pooled = self._pool(output.hidden_states[self.layer_choice], mask)
-                out[idx] = pooled.float().cpu().numpy()
+        out = self._embed(self._tokenize(list(unique)), self.precision)
         if self.sequence:
             return [out[i] for i in inverse]
         return out[inverse]
 
-    def _keep_tokens(self, out: list, idx: np.ndarray, output: Any, mask: Any) -> None:
-        """Each text's token vectors, special tokens included and padding excluded (so their mean is
-        ``pooling=mean`` before normalising)."""
+    def _tokenize(self, texts: list[str]) -> tuple[Any, np.ndarray]:
+        """Tokenize once; sort by token count so each batch pads to a similar length (padding is wasted
+        compute); batches are padded from the stored ids rather than tokenized again."""
+        encoded = self._tokenizer(texts, truncation=True, max_length=self._longest())
+        return encoded, np.argsort([len(ids) for ids in encoded["input_ids"]], kind="stable")
+
+    def _embed(self, tokenized: tuple[Any, np.ndarray], precision: str) -> np.ndarray | list[np.ndarray]:
+        """The vectors of tokenized texts, in their order, computed at ``precision``."""
+        import torch
+
+        encoded, order = tokenized
+        out: Any = [None] * len(order) if self.sequence else np.empty((len(order), self.dim), dtype=np.float32)
+        batch_size = int(self.config["batch_size"])
+        forward = self._forward(precision)
+        with torch.inference_mode(), self._autocast(precision):
+            for start in range(0, len(order), batch_size):
+                idx = order[start : start + batch_size]
+                features = [{key: encoded[key][i] for key in encoded.keys()} for i in idx]
+                batch = self._tokenizer.pad(features, padding=True, return_tensors="pt").to(self.device)
+                hidden = forward(batch)
+                mask = batch["attention_mask"]
+                if self.sequence:
+                    self._keep_tokens(out, idx, hidden, mask)
+                elif self.layer_choice == "all":  # (batch, layers, dim), flattened row-major
+                    out[idx] = torch.stack([self._pool(h, mask) for h in hidden], dim=1).flatten(1).cpu().numpy()
+                else:
+                    out[idx] = self._pool(self._layer(hidden), mask).cpu().numpy()
+        return out
+
+    def _forward(self, precision: str):
+        """A batch -> its hidden states (``(last,)``, or every layer's with the embeddings first)."""
+        every = self.layer_choice != "last"
+        if precision == "fp32-onnx":
+            if self._onnx is None:
+                from enso_ng.featurize.onnx import OnnxEncoder
+
+                self._onnx = OnnxEncoder(
+                    self._model, self.weights_sha256, list(self._tokenizer.model_input_names), every
+                )
+            return self._onnx
+        model = self._model
+        if precision == "fp16":  # CUDA only (checked when built): a half copy, half activations
+            if self._half is None:
+                import copy
+
+                self._half = copy.deepcopy(self._model).half()
+            model = self._half
+
+        def forward(batch):
+            output = model(**batch, output_hidden_states=every)
+            return output.hidden_states if every else (output.last_hidden_state,)
+
+        return forward
+
+    def _layer(self, hidden):
+        """The one layer's states that ``layers`` asks for (``all`` is pooled layer by layer instead)."""
         import torch
 
         if self.layer_choice == "last":
-            hidden = output.last_hidden_state
-        elif self.layer_choice == "mean":
-            hidden = torch.stack(output.hidden_states[1:]).mean(0)
-        else:
-            hidden = output.hidden_states[self.layer_choice]
-        hidden = hidden.float().cpu().numpy()
+            return hidden[-1]
+        if self.layer_choice == "mean":
+            return torch.stack(hidden[1:]).mean(0)
+        return hidden[self.layer_choice]
+
+    def _keep_tokens(self, out: list, idx: np.ndarray, hidden: Any, mask: Any) -> None:
+        """Each text's token vectors, special tokens included and padding excluded (so their mean is
+        ``pooling=mean`` before normalising)."""
+        hidden = self._layer(hidden).float().cpu().numpy()
         rows = token_rows(self, (hidden[j, :n] for j, n in enumerate(mask.sum(1).tolist())), hidden.shape[2])
         for i, row in zip(idx, rows):
             out[i] = row
 
-    def _autocast(self):
+    def _autocast(self, precision: str):
         import contextlib
 
         import torch
 
-        if self.precision == "bf16":
+        if precision == "bf16":
             return torch.autocast(self.device.type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
@@ -207,6 +280,7 @@ class BertFeaturizer(Featurizer):
             "max_length": self.config["max_length"],
             "device": str(self.device),
             "precision": self.precision,
+            **({"precision_auto": {k: v for k, v in self.auto.items() if k != "key"}} if self.auto else {}),
             **token_vector_report(self, self.capped),
         }
 
@@ -226,29 +300,22 @@ def _device():
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def bf16_native(device) -> bool:
-    """Whether bf16 runs faster than fp32 here: a CUDA GPU with bf16, or a CPU with AMX tiles.
-
-    AVX512-BF16 alone is not enough: on some such CPUs without AMX bf16 autocast ran slower than fp32
-    (README, the featurize benchmark), so ``auto`` keeps fp32 there.
-    """
+def _device_name(device) -> str:
     import torch
 
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
+    return torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+
+
+def _threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
+
+
+def _version(package: str) -> str:
+    from importlib import metadata
+
     try:
-        with open("/proc/cpuinfo") as fh:
-            return "amx_bf16" in fh.read()
-    except OSError:
-        return False
-
-
-def resolve_precision(precision: str, device) -> str:
-    """``auto`` -> bf16 where native, else fp32; fp16 needs CUDA (CPU half kernels are slow or missing)."""
-    if precision not in ("auto", "fp32", "bf16", "fp16"):
-        raise EnsoError(f"featurizer 'bert': precision must be auto, fp32, bf16 or fp16, not {precision!r}")
-    if precision == "auto":
-        return "bf16" if bf16_native(device) else "fp32"
-    if precision == "fp16" and device.type != "cuda":
-        raise EnsoError("featurizer 'bert': precision fp16 needs a CUDA GPU; use bf16 or auto on a CPU")
-    return precision
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return ""

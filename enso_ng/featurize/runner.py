@@ -54,6 +54,8 @@ def featurize(
         raise EnsoError(f"no dataset {dataset!r} in {workspace.datasets_dir} (run: enso download {dataset})")
     table, data_meta = read_dataset(data_path)
     model = FEATURIZERS.get(featurizer)(**(options or {}))
+    texts = table.column("text").to_pylist()
+    model.prepare(texts)
     key = {"dataset_fingerprint": data_meta.fingerprint, "featurizer": featurizer, "params": model.params()}
     path = workspace.features_path(dataset, featurizer)
     note = ""
@@ -63,7 +65,6 @@ def featurize(
             return Featurized(existing, cached=True)
 
     started = time.perf_counter()
-    texts = table.column("text").to_pylist()
     labels = table.column("label").to_pylist()
     splits = table.column("split").to_pylist()
     model.fit(texts)
