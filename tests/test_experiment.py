@@ -230,6 +230,23 @@ def test_mlp_minibatch_path(corpus_workspace, featurizer):
     assert np.mean(model.predict(feats.X[plan.test]) == feats.labels[plan.test]) > 0.5
 
 
+@pytest.mark.parametrize("featurizer", ["bert", "tfidf"])
+def test_mlp_cell_does_not_depend_on_its_batch(corpus_workspace, featurizer):
+    """A cell fitted alone and inside a batch of other split seeds (as the runner fits them) predicts the same."""
+    feats = read_features(corpus_workspace / "features" / CORPUS / f"{featurizer}.parquet")
+    plans = [plan_split(feats.labels, feats.splits, seed=seed) for seed in range(3)]
+    trains = [plan.train(120) for plan in plans]
+    cls = MODELS.get("mlp")
+    alone = cls(random_state=1).fit(feats.X[trains[1]], feats.labels[trains[1]])
+    batch = cls.fit_many(
+        [cls(random_state=seed) for seed in range(3)], [feats.X[t] for t in trains], [feats.labels[t] for t in trains]
+    )
+    test = feats.X[plans[1].test]
+    assert alone.best_params_ == batch[1].best_params_
+    assert np.array_equal(alone.predict_proba(test), batch[1].predict_proba(test))
+    assert batch[0].best_params_["cv_folds"] == 3 and batch[0].best_params_["steps"] >= 5
+
+
 # ---------------------------------------------------------------- logistic regression and the other models
 
 
