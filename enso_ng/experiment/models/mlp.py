@@ -39,6 +39,7 @@ class MLP(TargetModel):
 
     batched = True
     score_kind = "logits"
+    param_choices = {"matmul_dtype": ("auto", "bfloat16", "float32")}
 
     def __init__(
         self,
@@ -53,12 +54,12 @@ class MLP(TargetModel):
         check_every: int = 5,
         patience: int = 3,
         criterion: str = DEFAULT_CRITERION,
-        bf16: bool | None = None,
+        matmul_dtype: str = "auto",
         random_state: int = 0,
     ) -> None:
-        #: bfloat16 products in training (autocast; weights, optimiser and prediction stay float32): None
-        #: uses them where a timed product shows them faster on this machine (DESIGN.md: measure, not flags)
-        self.bf16 = bf16
+        #: the training products' dtype (autocast; weights, optimiser and prediction stay float32): ``auto``
+        #: takes bfloat16 where a timed product shows it faster here (DESIGN.md: measure, never flags)
+        self.matmul_dtype = matmul_dtype
         self.criterion = criterion
         self.hidden = hidden
         self.layers = layers
@@ -89,7 +90,7 @@ class MLP(TargetModel):
             self.check_every,
             self.patience,
             self.criterion,
-            self.bf16,
+            self.matmul_dtype,
         )
 
     @classmethod
@@ -419,7 +420,8 @@ class _StackedMLP:
         penalty = 0.5 * decay / w.sum(1, keepdim=True).clamp(min=1)
         real = w.sum(1).long()
         full = inputs.take(None) if inputs.rows <= settings.batch_size else None
-        bf16 = _bf16_is_faster() if settings.bf16 is None else settings.bf16
+        auto = settings.matmul_dtype == "auto"
+        bf16 = _bf16_is_faster() if auto else settings.matmul_dtype == "bfloat16"
         if valid is not None:
             xv, (yv, wv) = valid[0].take(None), valid[1]
             best = torch.full((self.G, self.P), float("inf"))
