@@ -366,9 +366,8 @@ class _StackedMLP:
         so the weight decays compared by inner CV see the same noise.
 
         Each row's mask is a random row of the group's pool of masks (``DROPOUT_POOL`` x the rows; drawn
-        once per training run): drawing b indices per step instead of b x hidden random numbers made
-        training 2.7x faster on glove features (1,000 rows), where the random numbers cost more than
-        the products.
+        once per training run): one step's masks for 15 groups x 667 rows x 128 units took 7.4 ms as fresh
+        random numbers and 0.6 ms from the pool (measured), more than the products cost on glove.
         """
         if generators is None or self.dropout == 0:
             return z
