@@ -23,6 +23,9 @@ CV; then the totals and the fits scikit-learn reported as not converged (``Conve
 
     python benchmarks/experiment.py                      # prepares its own workspace on first use
     python benchmarks/experiment.py --workspace DIR --sizes 50,100,200,500,1000 --splits 3 --exact-folds
+    python benchmarks/experiment.py --models mlp --datasets sst2,trec --featurizers bert,glove,tfidf
+
+``--models mlp`` compares ``mlp`` with ``GridSearchCV(MLPClassifier)`` instead (``mlp_vs_sklearn.py``).
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from mlp_vs_sklearn import compare as compare_mlp
+from mlp_vs_sklearn import header as mlp_header
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
 from sklearn.metrics import f1_score
@@ -157,6 +162,7 @@ def main() -> None:
     parser.add_argument(
         "--exact-folds", action="store_true", help="also time enso_ng with fold fits solved to tol (cv_tol = tol)"
     )
+    parser.add_argument("--models", default="logreg", help="logreg and/or mlp (comma-separated)")
     args = parser.parse_args()
     datasets, featurizers = args.datasets.split(","), args.featurizers.split(",")
     sizes = [int(s) for s in args.sizes.split(",")]
@@ -164,6 +170,13 @@ def main() -> None:
     ws = Workspace.resolve(args.workspace)
     torch.set_num_threads(1)
     scoring = SCORING.get(args.criterion, "accuracy")
+    if "mlp" in args.models.split(","):
+        print(f"mlp: criterion {args.criterion}; one thread; fastest of {args.repeat}; {args.splits} split seeds")
+        print(mlp_header())
+        with threadpool_limits(limits=1):
+            compare_mlp(ws, datasets, featurizers, sizes, args.splits, args.repeat, args.criterion, scoring)
+    if "logreg" not in args.models.split(","):
+        return
     baselines = {"GridSearchCV": grid_search, "LogisticRegressionCV": path_search, "MTEB C=1": mteb}
     ours = {"enso_ng": enso({"criterion": args.criterion})}
     if args.exact_folds:

@@ -7,6 +7,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from enso_ng.errors import EnsoError
+from enso_ng.experiment.cell import _torch_threads
 from enso_ng.experiment.models import MODELS
 from enso_ng.experiment.splits import nested_stratified_order, plan_split
 from enso_ng.formats import RESULTS_SCHEMA, read_features
@@ -228,6 +229,29 @@ def test_mlp_minibatch_path(corpus_workspace, featurizer):
     again = MODELS.get("mlp")(random_state=0, batch_size=64).fit(feats.X[train], feats.labels[train])
     assert np.array_equal(model.predict_proba(feats.X[plan.test]), again.predict_proba(feats.X[plan.test]))
     assert np.mean(model.predict(feats.X[plan.test]) == feats.labels[plan.test]) > 0.5
+
+
+@pytest.mark.parametrize("featurizer", ["bert", "tfidf"])
+def test_mlp_cell_does_not_depend_on_its_batch(corpus_workspace, featurizer):
+    """A cell fitted alone and inside a batch of other split seeds predicts the same, on one thread as the
+    runner fits them: the same labels, the same probabilities up to float32 rounding (measured: weights
+    equal to 3e-8 on bert features, bit for bit on tf-idf)."""
+    feats = read_features(corpus_workspace / "features" / CORPUS / f"{featurizer}.parquet")
+    plans = [plan_split(feats.labels, feats.splits, seed=seed) for seed in range(3)]
+    trains = [plan.train(120) for plan in plans]
+    cls = MODELS.get("mlp")
+    with _torch_threads(1):
+        alone = cls(random_state=1).fit(feats.X[trains[1]], feats.labels[trains[1]])
+        batch = cls.fit_many(
+            [cls(random_state=seed) for seed in range(3)],
+            [feats.X[t] for t in trains],
+            [feats.labels[t] for t in trains],
+        )
+    test = feats.X[plans[1].test]
+    assert alone.best_params_ == batch[1].best_params_
+    assert np.array_equal(alone.predict(test), batch[1].predict(test))
+    assert np.allclose(alone.predict_proba(test), batch[1].predict_proba(test), rtol=0, atol=1e-6)
+    assert batch[0].best_params_["cv_folds"] == 3 and batch[0].best_params_["steps"] >= 5
 
 
 # ---------------------------------------------------------------- logistic regression and the other models
