@@ -166,3 +166,20 @@ def test_a_run_recorded_before_criteria_resumes_only_with_accuracy(workspace):
         refused = invoke(workspace, *base, "--sizes", "60,120")
         assert refused.exit_code != 0 and "criterion 'accuracy'" in refused.output
     assert invoke(workspace, *base, "--sizes", "60,120", "-o", "logreg.criterion=accuracy").exit_code == 0
+
+
+def test_a_changed_default_parameter_refuses_the_resume(workspace):
+    """config.json records every parameter resolved, so a default that changed between versions (simulated
+    by editing the record) cannot mix cells fitted two ways; setting the recorded value resumes."""
+    base = ["experiment", "-f", "tfidf", "-m", "logreg", "--splits", "1", "--name", "defaults"]
+    assert invoke(workspace, *base, "--sizes", "60").exit_code == 0
+    config = workspace / "results" / "defaults" / "config.json"
+    record = json.loads(config.read_text())
+    assert record["models"]["logreg"]["params"]["cv_tol"] == MODELS.get("logreg")().cv_tol
+    record["models"]["logreg"]["params"]["cv_tol"] = 0.001
+    config.write_text(json.dumps(record))
+    refused = invoke(workspace, *base, "--sizes", "60,120")
+    line = refused.output.strip()
+    assert refused.exit_code != 0 and len(line.splitlines()) == 1, line
+    assert "cv_tol=0.001" in line and "-o logreg.cv_tol=0.001" in line, line
+    assert invoke(workspace, *base, "--sizes", "60,120", "-o", "logreg.cv_tol=0.001").exit_code == 0

@@ -219,6 +219,18 @@ def test_inner_cv_with_a_single_example_class():
     assert svm.best_params_ == {"C": 1.0, "cv_folds": 0, "converged": True}
 
 
+@pytest.mark.parametrize("steps", [1, 4, 7])
+def test_mlp_with_fewer_steps_than_its_validation_interval(steps):
+    """A step budget below or between ``check_every`` validation checks still fits a usable model: the last
+    step is always checked, and the refit takes at least one step."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 8)).astype(np.float32)
+    y = np.where(X[:, 0] > 0, "pos", "neg")
+    model = MODELS.get("mlp")(random_state=0, steps=steps).fit(X, y)
+    assert 1 <= model.best_params_["steps"] <= steps
+    assert set(model.predict(X)) <= {"pos", "neg"}
+
+
 @pytest.mark.parametrize("featurizer", ["bert", "tfidf"])
 def test_mlp_minibatch_path(corpus_workspace, featurizer):
     """Training sets larger than batch_size are trained on shared minibatches sliced from the input."""

@@ -9,6 +9,7 @@ same name computes only the missing cells.
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -110,10 +111,22 @@ class ResultsWriter:
 
 
 def _model_record(config: ExperimentConfig, model: str) -> dict[str, Any]:
-    """What config.json says of a model: its strategy, and the criterion its inner CV ranks candidates by
-    (recorded resolved, so a default that changes between versions cannot change a resumed run)."""
+    """What config.json says of a model: its strategy, the criterion its inner CV ranks candidates by, and
+    every parameter it runs with, set or by default (recorded resolved, so that a default that changes
+    between versions cannot change a resumed run)."""
     criterion = config.criterion_of(model)
-    return {"strategy": MODELS.get(model).strategy, **({"criterion": criterion} if criterion else {})}
+    return {
+        "strategy": MODELS.get(model).strategy,
+        **({"criterion": criterion} if criterion else {}),
+        "params": resolved_params(config, model),
+    }
+
+
+def resolved_params(config: ExperimentConfig, model: str) -> dict[str, Any]:
+    """The model's parameters as this run fits it (its defaults, then the run's settings), as JSON holds them."""
+    params = {**MODELS.get(model)().get_params(), **config.params_of(model)}
+    params.pop("random_state", None)  # each cell's seed, not a setting of the run
+    return json.loads(json.dumps(params, default=str))
 
 
 def check_resumable(run_dir: Path, config: ExperimentConfig) -> None:
@@ -141,12 +154,33 @@ def check_resumable(run_dir: Path, config: ExperimentConfig) -> None:
     # the criterion is compared resolved, above: set or by default, the same criterion is the same run
     before = {m: _without_criterion(p) for m, p in saved.config.get("model_params", {}).items()}
     now = {m: _without_criterion(p) for m, p in config.model_params.items()}
-    for model in set(before) | set(now):
-        if before.get(model, {}) != now.get(model, {}):
+    for model in set(before) | set(now) | set(config.models):
+        recorded = saved.models.get(model, {}).get("params")
+        if recorded is not None:  # every parameter, resolved: a changed default is caught too
+            _same_params(config, model, recorded)
+        elif model in set(before) | set(now) and before.get(model, {}) != now.get(model, {}):
             raise EnsoError(
                 f"run {config.name!r} was made with {model} parameters {before.get(model, {})}, "
                 f"not {config.model_params.get(model, {})}; choose another --name to start a new run"
             )
+
+
+def _same_params(config: ExperimentConfig, model: str, recorded: dict[str, Any]) -> None:
+    now = resolved_params(config, model)
+    changed = sorted(k for k in set(recorded) | set(now) if k != "criterion" and recorded.get(k) != now.get(k))
+    if not changed:
+        return
+    then_text = ", ".join(f"{k}={recorded.get(k)!r}" for k in changed)
+    now_text = ", ".join(f"{k}={now.get(k)!r}" for k in changed)
+    options = " ".join(f"-o {model}.{k}={_option_value(recorded[k])}" for k in changed if k in recorded)
+    raise EnsoError(
+        f"run {config.name!r} was made with {model} {then_text}, not {now_text}; choose another --name to "
+        f"start a new run" + (f", or {options} to resume it" if options else "")
+    )
+
+
+def _option_value(value: Any) -> str:
+    return ",".join(map(str, value)) if isinstance(value, list) else str(value)
 
 
 def _without_criterion(params: dict[str, Any]) -> dict[str, Any]:

@@ -66,6 +66,9 @@ class BertFeaturizer(Featurizer):
         """On a cluster worker: its own device (a GPU worker embeds on its GPU); precision as resolved."""
         self.__dict__.update(state)
         self.device = _device()
+        # the client chose the precision for its own device: one this worker cannot run is a one-line error
+        if self.precision is not None:
+            check(self.precision, self.device, f"featurizer 'bert' on a worker with {self.device}")
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)

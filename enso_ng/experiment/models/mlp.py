@@ -178,7 +178,8 @@ def _fit_group(settings: MLP, cells: list[_Cell]) -> None:
                     accuracies[p, f] = accuracy(scores, truth, ones, "logits")[0]
             chosen = choose(settings.criterion, values, accuracies, labels)
             chosen_decay[i] = decays[chosen.index]
-            chosen_steps[i] = int(round(float(best_steps[i * k : (i + 1) * k, chosen.index].float().mean())))
+            # at least one step: with no finite validation loss no fold records a best step
+            chosen_steps[i] = max(1, int(round(float(best_steps[i * k : (i + 1) * k, chosen.index].float().mean()))))
             records[i] = chosen.record
     everything = np.arange(n)
     generators = [torch.Generator().manual_seed(c.model.random_state + 1) for c in cells]
@@ -448,7 +449,7 @@ class _StackedMLP:
                 for g in range(self.G):
                     if step == max_steps[g]:
                         self.snapshot[g] = self._weights(g)
-            elif step % settings.check_every == 0:
+            elif step % settings.check_every == 0 or step == max(max_steps):  # the last step always counts
                 with torch.inference_mode():
                     logits = self.forward(xv, None)
                     vloss = (_nll(logits, yv) * wv[:, :, None]).sum(1) / wv.sum(1)[:, None]
