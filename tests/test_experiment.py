@@ -647,6 +647,19 @@ def test_jobs_give_the_same_numbers(workspace):
     assert len(serial) == 2 * 2 * 2 * 2 * 4 and serial == parallel
 
 
+@pytest.mark.parametrize("sparse", [False, True])
+def test_logreg_on_rows_that_do_not_vary(sparse):
+    """Identical rows (e.g. texts whose only words tf-idf drops) leave no Gram eigenbasis: the intercept alone
+    is fitted, to the class frequencies, in either basis."""
+    import scipy.sparse
+
+    X = np.tile(np.linspace(0.0, 1.0, 20), (12, 1))  # fewer rows than dimensions: the Gram basis's case
+    X = scipy.sparse.csr_matrix(X) if sparse else X
+    y = np.array(["a"] * 8 + ["b"] * 4)
+    model = MODELS.get("logreg")(random_state=0).fit(X, y)
+    assert np.allclose(model.predict_proba(X[:1]), [[2 / 3, 1 / 3]], atol=1e-3)
+
+
 def test_single_class_subsets_are_recorded_skips(tmp_path):
     """The natural sampler can draw a subset with one class: that cell is skipped and recorded, not scored."""
     import csv

@@ -48,11 +48,12 @@ class _DenseBasis:
         self.mean = X32.mean(0).double().numpy()
         Xc = X32 - X32.mean(0)
         self.dual = Xc.shape[0] <= Xc.shape[1]
+        coordinates = self._gram_coordinates(Xc @ Xc.T) if self.dual else Xc
+        if not coordinates.shape[1]:  # identical rows after centring: nothing to rotate, solve as they are
+            self.dual, coordinates = False, Xc
         if self.dual:
             self._X = np.asarray(X, dtype=np.float64) - self.mean
-            self._set_coordinates(self._gram_coordinates(Xc @ Xc.T))
-        else:
-            self._set_coordinates(Xc)
+        self._set_coordinates(coordinates)
 
     def _gram_coordinates(self, gram: torch.Tensor) -> torch.Tensor:
         """The rows' coordinates in the eigenbasis of their centred Gram matrix (n x r, r <= n)."""
@@ -184,7 +185,9 @@ def _basis(X: Any) -> _DenseBasis | _SparseBasis:
         return _DenseBasis(X)
     X = X.tocsr()
     if X.shape[0] <= min(SPARSE_GRAM_ROWS, len(np.unique(X.indices))):
-        return _SparseGramBasis(X)
+        basis = _SparseGramBasis(X)
+        if basis.r:  # else the rows do not vary (identical after centring): no eigenbasis to solve in
+            return basis
     return _SparseBasis(X)
 
 
