@@ -147,6 +147,8 @@ def test_elmo_token_vectors_round_trip_exactly_mean_to_the_pooled_vectors_and_th
     assert np.allclose(full.pooled(), pooled.X, atol=1e-5), "the mean of a text's word vectors is pooling=mean"
     assert full.meta.params["lstm_states"] == "reset" and "max_tokens" not in pooled.meta.params
     assert np.array_equal(stored["none", "float16"].X.values, full.X.values.astype(np.float16))
+    empty = ElmoFeaturizer(**files, pooling="none").transform(["", "   ", texts[0]])  # no words: no vectors
+    assert [len(v) for v in empty] == [0, 0, words[0]] and empty[0].shape == (0, 16)
     with pytest.raises(EnsoError, match="pooling=none stores one layer's word vectors; choose layers=mean or 0..2"):
         ElmoFeaturizer(**files, pooling="none", layers="all")
 

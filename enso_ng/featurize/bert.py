@@ -135,6 +135,9 @@ class BertFeaturizer(Featurizer):
 
         self.auto = choose(key, candidates(self.device), embedder)
         self.precision = self.auto["chosen"]
+        # the runtimes measured but not chosen hold memory (a half copy of the model on the GPU, a session)
+        self._half = self._half if self.precision == "fp16" else None
+        self._onnx = self._onnx if self.precision == "fp32-onnx" else None
 
     def _load(self) -> None:
         if self._model is not None:

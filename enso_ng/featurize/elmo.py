@@ -128,7 +128,8 @@ class ElmoFeaturizer(Featurizer):
 
         model = self._load()
         out: Any = [None] * len(texts) if self.sequence else np.zeros((len(texts), self.dim), dtype=np.float32)
-        tokens = [self._words(text)[: self._longest()] or ["."] for text in texts]
+        kept = [self._words(text)[: self._longest()] for text in texts]
+        tokens = [words or ["."] for words in kept]  # the biLSTM needs a word; an empty text stores none
         order = np.argsort([len(t) for t in tokens], kind="stable")  # similar lengths pad little
         size = int(self.config["batch_size"])
         with torch.inference_mode():
@@ -146,7 +147,8 @@ class ElmoFeaturizer(Featurizer):
                 words = bilm["mask"].sum(1) - 2
                 if self.sequence:
                     hidden = layers[0].numpy()
-                    rows = token_rows(self, (hidden[j, 1 : 1 + n] for j, n in enumerate(words.tolist())), self.dim)
+                    lengths = [n if kept[i] else 0 for i, n in zip(idx, words.tolist())]
+                    rows = token_rows(self, (hidden[j, 1 : 1 + n] for j, n in enumerate(lengths)), self.dim)
                     for i, row in zip(idx, rows):
                         out[i] = row
                     continue
