@@ -170,10 +170,13 @@ def test_distilled_student_learns_from_the_teacher_on_unlabelled_pool_rows(works
     assert "strategies (accuracy" in shown.output and "distilled" in shown.output and "frozen features" in shown.output
     strategies = (workspace / "results" / "d" / "strategies_accuracy.csv").read_text().splitlines()
     assert len(strategies) == 1 + 2 and "tfidf + distill" in strategies[1] + strategies[2]
-    assert config["models"] == {
+    recorded = {model: {k: v for k, v in entry.items() if k != "params"} for model, entry in config["models"].items()}
+    assert recorded == {
         "logreg": {"strategy": "frozen features", "criterion": "macro_f1"},
         "distill": {"strategy": "distilled"},
     }
+    assert config["models"]["distill"]["params"]["teacher"] == "bert:logreg"  # every parameter, resolved
+    assert config["models"]["logreg"]["params"]["cv_tol"] == MODELS.get("logreg")().cv_tol
 
 
 def test_unlabelled_rows_never_include_test_or_training_rows():
