@@ -143,17 +143,28 @@ def test_sigkilled_parallel_run_takes_its_workers_with_it(workspace):
     assert not [p for p in workers if alive(p)], "orphaned workers outlived their SIGKILLed parent"
 
 
-def test_sigkilled_featurize_leaves_no_temporary_file_behind(workspace):
-    folder = workspace / "features" / CORPUS
-    process = enso(workspace, "featurize", "-f", "bert", "--force")
+def test_sigkilled_featurize_leaves_no_temporary_file_behind(tmp_path):
+    # Two blocks of rows: the temporary file is opened once the first block is embedded and stays while the
+    # second one is, a window of seconds (with one block it exists only while being written: a race).
+    import csv
+
+    workspace, source = tmp_path / "ws", tmp_path / "blocks.csv"
+    with open(source, "w", newline="") as fh:
+        words = ("good", "bad", "fine", "awful", "great", "poor")
+        rows = [[f"{words[i % 6]} film number {i}", "pos" if i % 2 else "neg"] for i in range(8300)]
+        csv.writer(fh).writerows([["text", "label"], *rows])
+    assert invoke(workspace, "download", "--from-file", str(source), "--name", "blocks").exit_code == 0
+    folder = workspace / "features" / "blocks"
+    process = enso(workspace, "featurize", "-f", "bert")
     try:
         wait_for(lambda: list(folder.glob(".bert.parquet.*.tmp")), "featurize's temporary file", process=process)
     finally:
         kill(process)
     assert temp_files(workspace), "the kill should have left the temporary file (the defect's precondition)"
-    result = invoke(workspace, "featurize", "-f", "bert")
-    assert result.exit_code == 0 and "cached" in result.output, result.output
+    result = invoke(workspace, "featurize", "-f", "bert")  # cleans the dead writer's file, then writes its own
+    assert result.exit_code == 0 and "8300 x 384" in result.output, result.output
     assert temp_files(workspace) == []
+    assert pq.read_metadata(folder / "bert.parquet").num_rows == 8300
 
 
 def test_only_dead_writers_temporary_files_are_cleaned(tmp_path):
