@@ -183,3 +183,21 @@ def test_a_changed_default_parameter_refuses_the_resume(workspace):
     assert refused.exit_code != 0 and len(line.splitlines()) == 1, line
     assert "cv_tol=0.001" in line and "-o logreg.cv_tol=0.001" in line, line
     assert invoke(workspace, *base, "--sizes", "60,120", "-o", "logreg.cv_tol=0.001").exit_code == 0
+
+
+@pytest.mark.parametrize(
+    "option, expected",
+    [
+        ("mlp.steps=0", "model 'mlp': steps must be positive, not 0"),
+        ("mlp.dropout=1.0", "model 'mlp': dropout must be at least 0 and below 1, not 1.0"),
+        ("logreg.cv_tol=-1", "model 'logreg': cv_tol must be positive, not -1"),
+        ("logreg.Cs=1,-2", "model 'logreg': Cs must be positive, not [1, -2]"),
+        ("logreg.cv=1", "model 'logreg': cv must be at least 2 (folds), not 1"),
+    ],
+)
+def test_a_parameter_out_of_its_range_is_a_one_line_error(workspace, option, expected):
+    result = invoke(
+        workspace, "experiment", "-f", "tfidf", "--sizes", "60", "--splits", "1", "--name", "r", "-o", option
+    )
+    assert result.exit_code != 0 and result.output.strip() == f"Error: {expected}", result.output
+    assert not (workspace / "results" / "r").exists()

@@ -128,6 +128,9 @@ def check_model_params(model: str, params: dict[str, Any]) -> None:
         choices = cls.param_choices.get(key)
         if choices is not None and value not in choices:
             raise EnsoError(f"model {model!r}: {key} must be one of {', '.join(map(str, choices))}, not {value!r}")
+        allowed = cls.param_ranges.get(key)
+        if allowed is not None and not all(allowed.test(v) for v in (value if isinstance(value, list) else [value])):
+            raise EnsoError(f"model {model!r}: {key} must be {allowed.text}, not {value!r}")
         if key == "criterion":
             check_criterion(model, cls, value)
 

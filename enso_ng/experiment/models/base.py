@@ -43,6 +43,20 @@ class CellContext:
             raise ValueError("unlabelled rows must exclude the test and training rows")
 
 
+@dataclass(frozen=True)
+class ParamRange:
+    """The values a numeric model parameter may take: ``test(value)``, described as ``text``."""
+
+    test: Callable[[float], bool]
+    text: str
+
+
+POSITIVE = ParamRange(lambda v: v > 0, "positive")
+NON_NEGATIVE = ParamRange(lambda v: v >= 0, "zero or more")
+FOLDS = ParamRange(lambda v: v >= 2, "at least 2 (folds)")
+FRACTION = ParamRange(lambda v: 0 <= v < 1, "at least 0 and below 1")
+
+
 class TargetModel(ClassifierMixin, BaseEstimator):
     """What every target model shares, and what it declares it can do.
 
@@ -74,6 +88,9 @@ class TargetModel(ClassifierMixin, BaseEstimator):
     feature_params: ClassVar[tuple[str, ...]] = ()
     #: Parameters that take one of a few values, so a misspelt value fails before the run starts.
     param_choices: ClassVar[dict[str, tuple[Any, ...]]] = {}
+    #: Numeric parameters with a range (``POSITIVE``, ``FOLDS``, ...; a list is checked value by value), so
+    #: a value that cannot work (no steps, a negative tolerance) fails before the run starts.
+    param_ranges: ClassVar[dict[str, ParamRange]] = {}
 
     @classmethod
     def requires(cls, params: dict[str, Any]) -> list[tuple[str, str]]:

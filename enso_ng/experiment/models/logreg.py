@@ -21,7 +21,7 @@ import torch
 
 from enso_ng.experiment.criteria import CRITERIA, accuracy, choose
 from enso_ng.experiment.lbfgs import STOPS, minimize
-from enso_ng.experiment.models.base import DEFAULT_CRITERION, MODELS, TargetModel, cv_folds
+from enso_ng.experiment.models.base import DEFAULT_CRITERION, FOLDS, MODELS, POSITIVE, TargetModel, cv_folds
 
 #: float32 halves the cost of every product; eigen-decompositions and final weights stay float64
 DTYPE = torch.float32
@@ -196,6 +196,7 @@ class LogisticRegressionCV(TargetModel):
     """Multinomial L2 logistic regression (L-BFGS); C chosen by stratified inner CV (``criterion``)."""
 
     batched = True
+    param_ranges = {**dict.fromkeys(("Cs", "max_iter", "tol", "cv_tol"), POSITIVE), "cv": FOLDS}
     #: validation scores are logits: every criterion applies
     score_kind = "logits"
 

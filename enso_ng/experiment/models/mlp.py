@@ -13,7 +13,16 @@ import scipy.sparse as sp
 import torch
 
 from enso_ng.experiment.criteria import CRITERIA, accuracy, choose
-from enso_ng.experiment.models.base import DEFAULT_CRITERION, MODELS, TargetModel, cv_folds
+from enso_ng.experiment.models.base import (
+    DEFAULT_CRITERION,
+    FOLDS,
+    FRACTION,
+    MODELS,
+    NON_NEGATIVE,
+    POSITIVE,
+    TargetModel,
+    cv_folds,
+)
 
 
 @MODELS.register("mlp")
@@ -41,6 +50,12 @@ class MLP(TargetModel):
     batched = True
     score_kind = "logits"
     param_choices = {"matmul_dtype": ("auto", "bfloat16", "float32")}
+    param_ranges = {
+        **dict.fromkeys(("hidden", "layers", "steps", "batch_size", "lr", "check_every", "patience"), POSITIVE),
+        "dropout": FRACTION,
+        "weight_decays": NON_NEGATIVE,
+        "cv": FOLDS,
+    }
 
     def __init__(
         self,
