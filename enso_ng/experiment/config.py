@@ -106,6 +106,13 @@ class ExperimentConfig:
     def params_of(self, model: str) -> dict[str, Any]:
         return dict(self.model_params.get(model, {}))
 
+    def resolved_params(self, model: str) -> dict[str, Any]:
+        """The model's parameters as this run fits it (its defaults, then the run's settings), as JSON holds
+        them: recorded in config.json so that a default that changes between versions is caught on resume."""
+        params = {**MODELS.get(model)().get_params(), **self.params_of(model)}
+        params.pop("random_state", None)  # each cell's seed, not a setting of the run
+        return json.loads(json.dumps(params, default=str))
+
     def criterion_of(self, model: str) -> str | None:
         """The inner-CV criterion the model runs with (set, or its default); None for a model without one."""
         default = MODELS.get(model)().get_params().get("criterion")

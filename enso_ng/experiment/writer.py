@@ -9,7 +9,6 @@ same name computes only the missing cells.
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -118,15 +117,8 @@ def _model_record(config: ExperimentConfig, model: str) -> dict[str, Any]:
     return {
         "strategy": MODELS.get(model).strategy,
         **({"criterion": criterion} if criterion else {}),
-        "params": resolved_params(config, model),
+        "params": config.resolved_params(model),
     }
-
-
-def resolved_params(config: ExperimentConfig, model: str) -> dict[str, Any]:
-    """The model's parameters as this run fits it (its defaults, then the run's settings), as JSON holds them."""
-    params = {**MODELS.get(model)().get_params(), **config.params_of(model)}
-    params.pop("random_state", None)  # each cell's seed, not a setting of the run
-    return json.loads(json.dumps(params, default=str))
 
 
 def check_resumable(run_dir: Path, config: ExperimentConfig) -> None:
@@ -154,11 +146,12 @@ def check_resumable(run_dir: Path, config: ExperimentConfig) -> None:
     # the criterion is compared resolved, above: set or by default, the same criterion is the same run
     before = {m: _without_criterion(p) for m, p in saved.config.get("model_params", {}).items()}
     now = {m: _without_criterion(p) for m, p in config.model_params.items()}
-    for model in set(before) | set(now) | set(config.models):
+    explicit = set(before) | set(now)
+    for model in explicit | set(config.models):
         recorded = saved.models.get(model, {}).get("params")
         if recorded is not None:  # every parameter, resolved: a changed default is caught too
             _same_params(config, model, recorded)
-        elif model in set(before) | set(now) and before.get(model, {}) != now.get(model, {}):
+        elif model in explicit and before.get(model, {}) != now.get(model, {}):
             raise EnsoError(
                 f"run {config.name!r} was made with {model} parameters {before.get(model, {})}, "
                 f"not {config.model_params.get(model, {})}; choose another --name to start a new run"
@@ -166,8 +159,8 @@ def check_resumable(run_dir: Path, config: ExperimentConfig) -> None:
 
 
 def _same_params(config: ExperimentConfig, model: str, recorded: dict[str, Any]) -> None:
-    now = resolved_params(config, model)
-    changed = sorted(k for k in set(recorded) | set(now) if k != "criterion" and recorded.get(k) != now.get(k))
+    recorded, now = _without_criterion(recorded), _without_criterion(config.resolved_params(model))
+    changed = sorted(k for k in set(recorded) | set(now) if recorded.get(k) != now.get(k))
     if not changed:
         return
     then_text = ", ".join(f"{k}={recorded.get(k)!r}" for k in changed)
