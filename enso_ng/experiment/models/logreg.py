@@ -385,7 +385,7 @@ class _Problem:
         masks = masks.to(DTYPE)
         self.rows = masks.sum(1)
         self.weight = masks / self.rows[:, None]  # (M, n): each problem's mean over its own rows
-        self.lam = (1.0 / (Cs * self.rows)).to(DTYPE)  # (M,)
+        self.set_C(Cs)
         colsq = torch.stack([torch.nn.functional.pad(basis.colsq, (0, self.R - basis.r)) for basis in bases])
         # The Hessian's diagonal at zero: softmax curvature p(1 - p) at p = 1/K, times each coordinate's
         # squared norm per row, plus the penalty.
@@ -396,8 +396,9 @@ class _Problem:
         self._cached: tuple | None = None
 
     def set_C(self, Cs: torch.Tensor) -> None:
-        """The same problems at other C (then :meth:`rescale` for a preconditioner at the warm start)."""
-        self.lam = (1.0 / (Cs * self.rows)).to(DTYPE)
+        """The problems at C (one per problem); later, the same problems at other C (then :meth:`rescale`
+        for a preconditioner at the warm start)."""
+        self.lam = (1.0 / (Cs * self.rows)).to(DTYPE)  # (M,)
         self._cached = None
 
     def rescale(self, Z: torch.Tensor, b: torch.Tensor, logits: torch.Tensor | None = None) -> None:
