@@ -21,6 +21,16 @@ ENV_SCHEDULER = "ENSO_SCHEDULER"
 INSTALL_HINT = "--scheduler needs dask.distributed: pip install 'enso_ng[dask]'"
 #: seconds to wait for the first worker of a scheduler that has none yet
 WAIT_FOR_WORKERS = 60.0
+#: Dask settings for the workers of ``local:N``, measured on the 300-cell logreg/knn/mlp benchmark grid
+#: (``benchmarks/cluster.py``), where Dask's defaults made the workers' fitting 23% slower than in
+#: ``--jobs`` processes: the nanny's ``MALLOC_TRIM_THRESHOLD_`` also pins glibc's mmap threshold at 128 KiB,
+#: so every larger torch tensor is a fresh mmap and page faults, and the statistical profiler samples
+#: every thread's stack 100 times a second. Without both, fitting is within 4% of ``--jobs``. The README
+#: gives the same settings for workers users start themselves.
+LOCAL_WORKER_CONFIG = {
+    "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,  # None unsets it
+    "distributed.worker.profile.enabled": False,
+}
 
 
 class WorkspaceNotVisible(Exception):
@@ -58,6 +68,9 @@ def connect(address: str) -> Iterator[Any]:
         raise EnsoError(INSTALL_HINT) from None
     with contextlib.ExitStack() as stack:
         if n is not None:
+            import dask
+
+            stack.enter_context(dask.config.set(LOCAL_WORKER_CONFIG))
             # processes, one thread each: the grid's BLAS and torch run single-threaded per cell anyway
             cluster = stack.enter_context(
                 LocalCluster(
