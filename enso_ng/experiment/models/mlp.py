@@ -159,51 +159,53 @@ def _fit_group(settings: MLP, cells: list[_Cell]) -> None:
     """Inner CV of every cell (all folds and weight decays at once), then every cell's refit at once."""
     n, K, k = len(cells[0].codes), len(cells[0].model.classes_), len(cells[0].folds)
     decays = [float(w) for w in settings.weight_decays]
+    D = len(decays)
     chosen_decay, chosen_steps = [decays[0]] * len(cells), [settings.steps] * len(cells)
     records: list[dict[str, Any]] = [{"cv_folds": 0}] * len(cells)
     if k:
         # fold sizes differ by at most one: pad each fold's rows to a length set by (n, k) alone, so a
-        # cell's tensors are the same whichever cells share its batch
+        # cell's tensors are the same whichever cells share its batch. One model per (cell, fold, decay);
+        # a fold's decays share its cell's seed, so they start from the same weights and see the same
+        # batches and dropout masks (common random numbers for the comparison the inner CV makes)
         train_rows, valid_rows = n - n // k, -(-n // k)
-        generators = [torch.Generator().manual_seed(c.model.random_state) for c in cells for _ in c.folds]
-        fold_parts = [(c, train, valid) for c in cells for train, valid in c.folds]
-        train_in = _Inputs.build([(c.X, t, t) for c, t, _ in fold_parts], train_rows)
-        valid_in = _Inputs.build([(c.X, t, v) for c, t, v in fold_parts], valid_rows, like=train_in)
-        net = _StackedMLP(train_in, settings, K, len(decays), generators)
-        y_valid = _padded([c.codes[v] for c, _, v in fold_parts], valid_rows)
+        parts = [(c, train, valid, d) for c in cells for train, valid in c.folds for d in decays]
+        generators = [torch.Generator().manual_seed(c.model.random_state) for c, *_ in parts]
+        train_in = _Inputs.build([(c.X, t, t) for c, t, _, _ in parts], train_rows)
+        valid_in = _Inputs.build([(c.X, t, v) for c, t, v, _ in parts], valid_rows, like=train_in)
+        net = _StackedMLP(train_in, settings, K, generators)
         best_steps, best_logits = net.train(
             train_in,
-            _padded([c.codes[t] for c, t, _ in fold_parts], train_rows),
-            torch.tensor([decays] * len(fold_parts)),
+            _padded([c.codes[t] for c, t, _, _ in parts], train_rows),
+            torch.tensor([d for *_, d in parts]),
             settings,
             generators,
-            max_steps=[settings.steps] * len(fold_parts),
-            valid=(valid_in, y_valid),
+            max_steps=[settings.steps] * len(parts),
+            valid=(valid_in, _padded([c.codes[v] for c, _, v, _ in parts], valid_rows)),
         )
         fold_score = CRITERIA.get(settings.criterion).fold_score
         labels = [f"{d:g}" for d in decays]
         for i, cell in enumerate(cells):
-            values, accuracies = np.zeros((len(decays), k)), np.zeros((len(decays), k))
+            values, accuracies = np.zeros((D, k)), np.zeros((D, k))
             for f, (_, valid) in enumerate(cell.folds):
-                g = i * k + f
                 truth, ones = cell.codes[valid][None], np.ones((1, len(valid)))
-                for p in range(len(decays)):
-                    scores = best_logits[g, : len(valid), p].double().numpy()[None]
+                for p in range(D):
+                    scores = best_logits[(i * k + f) * D + p, : len(valid)].double().numpy()[None]
                     values[p, f] = fold_score(scores, truth, ones, "logits")[0]
                     accuracies[p, f] = accuracy(scores, truth, ones, "logits")[0]
             chosen = choose(settings.criterion, values, accuracies, labels)
             chosen_decay[i] = decays[chosen.index]
+            steps = best_steps[i * k * D : (i + 1) * k * D].view(k, D)[:, chosen.index]
             # at least one step: with no finite validation loss no fold records a best step
-            chosen_steps[i] = max(1, int(round(float(best_steps[i * k : (i + 1) * k, chosen.index].float().mean()))))
+            chosen_steps[i] = max(1, int(round(float(steps.float().mean()))))
             records[i] = chosen.record
     everything = np.arange(n)
     generators = [torch.Generator().manual_seed(c.model.random_state + 1) for c in cells]
     full_in = _Inputs.build([(c.X, everything, everything) for c in cells], n)
-    net = _StackedMLP(full_in, settings, K, 1, generators)
+    net = _StackedMLP(full_in, settings, K, generators)
     net.train(
         full_in,
         _padded([c.codes for c in cells], n),
-        torch.tensor(chosen_decay)[:, None],
+        torch.tensor(chosen_decay),
         settings,
         generators,
         max_steps=chosen_steps,
@@ -232,10 +234,9 @@ def _padded(codes: list[np.ndarray], rows: int) -> tuple[torch.Tensor, torch.Ten
 
 @dataclass
 class _Inputs:
-    """The rows of G groups (a group: the models that train on the same rows), each padded to ``rows``:
-    a (G, rows, d) tensor for dense features, a block-diagonal CSR matrix over each group's own columns
-    for sparse ones (group g's rows use only columns ``offsets[g]:offsets[g + 1]`` of the stacked first
-    layer)."""
+    """The rows of G models, each padded to ``rows``: a (G, rows, d) tensor for dense features, a
+    block-diagonal CSR matrix over each model's own columns for sparse ones (model g's rows use only
+    columns ``offsets[g]:offsets[g + 1]`` of the stacked first layer)."""
 
     dense: torch.Tensor | None
     blocks: list[sp.csr_matrix] | None
@@ -244,30 +245,39 @@ class _Inputs:
 
     @classmethod
     def build(cls, parts: list[tuple[Any, np.ndarray, np.ndarray]], rows: int, like: _Inputs | None = None) -> _Inputs:
-        """``parts``: (cell features, the rows whose columns the group keeps, the rows it holds)."""
+        """``parts``: (cell features, the rows whose columns the model keeps, the rows it holds)."""
         if not sp.issparse(parts[0][0]):
             dense = torch.zeros(len(parts), rows, parts[0][0].shape[1])
             for g, (X, _, held) in enumerate(parts):
                 dense[g, : len(held)] = torch.from_numpy(X[held])
             return cls(dense, None, [None] * len(parts), rows)
-        blocks, columns = [], []
+        blocks, columns, seen = [], [], {}
         for g, (X, kept, held) in enumerate(parts):
-            cols = like.columns[g] if like is not None else np.unique(X[kept].indices)
-            block = X[held][:, cols].tocsr()
-            block.resize((rows, len(cols)))  # empty padding rows
-            blocks.append(block)
-            columns.append(cols)
+            key = (id(X), kept.tobytes(), held.tobytes())  # a fold's decays hold the same rows: built once
+            if key not in seen:
+                cols = like.columns[g] if like is not None else np.unique(X[kept].indices)
+                block = X[held][:, cols].tocsr()
+                block.resize((rows, len(cols)))  # empty padding rows
+                seen[key] = block, cols
+            blocks.append(seen[key][0])
+            columns.append(seen[key][1])
         return cls(None, blocks, columns, rows)
+
+    def subset(self, keep: list[int]) -> _Inputs:
+        """The inputs of models ``keep`` only (in that order)."""
+        if self.dense is not None:
+            return _Inputs(self.dense[keep], None, [None] * len(keep), self.rows)
+        return _Inputs(None, [self.blocks[g] for g in keep], [self.columns[g] for g in keep], self.rows)
 
     @property
     def dims(self) -> list[int]:
-        """Each group's first-layer rows (its columns, where sparse)."""
+        """Each model's first-layer rows (its columns, where sparse)."""
         if self.dense is not None:
             return [self.dense.shape[2]] * self.dense.shape[0]
         return [b.shape[1] for b in self.blocks]
 
     def take(self, index: torch.Tensor | None) -> torch.Tensor | _SparseRows:
-        """The (G, b) rows ``index`` of each group (all rows for None), as a tensor the first layer takes."""
+        """The (G, b) rows ``index`` of each model (all rows for None), as a tensor the first layer takes."""
         if self.dense is not None:
             if index is None:
                 return self.dense
@@ -295,11 +305,11 @@ def _bag_sum(bags: tuple[torch.Tensor, torch.Tensor, torch.Tensor], weight: torc
 
 @dataclass
 class _SparseRows:
-    """The block-diagonal rows of the groups (as CSR bags) and their transpose.
+    """The block-diagonal rows of the models (as CSR bags) and their transpose.
 
     The first layer is a weighted sum of weight rows per input row (``embedding_bag``), and its gradient
     the same sum over the transpose: each output row and each weight row's gradient then sums only its
-    own terms, in order, so a group's numbers do not depend on which groups share its batch (the built-in
+    own terms, in order, so a model's numbers do not depend on which models share its batch (the built-in
     backward of a sparse product rounds differently with the batch's size).
     """
 
@@ -318,38 +328,40 @@ class _SparseProduct(torch.autograd.Function):
         return _bag_sum(ctx.X.columns, grad), None
 
 
-#: a group's dropout masks are drawn from a pool of this many times its rows (see ``_StackedMLP._drop``)
+#: a model's dropout masks are drawn from a pool of this many times its rows (see ``_StackedMLP._drop``)
 DROPOUT_POOL = 4
 
 
 class _StackedMLP:
-    """G groups x P models, stored as stacked tensors so one matmul serves them all.
+    """G models stored as stacked tensors, so one product serves them all.
 
-    Dense: the first layer is (G, d, P*h), one batched matmul of each group's rows with its P models'
-    weights side by side. Sparse: it is (sum of the groups' column counts, P*h), multiplied by the
-    block-diagonal matrix of the groups' rows. Later layers are batched with einsum over (group, model).
+    Dense: the first layer is (G, d, h), one batched matmul of each model's rows with its weights.
+    Sparse: it is (sum of the models' column counts, h), multiplied by the block-diagonal matrix of the
+    models' rows. Later layers are batched matmuls over the models. A model that is done (stopped early,
+    or at its step count) leaves the stack: the tensors and the optimiser's state shrink to the models
+    still training, so a batch costs the sum of its models' steps, not its slowest model's steps times G
+    (on tf-idf at 1,000 rows the strong decay's models stop after ~35 of up to 200 steps).
     """
 
-    def __init__(self, inputs: _Inputs, settings: MLP, n_out: int, P: int, generators: list[torch.Generator]) -> None:
+    def __init__(self, inputs: _Inputs, settings: MLP, n_out: int, generators: list[torch.Generator]) -> None:
         dims, h = inputs.dims, settings.hidden
-        self.G, self.P, self.h, self.dropout = len(dims), P, h, settings.dropout
+        self.G, self.h, self.dropout = len(dims), h, settings.dropout
 
         def uniform(shape: tuple, fan_in: int, g: int) -> torch.Tensor:
             bound = 1.0 / np.sqrt(max(fan_in, 1))
             return (torch.rand(shape, generator=generators[g]) * 2 - 1) * bound
 
-        # every group draws its own weights from its cell's generator, in a fixed order
+        # every model draws its own weights from its cell's generator, in a fixed order
         first, first_bias, hidden, out, out_bias = [], [], [], [], []
         for g, d in enumerate(dims):
-            first.append(uniform((d, P * h), d, g))
-            first_bias.append(uniform((P, h), d, g))
-            hidden.append([(uniform((P, h, h), h, g), uniform((P, h), h, g)) for _ in range(settings.layers - 1)])
-            out.append(uniform((P, h, n_out), h, g))
-            out_bias.append(uniform((P, n_out), h, g))
-        self.dims = dims
+            first.append(uniform((d, h), d, g))
+            first_bias.append(uniform((h,), d, g))
+            hidden.append([(uniform((h, h), h, g), uniform((h,), h, g)) for _ in range(settings.layers - 1)])
+            out.append(uniform((h, n_out), h, g))
+            out_bias.append(uniform((n_out,), h, g))
+        self.dims = list(dims)
         self.sparse = inputs.dense is None
-        self.row_group = torch.repeat_interleave(torch.arange(self.G), torch.as_tensor(dims))
-        self.first = (torch.stack(first) if inputs.dense is not None else torch.cat(first)).requires_grad_()
+        self.first = (torch.cat(first) if self.sparse else torch.stack(first)).requires_grad_()
         self.first_bias = torch.stack(first_bias).requires_grad_()
         self.hidden_layers = [
             (
@@ -367,23 +379,25 @@ class _StackedMLP:
         extra = [t for pair in self.hidden_layers for t in pair]
         return [self.first, self.first_bias, *extra, self.out, self.out_bias]
 
+    def _set_parameters(self, params: list[torch.Tensor]) -> None:
+        self.first, self.first_bias, *extra, self.out, self.out_bias = params
+        self.hidden_layers = [(extra[i], extra[i + 1]) for i in range(0, len(extra), 2)]
+
     def forward(self, X: torch.Tensor | _SparseRows, generators: list[torch.Generator] | None) -> torch.Tensor:
-        """(G, b, P, classes) logits; dropout masks from each group's generator when training."""
-        G, P, h = self.G, self.P, self.h
+        """(G, b, classes) logits; dropout masks from each model's generator when training."""
         if isinstance(X, _SparseRows):
-            z = _SparseProduct.apply(self.first, X).view(G, -1, P, h)
+            z = _SparseProduct.apply(self.first, X).view(self.G, -1, self.h) + self.first_bias[:, None]
         else:
-            z = torch.bmm(X, self.first).view(G, X.shape[1], P, h)
-        z = self._drop(torch.relu(z + self.first_bias[:, None]), generators)
+            z = torch.baddbmm(self.first_bias[:, None], X, self.first)
+        z = self._drop(torch.relu(z), generators)
         for weight, bias in self.hidden_layers:
-            z = self._drop(torch.relu(torch.einsum("gbph,gphk->gbpk", z, weight) + bias[:, None]), generators)
-        return torch.einsum("gbph,gphc->gbpc", z, self.out) + self.out_bias[:, None]
+            z = self._drop(torch.relu(torch.baddbmm(bias[:, None], z, weight)), generators)
+        return torch.baddbmm(self.out_bias[:, None], z, self.out)
 
     def _drop(self, z: torch.Tensor, generators: list[torch.Generator] | None) -> torch.Tensor:
-        """Inverted dropout, one mask per (row, unit) shared by a group's models: common random numbers,
-        so the weight decays compared by inner CV see the same noise.
+        """Inverted dropout, one mask per (row, unit) from each model's generator.
 
-        Each row's mask is a random row of the group's pool of masks (``DROPOUT_POOL`` x the rows; drawn
+        Each row's mask is a random row of the model's pool of masks (``DROPOUT_POOL`` x the rows; drawn
         once per training run): one step's masks for 15 groups x 667 rows x 128 units took 7.4 ms as fresh
         random numbers and 0.6 ms from the pool (measured), more than the products cost on glove.
         """
@@ -392,22 +406,47 @@ class _StackedMLP:
         b = z.shape[1]
         if self._pool is None:
             self._pool = torch.stack(
-                [torch.rand((DROPOUT_POOL * b, 1, self.h), generator=gen) >= self.dropout for gen in generators]
+                [torch.rand((DROPOUT_POOL * b, self.h), generator=gen) >= self.dropout for gen in generators]
             ).to(z.dtype) / (1 - self.dropout)
         size = self._pool.shape[1]
         index = torch.stack([torch.randint(size, (b,), generator=gen) for gen in generators])
         index += torch.arange(self.G)[:, None] * size
-        return z * self._pool.view(self.G * size, 1, self.h).index_select(0, index.view(-1)).view(self.G, b, 1, self.h)
+        return z * self._pool.view(self.G * size, self.h).index_select(0, index.view(-1)).view(self.G, b, self.h)
 
-    def _squares(self) -> torch.Tensor:
-        """(G, P): each model's sum of squared weights (not biases), what its L2 penalty multiplies."""
-        if self.first.dim() == 3:
-            first = self.first.view(self.G, -1, self.P, self.h).pow(2).sum((1, 3))
-        else:
-            per_row = self.first.view(-1, self.P, self.h).pow(2).sum(2)
-            first = torch.zeros(self.G, self.P).index_add(0, self.row_group, per_row)
-        rest = sum((w.pow(2).sum((2, 3)) for w, _ in self.hidden_layers), torch.zeros(self.G, self.P))
-        return first + rest + self.out.pow(2).sum((2, 3))
+    def _add_penalty(self, scale: torch.Tensor) -> None:
+        """Add each model's L2 gradient, ``scale[g]`` x its weights (not biases), to the gradients: the
+        derivative of scikit-learn's ``alpha / 2 * ||W||^2 / rows``, without a pass to square them."""
+        with torch.no_grad():
+            if self.sparse:
+                rows = torch.repeat_interleave(scale, torch.as_tensor(self.dims))
+                self.first.grad.addcmul_(self.first, rows[:, None])
+            else:
+                self.first.grad.addcmul_(self.first, scale[:, None, None])
+            for weight, _ in self.hidden_layers:
+                weight.grad.addcmul_(weight, scale[:, None, None])
+            self.out.grad.addcmul_(self.out, scale[:, None, None])
+
+    def _keep(self, keep: list[int], optimizer: torch.optim.Optimizer) -> torch.optim.Optimizer:
+        """Shrink the stack to models ``keep``; returns the optimiser over the new tensors, with their state
+        carried over (Adam's moments and step count: each kept model trains on exactly as before)."""
+        index = torch.as_tensor(keep)
+        if self.sparse:
+            starts = np.concatenate([[0], np.cumsum(self.dims)])
+            first_index = torch.as_tensor(np.concatenate([np.arange(starts[g], starts[g + 1]) for g in keep]))
+        old = self.parameters()
+        picks = [first_index if self.sparse else index] + [index] * (len(old) - 1)
+        new = [p.detach()[i].clone().requires_grad_() for p, i in zip(old, picks)]
+        carried = type(optimizer)(new, **optimizer.defaults)
+        for p, q, i in zip(old, new, picks):
+            state = optimizer.state.get(p)
+            if state:
+                carried.state[q] = {key: value if key == "step" else value[i].clone() for key, value in state.items()}
+        self._set_parameters(new)
+        self.dims = [self.dims[g] for g in keep]
+        self.G = len(keep)
+        if self._pool is not None:
+            self._pool = self._pool[index]
+        return carried
 
     def train(
         self,
@@ -422,72 +461,88 @@ class _StackedMLP:
         """Adam on the sum of every model's mean cross-entropy over its own rows.
 
         With ``valid``, every model's validation loss is checked every ``check_every`` steps; a model whose
-        loss has not improved for ``patience`` checks is done (it may go on training with the others, but
-        its record is closed), and training ends when all are. Returns each model's best step (G, P) and
-        its validation logits there (G, rows, P, classes). Without ``valid``, group g's weights are kept in
-        ``snapshot[g]`` after ``max_steps[g]`` steps.
+        loss has not improved for ``patience`` checks is done, and leaves the stack. Returns each model's
+        best step (G,) and its validation logits there (G, rows, classes). Without ``valid``, model g's
+        weights are kept in ``snapshot[g]`` after ``max_steps[g]`` steps, and it leaves the stack.
         """
         y, w = targets
-        # fused Adam (one pass over each parameter per step) rounds a sparse group's wide first layer
+        # fused Adam (one pass over each parameter per step) rounds a sparse model's wide first layer
         # differently with the batch around it (~1e-7 after 30 steps, measured); multi-tensor Adam does not
         optimizer = torch.optim.Adam(self.parameters(), lr=settings.lr, **{"foreach" if self.sparse else "fused": True})
-        # scikit-learn's L2 (``alpha``): alpha / 2 * ||W||^2 per batch, divided by the batch's rows. Coupled
+        # scikit-learn's L2 (``alpha``): alpha / 2 * ||W||^2 per batch, divided by the model's rows. Coupled
         # to Adam's scaling, it pulls a weight with little gradient (a rare tf-idf word) firmly to zero:
         # decoupled decay (AdamW) left such weights free and lost 7 points on tf-idf (trec, 1,000 rows)
-        penalty = 0.5 * decay / w.sum(1, keepdim=True).clamp(min=1)
+        scale = decay / w.sum(1).clamp(min=1)
+        alive = list(range(self.G))  # the original model number of each row of the stack
         real = w.sum(1).long()
-        full = inputs.take(None) if inputs.rows <= settings.batch_size else None
         auto = settings.matmul_dtype == "auto"
         bf16 = _bf16_is_faster() if auto else settings.matmul_dtype == "bfloat16"
         if valid is not None:
-            xv, (yv, wv) = valid[0].take(None), valid[1]
-            best = torch.full((self.G, self.P), float("inf"))
-            best_step = torch.zeros(self.G, self.P, dtype=torch.int64)
-            best_logits = torch.zeros(self.G, yv.shape[1], self.P, int(self.out.shape[-1]))
-            bad = torch.zeros(self.G, self.P, dtype=torch.int64)
-            active = torch.ones(self.G, self.P, dtype=torch.bool)
-        for step in range(1, max(max_steps) + 1):
-            if full is None:
+            valid_in, (yv, wv) = valid
+            best = torch.full((self.G,), float("inf"))
+            best_step = torch.zeros(self.G, dtype=torch.int64)
+            best_logits = torch.zeros(self.G, yv.shape[1], int(self.out.shape[-1]))
+            bad = torch.zeros(self.G, dtype=torch.int64)
+        full = xv = None
+        last = max(max_steps)
+        for step in range(1, last + 1):
+            if inputs.rows > settings.batch_size:
                 index = torch.stack(
                     [torch.randperm(int(r), generator=gen)[: settings.batch_size] for r, gen in zip(real, generators)]
                 )
                 xb, yb, wb = inputs.take(index), y.gather(1, index), w.gather(1, index)
             else:
+                full = inputs.take(None) if full is None else full
                 xb, yb, wb = full, y, w
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
                 logits = self.forward(xb, generators)
-            loss = (_nll(logits.float(), yb) * wb[:, :, None]).sum(1) / wb.sum(1)[:, None]
+            loss = (_nll(logits.float(), yb) * wb).sum(1) / wb.sum(1)
             optimizer.zero_grad()
-            (loss.sum() + (penalty * self._squares()).sum()).backward()
+            loss.sum().backward()
+            self._add_penalty(scale)
             optimizer.step()
+            done: list[int] = []
             if valid is None:
-                for g in range(self.G):
-                    if step == max_steps[g]:
-                        self.snapshot[g] = self._weights(g)
-            elif step % settings.check_every == 0 or step == max(max_steps):  # the last step always counts
+                for g, model in enumerate(alive):
+                    if step == max_steps[model]:
+                        self.snapshot[model] = self._weights(g)
+                        done.append(g)
+            elif step % settings.check_every == 0 or step == last:  # the last step always counts
+                xv = valid_in.take(None) if xv is None else xv
                 with torch.inference_mode():
                     logits = self.forward(xv, None)
-                    vloss = (_nll(logits, yv) * wv[:, :, None]).sum(1) / wv.sum(1)[:, None]
-                improved = active & (vloss < best)
-                best = torch.where(improved, vloss, best)
-                best_step = torch.where(improved, step, best_step)
-                best_logits = torch.where(improved[:, None, :, None], logits, best_logits)
-                bad = torch.where(improved, 0, bad + active.long())
-                active &= bad < settings.patience
-                if not active.any():
+                    vloss = (_nll(logits, yv) * wv).sum(1) / wv.sum(1)
+                for g, model in enumerate(alive):
+                    if vloss[g] < best[model]:
+                        best[model], best_step[model], best_logits[model] = vloss[g], step, logits[g]
+                        bad[model] = 0
+                    else:
+                        bad[model] += 1
+                        if bad[model] >= settings.patience:
+                            done.append(g)
+            if done:
+                keep = [g for g in range(len(alive)) if g not in done]
+                if not keep:
                     break
+                optimizer = self._keep(keep, optimizer)
+                alive = [alive[g] for g in keep]
+                inputs, y, w, real, scale = inputs.subset(keep), y[keep], w[keep], real[keep], scale[keep]
+                generators = [generators[g] for g in keep]
+                full = None
+                if valid is not None:
+                    valid_in, yv, wv, xv = valid_in.subset(keep), yv[keep], wv[keep], None
         return (best_step, best_logits) if valid is not None else (torch.empty(0), torch.empty(0))
 
     def _weights(self, g: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        """Group g's first model, as (weights, biases) per layer in numpy (what prediction needs)."""
+        """Model g of the stack, as (weights, biases) per layer in numpy (what prediction needs)."""
         with torch.no_grad():
-            if self.first.dim() == 3:
-                first = self.first[g, :, : self.h]
-            else:
+            if self.sparse:
                 start = sum(self.dims[:g])
-                first = self.first[start : start + self.dims[g], : self.h]
-            weights = [first, *[wt[g, 0] for wt, _ in self.hidden_layers], self.out[g, 0]]
-            biases = [self.first_bias[g, 0], *[b[g, 0] for _, b in self.hidden_layers], self.out_bias[g, 0]]
+                first = self.first[start : start + self.dims[g]]
+            else:
+                first = self.first[g]
+            weights = [first, *[wt[g] for wt, _ in self.hidden_layers], self.out[g]]
+            biases = [self.first_bias[g], *[b[g] for _, b in self.hidden_layers], self.out_bias[g]]
             return [t.numpy().copy() for t in weights], [t.numpy().copy() for t in biases]
 
 
@@ -511,6 +566,5 @@ def _bf16_is_faster() -> bool:
 
 
 def _nll(logits: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
-    """(G, b, P) cross-entropy of (G, b, P, classes) logits against (G, b) class codes."""
-    picked = logits.gather(3, codes[:, :, None, None].expand(-1, -1, logits.shape[2], 1)).squeeze(3)
-    return torch.logsumexp(logits, dim=3) - picked
+    """(G, b) cross-entropy of (G, b, classes) logits against (G, b) class codes."""
+    return torch.logsumexp(logits, dim=2) - logits.gather(2, codes[:, :, None]).squeeze(2)
