@@ -34,9 +34,10 @@ class MLP(TargetModel):
     passes every split seed of one size) trains, as one stacked network, every (cell, inner fold, weight
     decay) model, each on its own fold's rows only (gathered, not masked, so no row is computed for a model
     that does not use it); every ``check_every`` steps each model's validation loss is measured, and a
-    model stops improving after ``patience`` checks without a better one (its best checkpoint's validation
-    scores rank the weight decays). Then one batched refit per cell on all its rows, at the chosen weight
-    decay, for the mean over folds of that decay's best step count. Each cell draws its initial weights and
+    model is done after ``patience`` checks without a better one (its best checkpoint's validation
+    scores rank the weight decays) and leaves the stack, so a batch costs the sum of its models' steps.
+    Then one batched refit per cell on all its rows, at the chosen weight decay, for the mean over folds
+    of that decay's best step count. Each cell draws its initial weights and
     dropout masks from its own generators, and every model's stopping depends on its own losses only, so a
     cell's result does not depend on the other cells of its batch (on one thread, as the runner fits; up to
     float32 rounding on dense features, ~3e-8 in the weights). Full-batch below ``batch_size`` rows.
