@@ -15,8 +15,10 @@ from enso_ng.formats import RunRecord
 from conftest import CORPUS, invoke
 from reliability import alive, children, enso, kill, one_line_error, temp_files, wait_for
 
-#: a grid slow enough (tens of seconds) that a test can act while it runs
-SLOW = ("--featurizers", "bert", "--models", "mlp", "--sizes", "30,60,120,240,480", "--splits", "8")
+#: a grid slow enough (tens of seconds) that a test can act while it runs: no early stopping, so every
+#: mlp model trains all its steps, however fast the mlp gets at stopping
+SLOW = ("--featurizers", "bert", "--models", "mlp", "-o", "mlp.patience=1000", "--sizes", "30,60,120,240,480")
+SLOW = (*SLOW, "--splits", "8")
 
 
 def _lock_holder(run_dir) -> dict | None:
@@ -45,7 +47,8 @@ def test_a_second_writer_of_a_run_fails_naming_the_holder_and_loses_nothing(work
     assert _lock_holder(run_dir)["pid"] == first.pid
     assert len({tuple(r.values()) for r in table.select(["train_size", "split"]).to_pylist()}) == 3 * 4
     # once the first is done, the second resumes the same run and keeps every cell of the first
-    again = invoke(workspace, "experiment", "--name", "cc2", "--featurizers", "bert", "--models", "logreg")
+    # the run was made with mlp.patience=1000, and a resume keeps every parameter of the run
+    again = invoke(workspace, "experiment", "--name", "cc2", "-f", "bert", "-m", "logreg", "-o", "mlp.patience=1000")
     assert again.exit_code == 0, again.output
     table = pq.read_table(run_dir / "results.parquet")
     assert set(table.column("model").to_pylist()) == {"mlp", "logreg"}
