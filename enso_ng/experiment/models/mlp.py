@@ -389,11 +389,11 @@ class _StackedMLP:
         if isinstance(X, _SparseRows):
             z = _SparseProduct.apply(self.first, X).view(self.G, -1, self.h) + self.first_bias[:, None]
         else:
-            z = torch.baddbmm(self.first_bias[:, None], X, self.first)
+            z = _affine(self.first_bias, X, self.first)
         z = self._drop(torch.relu(z), generators)
         for weight, bias in self.hidden_layers:
-            z = self._drop(torch.relu(torch.baddbmm(bias[:, None], z, weight)), generators)
-        return torch.baddbmm(self.out_bias[:, None], z, self.out)
+            z = self._drop(torch.relu(_affine(bias, z, weight)), generators)
+        return _affine(self.out_bias, z, self.out)
 
     def _drop(self, z: torch.Tensor, generators: list[torch.Generator] | None) -> torch.Tensor:
         """Inverted dropout, one mask per (row, unit) from each model's generator.
@@ -429,7 +429,9 @@ class _StackedMLP:
 
     def _keep(self, keep: list[int], optimizer: torch.optim.Optimizer) -> torch.optim.Optimizer:
         """Shrink the stack to models ``keep``; returns the optimiser over the new tensors, with their state
-        carried over (Adam's moments and step count: each kept model trains on exactly as before)."""
+        carried over (Adam's moments and step count), so each kept model trains on as before: bit for bit
+        on sparse features (multi-tensor Adam), within float32 rounding on dense ones (fused Adam rounds
+        with the stack's size; measured up to 6e-8 in the weights)."""
         index = torch.as_tensor(keep)
         if self.sparse:
             starts = np.concatenate([[0], np.cumsum(self.dims)])
@@ -545,6 +547,15 @@ class _StackedMLP:
             weights = [first, *[wt[g] for wt, _ in self.hidden_layers], self.out[g]]
             biases = [self.first_bias[g], *[b[g] for _, b in self.hidden_layers], self.out_bias[g]]
             return [t.numpy().copy() for t in weights], [t.numpy().copy() for t in biases]
+
+
+def _affine(bias: torch.Tensor, X: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """(G, b, out) ``X @ weight + bias`` per model. One fused ``baddbmm`` in float32; under bfloat16
+    autocast the product alone runs in bfloat16 and the float32 bias is added after it (``baddbmm``
+    would round the bias and the sum to bfloat16 too)."""
+    if torch.is_autocast_enabled("cpu"):
+        return torch.bmm(X, weight) + bias[:, None]
+    return torch.baddbmm(bias[:, None], X, weight)
 
 
 @functools.cache
