@@ -556,7 +556,7 @@ def experiment(
     """
     from enso_ng.experiment import default_run_name, run_experiment
     from enso_ng.experiment.config import parse_model_options, read_config_file, resolve
-    from enso_ng.experiment.convergence import convergence_line
+    from enso_ng.fit_notes import convergence_line, flat_cv_line, unmoved_cv_line
     from enso_ng.formats import RunRecord
     from enso_ng.visualize.summary import best_table, format_table, load_results, summarize
 
@@ -588,6 +588,11 @@ def experiment(
     unconverged = convergence_line(results)
     if unconverged:
         click.echo(f"warning: {unconverged}")
+    flat, unmoved = flat_cv_line(results), unmoved_cv_line(results)
+    if flat:
+        click.echo(f"warning: {flat}")
+    if unmoved:
+        click.echo(f"note: {unmoved}")
 
 
 def _print_experiment_parts() -> None:

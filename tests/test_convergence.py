@@ -53,7 +53,7 @@ def _cell(corpus_workspace, size=120):
     "settings, converged, stop",
     [
         ({}, True, "gradient"),
-        ({"tol": 1e-12}, False, "no_progress"),
+        ({"rtol": 1e-12}, False, "no_progress"),
         ({"max_iter": 1, "Cs": [1000.0]}, False, "max_iter"),
     ],
 )
@@ -72,7 +72,7 @@ def test_experiment_counts_cells_that_did_not_converge(workspace):
     rows = pq.read_table(workspace / "results" / "normal" / "results.parquet").to_pylist()
     assert all(json.loads(r["params"])["stop"] == "gradient" for r in rows)
 
-    stalled = invoke(workspace, *args, "--name", "stalled", "-o", "logreg.tol=1e-12")
+    stalled = invoke(workspace, *args, "--name", "stalled", "-o", "logreg.rtol=1e-12")
     assert stalled.exit_code == 0, stalled.output
     assert "warning: 4 of 4 cells did not converge (logreg: no_progress 4)" in stalled.output, stalled.output
     rows = pq.read_table(workspace / "results" / "stalled" / "results.parquet").to_pylist()
@@ -83,7 +83,7 @@ def test_experiment_counts_cells_that_did_not_converge(workspace):
 def test_convergence_line_counts_by_model_and_reason():
     import pyarrow as pa
 
-    from enso_ng.experiment.convergence import convergence_line
+    from enso_ng.fit_notes import convergence_line
 
     def row(model, split, params, metric="accuracy"):
         return {"dataset": "d", "featurizer": "f", "model": model, "train_size": 10, "split": split,

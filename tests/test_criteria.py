@@ -114,7 +114,7 @@ def test_logregs_cv_log_loss_is_scikit_learns_on_the_same_folds(corpus_workspace
     train = plan_split(feats.labels, feats.splits, seed=1).train(300)
     X, y = feats.X[train], labels[train]
     grid = [0.1, 1.0, 10.0, 100.0]
-    ours = MODELS.get("logreg")(random_state=1, Cs=grid, tol=1e-6, cv_tol=1e-6, criterion="log_loss").fit(X, y)
+    ours = MODELS.get("logreg")(random_state=1, Cs=grid, rtol=1e-5, cv_rtol=1e-5, criterion="log_loss").fit(X, y)
     folds = cv_folds(np.unique(y, return_inverse=True)[1], 3, random_state=1, allow_missing=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
@@ -175,14 +175,14 @@ def test_a_changed_default_parameter_refuses_the_resume(workspace):
     assert invoke(workspace, *base, "--sizes", "60").exit_code == 0
     config = workspace / "results" / "defaults" / "config.json"
     record = json.loads(config.read_text())
-    assert record["models"]["logreg"]["params"]["cv_tol"] == MODELS.get("logreg")().cv_tol
-    record["models"]["logreg"]["params"]["cv_tol"] = 0.001
+    assert record["models"]["logreg"]["params"]["cv_rtol"] == MODELS.get("logreg")().cv_rtol
+    record["models"]["logreg"]["params"]["cv_rtol"] = 0.001
     config.write_text(json.dumps(record))
     refused = invoke(workspace, *base, "--sizes", "60,120")
     line = refused.output.strip()
     assert refused.exit_code != 0 and len(line.splitlines()) == 1, line
-    assert "cv_tol=0.001" in line and "-o logreg.cv_tol=0.001" in line, line
-    assert invoke(workspace, *base, "--sizes", "60,120", "-o", "logreg.cv_tol=0.001").exit_code == 0
+    assert "cv_rtol=0.001" in line and "-o logreg.cv_rtol=0.001" in line, line
+    assert invoke(workspace, *base, "--sizes", "60,120", "-o", "logreg.cv_rtol=0.001").exit_code == 0
 
 
 @pytest.mark.parametrize(
@@ -190,7 +190,7 @@ def test_a_changed_default_parameter_refuses_the_resume(workspace):
     [
         ("mlp.steps=0", "model 'mlp': steps must be positive, not 0"),
         ("mlp.dropout=1.0", "model 'mlp': dropout must be at least 0 and below 1, not 1.0"),
-        ("logreg.cv_tol=-1", "model 'logreg': cv_tol must be positive, not -1"),
+        ("logreg.cv_rtol=-1", "model 'logreg': cv_rtol must be positive, not -1"),
         ("logreg.Cs=1,-2", "model 'logreg': Cs must be positive, not [1, -2]"),
         ("logreg.cv=1", "model 'logreg': cv must be at least 2 (folds), not 1"),
     ],

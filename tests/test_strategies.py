@@ -176,7 +176,7 @@ def test_distilled_student_learns_from_the_teacher_on_unlabelled_pool_rows(works
         "distill": {"strategy": "distilled"},
     }
     assert config["models"]["distill"]["params"]["teacher"] == "bert:logreg"  # every parameter, resolved
-    assert config["models"]["logreg"]["params"]["cv_tol"] == MODELS.get("logreg")().cv_tol
+    assert config["models"]["logreg"]["params"]["cv_rtol"] == MODELS.get("logreg")().cv_rtol
 
 
 def test_unlabelled_rows_never_include_test_or_training_rows():

@@ -25,6 +25,8 @@ from enso_ng.registry import Registry
 
 #: probabilities below this are clipped before the log, as scikit-learn's ``log_loss`` does
 EPS = 1e-15
+#: candidates whose mean scores differ by no more than this are tied (the tie rules below use it too)
+FLAT = 1e-12
 
 
 @dataclass(frozen=True)
@@ -94,13 +96,13 @@ def macro_f1(scores: np.ndarray, codes: np.ndarray, valid: np.ndarray, kind: str
 def _best_first(values: np.ndarray, higher: bool) -> int:
     """The best mean; ties to the first (most regularised) candidate."""
     means = values.mean(1) if higher else -values.mean(1)
-    return int(np.flatnonzero(means >= means.max() - 1e-12)[0])
+    return int(np.flatnonzero(means >= means.max() - FLAT)[0])
 
 
 def _best_last(values: np.ndarray, higher: bool) -> int:
     """The best mean; ties to the last (least regularised) candidate."""
     means = values.mean(1) if higher else -values.mean(1)
-    return int(np.flatnonzero(means >= means.max() - 1e-12)[-1])
+    return int(np.flatnonzero(means >= means.max() - FLAT)[-1])
 
 
 def _one_standard_error(values: np.ndarray, higher: bool) -> int:
@@ -110,7 +112,7 @@ def _one_standard_error(values: np.ndarray, higher: bool) -> int:
     best = int(np.argmax(means))
     folds = values.shape[1]
     se = signed[best].std(ddof=1) / np.sqrt(folds) if folds > 1 else 0.0
-    return int(np.flatnonzero(means >= means[best] - se - 1e-12)[0])
+    return int(np.flatnonzero(means >= means[best] - se - FLAT)[0])
 
 
 def register(criterion: Criterion) -> Criterion:
@@ -159,12 +161,13 @@ def choose(criterion: str, values: np.ndarray, accuracies: np.ndarray, labels: l
     chosen = CRITERIA.get(criterion)
     index = chosen.choose(values)
     means = np.asarray(values, dtype=np.float64).mean(1)
-    return Choice(
-        index,
-        {
-            "cv_folds": int(values.shape[1]),
-            "criterion": criterion,
-            "cv_scores": {label: round(float(m), 6) for label, m in zip(labels, means)},
-            "cv_accuracy": round(float(np.asarray(accuracies).mean(1)[index]), 6),
-        },
-    )
+    record = {
+        "cv_folds": int(values.shape[1]),
+        "criterion": criterion,
+        "cv_scores": {label: round(float(m), 6) for label, m in zip(labels, means)},
+        "cv_accuracy": round(float(np.asarray(accuracies).mean(1)[index]), 6),
+    }
+    if len(means) > 1 and np.ptp(means) <= FLAT:
+        #: every candidate scored the same: the criterion's tie rule chose, not the data (README, "flat")
+        record["cv_flat"] = True
+    return Choice(index, record)

@@ -37,12 +37,16 @@ def minimize(
     fun: Objective,
     theta0: torch.Tensor,
     max_iter: int = 500,
-    gtol: float = 1e-4,
+    gtol: float | torch.Tensor = 1e-4,
     ftol: float = 1e-9,
     history: int = 10,
     max_backtracks: int = 30,
 ) -> Solution:
     """Minimise M independent smooth objectives; stop each at max |g| <= gtol or a relative decrease <= ftol.
+
+    ``gtol`` is one bound for all problems or one per problem (M,): a caller whose problems differ in scale
+    (logistic regression with many classes has proportionally smaller gradients) passes bounds relative to
+    each problem's own scale.
 
     The stopping criteria are scipy's L-BFGS-B ones (pgtol, and factr * eps as ftol), but only the gradient
     tolerance counts as converged: in float32 a relative decrease of 1e-9 is below rounding, so it says the
@@ -58,6 +62,7 @@ def minimize(
         stop=torch.full((M,), MAX_ITER, dtype=torch.int64),
     )
     idx = torch.arange(M)
+    gtol = torch.as_tensor(gtol, dtype=theta0.dtype).expand(M).clone()
     theta = theta0.clone()
     f, g, gmax = fun(theta, idx)
     S = torch.empty(history, M, P, dtype=theta.dtype)  # slots are read only once written (see ``filled``)
@@ -74,13 +79,14 @@ def minimize(
             out.converged[idx[done]] = converged[done]
             out.stop[idx[done]] = torch.where(converged[done], GRADIENT, NO_PROGRESS)
             keep = ~done
-            idx, theta, f, g, n_iter, converged = (
+            idx, theta, f, g, n_iter, converged, gtol = (
                 idx[keep],
                 theta[keep],
                 f[keep],
                 g[keep],
                 n_iter[keep],
                 converged[keep],
+                gtol[keep],
             )
             S, Y, rho = S[:, keep], Y[:, keep], rho[:, keep]
         if len(idx) == 0:

@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt
 from matplotlib.colors import to_hex
 
 from enso_ng.errors import EnsoError
+from enso_ng.fit_notes import fit_notes
 from enso_ng.formats import CONFUSION_FILE, RESULTS_FILE, RunRecord, read_confusion, read_features
 from enso_ng.visualize.bars import bars_at_size
 from enso_ng.visualize.classification_report import HEADER as REPORT_HEADER
@@ -92,7 +93,7 @@ def draw(workspace: Workspace, run: str, options: Options) -> Outcome:
     cells_by_metric = {m: summarize(table, m, record.higher_is_better(m)) for m in metrics}
     primary, cells = metrics[0], cells_by_metric[metrics[0]]
     unit = record.size_unit
-    outcome = Outcome()
+    outcome = Outcome(notes=fit_notes(table))
     values = split_values(table, primary)
     answers = verdicts(cells, values, record, primary, options.threshold)
     report = Report(run=run, config=record, verdicts=answers)

@@ -20,11 +20,15 @@ def tsne_figure(feats: Features, title: str, max_points: int = 1500, seed: int =
     rng = np.random.default_rng(seed)
     rows = np.sort(rng.choice(len(feats.labels), min(max_points, len(feats.labels)), replace=False))
     X = feats.pooled()[rows]  # token vectors averaged per text, multi-layer ones over layers
-    components = min(50, X.shape[1] - 1, len(rows) - 1)
-    reducer = TruncatedSVD(components, random_state=seed) if sp.issparse(X) else PCA(components, random_state=seed)
-    reduced = reducer.fit_transform(X)
+    if X.shape[1] > 50:
+        components = min(50, len(rows) - 1)
+        reducer = TruncatedSVD(components, random_state=seed) if sp.issparse(X) else PCA(components, random_state=seed)
+        reduced = reducer.fit_transform(X)
+    else:  # already few dimensions (a two-word vocabulary): nothing to reduce
+        reduced = X.toarray() if sp.issparse(X) else np.asarray(X)
     perplexity = float(min(30, max(2, (len(rows) - 1) // 3)))
-    points = TSNE(2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(reduced)
+    init = "pca" if reduced.shape[1] >= 2 else "random"  # a PCA start needs two dimensions
+    points = TSNE(2, perplexity=perplexity, init=init, random_state=seed).fit_transform(reduced)
     labels = feats.labels[rows]
     classes = sorted(set(labels))
     colours = plt.get_cmap("tab20" if len(classes) > 10 else "tab10")

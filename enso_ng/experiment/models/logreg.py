@@ -26,21 +26,27 @@ from enso_ng.experiment.models.base import DEFAULT_CRITERION, FOLDS, MODELS, POS
 #: float32 halves the cost of every product; eigen-decompositions and final weights stay float64
 DTYPE = torch.float32
 
+#: the refit's gradient bound and the dense fold fits', relative to the null model's gradient (see
+#: :func:`_null_gradient`; chosen on SST-2, TREC and Banking77 at sizes on both sides of the feature dimension:
+#: README, `enso experiment`, "Speed")
+RTOL, CV_RTOL = 1e-2, 1e-1
+
 
 class _DenseBasis:
-    """Centred training rows: in the eigenbasis of their Gram matrix when n <= d, as they are otherwise.
+    """Centred training rows in the eigenbasis of their Gram matrix (n <= d) or of their covariance (n > d).
 
     Centring is exact (the intercept is unpenalised and absorbs the mean, see :meth:`intercept`) and it
     matters: embeddings share a large common mean, which makes the intercept and the mean direction nearly
     collinear, an ill-conditioned pair. With no more rows than dimensions the optimum lies in the span of
-    the rows (the representer theorem), so the problem has n coordinates, not d; in the Gram eigenbasis
-    they are uncorrelated, which makes the diagonal preconditioner exact at the start. With more rows
-    than dimensions a d x d eigenbasis would cost more than it saves (README, `enso experiment`, "Speed"), so
-    the coordinates are the centred features, scaled diagonally.
+    the rows (the representer theorem), so the problem has n coordinates, not d; with more rows, the d
+    coordinates are the centred rows rotated onto the principal axes of their covariance. Either way the
+    coordinates are uncorrelated, which makes the diagonal preconditioner exact at the start: embeddings
+    are strongly anisotropic, and with the raw features' diagonal alone a 77-class problem took 2-5 times
+    the iterations (README, `enso experiment`, "Speed"). The d x d ``eigh`` costs milliseconds.
     Every cell's basis is its own: a cell's result never depends on what else is in its batch.
     """
 
-    #: fold fits may stop at ``cv_tol``: on dense features they rank C as exact fold fits do (README)
+    #: fold fits may stop at ``cv_rtol``: on dense features they rank C as exact fold fits do (README)
     loose_cv = True
 
     def __init__(self, X: np.ndarray) -> None:
@@ -48,9 +54,15 @@ class _DenseBasis:
         self.mean = X32.mean(0).double().numpy()
         Xc = X32 - X32.mean(0)
         self.dual = Xc.shape[0] <= Xc.shape[1]
-        coordinates = self._gram_coordinates(Xc @ Xc.T) if self.dual else Xc
+        self._rotation = None
+        if self.dual:
+            coordinates = self._gram_coordinates(Xc @ Xc.T)
+        else:
+            vectors = _eigh(Xc.T @ Xc)[1]
+            self._rotation = vectors
+            coordinates = Xc @ torch.as_tensor(vectors, dtype=DTYPE)
         if not coordinates.shape[1]:  # identical rows after centring: nothing to rotate, solve as they are
-            self.dual, coordinates = False, Xc
+            self.dual, self._rotation, coordinates = False, None, Xc
         if self.dual:
             self._X = np.asarray(X, dtype=np.float64) - self.mean
         self._set_coordinates(coordinates)
@@ -70,7 +82,9 @@ class _DenseBasis:
 
     def weights(self, Z: np.ndarray) -> np.ndarray:
         """Coefficients (d, k) in the input space for coordinates Z (r, k)."""
-        return self._X.T @ (self._vectors / self._s @ Z) if self.dual else Z
+        if self.dual:
+            return self._X.T @ (self._vectors / self._s @ Z)
+        return Z if self._rotation is None else self._rotation @ Z
 
     def intercept(self, b: np.ndarray, W: np.ndarray) -> np.ndarray:
         """The intercept for uncentred rows, given the centred problem's intercept b and weights W (d, k)."""
@@ -111,7 +125,7 @@ class _SparseGramBasis(_DenseBasis):
 
     The centred Gram matrix is formed from the sparse rows (the mean enters as a rank-two correction), so
     nothing d-wide is ever dense; after that the problem is the dense dual one, with its exact starting
-    preconditioner, and the weights map back through the sparse rows. Fold fits are solved to ``tol``, as
+    preconditioner, and the weights map back through the sparse rows. Fold fits are solved to ``rtol``, as
     for :class:`_SparseBasis`: loose ones cost up to 1.3 points at 100 TREC rows.
     """
 
@@ -137,7 +151,7 @@ class _SparseBasis:
     Subtracting the mean would densify the matrix, so products subtract it as a rank-one correction.
     Words seen in the same few rows are nearly collinear directions held only by the penalty, so at large
     C a loose fit stops far from the optimum and ranks C too low (README, `enso experiment`, "Speed"); fold
-    fits on sparse rows are therefore solved to ``tol`` (``loose_cv``).
+    fits on sparse rows are therefore solved to ``rtol`` (``loose_cv``).
     """
 
     loose_cv = False
@@ -196,7 +210,7 @@ class LogisticRegressionCV(TargetModel):
     """Multinomial L2 logistic regression (L-BFGS); C chosen by stratified inner CV (``criterion``)."""
 
     batched = True
-    param_ranges = {**dict.fromkeys(("Cs", "max_iter", "tol", "cv_tol"), POSITIVE), "cv": FOLDS}
+    param_ranges = {**dict.fromkeys(("Cs", "max_iter", "rtol", "cv_rtol"), POSITIVE), "cv": FOLDS}
     #: validation scores are logits: every criterion applies
     score_kind = "logits"
 
@@ -205,18 +219,21 @@ class LogisticRegressionCV(TargetModel):
         Cs: Sequence[float] = (0.1, 1.0, 10.0, 100.0, 1000.0),
         cv: int = 3,
         max_iter: int = 1000,
-        tol: float = 1e-4,
-        cv_tol: float = 2e-3,
+        rtol: float = RTOL,
+        cv_rtol: float = CV_RTOL,
         criterion: str = DEFAULT_CRITERION,
         random_state: int = 0,
     ) -> None:
         self.Cs = Cs
         self.cv = cv
         self.max_iter = max_iter
-        self.tol = tol
-        #: gradient tolerance of the fold fits on dense rows, which only rank the C values; the refit (and
-        #: fold fits on sparse rows, see ``_SparseBasis``) use ``tol``
-        self.cv_tol = cv_tol
+        #: the refit stops when its largest gradient component is ``rtol`` times its value at the null model
+        #: (zero weights, class-frequency intercepts): a bound that means the same for any number of
+        #: classes, rows or dimensions (see :func:`_null_gradient`)
+        self.rtol = rtol
+        #: the same bound for the fold fits on dense rows, which only rank the C values; fold fits on
+        #: sparse rows (see ``_SparseBasis``) use ``rtol``
+        self.cv_rtol = cv_rtol
         #: how the fold scores choose C (:mod:`enso_ng.experiment.criteria`)
         self.criterion = criterion
         self.random_state = random_state
@@ -230,7 +247,7 @@ class LogisticRegressionCV(TargetModel):
         return fit_many(models, Xs, ys)
 
     def _settings(self) -> tuple:
-        return tuple(float(c) for c in self.Cs), self.cv, self.max_iter, self.tol, self.cv_tol, self.criterion
+        return tuple(float(c) for c in self.Cs), self.cv, self.max_iter, self.rtol, self.cv_rtol, self.criterion
 
     def decision_function(self, X: Any) -> np.ndarray:
         scores = np.asarray(X @ self.coef_.T) + self.intercept_
@@ -253,8 +270,8 @@ def fit_many(models: list[LogisticRegressionCV], Xs: list[Any], ys: list[np.ndar
     """
     settings = {m._settings() for m in models}
     if len(settings) != 1:
-        raise ValueError("fit_many needs models with the same Cs, cv, max_iter, tol, cv_tol and criterion")
-    Cs, cv, max_iter, tol, cv_tol, criterion = settings.pop()
+        raise ValueError("fit_many needs models with the same Cs, cv, max_iter, rtol, cv_rtol and criterion")
+    Cs, cv, max_iter, rtol, cv_rtol, criterion = settings.pop()
     cells = []
     for model, X, y in zip(models, Xs, ys):
         model.classes_, codes = np.unique(y, return_inverse=True)
@@ -264,20 +281,22 @@ def fit_many(models: list[LogisticRegressionCV], Xs: list[Any], ys: list[np.ndar
     for i, (_, codes, _) in enumerate(cells):
         groups.setdefault((len(codes), len(models[i].classes_)), []).append(i)
     for members in groups.values():
-        _fit_group([models[i] for i in members], [cells[i] for i in members], Cs, max_iter, tol, cv_tol, criterion)
+        _fit_group([models[i] for i in members], [cells[i] for i in members], Cs, max_iter, rtol, cv_rtol, criterion)
     return models
 
 
-def _fit_group(models, cells, Cs, max_iter, tol, cv_tol, criterion) -> None:
+def _fit_group(models, cells, Cs, max_iter, rtol, cv_rtol, criterion) -> None:
     """Cells with the same number of rows and classes, solved together, warm-started along the C path.
 
     Stage c solves every (cell, fold) problem for C_c, starting from its solution for C_{c-1}: the path from
     strong to weak regularisation moves the optimum a little at a time, so later stages need far fewer
     iterations than from zero. The fold fits only rank the C values, so on dense rows they stop at
-    ``cv_tol`` (2e-3 by default: the benchmark shows the same accuracy as solving them to 1e-4, in half
-    the time; see ``loose_cv`` for sparse rows). Then each cell is refitted on all its rows at its chosen
-    C to ``tol``, starting from the mean of that C's fold solutions. Each stage's validation logits are
-    scored under ``criterion`` (and accuracy, always recorded) per fold.
+    ``cv_rtol`` (see ``loose_cv`` for sparse rows). Then each cell is refitted on all its rows at its chosen
+    C to ``rtol``, starting from the mean of that C's fold solutions. Both bounds are relative to each
+    problem's gradient at the null model (:func:`_null_gradient`), so a warm start is returned unmoved only
+    when it already meets the bound; a cell whose fold fits all stayed where a stage started them is
+    recorded (``cv_unmoved``). Each stage's validation logits are scored under ``criterion`` (and accuracy,
+    always recorded) per fold.
     """
     fold_score = CRITERIA.get(criterion).fold_score
     bases, codes_list, K = [cell[0] for cell in cells], [cell[1] for cell in cells], len(models[0].classes_)
@@ -289,8 +308,9 @@ def _fit_group(models, cells, Cs, max_iter, tol, cv_tol, criterion) -> None:
             mask[train] = 1
             fold_masks.append(mask)
             fold_cell.append(c_index)
-    fold_tol = max(tol, cv_tol) if all(basis.loose_cv for basis in bases) else tol
+    fold_rtol = max(rtol, cv_rtol) if all(basis.loose_cv for basis in bases) else rtol
     values, accuracies = np.zeros((len(Cs), len(fold_cell))), np.zeros((len(Cs), len(fold_cell)))
+    moved = np.ones((len(Cs), len(fold_cell)), dtype=bool)
     stage_solutions = []
     previous = None
     if fold_masks:
@@ -298,6 +318,7 @@ def _fit_group(models, cells, Cs, max_iter, tol, cv_tol, criterion) -> None:
         valid = (1 - masks).numpy()  # k-fold: a row a fold does not train on is one it validates on
         problem = _Problem(bases, codes_list, K, masks, torch.full((len(fold_masks),), Cs[0]), cell_of)
         everything = torch.arange(len(fold_masks))
+        gtol = fold_rtol * _null_gradient(problem)
         for c, C in enumerate(Cs):
             if previous is not None:  # the same problem at the next C, preconditioned at the last solution
                 problem.set_C(torch.full((len(fold_masks),), C))
@@ -306,8 +327,9 @@ def _fit_group(models, cells, Cs, max_iter, tol, cv_tol, criterion) -> None:
                 problem,
                 problem.start() if previous is None else problem.pack(*previous[:2]),
                 max_iter=max_iter,
-                gtol=fold_tol,
+                gtol=gtol,
             )
+            moved[c] = solution.n_iter.numpy() > 0
             Z, b = problem.unpack(solution.theta)
             scores = problem.logits(Z, b, everything)
             logits = scores.numpy().transpose(0, 2, 1)  # (M, n, K)
@@ -318,12 +340,14 @@ def _fit_group(models, cells, Cs, max_iter, tol, cv_tol, criterion) -> None:
             previous = (Z, b, scores)  # the next stage's preconditioner needs these scores too
     best, init_Z, init_b, refit_C, records = [], [], [], [], []
     m = 0
+    labels = [f"{C:g}" for C in Cs]
     for _, _, folds in cells:
         if folds:
             part = slice(m, m + len(folds))
-            chosen = choose(criterion, values[:, part], accuracies[:, part], [f"{C:g}" for C in Cs])
+            chosen = choose(criterion, values[:, part], accuracies[:, part], labels)
             choice = chosen.index
-            records.append(chosen.record)
+            unmoved = [label for label, stage in zip(labels, moved[:, part]) if not stage.any()]
+            records.append({**chosen.record, **({"cv_unmoved": unmoved} if unmoved else {})})
             Z, b = stage_solutions[choice]
             init_Z.append(Z[m : m + len(folds)].mean(0))
             init_b.append(b[m : m + len(folds)].mean(0))
@@ -339,13 +363,14 @@ def _fit_group(models, cells, Cs, max_iter, tol, cv_tol, criterion) -> None:
         bases, codes_list, K, torch.ones(len(cells), n), torch.as_tensor(refit_C), torch.arange(len(cells))
     )
     start = problem.start()
+    gtol = rtol * _null_gradient(problem)
     if any(z is not None for z in init_Z):
         zeros_Z, zeros_b = problem.unpack(start)
         Z0 = torch.stack([z if z is not None else zeros_Z[i] for i, z in enumerate(init_Z)])
         b0 = torch.stack([v if v is not None else zeros_b[i] for i, v in enumerate(init_b)])
         problem.rescale(Z0, b0)
         start = problem.pack(Z0, b0)
-    solution = minimize(problem, start, max_iter=max_iter, gtol=tol)
+    solution = minimize(problem, start, max_iter=max_iter, gtol=gtol)
     Z, b = problem.unpack(solution.theta)
     for i, (model, (basis, _, _)) in enumerate(zip(models, cells)):
         W = basis.weights(Z[i, :, : basis.r].numpy().astype(np.float64).T)
@@ -356,10 +381,23 @@ def _fit_group(models, cells, Cs, max_iter, tol, cv_tol, criterion) -> None:
             "C": Cs[best[i]],
             **records[i],
             "converged": bool(solution.converged[i]),
-            #: why the refit stopped: "gradient" (met ``tol``), "no_progress" or "max_iter"
+            #: why the refit stopped: "gradient" (met ``rtol``), "no_progress" or "max_iter"
             "stop": STOPS[int(solution.stop[i])],
             "n_iter": model.n_iter_,
         }
+
+
+def _null_gradient(problem: _Problem) -> torch.Tensor:
+    """Each problem's largest gradient component at the null model: zero weights, class-frequency intercepts.
+
+    This is the scale the stopping bounds are relative to. An absolute bound (scikit-learn's ``tol``) means
+    different things on different problems: with K classes each class's share of the gradient is about
+    1/K of a binary problem's, so a bound chosen on 2-6 classes (2e-3 once) is met at the null model itself
+    on 77 classes and every fold fit returned its start (issue 27). Relative to the null model's gradient
+    the bound does not move with the number of classes, rows, or the scale of the features, in the primal
+    and the dual bases alike; it does not depend on C (the penalty's gradient is zero at zero weights).
+    """
+    return problem(problem.start(), torch.arange(len(problem.cell_of)))[2]
 
 
 class _Problem:
