@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable
 
 import pyarrow as pa
 
@@ -59,21 +60,21 @@ def convergence_line(table: pa.Table) -> str | None:
     return f"{failed} of {recorded} cells did not converge ({detail})"
 
 
-def _inner_cv_counts(table: pa.Table, flag: str) -> tuple[int, Counter]:
-    """(cells that chose by inner CV, model -> cells whose params carry ``flag``)."""
+def _inner_cv_counts(table: pa.Table, flagged: Callable[[dict], bool]) -> tuple[int, Counter]:
+    """(cells that chose by inner CV, model -> cells whose params are ``flagged``)."""
     model_at = RESULT_KEY.index("model")
-    tuned, flagged = 0, Counter()
+    tuned, counts = 0, Counter()
     for key, values in _cell_params(table).items():
         tuned += bool(values.get("cv_folds"))
-        if values.get(flag):
-            flagged[key[model_at]] += 1
-    return tuned, flagged
+        if flagged(values):
+            counts[key[model_at]] += 1
+    return tuned, counts
 
 
 def flat_cv_line(table: pa.Table) -> str | None:
     """Cells whose candidates all scored the same in inner CV (``cv_flat``): the criterion's tie rule chose,
     not the data. None when there are none."""
-    tuned, flat = _inner_cv_counts(table, "cv_flat")
+    tuned, flat = _inner_cv_counts(table, lambda values: bool(values.get("cv_flat")))
     if not flat:
         return None
     return (
@@ -82,15 +83,23 @@ def flat_cv_line(table: pa.Table) -> str | None:
     )
 
 
+def _tied_with_unmoved(values: dict) -> bool:
+    """The chosen C scored the same as a C whose fold fits all stayed at the previous C's solution."""
+    scores, chosen = values.get("cv_scores") or {}, values.get("C")
+    chosen_score = scores.get(f"{chosen:g}") if isinstance(chosen, int | float) else None
+    return chosen_score is not None and any(scores.get(c) == chosen_score for c in values.get("cv_unmoved") or ())
+
+
 def unmoved_cv_line(table: pa.Table) -> str | None:
-    """Cells with C values whose fold fits all stayed at the previous C's solution (``cv_unmoved``): it met
-    the stopping bound already, so those C score as the one before. None when there are none."""
-    tuned, unmoved = _inner_cv_counts(table, "cv_unmoved")
+    """Cells whose chosen C tied with larger C values whose fold fits all stayed at the previous C's solution
+    (``cv_unmoved``: that solution met the stopping bound already, so inner CV cannot tell those C apart and
+    the tie rule took the smallest). None when there are none."""
+    tuned, unmoved = _inner_cv_counts(table, _tied_with_unmoved)
     if not unmoved:
         return None
     return (
-        f"{sum(unmoved.values())} of {tuned} tuned cells have C values whose fold fits stayed at the previous "
-        f"C's solution, which already met the stopping bound, so they score as that C "
+        f"{sum(unmoved.values())} of {tuned} tuned cells chose a C tied with larger C values whose fold fits "
+        f"stayed at its solution (it met their stopping bound already), so the tie rule took the smallest "
         f"({_by_model(unmoved)}; params cv_unmoved)"
     )
 

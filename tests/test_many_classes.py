@@ -101,17 +101,19 @@ def _results(*params: dict) -> pa.Table:
 
 
 def test_flat_and_unmoved_cells_are_counted_once_per_cell():
+    scores = {"10": 0.5, "100": 0.7, "1000": 0.7}
     table = _results(
         {"cv_folds": 3, "cv_flat": True, "converged": True},
-        {"cv_folds": 3, "cv_unmoved": ["1000"], "converged": True},
+        {"cv_folds": 3, "C": 100.0, "cv_scores": scores, "cv_unmoved": ["1000"], "converged": True},
+        {"cv_folds": 3, "C": 100.0, "cv_scores": {**scores, "1000": 0.6}, "cv_unmoved": ["1000"]},  # not tied
         {"cv_folds": 3, "converged": True},
         {"cv_folds": 0, "converged": True},
     )
     assert flat_cv_line(table) == (
-        "1 of 3 tuned cells had a flat inner-CV curve (every candidate scored the same, so the tie rule chose, "
+        "1 of 4 tuned cells had a flat inner-CV curve (every candidate scored the same, so the tie rule chose, "
         "not the data: logreg 1; params cv_flat)"
     )
-    assert unmoved_cv_line(table).startswith("1 of 3 tuned cells have C values whose fold fits stayed")
+    assert unmoved_cv_line(table).startswith("1 of 4 tuned cells chose a C tied with larger C values"), table
     assert fit_notes(table) == [flat_cv_line(table), unmoved_cv_line(table)]
     assert fit_notes(_results({"cv_folds": 3, "converged": True})) == []
 

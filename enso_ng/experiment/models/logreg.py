@@ -320,15 +320,12 @@ def _fit_group(models, cells, Cs, max_iter, rtol, cv_rtol, criterion) -> None:
         everything = torch.arange(len(fold_masks))
         gtol = fold_rtol * _null_gradient(problem)
         for c, C in enumerate(Cs):
+            start = problem.start()
             if previous is not None:  # the same problem at the next C, preconditioned at the last solution
                 problem.set_C(torch.full((len(fold_masks),), C))
                 problem.rescale(*previous)
-            solution = minimize(
-                problem,
-                problem.start() if previous is None else problem.pack(*previous[:2]),
-                max_iter=max_iter,
-                gtol=gtol,
-            )
+                start = problem.pack(*previous[:2])
+            solution = minimize(problem, start, max_iter=max_iter, gtol=gtol)
             moved[c] = solution.n_iter.numpy() > 0
             Z, b = problem.unpack(solution.theta)
             scores = problem.logits(Z, b, everything)
