@@ -69,7 +69,8 @@ class Param:
     many: bool | None = None
     #: a rule beyond type, choices and interval, described by ``check_text`` (e.g. bert's ``layers``)
     check_rule: Callable[[Any], bool] | None = None
-    check_text: str = ""
+    #: the rule in words, or a function giving them when asked (names of a registry filled later)
+    check_text: str | Callable[[], str] = ""
     #: command-line spellings besides ``--key-name`` (run options), and click's metavar
     flags: tuple[str, ...] = ()
     metavar: str | None = None
@@ -97,7 +98,7 @@ class Param:
         if self.choices is not None:
             return either(self.choices)
         if self.check_rule is not None:
-            return self.check_text
+            return self.check_text() if callable(self.check_text) else self.check_text
         if self.interval is not None:
             return self.interval.text or _interval_text(self.interval)
         return _TYPE_TEXT.get(self.kind, self.kind.__name__)

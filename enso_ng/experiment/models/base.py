@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from enso_ng.errors import EnsoError
+from enso_ng.errors import EnsoError, either
 from enso_ng.experiment.cost import stored_values
 from enso_ng.experiment.criteria import CRITERIA, accuracy, choose
 from enso_ng.formats import DENSE, SPARSE, TOKEN_IDS, TOKEN_VECTORS, Features
@@ -84,7 +84,7 @@ class TargetModel(ClassifierMixin, BaseEstimator):
         "criterion": Param(
             help="how inner CV chooses among candidates (the criteria listed below)",
             check_rule=lambda v: v in CRITERIA,
-            check_text="an inner-CV criterion (enso experiment --list)",
+            check_text=lambda: either(CRITERIA.names()),
         ),
         "Cs": Param(help="inverse L2 strengths inner CV tries", interval=POSITIVE),
         "max_iter": Param(help="solver iterations at most", interval=POSITIVE),
