@@ -134,8 +134,9 @@ def _check_inputs(
         if not any(metas[f].layout in takes for f in featurizers) and DENSE not in takes:
             paths = ", ".join(str(workspace.features_path(dataset, f)) for f in featurizers)
             held = either(sorted({LAYOUT_WORDS[metas[f].layout] for f in featurizers}))
+            needs = NEEDS.get(next(iter(takes)), f"takes {either([LAYOUT_WORDS[t] for t in takes])}")
             raise EnsoError(
-                f"model {model!r} takes {either([LAYOUT_WORDS[t] for t in takes])}, and {paths} "
+                f"model {model!r} {needs}, and {paths} "
                 f"{'holds' if len(featurizers) == 1 else 'hold'} {held}; {_maker(next(iter(takes)), featurizers, dataset)}"
             )
 
@@ -155,6 +156,8 @@ def _unfit(model: str, meta: FeaturesMeta, params: dict[str, Any]) -> str | None
 
 #: each layout in the words of a skip reason (one table for every "cannot use these features")
 LAYOUT_WORDS = {DENSE: "vectors", SPARSE: "sparse vectors", TOKEN_IDS: "token ids", TOKEN_VECTORS: "token vectors"}
+#: what a model of one layout does with it, in a request error's words
+NEEDS = {TOKEN_IDS: "trains on token ids", TOKEN_VECTORS: "reads token vectors"}
 
 
 def _maker(layout: str, featurizers: list[str], dataset: str) -> str:
