@@ -76,7 +76,10 @@ def test_bad_requests_are_one_line_errors(corpus_workspace, tmp_path):
         (("featurize", "-f", "elmo2"), "unknown featurizer 'elmo2'"),
         (("featurize", "-f", "bert", "-d", "nope"), "no dataset 'nope'"),
         (("featurize", "-f", "tfidf", "-d", CORPUS, "-o", "colour=red"), "no chosen featurizer has option 'colour'"),
-        (("featurize", "-f", "tfidf", "-d", CORPUS, "-o", "min_df=lots"), "option min_df must be an integer, not 'lots'"),
+        (
+            ("featurize", "-f", "tfidf", "-d", CORPUS, "-o", "min_df=lots"),
+            "option min_df must be an integer, not 'lots'",
+        ),
         (("featurize", "-f", "bert", "-d", CORPUS, "-o", "pooling=median"), "pooling must be mean, cls, max or none"),
     ]
     for args, message in cases:
