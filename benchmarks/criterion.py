@@ -123,7 +123,7 @@ def cv_values(args, candidates: list, name: str, seeds: list[int], Xs: list, ys:
     Each candidate is fitted alone on every fold of every cell (one batch per candidate), on the same
     stratified folds the model draws, and each criterion scores the same validation predictions: five
     criteria cost one inner CV, not five. The fits are solved to the model's ``tol`` (logreg's own inner
-    CV stops dense fold fits at ``cv_tol`` and warm-starts along C: the same ranking up to that tolerance).
+    CV stops dense fold fits at ``cv_rtol`` and warm-starts along C: the same ranking up to that tolerance).
     """
     cls = MODELS.get(args.model)
     kind = "proba" if cls().has_proba else "decision"

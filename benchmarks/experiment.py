@@ -16,8 +16,8 @@ split plan) is fitted by:
 The searches get enso_ng's stratified folds of the cell and rank C by the same criterion (``--criterion``,
 default logreg's; scikit-learn's ``scoring`` is ``accuracy``, ``neg_log_loss`` or ``f1_macro`` to match,
 accuracy for the tie-breaking variants), so differences in C measure the solvers. Everything runs on one
-thread (BLAS and torch capped: on this 2-core machine the best setting for problems this small, see
-DESIGN.md), alternately, and each side's time is the fastest of ``--repeat`` runs. It prints, per size, the
+thread (BLAS and torch capped: on this 2-core machine the best setting for problems this small, see the
+README, "Speed"), alternately, and each side's time is the fastest of ``--repeat`` runs. It prints, per size, the
 wall times and ratios; the mean test accuracy of each; how often each search chose the C of exact inner
 CV; then the totals, per featurizer and per dataset, and the fits scikit-learn reported as not converged
 (``ConvergenceWarning``). Banking77 (77 classes) is in the default set, at sizes on both sides of the

@@ -170,7 +170,7 @@ def main() -> None:
     ws = Workspace.resolve(args.workspace)
     for dataset in datasets:
         meta = FeaturesMeta.read(ws.features_path(dataset, "bert"))
-        if not meta.sequence:
+        if meta.layout != "token_vectors":
             raise SystemExit(f"{ws.features_path(dataset, 'bert')} holds pooled vectors; remove it to rebuild")
         per_1k = meta.timing.get("bytes_per_1k", 0) / 1e6
         print(

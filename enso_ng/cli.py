@@ -10,120 +10,22 @@ Examples:
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
 from enso_ng import __version__
-from enso_ng.errors import EnsoError
-from enso_ng.progress import env_quiet, set_quiet
+from enso_ng.commandline import fail_cleanly, list_option, selection_options, service_option, spec_options
+from enso_ng.experiment.config import RUN_OPTIONS
+from enso_ng.progress import env_quiet
+from enso_ng.progress import quiet as progress_quiet
 from enso_ng.tables import format_table
-from enso_ng.workspace import ENV_WORKSPACE, Workspace, clean_workspace_temps, os_reason
+from enso_ng.workspace import ENV_WORKSPACE, Workspace, clean_workspace_temps
 
 
-def _fail_cleanly(command: Callable) -> Callable:
-    """Turn an EnsoError, or a file-system error (permission, not a directory, disk full), into click's
-    one-line ``Error: ...`` naming the path, and exit status 1. Writers are atomic, so nothing partial stays."""
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except EnsoError as exc:
-            raise click.ClickException(str(exc)) from None
-        except OSError as exc:
-            raise click.ClickException(os_error_line(exc)) from None
-
-    return wrapper
-
-
-def os_error_line(exc: OSError) -> str:
-    """``PATH: reason`` for a file-system error, whatever raised it (Python, or Arrow with its own wording)."""
-    return f"{exc.filename}: {os_reason(exc)}" if exc.filename is not None else os_reason(exc)
-
-
-def _split_list(cast: Callable = str) -> Callable:
-    """Values of a list option, repeated (``-f a -f b``) and/or comma-separated (``-f a,b``); None if absent."""
-
-    def parse(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> list | None:
-        if not values:
-            return None
-        items = [part.strip() for value in values for part in value.split(",") if part.strip()]
-        try:
-            return list(dict.fromkeys(cast(item) for item in items))
-        except ValueError:
-            raise click.BadParameter(
-                f"expected a comma-separated list of {cast.__name__}, got {','.join(values)!r}"
-            ) from None
-
-    return parse
-
-
-def list_option(*names: str, cast: Callable = str, **kwargs: Any) -> Callable:
-    """Every list option of every command is spelled and parsed this one way."""
-    return click.option(*names, multiple=True, callback=_split_list(cast), **kwargs)
-
-
-def selection_options(*which: str) -> Callable:
-    """The dataset / featurizer / model selection shared by the commands, in one spelling everywhere."""
-    declared = {
-        "datasets": list_option(
-            "--datasets",
-            "--dataset",
-            "-d",
-            "datasets",
-            metavar="NAME[,NAME...]",
-            help="Datasets (repeatable or comma-separated; default: all there are).",
-        ),
-        "featurizers": list_option(
-            "--featurizers",
-            "--featurizer",
-            "-f",
-            "featurizers",
-            metavar="NAME[,NAME...]",
-            help="Featurizers (repeatable or comma-separated; see enso featurize --list).",
-        ),
-        "models": list_option(
-            "--models",
-            "-m",
-            "models",
-            metavar="NAME[,NAME...]",
-            help="Target models (repeatable or comma-separated; see enso experiment --list).",
-        ),
-    }
-
-    def decorate(command: Callable) -> Callable:
-        for name in reversed(which):
-            command = declared[name](command)
-        return command
-
-    return decorate
-
-
-def service_option(option: str, what: str) -> Callable:
-    """``--scheduler`` (a Dask cluster, featurize and experiment) or ``--mlflow`` (a tracking URI,
-    experiment and visualize), declared once each; ``what`` says what it does for the command."""
-    from enso_ng.cluster import ENV_SCHEDULER
-    from enso_ng.tracking import ENV_TRACKING
-
-    envvar, metavar, text = {
-        "--scheduler": (
-            ENV_SCHEDULER,
-            "ADDRESS",
-            "Dask scheduler (tcp://HOST:PORT), or local:N to start N single-threaded workers here. {} "
-            "Workers must see the workspace at the same path. Extra: enso_ng[dask].",
-        ),
-        "--mlflow": (
-            ENV_TRACKING,
-            "URI",
-            "Track the run in MLflow at URI (http://HOST:PORT, sqlite:///FILE.db): one experiment per run "
-            "name. {} Extra: enso_ng[mlflow].",
-        ),
-    }[option]
-    return click.option(option, envvar=envvar, metavar=metavar, help=text.format(what) + f" [env {envvar}]")
+def _warn(message: str) -> None:
+    click.echo(f"warning: {message}", err=True)
 
 
 def _workspace(ctx: click.Context) -> Workspace:
@@ -146,7 +48,7 @@ def cli(ctx: click.Context, workspace: str | None, quiet: bool) -> None:
 
     Four stages that talk through files: download -> featurize -> experiment -> visualize.
     """
-    set_quiet(quiet or env_quiet())
+    ctx.with_resource(progress_quiet(quiet or env_quiet()))
     ctx.obj = {"workspace": Workspace.resolve(workspace)}
     clean_workspace_temps(ctx.obj["workspace"])  # what writers killed by SIGKILL left behind
 
@@ -173,19 +75,9 @@ def cli(ctx: click.Context, workspace: str | None, quiet: bool) -> None:
 @click.option("--timeout", default=30.0, show_default=True, help="Seconds without data before a request is retried.")
 @click.option("--force", is_flag=True, help="Rebuild even if datasets/<name>.parquet exists.")
 @click.pass_context
-@_fail_cleanly
+@fail_cleanly
 def download(
-    ctx: click.Context,
-    names: tuple[str, ...],
-    show_list: bool,
-    from_file: Path | None,
-    name: str | None,
-    text_column: str,
-    label_column: str,
-    split_column: str | None,
-    mirror: str | None,
-    timeout: float,
-    force: bool,
+    ctx: click.Context, names: tuple[str, ...], show_list: bool, timeout: float, force: bool, **from_file_options: Any
 ) -> None:
     """Fetch catalog datasets, or import your own, into datasets/<name>.parquet (text, label, split).
 
@@ -201,167 +93,28 @@ def download(
       enso download --from-file tickets.csv --name tickets --text-column body --label-column queue
       enso download --list
     """
-    from enso_ng import fetch
-    from enso_ng.download import CATALOG
-    from enso_ng.download import download as get
-    from enso_ng.download import from_file as import_file
+    from enso_ng.download.request import DownloadRequest, catalog_table, dataset_line, fetched_table, run_download
 
     workspace = _workspace(ctx)
     if show_list:
-        _print_catalog(workspace)
+        click.echo(format_table(*catalog_table(workspace), right=(2, 3)))
         return
-    if from_file is not None:
-        if names:
-            raise EnsoError("give either catalog names or --from-file, not both")
-        if not name:
-            raise EnsoError("--from-file needs --name NAME for the dataset")
-        _report_dataset(
-            workspace,
-            name,
-            import_file(from_file, name, text_column, label_column, split_column, workspace, force=force),
-        )
-        return
-    for option, value in (("--name", name), ("--split-column", split_column)):
-        if value is not None:
-            raise EnsoError(f"{option} applies to --from-file only")
-    for dataset in names:
-        CATALOG.get(dataset)  # unknown names fail before any download starts
-    if timeout <= 0:
-        raise EnsoError(f"--timeout must be positive, got {timeout}")
-    fetch.TIMEOUT_S = timeout
-    if not names:
-        _download_catalog(workspace, mirror, force)
-        return
-    names = tuple(dict.fromkeys(names))
-    if len(names) == 1:
-        _report_dataset(workspace, names[0], get(names[0], workspace, mirror=mirror, force=force))
-        return
-    failed = []
-    for dataset in names:
-        try:
-            done = get(dataset, workspace, mirror=mirror, force=force)
-        except EnsoError as exc:
-            click.echo(f"failed {exc}", err=True)  # the message starts with the dataset's name
-            failed.append(dataset)
-            continue
-        _report_dataset(workspace, dataset, done)
-    click.echo(
-        f"summary: {len(names) - len(failed)} of {len(names)} ok" + (f"; failed: {', '.join(failed)}" if failed else "")
-    )
-    if failed:
-        raise EnsoError(f"{len(failed)} of {len(names)} dataset(s) failed: {', '.join(failed)}")
 
-
-def _download_catalog(workspace: Workspace, mirror: str | None, force: bool) -> None:
-    """Every catalog entry; a table of what is now there; a non-zero exit if any failed."""
-    from enso_ng.download.whole import FAILED, download_catalog
-
-    def each(name: str, done: Any, reason: str) -> None:
+    def each(dataset: str, done: Any, failure: str) -> None:
         if done is None:
-            click.echo(f"failed {name}: {reason}", err=True)
-        else:
-            _report_dataset(workspace, name, done)
+            click.echo(f"failed {failure}", err=True)
+            return
+        if done.note:
+            click.echo(f"warning: {done.note}", err=True)
+        click.echo(dataset_line(workspace, dataset, done))
 
-    fetched = download_catalog(workspace, mirror=mirror, force=force, on_each=each)
-    rows = [
-        [
-            f.name,
-            "" if f.rows is None else f"{f.rows:,}",
-            "" if f.classes is None else str(f.classes),
-            f.state,
-            f.reason,
-        ]
-        for f in fetched
-    ]
-    click.echo(format_table(["name", "rows", "classes", "state", "reason"], rows, right=(1, 2)))
-    failed = [f.name for f in fetched if f.state == FAILED]
-    click.echo(
-        f"summary: {len(fetched) - len(failed)} of {len(fetched)} available"
-        + (f"; failed: {', '.join(failed)}" if failed else "")
-    )
-    if failed:
-        raise EnsoError(f"{len(failed)} of {len(fetched)} dataset(s) failed: {', '.join(failed)}")
-
-
-def _report_dataset(workspace: Workspace, name: str, done: Any) -> None:
-    meta = done.meta
-    if done.note:
-        click.echo(f"warning: {done.note}", err=True)
-    labels = ", ".join(f"{k} {v}" for k, v in meta.labels.items())
-    if len(labels) > 100:
-        labels = f"{len(meta.labels)} labels"
-    dropped = ", ".join(f"{v} {k}" for k, v in meta.dropped.items())
-    click.echo(
-        f"{'cached' if done.cached else 'wrote'} {workspace.dataset_path(name)}: {meta.rows} rows ({labels})"
-        + (f"; dropped {dropped}" if dropped and not done.cached else "")
-    )
-
-
-def _print_catalog(workspace: Workspace) -> None:
-    """The catalog, and any imported datasets, as one table."""
-    from enso_ng.download import CATALOG
-    from enso_ng.formats import DatasetMeta
-
-    have = {}
-    for name in workspace.datasets():
-        try:
-            have[name] = DatasetMeta.read(workspace.dataset_path(name))
-        except EnsoError:
-            continue
-    rows = []
-    for name in CATALOG.names():
-        entry = CATALOG.get(name)
-        meta = have.get(name)
-        rows.append(
-            [
-                name,
-                entry.task,
-                str(entry.classes),
-                f"{meta.rows if meta else entry.rows:,}",
-                entry.origin,
-                entry.licence,
-                "yes" if meta else "",
-            ]
-        )
-    for name, meta in have.items():
-        if name not in CATALOG:
-            source = (meta.sources or [{}])[0].get("path", "file")
-            rows.append([name, meta.task, str(len(meta.labels)), f"{meta.rows:,}", source, meta.licence, "yes"])
-    for row in rows:
-        row[4] = row[4] if len(row[4]) <= 36 else row[4][:35] + "…"
-    header = ["name", "task", "classes", "rows", "source", "licence", "downloaded"]
-    click.echo(format_table(header, rows, right=(2, 3)))
-
-
-def _parse_featurizer_options(values: tuple[str, ...], featurizers: list[str]) -> dict[str, dict[str, str]]:
-    """``key=value`` applies to every chosen featurizer that has the option; ``name.key=value`` to one."""
-    from enso_ng.featurize import FEATURIZERS
-
-    per: dict[str, dict[str, str]] = {f: {} for f in featurizers}
-    for item in values:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise EnsoError(f"--option {item!r}: expected key=value")
-        target, _, option = key.rpartition(".")
-        targets = [target] if target else [f for f in featurizers if option in FEATURIZERS.get(f).options]
-        if not targets or any(t not in per for t in targets):
-            raise EnsoError(f"--option {item!r}: no chosen featurizer has option {option!r}")
-        for t in targets:
-            per[t][option] = value
-    return per
-
-
-def _model_shortcut(model: str, chosen: list[str]) -> list[str]:
-    """``--model X`` as ``-o NAME.OPTION=X`` for each chosen featurizer that declares a ``model_option``."""
-    from enso_ng.featurize import FEATURIZERS
-
-    takers = [(f, FEATURIZERS.get(f).model_option) for f in chosen if FEATURIZERS.get(f).model_option]
-    if not takers:
-        able = ", ".join(
-            f"{n} ({FEATURIZERS.get(n).model_option})" for n in FEATURIZERS.names() if FEATURIZERS.get(n).model_option
-        )
-        raise EnsoError(f"--model applies to featurizers that load a model: {able}")
-    return [f"{f}.{option}={model}" for f, option in takers]
+    request = DownloadRequest(names, timeout=timeout, force=force, **from_file_options)
+    outcome = run_download(workspace, request, each)
+    if outcome.catalog is not None:
+        click.echo(format_table(*fetched_table(outcome.catalog), right=(1, 2)))
+    if outcome.summary():
+        click.echo(outcome.summary())
+    outcome.check()
 
 
 @cli.command()
@@ -379,18 +132,13 @@ def _model_shortcut(model: str, chosen: list[str]) -> list[str]:
     help="The model the featurizer loads: a Hugging Face model id or local folder (bert), "
     "a vectors file or URL (glove); whichever option each featurizer names for it.",
 )
-@click.option(
-    "--precision",
-    type=click.Choice(["auto", "fp32", "fp32-onnx", "bf16", "fp16"]),
-    help="Shortcut for -o precision=... (bert): fp32-onnx runs the same vectors through ONNX Runtime; auto "
-    "measures each on a sample of the texts, once per machine and model, and takes the fastest close to fp32.",
-)
-@click.option("--layers", help="Shortcut for -o layers=... (bert): last, a layer number, mean, or all (stored each).")
+@click.option("--precision", help="Shortcut for -o precision=... (bert; its values: see --list).")
+@click.option("--layers", help="Shortcut for -o layers=... (bert, elmo; see --list).")
 @click.option("--force", is_flag=True, help="Rebuild even if a matching cache exists.")
 @service_option("--scheduler", "Blocks of rows are embedded by its workers (on their GPU where they have one).")
 @click.option("--list", "show_list", is_flag=True, help="List featurizers and their options.")
 @click.pass_context
-@_fail_cleanly
+@fail_cleanly
 def featurize(
     ctx: click.Context,
     featurizers: list[str] | None,
@@ -417,52 +165,19 @@ def featurize(
       enso featurize -f bert --scheduler tcp://10.0.0.5:8786
       enso featurize --list
     """
-    from enso_ng.featurize import FEATURIZERS
-    from enso_ng.featurize import featurize as embed
+    from enso_ng.featurize.request import featurize_all, featurizer_options, list_lines, report_lines
 
     if show_list:
-        for name in FEATURIZERS.names():
-            cls = FEATURIZERS.get(name)
-            click.echo(f"{name}: {cls.summary}" + (f" (--model sets {cls.model_option})" if cls.model_option else ""))
-            for key, option in cls.options.items():
-                click.echo(f"    {key} = {option.describe()}")
+        list_lines(click.echo)
         return
     workspace = _workspace(ctx)
     chosen = featurizers or ["bert"]
-    for name in chosen:
-        FEATURIZERS.get(name)
-    shortcuts = [f"{key}={value}" for key, value in (("precision", precision), ("layers", layers)) if value]
-    if model:
-        shortcuts += _model_shortcut(model, chosen)
-    per_options = _parse_featurizer_options((*shortcuts, *options), chosen)
-    targets = datasets or workspace.datasets()
-    if not targets:
-        raise EnsoError(f"no datasets in {workspace.datasets_dir} (run: enso download NAME)")
-    for featurizer in chosen:
-        for dataset in targets:
-            done = embed(dataset, featurizer, workspace, per_options[featurizer], force=force, scheduler=scheduler)
-            if done.note:
-                click.echo(f"warning: {done.note}", err=True)
-            meta, path = done.meta, workspace.features_path(dataset, featurizer)
-            if done.cached:
-                click.echo(f"cached {path}: {meta.rows} x {meta.dim} (parameters match)")
-            else:
-                rate = meta.rows / max(done.seconds, 1e-9)
-                extra = "".join(
-                    f", {k.replace('_', ' ')} {v}"
-                    for k, v in meta.report.items()
-                    if k in ("truncated", "oov_rate", "precision", "capped")
-                )
-                shape = f"{meta.rows} texts x tokens x {meta.dim}" if meta.sequence else f"{meta.rows} x {meta.dim}"
-                click.echo(f"wrote {path}: {shape} in {done.seconds:.1f} s ({rate:.0f} texts/s{extra})")
-                auto = meta.report.get("precision_auto")
-                if auto:
-                    rates = ", ".join(f"{p} {r:,.0f}" for p, r in auto["texts_per_second"].items())
-                    how = "cached decision" if auto["cached"] else "measured now"
-                    click.echo(f"  precision auto chose {auto['chosen']} ({how}; texts/s: {rates})")
-                if meta.sequence:
-                    size = path.stat().st_size
-                    click.echo(f"  {size / 1e6:.1f} MB, {1000 * size / max(meta.rows, 1) / 1e6:.2f} MB per 1,000 texts")
+    per_options = featurizer_options(chosen, options, {"precision": precision, "layers": layers}, model)
+    for featurizer, dataset, done in featurize_all(workspace, chosen, datasets or [], per_options, force, scheduler):
+        if done.note:
+            click.echo(f"warning: {done.note}", err=True)
+        for line in report_lines(workspace, dataset, featurizer, done):
+            click.echo(line)
 
 
 @cli.command()
@@ -472,47 +187,7 @@ def featurize(
     type=click.Path(dir_okay=False, path_type=Path),
     help="TOML or YAML file of these options, for long grids; flags given here override it.",
 )
-@list_option(
-    "--sizes",
-    "sizes",
-    cast=int,
-    metavar="N[,N...]",
-    help="Training sizes (repeatable or comma-separated) [default: 50,100,200,500,1000].",
-)
-@list_option(
-    "--per-label",
-    "per_label",
-    cast=int,
-    metavar="K[,K...]",
-    help="Examples per label instead of sizes (MTEB's protocol), e.g. 8,16,32.",
-)
-@click.option("--splits", type=int, help="Split seeds per size (repeated stratified splits) [default: 5].")
-@click.option("--seed", type=int, help="First split seed; seeds are seed..seed+splits-1 [default: 0].")
-@click.option(
-    "--test-size",
-    type=float,
-    help="Held-out fraction (<1) or count, where the dataset has no official test split [default: 0.2].",
-)
-@click.option(
-    "--no-official-test",
-    "official_test",
-    flag_value=False,
-    default=None,
-    help="Hold out a stratified test set even where the dataset has an official test split.",
-)
-@selection_options("datasets", "featurizers", "models")
-@list_option(
-    "--metrics",
-    "--metric",
-    "metrics",
-    metavar="NAME[,NAME...]",
-    help="Metrics (repeatable or comma-separated) [default: all] (see --list).",
-)
-@click.option(
-    "--beta",
-    type=float,
-    help="Also score macro F-beta at this beta as the metric fbeta (recorded in config.json), e.g. 0.5 or 3.",
-)
+@spec_options(RUN_OPTIONS, skip=("scheduler",))
 @click.option(
     "--option",
     "-o",
@@ -521,23 +196,18 @@ def featurize(
     metavar="MODEL.KEY=VALUE",
     help="A model parameter, e.g. -o logreg.Cs=0.1,1,10, -o mlp.hidden=256 or -o logreg.criterion=macro_f1 (see --list).",
 )
-@click.option("--sampler", help="How training subsets are drawn: stratified (default), natural, per_label.")
-@click.option("--resampler", help="Rebalance each training subset: none (default), oversample, undersample.")
-@click.option("--jobs", "-j", type=int, help="Worker processes; results are identical to --jobs 1 [default: 1].")
 @service_option("--scheduler", "Groups of cells run as tasks on its workers; results are identical to --jobs 1.")
 @service_option("--mlflow", "A parent run with the config, a child run per dataset x featurizer x model x size.")
-@click.option("--name", help="Run name under results/ (default: run-<timestamp>); an existing run resumes.")
 @click.option("--list", "show_list", is_flag=True, help="List models (with parameters), metrics, samplers, resamplers.")
 @click.pass_context
-@_fail_cleanly
+@fail_cleanly
 def experiment(
     ctx: click.Context,
     config_file: Path | None,
     show_list: bool,
-    name: str | None,
     model_options: tuple[str, ...],
     mlflow: str | None,
-    **options: Any,
+    **flags: Any,
 ) -> None:
     """Train light models on cached features at each training size; write results/<run>/.
 
@@ -554,37 +224,21 @@ def experiment(
       enso experiment --scheduler tcp://10.0.0.5:8786 --mlflow http://127.0.0.1:5000 --name big
       enso experiment --scheduler local:2 --mlflow sqlite:///mlflow.db
     """
-    from enso_ng.experiment import default_run_name, run_experiment
-    from enso_ng.experiment.config import parse_model_options, read_config_file, resolve
+    from enso_ng.experiment import run_experiment
+    from enso_ng.experiment.config import from_sources
+    from enso_ng.experiment.listing import parts_lines
     from enso_ng.fit_notes import convergence_line, flat_cv_line, unmoved_cv_line
-    from enso_ng.formats import RunRecord
-    from enso_ng.visualize.summary import best_table, format_table, load_results, summarize
+    from enso_ng.visualize.summary import best_lines, load_results
 
     if show_list:
-        _print_experiment_parts()
+        click.echo("\n".join(parts_lines()))
         return
-    workspace = _workspace(ctx)
-    merged = read_config_file(config_file) if config_file else {}
-    merged.update({k: v for k, v in options.items() if v is not None})
-    if model_options:
-        params = merged.setdefault("model_params", {})
-        for model, values in parse_model_options(list(model_options)).items():
-            params[model] = {**params.get(model, {}), **values}
-    config = resolve(merged, name or merged.get("name") or default_run_name())
-    outcome = run_experiment(
-        workspace, config, warn=lambda message: click.echo(f"warning: {message}", err=True), mlflow=mlflow or None
-    )
-    click.echo(
-        f"wrote {outcome.path}: {outcome.cells} new cells"
-        + (f", {outcome.resumed_cells} already there" if outcome.resumed_cells else "")
-        + f" in {outcome.seconds:.1f} s"
-    )
+    config = from_sources(config_file, flags, model_options)
+    outcome = run_experiment(_workspace(ctx), config, warn=_warn, mlflow=mlflow or None)
+    click.echo(outcome.line())
     metric = "accuracy" if "accuracy" in config.metrics else config.metrics[0]
-    record = RunRecord.read(workspace.run_dir(config.name))
     results = load_results(Path(outcome.path))
-    cells = summarize(results, metric, record.higher_is_better(metric))
-    click.echo("best featurizer x model per dataset and size (all cells: enso visualize):")
-    click.echo(format_table(best_table(cells), metric))
+    click.echo("\n".join(best_lines(results, metric, outcome.record.higher_is_better(metric))))
     unconverged = convergence_line(results)
     if unconverged:
         click.echo(f"warning: {unconverged}")
@@ -593,34 +247,6 @@ def experiment(
         click.echo(f"warning: {flat}")
     if unmoved:
         click.echo(f"note: {unmoved}")
-
-
-def _print_experiment_parts() -> None:
-    from enso_ng.experiment import EXECUTORS, METRICS, MODELS, RESAMPLERS, SAMPLERS
-    from enso_ng.experiment.criteria import CRITERIA
-
-    click.echo("models:")
-    for name in MODELS.names():
-        cls = MODELS.get(name)
-        can = [
-            c
-            for c, on in (
-                ("batched", cls.batched),
-                ("layer-aware", cls.layer_aware),
-                ("token vectors", cls.takes_sequences),
-                ("dense only", not cls.accepts_sparse and not cls.takes_sequences),
-            )
-            if on
-        ]
-        params = ", ".join(f"{k}={v!r}" for k, v in cls().get_params().items() if k != "random_state")
-        click.echo(f"  {name}" + (f" [{', '.join(can)}]" if can else "") + f": {params}")
-    direction = {n: "" if METRICS.get(n).higher_is_better else " (lower is better)" for n in METRICS.names()}
-    click.echo(f"metrics: {', '.join(n + direction[n] for n in METRICS.names())}")
-    for title, registry in (("samplers", SAMPLERS), ("resamplers", RESAMPLERS), ("executors", EXECUTORS)):
-        click.echo(f"{title}: {', '.join(registry.names())}")
-    click.echo("inner-CV criteria (-o MODEL.criterion=NAME):")
-    for name in CRITERIA.names():
-        click.echo(f"  {name}: {CRITERIA.get(name).help}")
 
 
 @cli.command()
@@ -665,7 +291,7 @@ def _print_experiment_parts() -> None:
 @click.option("--no-report", is_flag=True, help="Do not write report.html.")
 @service_option("--mlflow", "Every figure and report.html become artifacts of the run's parent run.")
 @click.pass_context
-@_fail_cleanly
+@fail_cleanly
 def visualize(
     ctx: click.Context,
     runs: list[str] | None,
@@ -693,12 +319,9 @@ def visualize(
       enso visualize --run before --run after      # after against before, paired where the splits match
       enso visualize --run big --mlflow http://127.0.0.1:5000
     """
-    from enso_ng.visualize.draw import Options, draw, draw_comparison, resolve_run
+    from enso_ng.visualize.draw import Options, draw_runs
 
     workspace = _workspace(ctx)
-    if runs and len(runs) > 2:
-        raise EnsoError(f"--run given {len(runs)} times: a comparison takes two runs (--run A --run B)")
-    names = [resolve_run(workspace, r) for r in runs or [None]]
     options = Options(
         metrics=metrics or [],
         datasets=datasets,
@@ -711,12 +334,8 @@ def visualize(
         confusion=confusion,
         report=not no_report,
     )
-    if len(names) == 2:
-        outcome = draw_comparison(workspace, (names[0], names[1]), options)
-        click.echo(f"runs {names[0]} and {names[1]}")
-    else:
-        outcome = draw(workspace, names[0], options)
-        click.echo(f"run {names[0]}")
+    names, outcome = draw_runs(workspace, runs, options)
+    click.echo(f"runs {names[0]} and {names[1]}" if len(names) == 2 else f"run {names[0]}")
     click.echo(outcome.summary)
     for note in outcome.notes:
         click.echo(f"note: {note}")

@@ -7,22 +7,39 @@ with exponential back-off, client errors are not, and a file is verified against
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import socket
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextvars import ContextVar
 from pathlib import Path
 
 from enso_ng.errors import EnsoError
 from enso_ng.progress import bar
 from enso_ng.workspace import sha256_file
 
-#: seconds without a byte before a request counts as timed out (``enso download --timeout``)
-TIMEOUT_S = 30.0
+#: seconds without a byte before a request counts as timed out, unless ``timeout`` sets it for a block
+DEFAULT_TIMEOUT_S = 30.0
+_timeout_s: ContextVar[float] = ContextVar("timeout_s", default=DEFAULT_TIMEOUT_S)
 #: extra tries after a transient failure, waiting BACKOFF_S, 2*BACKOFF_S, 4*BACKOFF_S, ...
 RETRIES = 3
 BACKOFF_S = 1.0
+
+
+@contextlib.contextmanager
+def timeout(seconds: float) -> Iterator[None]:
+    """Requests inside the block time out after ``seconds`` without data (``enso download --timeout``): a
+    setting of the call, not a module global another caller would inherit."""
+    if not seconds > 0:
+        raise EnsoError(f"--timeout must be positive, got {seconds}")
+    token = _timeout_s.set(seconds)
+    try:
+        yield
+    finally:
+        _timeout_s.reset(token)
 
 
 def verify(path: Path, expected: str, what: str) -> None:
@@ -63,7 +80,7 @@ def download_url(url: str, dest: Path) -> None:
 
 def _download_once(url: str, dest: Path) -> None:
     request = urllib.request.Request(url, headers={"User-Agent": "enso_ng"})
-    with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response, open(dest, "wb") as out:
+    with urllib.request.urlopen(request, timeout=_timeout_s.get()) as response, open(dest, "wb") as out:
         length = response.headers.get("Content-Length")
         expected = int(length) if length is not None else None
         received = 0

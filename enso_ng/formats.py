@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
@@ -112,15 +113,10 @@ class FeaturesMeta(Record):
     params: dict[str, Any]
     dim: int
     rows: int
-    sparse: bool = False
+    #: how the rows are stored, one of :data:`LAYOUTS` (each read and written by its codec in :data:`CODECS`)
+    layout: str = "dense"
     #: vectors per row, stored flattened (layers x dim / layers)
     layers: int = 1
-    #: token ids of an encoder (``params`` names it: ``model``, ``weights_sha256``), for models that fine-tune
-    #: it; ``dim`` is then the most tokens a row may hold
-    tokens: bool = False
-    #: token vectors per row (``pooling=none``): a ``vectors`` list of ``dim``-wide token vectors and its
-    #: ``length``, padding excluded; ``dim`` is then one token vector's width
-    sequence: bool = False
     #: what the run saw (truncated texts, out-of-vocabulary rate, precision used)
     report: dict[str, Any] = field(default_factory=dict)
     #: inference cost: seconds to embed 1,000 texts, timed on the first block (up to 4,096 texts), and where
@@ -140,11 +136,29 @@ class FeaturesMeta(Record):
             "timing": self.timing,
             "params": self.params,
             "dim": self.dim,
-            "sparse": self.sparse,
+            "layout": self.layout,
             "layers": self.layers,
-            "tokens": self.tokens,
-            "sequence": self.sequence,
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], where: Any) -> FeaturesMeta:
+        """The record; a file written before ``layout`` existed says it by three flags, read as the layout."""
+        if "layout" not in data:
+            flags = {k: data.get(k) for k in ("sparse", "tokens", "sequence")}
+            layout = (
+                TOKEN_IDS
+                if flags["tokens"]
+                else TOKEN_VECTORS
+                if flags["sequence"]
+                else SPARSE
+                if flags["sparse"]
+                else DENSE
+            )
+            data = {**{k: v for k, v in data.items() if k not in flags}, "layout": layout}
+        record = super().from_dict(data, where)
+        if record.layout not in LAYOUTS:
+            raise EnsoError(f"{where}: features layout {record.layout!r} is not one of {', '.join(LAYOUTS)}")
+        return record
 
 
 # ---------------------------------------------------------------------------------------- datasets/
@@ -171,56 +185,114 @@ def read_dataset(path: Path) -> tuple[pa.Table, DatasetMeta]:
 
 # ---------------------------------------------------------------------------------------- features/
 
-#: the featurizers that store token vectors with ``-o pooling=none`` (their vectors before pooling: ``bert``
-#: every token the encoder read, [CLS] and [SEP] included; ``glove`` each known word; ``elmo`` each word,
-#: sentence boundaries excluded). Such a file has ``length`` (int32, tokens kept) and ``vectors``, one
-#: ``dim``-wide float32 or float16 (``-o dtype``) vector per token, padding never stored; at most
-#: ``-o max_tokens`` (default 128) per text, the texts cut counted in the metadata's ``report.capped``; the
-#: metadata says ``sequence: true`` and records the file size per 1,000 texts (``timing.bytes_per_1k``).
-#: Named here so that a stage which meets pooled vectors can say which featurizers make token vectors.
+#: the closed set of features-file layouts; ``FeaturesMeta.layout`` names one, and its codec in :data:`CODECS`
+#: alone writes and reads it (never sniffing columns):
+#: ``dense``: ``features``, ``fixed_size_list<float32>[dim]`` (several layers flattened, ``layers`` says how many);
+#: ``sparse``: ``indices``/``values`` lists (tf-idf); ``token_ids``: an encoder's ``tokens`` (int32 lists, for
+#: models that fine-tune it; ``dim`` is the most a row may hold); ``token_vectors`` (``pooling=none``): each text's
+#: ``length`` (int32, tokens kept) and ``vectors``, one ``dim``-wide float32 or float16 vector per token, padding
+#: never stored, at most ``max_tokens`` per text (the texts cut counted in ``report.capped``).
+DENSE, SPARSE, TOKEN_IDS, TOKEN_VECTORS = "dense", "sparse", "token_ids", "token_vectors"
+LAYOUTS = (DENSE, SPARSE, TOKEN_IDS, TOKEN_VECTORS)
+#: the featurizers that write ``token_vectors`` with ``-o pooling=none`` (``bert`` every token the encoder
+#: read, [CLS] and [SEP] included; ``glove`` each known word; ``elmo`` each word): named here so that the
+#: experiment stage, which meets other layouts, can say which make them (a test checks it against the registry)
 TOKEN_VECTOR_FEATURIZERS = ("bert", "elmo", "glove")
 
 
-def features_schema(
-    dim: int, sparse: bool, tokens: bool = False, sequence: bool = False, dtype: str = "float32"
-) -> pa.Schema:
-    """Dense vectors (``features``), sparse ones (``indices``/``values``), an encoder's token ids
-    (``tokens``), or each text's token vectors (``length`` and ``vectors``, in ``dtype``)."""
+@dataclass(frozen=True)
+class Codec:
+    """One layout's storage: its columns (``schema(dim, dtype)``), ``encode(schema, X)`` giving the columns of
+    a block, and ``decode(path, table, meta)`` giving the matrix and the numbers that must be finite."""
+
+    schema: Callable[[int, str], list[pa.Field]]
+    encode: Callable[[pa.Schema, Any], list[pa.Array]]
+    decode: Callable[[Path, pa.Table, Any], tuple[Any, np.ndarray]]
+
+
+def _dense_encode(schema: pa.Schema, X: Any) -> list[pa.Array]:
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    return [pa.FixedSizeListArray.from_arrays(pa.array(X.reshape(-1)), X.shape[1])]
+
+
+def _dense_decode(path: Path, table: pa.Table, meta: Any) -> tuple[Any, np.ndarray]:
+    flat = table.column("features").combine_chunks().flatten().to_numpy()
+    if flat.size != table.num_rows * meta.dim:
+        raise EnsoError(f"{path}: features hold {flat.size} values, not rows x dim = {table.num_rows} x {meta.dim}")
+    return flat.reshape(table.num_rows, meta.dim), flat
+
+
+def _sparse_encode(schema: pa.Schema, X: Any) -> list[pa.Array]:
+    X = sp.csr_matrix(X)
+    offsets = pa.array(X.indptr.astype(np.int32))
+    return [
+        pa.ListArray.from_arrays(offsets, pa.array(X.indices.astype(np.int32))),
+        pa.ListArray.from_arrays(offsets, pa.array(X.data.astype(np.float32))),
+    ]
+
+
+def _sparse_decode(path: Path, table: pa.Table, meta: Any) -> tuple[Any, np.ndarray]:
+    indices, values = table.column("indices").combine_chunks(), table.column("values").combine_chunks()
+    X = sp.csr_matrix(
+        (values.values.to_numpy(), indices.values.to_numpy(), indices.offsets.to_numpy()),
+        shape=(table.num_rows, meta.dim),
+    )
+    return X, X.data
+
+
+def _ids_encode(schema: pa.Schema, X: Any) -> list[pa.Array]:
+    return [pa.array([list(map(int, ids)) for ids in X], pa.list_(pa.int32()))]
+
+
+def _ids_decode(path: Path, table: pa.Table, meta: Any) -> tuple[Any, np.ndarray]:
+    return _padded_ids(table.column("tokens").combine_chunks()), np.zeros(0)
+
+
+def _vectors_schema(dim: int, dtype: str) -> list[pa.Field]:
+    value = pa.float16() if dtype == "float16" else pa.float32()
+    return [pa.field("length", pa.int32()), pa.field("vectors", pa.list_(pa.list_(value, dim)))]
+
+
+def _vectors_encode(schema: pa.Schema, X: Any) -> list[pa.Array]:
+    vectors_type = schema.field("vectors").type
+    dim, value = vectors_type.value_type.list_size, vectors_type.value_type.value_type
+    lengths = np.array([len(v) for v in X], dtype=np.int32)
+    flat = np.concatenate([np.asarray(v).reshape(-1, dim) for v in X] or [np.zeros((0, dim))])
+    flat = flat.astype(value.to_pandas_dtype(), copy=False).reshape(-1)
+    offsets = pa.array(np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32))
+    return [
+        pa.array(lengths, pa.int32()),
+        pa.ListArray.from_arrays(offsets, pa.FixedSizeListArray.from_arrays(pa.array(flat), dim)),
+    ]
+
+
+CODECS: dict[str, Codec] = {
+    DENSE: Codec(lambda dim, dtype: [pa.field("features", pa.list_(pa.float32(), dim))], _dense_encode, _dense_decode),
+    SPARSE: Codec(
+        lambda dim, dtype: [pa.field("indices", pa.list_(pa.int32())), pa.field("values", pa.list_(pa.float32()))],
+        _sparse_encode,
+        _sparse_decode,
+    ),
+    TOKEN_IDS: Codec(lambda dim, dtype: [pa.field("tokens", pa.list_(pa.int32()))], _ids_encode, _ids_decode),
+    TOKEN_VECTORS: Codec(
+        _vectors_schema, _vectors_encode, lambda path, table, meta: _token_vectors(path, table, meta.dim)
+    ),
+}
+
+
+def features_schema(layout: str, dim: int, dtype: str = "float32") -> pa.Schema:
+    """The file's columns: ``row``, ``label``, ``split``, then the layout's own."""
     base = [pa.field("row", pa.int64(), nullable=False), pa.field("label", pa.string()), pa.field("split", pa.string())]
-    if tokens:
-        return pa.schema(base + [pa.field("tokens", pa.list_(pa.int32()))])
-    if sequence:
-        value = pa.float16() if dtype == "float16" else pa.float32()
-        return pa.schema(base + [pa.field("length", pa.int32()), pa.field("vectors", pa.list_(pa.list_(value, dim)))])
-    if sparse:
-        return pa.schema(base + [pa.field("indices", pa.list_(pa.int32())), pa.field("values", pa.list_(pa.float32()))])
-    return pa.schema(base + [pa.field("features", pa.list_(pa.float32(), dim))])
+    return pa.schema(base + CODECS[layout].schema(dim, dtype))
 
 
-def features_batch(schema: pa.Schema, rows: np.ndarray, labels: list, splits: list, X: Any) -> pa.RecordBatch:
-    """Encode a block of feature vectors (dense array, CSR matrix, token id lists, or one (tokens, dim)
-    array per text) as one record batch."""
+def features_batch(
+    layout: str, schema: pa.Schema, rows: np.ndarray, labels: list, splits: list, X: Any
+) -> pa.RecordBatch:
+    """A block of rows (a dense array, a CSR matrix, token id lists, or one (tokens, dim) array per text, as the
+    layout holds them) as one record batch."""
     columns = [pa.array(rows, pa.int64()), pa.array(labels, pa.string()), pa.array(splits, pa.string())]
-    if "tokens" in schema.names:
-        columns.append(pa.array([list(map(int, ids)) for ids in X], pa.list_(pa.int32())))
-    elif "vectors" in schema.names:
-        vectors_type = schema.field("vectors").type
-        dim, value = vectors_type.value_type.list_size, vectors_type.value_type.value_type
-        lengths = np.array([len(v) for v in X], dtype=np.int32)
-        flat = np.concatenate([np.asarray(v).reshape(-1, dim) for v in X] or [np.zeros((0, dim))])
-        flat = flat.astype(value.to_pandas_dtype(), copy=False).reshape(-1)
-        offsets = pa.array(np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32))
-        columns.append(pa.array(lengths, pa.int32()))
-        columns.append(pa.ListArray.from_arrays(offsets, pa.FixedSizeListArray.from_arrays(pa.array(flat), dim)))
-    elif sp.issparse(X):
-        X = X.tocsr()
-        offsets = pa.array(X.indptr.astype(np.int32))
-        columns.append(pa.ListArray.from_arrays(offsets, pa.array(X.indices.astype(np.int32))))
-        columns.append(pa.ListArray.from_arrays(offsets, pa.array(X.data.astype(np.float32))))
-    else:
-        X = np.ascontiguousarray(X, dtype=np.float32)
-        columns.append(pa.FixedSizeListArray.from_arrays(pa.array(X.reshape(-1)), X.shape[1]))
-    return pa.RecordBatch.from_arrays(columns, schema=schema)
+    return pa.RecordBatch.from_arrays(columns + CODECS[layout].encode(schema, X), schema=schema)
 
 
 class TokenVectors:
@@ -294,11 +366,16 @@ class Features:
     _mean: np.ndarray | None = field(default=None, repr=False)
 
     def pooled(self) -> np.ndarray | sp.csr_matrix:
-        """One vector per row: multi-layer features averaged over their layers, token vectors averaged
-        over each text's tokens (padding excluded; computed once), others as stored."""
-        if isinstance(self.X, TokenVectors):
+        """One vector per row: multi-layer features averaged over their layers, others as stored, and token
+        vectors as ``pooling=mean`` would have stored them (computed once): the mean over each text's tokens,
+        L2-normalised where the file's parameters say ``normalize`` (bert's default), so that a pooled model
+        sees the vectors the file's parameters describe."""
+        if self.meta.layout == TOKEN_VECTORS:
             if self._mean is None:
-                self._mean = self.X.mean()
+                mean = self.X.mean()
+                if self.meta.params.get("normalize"):
+                    mean /= np.maximum(np.linalg.norm(mean, axis=1, keepdims=True), 1e-12)  # as torch's normalize
+                self._mean = mean
             return self._mean
         layers = self.meta.layers
         if layers < 2:
@@ -340,28 +417,13 @@ def read_labels_and_splits(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def read_features(path: Path) -> Features:
-    """Decode a features file, dense, sparse or multi-layer, into a matrix and its labels."""
+    """Decode a features file by its layout's codec into a matrix and its labels."""
     meta = FeaturesMeta.read(path)
     table = read_table(path)
-    if "tokens" in table.column_names:
-        X, data = _padded_ids(table.column("tokens").combine_chunks()), np.zeros(0)
-    elif "vectors" in table.column_names:
-        X, data = _token_vectors(path, table, meta.dim)
-    elif "indices" in table.column_names:
-        indices, values = table.column("indices").combine_chunks(), table.column("values").combine_chunks()
-        indptr = indices.offsets.to_numpy()
-        X: Any = sp.csr_matrix(
-            (values.values.to_numpy(), indices.values.to_numpy(), indptr), shape=(table.num_rows, meta.dim)
-        )
-        data = X.data
-    elif "features" in table.column_names:
-        flat = table.column("features").combine_chunks().flatten().to_numpy()
-        if flat.size != table.num_rows * meta.dim:
-            raise EnsoError(f"{path}: features hold {flat.size} values, not rows x dim = {table.num_rows} x {meta.dim}")
-        X = flat.reshape(table.num_rows, meta.dim)
-        data = flat
-    else:
-        raise EnsoError(f"{path}: none of the columns 'features', 'indices'/'values', 'vectors', 'tokens'")
+    missing = [f.name for f in features_schema(meta.layout, meta.dim) if f.name not in table.column_names]
+    if missing:
+        raise EnsoError(f"{path}: its {meta.layout} layout needs column(s) {', '.join(missing)}, which it lacks")
+    X, data = CODECS[meta.layout].decode(path, table, meta)
     if not np.isfinite(data).all():
         raise EnsoError(f"{path}: features contain NaN or infinite values")
     labels, splits = (np.asarray(table.column(c).to_pylist(), dtype=object) for c in ("label", "split"))
@@ -393,8 +455,10 @@ RESULTS_SCHEMA = pa.schema(
 )
 #: cost columns a results file written before they existed lacks; read as null
 COST_COLUMNS = ("predict_seconds_per_1k", "featurize_seconds_per_1k", "parameters", "model_bytes", "fit_peak_bytes")
-#: the columns that name one cell (one fitted model, scored by every metric)
-RESULT_KEY = ("dataset", "featurizer", "model", "train_size", "split")
+#: the columns that name a cell of the grid (one dataset x featurizer x model x training size, over seeds)
+CELL_KEY = ("dataset", "featurizer", "model", "train_size")
+#: the columns that name one fitted model: a cell at one split seed, scored by every metric
+RESULT_KEY = (*CELL_KEY, "split")
 
 #: ``results/<run>/confusion.parquet``: test-set confusion counts of every cell (for confusion matrices)
 CONFUSION_SCHEMA = pa.schema(

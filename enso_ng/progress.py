@@ -6,7 +6,9 @@ bar off so scripts get clean output.
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from typing import Any
 
 from tqdm.auto import tqdm
@@ -20,13 +22,16 @@ def env_quiet() -> bool:
 _quiet = env_quiet()
 
 
-def set_quiet(quiet: bool) -> None:
+@contextlib.contextmanager
+def quiet(enabled: bool) -> Iterator[None]:
+    """Bars off (or on) for the block, then as before: ``enso --quiet`` holds it for its one command, so no
+    setting outlives the command that asked for it."""
     global _quiet
-    _quiet = quiet
-
-
-def is_quiet() -> bool:
-    return _quiet
+    before, _quiet = _quiet, enabled
+    try:
+        yield
+    finally:
+        _quiet = before
 
 
 def bar(total: int | None = None, desc: str = "", unit: str = "it", **kwargs: Any) -> tqdm:

@@ -25,12 +25,11 @@ import numpy as np
 import pyarrow as pa
 
 from enso_ng.errors import EnsoError
-from enso_ng.formats import RunRecord
+from enso_ng.formats import CELL_KEY, RESULT_KEY, RunRecord
 
 ENV_TRACKING = "MLFLOW_TRACKING_URI"
 INSTALL_HINT = "--mlflow needs MLflow: pip install 'enso_ng[mlflow]'"
 ROLE, CELL, SPLITS, STATE = "enso.role", "enso.cell", "enso.splits", "enso.state"
-CELL_COLUMNS = ("dataset", "featurizer", "model", "train_size")
 TIMES = ("fit_seconds", "predict_seconds")
 #: MLflow's limits per log_batch call, and on a parameter's value
 BATCH_METRICS, BATCH_PARAMS, BATCH_TAGS, PARAM_CHARS = 1000, 100, 100, 6000
@@ -113,7 +112,7 @@ class RunTracker:
                     tags = {ROLE: "child", CELL: key, "mlflow.parentRunId": self.parent}
                     child = Child(self.client.create_run(self.experiment_id, tags=tags, run_name=key).info.run_id)
                     self.children[key] = child
-                    params.update({name: str(value) for name, value in zip(CELL_COLUMNS, rows[0]["cell"])})
+                    params.update({name: str(value) for name, value in zip(CELL_KEY, rows[0]["cell"])})
                 child.seeds |= seeds
                 self._log(child.run_id, metrics, params, {SPLITS: ",".join(map(str, sorted(child.seeds)))})
                 self.client.set_terminated(child.run_id, "FINISHED")
@@ -207,7 +206,7 @@ def log_visualization(uri: str, run_dir: Path, paths: list[Path]) -> str:
 
 def _groups(results: pa.Table) -> dict[str, list[dict[str, Any]]]:
     """``dataset/featurizer/model/size`` -> its result rows (one per cell and metric)."""
-    names = (*CELL_COLUMNS, "split", "metric", "value", *TIMES, "params")
+    names = (*RESULT_KEY, "metric", "value", *TIMES, "params")
     columns = [results.column(name).to_pylist() for name in names]
     out: dict[str, list[dict[str, Any]]] = {}
     for values in zip(*columns):

@@ -9,7 +9,8 @@ import pytest
 from enso_ng.errors import EnsoError
 from enso_ng.experiment.cell import _torch_threads
 from enso_ng.experiment.models import MODELS
-from enso_ng.experiment.splits import nested_stratified_order, plan_split
+from enso_ng.experiment.samplers import stratified_order
+from enso_ng.experiment.splits import plan_split
 from enso_ng.formats import RESULTS_SCHEMA, read_features
 
 from conftest import CORPUS, CORPUS_TEST_ROWS, invoke
@@ -22,7 +23,7 @@ def _labels(rng, counts):
 def test_nested_order_is_stratified_and_covers_every_class():
     rng = np.random.default_rng(1)
     labels = _labels(rng, [700, 250, 50])
-    order = nested_stratified_order(labels, np.random.default_rng(7))
+    order = stratified_order(labels, np.random.default_rng(7))
     assert sorted(order) == list(range(len(labels)))
     assert set(labels[order[:3]]) == {"c0", "c1", "c2"}
     for size in (50, 100, 400):
@@ -158,7 +159,7 @@ def test_bad_requests_are_one_line_errors(corpus_workspace, tmp_path):
         (corpus_workspace, ("experiment", "--models", "forest"), "unknown model 'forest'"),
         (corpus_workspace, ("experiment", "--datasets", "imdb"), "no features for dataset 'imdb'"),
         (corpus_workspace, ("experiment", "--featurizers", "glove"), f"no 'glove' features for dataset '{CORPUS}'"),
-        (corpus_workspace, ("experiment", "--sizes", "ten"), "expected a comma-separated list"),
+        (corpus_workspace, ("experiment", "--sizes", "ten"), "--sizes must be a list of integers, not 'ten'"),
         (tmp_path, ("experiment",), "no features in"),
     ]
     for root, args, message in cases:
@@ -419,9 +420,9 @@ def _multi_layer_features(root, layers: int = 3):
         dataset="toy", featurizer="deep", dataset_fingerprint="f" * 64, params={}, dim=layers * d, rows=n, layers=layers
     ).to_dict()
     path = root / "features" / "toy" / "deep.parquet"
-    schema = features_schema(layers * d, False)
+    schema = features_schema("dense", layers * d)
     with parquet_writer(path, schema, meta) as writer:
-        writer.write_batch(features_batch(schema, np.arange(n), labels.tolist(), [None] * n, X.reshape(n, -1)))
+        writer.write_batch(features_batch("dense", schema, np.arange(n), labels.tolist(), [None] * n, X.reshape(n, -1)))
     return path
 
 
@@ -604,7 +605,7 @@ def test_config_file_with_command_line_overrides(workspace, tmp_path, suffix, te
     "text, message",
     [
         ("sizes = [30]\nmodel = 'logreg'\n", "unknown key 'model'"),
-        ("splits = 'many'\n", "splits must be a int"),
+        ("splits = 'many'\n", "splits must be an integer, not 'many'"),
         ("sizes = [30\n", "not valid TOML"),
     ],
 )
@@ -703,12 +704,12 @@ def test_one_class_features_are_refused(tmp_path):
     from enso_ng.formats import FeaturesMeta, features_batch, features_schema
     from enso_ng.workspace import parquet_writer
 
-    schema = features_schema(4, False)
+    schema = features_schema("dense", 4)
     meta = FeaturesMeta(
         dataset="mono", featurizer="f", dataset_fingerprint="0" * 64, params={}, dim=4, rows=20
     ).to_dict()
     with parquet_writer(tmp_path / "features" / "mono" / "f.parquet", schema, meta) as writer:
-        writer.write_batch(features_batch(schema, np.arange(20), ["a"] * 20, [None] * 20, np.ones((20, 4))))
+        writer.write_batch(features_batch("dense", schema, np.arange(20), ["a"] * 20, [None] * 20, np.ones((20, 4))))
     result = invoke(tmp_path, "experiment", "--sizes", "5")
     assert result.exit_code == 1 and "dataset 'mono' has a single class" in result.output
 

@@ -4,10 +4,12 @@ through the command line like the built-in ones. Data is generated here, so thes
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,7 +21,8 @@ from enso_ng.download.parsers import csv_columns
 from enso_ng.download.sources import UrlSource
 from enso_ng.experiment.metrics import METRICS, Predictions, metric
 from enso_ng.experiment.models import MODELS, TargetModel
-from enso_ng.featurize.base import FEATURIZERS, Featurizer, Option, register
+from enso_ng.featurize.base import FEATURIZERS, Featurizer, register
+from enso_ng.params import FRACTION, POSITIVE, Param
 from enso_ng.workspace import sha256_file
 
 from conftest import invoke, serve
@@ -87,7 +90,7 @@ def length_featurizer():
     @register("lengths")
     class Lengths(Featurizer):
         summary = "characters and words per text"
-        options = {"scale": Option(1.0, "multiplies both counts")}
+        options = {"scale": Param(1.0, "multiplies both counts", interval=POSITIVE)}
 
         @property
         def dim(self) -> int:
@@ -105,7 +108,7 @@ def test_a_new_featurizer_is_one_registered_class(topics, length_featurizer):
     listed = invoke(topics, "featurize", "--list")
     assert "lengths: characters and words per text" in listed.output and "scale = 1.0" in listed.output
     bad = invoke(topics, "featurize", "-f", "lengths", "-o", "scale=big")
-    assert bad.exit_code == 1 and "scale='big' is not a float" in bad.output
+    assert bad.exit_code == 1 and "option scale must be a number, not 'big'" in bad.output
     result = invoke(topics, "featurize", "-f", "lengths", "-o", "scale=2")
     assert result.exit_code == 0, result.output
     meta = json.loads(pq.read_schema(topics / "features" / "topics" / "lengths.parquet").metadata[b"enso_ng"])
@@ -121,6 +124,8 @@ def centroid_model():
     @MODELS.register("centroid")
     class NearestCentroid(TargetModel):
         """Scores are minus the distance to each class mean."""
+
+        param_spec = {"shrink": Param(help="pulls the centroids towards the origin", interval=FRACTION)}
 
         def __init__(self, shrink: float = 0.0, random_state: int = 0) -> None:
             self.shrink = shrink
@@ -144,7 +149,8 @@ def centroid_model():
 def test_a_new_model_is_one_registered_class(topics, centroid_model):
     assert invoke(topics, "featurize", "-f", "tfidf").exit_code == 0
     listed = invoke(topics, "experiment", "--list")
-    assert "centroid: shrink=0.0" in listed.output
+    assert "  centroid" in listed.output
+    assert "shrink = 0.0: pulls the centroids towards the origin" in listed.output
     result = invoke(
         topics,
         "experiment",
@@ -225,3 +231,92 @@ def test_experiment_needs_no_plotting_library(topics):
     done = subprocess.run([sys.executable, "-c", script, str(topics)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert "best featurizer x model per dataset and size" in done.stdout
+
+
+def _edited(tmp_path, module: str, edits: list[tuple[str, str]]) -> Path:
+    """A copy of the package with ``module``'s text edited (each ``old`` replaced by ``new`` once): the edit a
+    recipe of the README asks for, made for real, for a subprocess to import."""
+    import shutil
+
+    import enso_ng
+
+    root = tmp_path / "edited"
+    shutil.copytree(Path(enso_ng.__file__).parent, root / "enso_ng", ignore=shutil.ignore_patterns("__pycache__"))
+    path = root / "enso_ng" / module
+    text = path.read_text()
+    for old, new in edits:
+        assert old in text, old
+        text = text.replace(old, new, 1)
+    path.write_text(text)
+    return root
+
+
+def _enso(root: Path, workspace: Path, *args: str) -> subprocess.CompletedProcess:
+    script = "import sys; from enso_ng.cli import main; sys.argv = ['enso', '-q', '-w', *sys.argv[1:]]; main()"
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    command = [sys.executable, "-c", script, str(workspace), *args]
+    return subprocess.run(command, capture_output=True, text=True, env=env, cwd=root)  # not this checkout's copy
+
+
+def test_a_new_run_option_is_one_field(tmp_path, topics):
+    """One field in ``ExperimentConfig`` gives the flag and its help, the config-file key, the check and the
+    value in config.json."""
+    assert invoke(topics, "featurize", "-f", "tfidf").exit_code == 0
+    field = '    budget_minutes: int = run_option(60, "A time budget noted with the run.", interval=POSITIVE)\n'
+    root = _edited(
+        tmp_path,
+        "experiment/config.py",
+        [("\n    def split_seeds(self)", "\n" + field + "\n    def split_seeds(self)")],
+    )
+    helped = _enso(root, topics, "experiment", "--help")
+    assert "--budget-minutes" in helped.stdout and "A time budget noted with the run." in helped.stdout
+    bad = _enso(root, topics, "experiment", "--budget-minutes", "-1", "--name", "never")
+    assert bad.returncode == 1 and bad.stderr.strip() == "Error: --budget-minutes must be positive, not -1"
+    done = _enso(root, topics, "experiment", "-m", "logreg", "--sizes", "30", "--budget-minutes", "5", "--name", "b")
+    assert done.returncode == 0, done.stderr
+    assert json.loads((topics / "results" / "b" / "config.json").read_text())["config"]["budget_minutes"] == 5
+    (tmp_path / "grid.toml").write_text("budget_minutes = 7\nsizes = [30]\nmodels = ['logreg']\n")
+    filed = _enso(root, topics, "experiment", "--config", str(tmp_path / "grid.toml"), "--name", "f")
+    assert filed.returncode == 0, filed.stderr
+    assert json.loads((topics / "results" / "f" / "config.json").read_text())["config"]["budget_minutes"] == 7
+
+
+def test_a_new_model_parameter_is_its_argument_and_its_spec_entry(tmp_path, topics):
+    """``knn`` gains ``weights``: the argument and attribute (scikit-learn's contract) and its ``param_spec``
+    entry, in the same class; ``--list``, ``-o`` parsing, the check and config.json follow."""
+    assert invoke(topics, "featurize", "-f", "tfidf").exit_code == 0
+    spec = '"weights": Param(help="how neighbours vote", choices=("uniform", "distance")), '
+    root = _edited(
+        tmp_path,
+        "experiment/models/neighbors.py",
+        [
+            ("param_spec = {", "param_spec = {" + spec),
+            ("        cv: int = 3,", "        weights: str = 'uniform',\n        cv: int = 3,"),
+            ("        self.ks = ks\n", "        self.ks = ks\n        self.weights = weights\n"),
+        ],
+    )
+    listed = _enso(root, topics, "experiment", "--list")
+    assert "weights = 'uniform' [uniform | distance]: how neighbours vote" in listed.stdout
+    bad = _enso(root, topics, "experiment", "-m", "knn", "-o", "knn.weights=far", "--name", "never")
+    assert bad.returncode == 1
+    assert bad.stderr.strip() == "Error: model 'knn': weights must be uniform or distance, not 'far'"
+    assert not (topics / "results" / "never").exists()
+    done = _enso(root, topics, "experiment", "-m", "knn", "-o", "knn.weights=distance", "--sizes", "30", "--name", "w")
+    assert done.returncode == 0, done.stderr
+    config = json.loads((topics / "results" / "w" / "config.json").read_text())
+    assert config["models"]["knn"]["params"]["weights"] == "distance"
+
+
+def test_a_new_featurizer_option_is_one_entry(tmp_path, topics):
+    """One ``Param`` in ``tfidf.options``: listed, parsed and checked from ``-o``, and part of the cache key."""
+    option = '        "strip_digits": Param(False, "drop digits before counting"),\n'
+    root = _edited(tmp_path, "featurize/tfidf.py", [('        "sublinear_tf":', option + '        "sublinear_tf":')])
+    listed = _enso(root, topics, "featurize", "--list")
+    assert "strip_digits = False: drop digits before counting" in listed.stdout
+    bad = _enso(root, topics, "featurize", "-f", "tfidf", "-o", "strip_digits=maybe")
+    assert bad.returncode == 1
+    assert bad.stderr.strip() == "Error: featurizer 'tfidf': option strip_digits must be true or false, not 'maybe'"
+    done = _enso(root, topics, "featurize", "-f", "tfidf", "-o", "strip_digits=yes")
+    assert done.returncode == 0, done.stderr
+    meta = json.loads(pq.read_schema(topics / "features" / "topics" / "tfidf.parquet").metadata[b"enso_ng"])
+    assert meta["params"]["strip_digits"] is True

@@ -36,7 +36,7 @@ def test_tfidf_features_are_sparse(corpus_workspace):
     path = corpus_workspace / "features" / CORPUS / "tfidf.parquet"
     assert {"indices", "values"} <= set(pq.read_schema(path).names)
     feats = read_features(path)
-    assert feats.X.shape[0] == CORPUS_ROWS and feats.meta.sparse
+    assert feats.X.shape[0] == CORPUS_ROWS and feats.meta.layout == "sparse"
     norms = np.sqrt(feats.X.multiply(feats.X).sum(axis=1)).A.ravel()
     assert np.allclose(norms[norms > 0], 1.0, atol=1e-4)
 
@@ -76,7 +76,10 @@ def test_bad_requests_are_one_line_errors(corpus_workspace, tmp_path):
         (("featurize", "-f", "elmo2"), "unknown featurizer 'elmo2'"),
         (("featurize", "-f", "bert", "-d", "nope"), "no dataset 'nope'"),
         (("featurize", "-f", "tfidf", "-d", CORPUS, "-o", "colour=red"), "no chosen featurizer has option 'colour'"),
-        (("featurize", "-f", "tfidf", "-d", CORPUS, "-o", "min_df=lots"), "min_df='lots' is not a int"),
+        (
+            ("featurize", "-f", "tfidf", "-d", CORPUS, "-o", "min_df=lots"),
+            "option min_df must be an integer, not 'lots'",
+        ),
         (("featurize", "-f", "bert", "-d", CORPUS, "-o", "pooling=median"), "pooling must be mean, cls, max or none"),
     ]
     for args, message in cases:

@@ -81,7 +81,7 @@ def test_beta_scores_fbeta_and_is_recorded(workspace):
         (["--beta", "0"], "Error: --beta must be a positive number, not 0.0"),
         (["--beta", "-1"], "Error: --beta must be a positive number, not -1.0"),
         (["--beta", "nan"], "Error: --beta must be a positive number, not nan"),
-        (["--beta", "x"], "'--beta'"),
+        (["--beta", "x"], "Error: --beta must be a number, not 'x'"),
         (["--metrics", "fbeta"], "Error: --metrics fbeta needs --beta B"),
     ],
 )

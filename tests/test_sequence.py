@@ -85,7 +85,7 @@ def test_glove_token_vectors_round_trip_exactly_and_the_cap_is_counted(tmp_path)
     keyed, _ = load_vectors("glove-6b-50d")
     texts = [t for t, _ in marked_texts(40, 1) + marked_texts(20, 2)]
     known = [[w for w in tokenize(t) if w in keyed.key_to_index] for t in texts]
-    assert feats.meta.sequence and feats.meta.dim == 50
+    assert feats.meta.layout == "token_vectors" and feats.meta.dim == 50
     assert list(feats.X.lengths) == [min(len(k), 12) for k in known]
     assert feats.meta.report["capped"] == sum(len(k) > 12 for k in known) > 0
     assert feats.meta.timing["bytes_per_1k"] > 0
@@ -97,19 +97,30 @@ def test_glove_token_vectors_round_trip_exactly_and_the_cap_is_counted(tmp_path)
         assert np.allclose(feats.pooled()[i], stored.mean(0), atol=1e-6)
 
 
-def test_bert_token_vectors_mean_to_the_pooled_vectors_and_float16_halves_the_file(tmp_path):
+def test_bert_token_vectors_pool_to_the_pooled_vectors_and_float16_halves_the_file(tmp_path):
+    """A pooled model on a ``pooling=none`` file sees what ``pooling=mean`` with the same parameters stores:
+    the mean over the text's tokens ([CLS] .. [SEP], padding excluded), L2-normalised where ``normalize``
+    says so (the default), so the file's parameters describe the vectors the model trains on."""
     ws = dataset(tmp_path, 24, 8)
     features = ws / "features" / "marked" / "bert.parquet"
     stored = {}
-    for options in (("pooling=mean", "normalize=false"), ("pooling=none",), ("pooling=none", "dtype=float16")):
+    for options in (
+        ("pooling=mean",),
+        ("pooling=mean", "normalize=false"),
+        ("pooling=none",),
+        ("pooling=none", "normalize=false"),
+        ("pooling=none", "dtype=float16"),
+    ):
         result = invoke(ws, "featurize", "-f", "bert", "-d", "marked", *[a for o in options for a in ("-o", o)])
         assert result.exit_code == 0, result.output
-        stored[options[-1]] = (read_features(features), features.stat().st_size)
-    pooled, _ = stored["normalize=false"]
-    full, full_bytes = stored["pooling=none"]
-    half, half_bytes = stored["dtype=float16"]
+        stored[options] = (read_features(features), features.stat().st_size)
+    full, full_bytes = stored[("pooling=none",)]
+    half, half_bytes = stored[("pooling=none", "dtype=float16")]
     assert full.X.values.dtype == np.float32 and half.X.values.dtype == np.float16
-    assert np.allclose(full.pooled(), pooled.X, atol=1e-5)  # [CLS] .. [SEP], padding excluded
+    assert np.allclose(full.pooled(), stored[("pooling=mean",)][0].X, atol=1e-5)
+    raw = stored[("pooling=none", "normalize=false")][0]
+    assert np.allclose(raw.pooled(), stored[("pooling=mean", "normalize=false")][0].X, atol=1e-5)
+    assert np.allclose(np.linalg.norm(full.pooled(), axis=1), 1, atol=1e-5)
     assert np.array_equal(half.X.values, full.X.values.astype(np.float16))
     assert half_bytes < 0.7 * full_bytes
     assert half.meta.timing["bytes_per_1k"] < full.meta.timing["bytes_per_1k"]
@@ -135,7 +146,7 @@ def test_elmo_token_vectors_round_trip_exactly_mean_to_the_pooled_vectors_and_th
         assert result.exit_code == 0, result.output
         stored[tuple(options.values())] = read_features(path)
     capped = stored["none", "12"]
-    assert capped.meta.sequence and capped.meta.dim == 16
+    assert capped.meta.layout == "token_vectors" and capped.meta.dim == 16
     assert list(capped.X.lengths) == [min(n, 12) for n in words]
     assert capped.meta.report["capped"] == sum(n > 12 for n in words) > 0
     assert capped.meta.timing["bytes_per_1k"] > 0
@@ -309,4 +320,4 @@ def test_sequence_models_are_skipped_with_a_reason_on_the_pooled_file_of_a_mixed
         (r["featurizer"], r["model"]) for r in read_results(ws / "results" / "mixed" / "results.parquet").to_pylist()
     }
     assert cells == {("glove", "logreg"), ("glove", "attention"), ("tfidf", "logreg")}
-    assert FeaturesMeta.read(ws / "features" / "marked" / "glove.parquet").sequence
+    assert FeaturesMeta.read(ws / "features" / "marked" / "glove.parquet").layout == "token_vectors"

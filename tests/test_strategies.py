@@ -24,7 +24,7 @@ def tokens_workspace(workspace):
 
 def test_token_ids_name_the_encoder_and_round_trip(tokens_workspace):
     feats = read_features(tokens_workspace / "features" / CORPUS / "bert_tokens.parquet")
-    assert feats.meta.tokens and feats.meta.params["model"] == "sentence-transformers/all-MiniLM-L6-v2"
+    assert feats.meta.layout == "token_ids" and feats.meta.params["model"] == "sentence-transformers/all-MiniLM-L6-v2"
     assert len(feats.meta.params["weights_sha256"]) == 64
     bert = read_features(tokens_workspace / "features" / CORPUS / "bert.parquet")
     assert feats.meta.params["weights_sha256"] == bert.meta.params["weights_sha256"], "the same encoder"
@@ -80,7 +80,7 @@ def test_finetune_batches_by_length_and_still_sees_every_row_once_per_epoch():
 def test_finetune_precision_is_checked_before_the_run(workspace):
     result = invoke(workspace, "experiment", "-m", "finetune", "-o", "finetune.precision=fp8")
     assert result.exit_code == 1 and len(result.output.strip().splitlines()) == 1, result.output
-    assert "precision must be one of auto, fp32, bf16, not 'fp8'" in result.output
+    assert "precision must be auto, fp32 or bf16, not 'fp8'" in result.output
 
 
 def test_finetune_trains_on_the_rows_logreg_trains_on(tokens_workspace):

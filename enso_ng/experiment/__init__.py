@@ -1,20 +1,28 @@
-"""Stage 3: light target models on frozen features, over sizes and split seeds."""
+"""Stage 3: light target models on frozen features, over sizes and split seeds.
 
-from enso_ng.experiment.config import ExperimentConfig, default_run_name
-from enso_ng.experiment.executor import EXECUTORS
-from enso_ng.experiment.metrics import METRICS
-from enso_ng.experiment.models import MODELS
-from enso_ng.experiment.runner import Outcome, run_experiment
-from enso_ng.experiment.samplers import RESAMPLERS, SAMPLERS
+Names are loaded on first use (PEP 562), so the command line can read the run options' spec
+(:mod:`enso_ng.experiment.config`) without importing the models and their torch.
+"""
 
-__all__ = [
-    "EXECUTORS",
-    "METRICS",
-    "MODELS",
-    "RESAMPLERS",
-    "SAMPLERS",
-    "ExperimentConfig",
-    "Outcome",
-    "default_run_name",
-    "run_experiment",
-]
+from importlib import import_module
+from typing import Any
+
+_WHERE = {
+    "ExperimentConfig": "config",
+    "default_run_name": "config",
+    "EXECUTORS": "executor",
+    "METRICS": "metrics",
+    "MODELS": "models",
+    "Outcome": "runner",
+    "run_experiment": "runner",
+    "RESAMPLERS": "samplers",
+    "SAMPLERS": "samplers",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f"{__name__}.{_WHERE[name]}"), name)

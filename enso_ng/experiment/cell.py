@@ -27,7 +27,7 @@ from enso_ng.experiment.models import MODELS
 from enso_ng.experiment.models.base import CellContext
 from enso_ng.experiment.samplers import RESAMPLERS
 from enso_ng.experiment.splits import SplitPlan, plan_split
-from enso_ng.formats import Features, read_features
+from enso_ng.formats import RESULT_KEY, Features, read_features
 from enso_ng.workspace import Workspace
 
 
@@ -42,14 +42,8 @@ class Group:
     seeds: tuple[int, ...]
 
     def cell(self, seed: int) -> dict[str, Any]:
-        """The result key columns of one of its cells."""
-        return {
-            "dataset": self.dataset,
-            "featurizer": self.featurizer,
-            "model": self.model,
-            "train_size": self.size,
-            "split": seed,
-        }
+        """The result key columns (``RESULT_KEY``) of one of its cells."""
+        return dict(zip(RESULT_KEY, (self.dataset, self.featurizer, self.model, self.size, seed)))
 
 
 @dataclass
@@ -67,7 +61,7 @@ def run_group(root: Path, config: ExperimentConfig, group: Group) -> GroupResult
         path = Workspace(Path(root)).features_path(group.dataset, group.featurizer)
         feats = _features(path)
         model_cls = MODELS.get(group.model)
-        X = feats.X if model_cls.layer_aware or model_cls.takes_sequences else feats.pooled()
+        X = model_cls.view(feats)
         plans = _cached_plans(path, feats, config, group.seeds)
         result = GroupResult()
         seeds, trains, fits = _training_rows(feats, plans, config, group, result)

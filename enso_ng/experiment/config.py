@@ -9,20 +9,19 @@ command line. Flags override the file; the resolved result is what ``config.json
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from enso_ng.errors import EnsoError
-from enso_ng.experiment.metrics import METRICS
-from enso_ng.experiment.models import MODELS
-from enso_ng.experiment.models.base import check_criterion
-from enso_ng.experiment.samplers import RESAMPLERS, SAMPLERS
+from enso_ng.params import POSITIVE, POSITIVE_FINITE, Interval, Param, dataclass_spec, run_option
 from enso_ng.workspace import check_run_name
+
+AT_LEAST_ONE = Interval(1, None, text="at least 1")
 
 DEFAULT_SIZES = (50, 100, 200, 500, 1000)
 DEFAULT_MODELS = ("logreg", "mlp")
@@ -43,65 +42,102 @@ DEFAULT_METRICS = (
 RESUME_KEYS = ("seed", "test_size", "sampler", "resampler", "official_test", "beta")
 
 
+def _test_size(value: float) -> bool:
+    return 0 < value < 1 or (value >= 1 and value == int(value))
+
+
 @dataclass
 class ExperimentConfig:
-    """Everything that decides a run's numbers; saved, resolved, in ``config.json``."""
+    """Everything that decides a run's numbers; saved, resolved, in ``config.json``. Each field declared with
+    :func:`run_option` is a flag (``--test-size``), a config-file key and a checked value at once."""
 
-    name: str
-    sizes: list[int] = field(default_factory=lambda: list(DEFAULT_SIZES))
-    splits: int = 5
-    seed: int = 0
-    test_size: float = 0.2
+    name: str = run_option(
+        None, "Run name under results/ (default: run-<timestamp>); an existing run resumes.", type=str
+    )
+    sizes: list[int] = run_option(
+        list(DEFAULT_SIZES), "Training sizes (repeatable or comma-separated).", interval=POSITIVE, metavar="N[,N...]"
+    )
+    splits: int = run_option(5, "Split seeds per size (repeated stratified splits).", interval=AT_LEAST_ONE)
+    seed: int = run_option(0, "First split seed; seeds are seed..seed+splits-1.")
+    test_size: float = run_option(
+        0.2,
+        "Held-out fraction (<1) or count, where the dataset has no official test split.",
+        check_rule=_test_size,
+        check_text="a fraction below 1 or a whole count",
+    )
     #: use a dataset's official test split where it has one (else a stratified hold-out every time)
-    official_test: bool = True
-    datasets: list[str] = field(default_factory=list)
-    featurizers: list[str] = field(default_factory=list)
-    models: list[str] = field(default_factory=lambda: list(DEFAULT_MODELS))
-    #: model -> parameter -> value, set on the model before fitting (``[models.logreg] Cs = [...]``)
+    official_test: bool = run_option(
+        True, "Use a dataset's official test split where it has one (else hold out a stratified test set)."
+    )
+    datasets: list[str] = run_option(
+        [],
+        "Datasets (default: all there are).",
+        type=str,
+        many=True,
+        flags=("--dataset", "-d"),
+        metavar="NAME[,NAME...]",
+    )
+    featurizers: list[str] = run_option(
+        [],
+        "Featurizers (default: all featurized; see enso featurize --list).",
+        type=str,
+        many=True,
+        flags=("--featurizer", "-f"),
+        metavar="NAME[,NAME...]",
+    )
+    models: list[str] = run_option(
+        list(DEFAULT_MODELS), "Target models (see --list).", flags=("-m",), metavar="NAME[,NAME...]"
+    )
+    #: model -> parameter -> value, set on the model before fitting (``-o logreg.Cs=...``, ``[models.logreg]``)
     model_params: dict[str, dict[str, Any]] = field(default_factory=dict)
-    metrics: list[str] = field(default_factory=lambda: list(DEFAULT_METRICS))
-    #: the beta of the ``fbeta`` metric (``--beta``); None where the run has no fbeta
-    beta: float | None = None
+    metrics: list[str] = run_option(
+        list(DEFAULT_METRICS), "Metrics (see --list).", flags=("--metric",), metavar="NAME[,NAME...]"
+    )
+    #: the beta of the ``fbeta`` metric; None where the run has no fbeta
+    beta: float | None = run_option(
+        None,
+        "Also score macro F-beta at this beta as the metric fbeta (recorded in config.json), e.g. 0.5 or 3.",
+        type=float,
+        interval=POSITIVE_FINITE,
+    )
     #: also score each model on its own training subset (``train_<metric>`` rows): the over-fitting gap
-    train_metrics: bool = True
-    sampler: str = "stratified"
-    resampler: str = "none"
+    train_metrics: bool = run_option(True, "Also score each model on its own training subset (train_<metric>).")
+    sampler: str = run_option("stratified", "How training subsets are drawn (see --list).")
+    resampler: str = run_option("none", "Rebalance each training subset (see --list).")
     #: worker processes; the results do not depend on it
-    jobs: int = 1
+    jobs: int = run_option(
+        1, "Worker processes; results are identical to --jobs 1.", interval=AT_LEAST_ONE, flags=("-j",)
+    )
     #: a Dask scheduler address (or ``local:N``) to run the groups on instead; nor does it change results
-    scheduler: str | None = None
+    scheduler: str | None = run_option(None, "Dask scheduler address, or local:N.", type=str)
 
     def split_seeds(self) -> list[int]:
         return [self.seed + i for i in range(self.splits)]
 
     def validate(self) -> None:
+        """Every option against its spec and registry, before any work starts; a one-line error names it."""
+        for key, param in RUN_SPEC.items():
+            setattr(self, key, param.check(getattr(self, key), flag(key)))
+        from enso_ng.experiment.metrics import METRICS
+        from enso_ng.experiment.models import MODELS
+        from enso_ng.experiment.samplers import RESAMPLERS, SAMPLERS
+
         check_run_name(self.name)
-        for model in self.models:
-            MODELS.get(model)
-        for metric in self.metrics:
-            METRICS.get(metric)
-        if self.beta is not None and not (isinstance(self.beta, (int, float)) and 0 < self.beta < float("inf")):
-            raise EnsoError(f"--beta must be a positive number, not {self.beta}")
-        if "fbeta" in self.metrics and self.beta is None:
-            raise EnsoError("--metrics fbeta needs --beta B (e.g. --beta 0.5 weighs precision more than recall)")
+        for registry, names in ((MODELS, self.models), (METRICS, self.metrics)):
+            for name in names:
+                registry.get(name)
         SAMPLERS.get(self.sampler)
         RESAMPLERS.get(self.resampler)
+        if "fbeta" in self.metrics and self.beta is None:
+            raise EnsoError("--metrics fbeta needs --beta B (e.g. --beta 0.5 weighs precision more than recall)")
         for model, params in self.model_params.items():
-            check_model_params(model, params)
-        if self.splits < 1:
-            raise EnsoError(f"--splits must be at least 1, not {self.splits}")
-        if not self.sizes or any(size < 1 for size in self.sizes):
-            raise EnsoError(f"--sizes must be positive, not {self.sizes}")
-        if self.jobs < 1:
-            raise EnsoError(f"--jobs must be at least 1, not {self.jobs}")
+            self.model_params[model] = check_model_params(model, params)
         if self.scheduler is not None:
             from enso_ng.cluster import local_workers
 
             local_workers(self.scheduler)  # local:N is checked here; an address when connecting
             if self.jobs > 1:
                 raise EnsoError("--jobs and --scheduler both say where cells run: give one (local:N for N workers)")
-        if not 0 < self.test_size or (self.test_size >= 1 and self.test_size != int(self.test_size)):
-            raise EnsoError(f"--test-size must be a fraction below 1 or a whole count, not {self.test_size}")
 
     def params_of(self, model: str) -> dict[str, Any]:
         return dict(self.model_params.get(model, {}))
@@ -109,75 +145,85 @@ class ExperimentConfig:
     def resolved_params(self, model: str) -> dict[str, Any]:
         """The model's parameters as this run fits it (its defaults, then the run's settings), as JSON holds
         them: recorded in config.json so that a default that changes between versions is caught on resume."""
+        from enso_ng.experiment.models import MODELS
+
         params = {**MODELS.get(model)().get_params(), **self.params_of(model)}
         params.pop("random_state", None)  # each cell's seed, not a setting of the run
         return json.loads(json.dumps(params, default=str))
 
     def criterion_of(self, model: str) -> str | None:
         """The inner-CV criterion the model runs with (set, or its default); None for a model without one."""
+        from enso_ng.experiment.models import MODELS
+
         default = MODELS.get(model)().get_params().get("criterion")
         return self.params_of(model).get("criterion", default) if default is not None else None
 
 
-def check_model_params(model: str, params: dict[str, Any]) -> None:
-    """A parameter the model does not have, or a value of the wrong kind, is an error naming both."""
+def check_model_params(model: str, params: dict[str, Any], where: str = "") -> dict[str, Any]:
+    """The parameters checked against the model's spec (strings parsed by it), or a one-line error naming
+    the model, the parameter and what it must be."""
+    from enso_ng.experiment.models import MODELS
+    from enso_ng.experiment.models.base import check_criterion
+
     cls = MODELS.get(model)
-    defaults = cls().get_params()
+    spec = cls.spec()
+    out = {}
     for key, value in params.items():
         if key == "random_state":
-            raise EnsoError(f"model {model!r}: random_state is the split seed; set --seed instead")
+            raise EnsoError(f"{where}model {model!r}: random_state is the split seed; set --seed instead")
         if key in cls.feature_params:
-            raise EnsoError(f"model {model!r}: {key} comes from the features file, not the configuration")
-        if key not in defaults:
-            raise EnsoError(f"model {model!r} has no parameter {key!r} (parameters: {', '.join(sorted(defaults))})")
-        if not _same_kind(defaults[key], value):
-            raise EnsoError(f"model {model!r}: {key} must be like {defaults[key]!r}, not {value!r}")
-        choices = cls.param_choices.get(key)
-        if choices is not None and value not in choices:
-            raise EnsoError(f"model {model!r}: {key} must be one of {', '.join(map(str, choices))}, not {value!r}")
-        allowed = cls.param_ranges.get(key)
-        if allowed is not None and not all(allowed.test(v) for v in (value if isinstance(value, list) else [value])):
-            raise EnsoError(f"model {model!r}: {key} must be {allowed.text}, not {value!r}")
+            raise EnsoError(f"{where}model {model!r}: {key} comes from the features file, not the configuration")
+        if key not in spec:
+            raise EnsoError(f"{where}model {model!r} has no parameter {key!r} (parameters: {', '.join(sorted(spec))})")
+        out[key] = spec[key].check(value, f"{where}model {model!r}: {key}")
         if key == "criterion":
-            check_criterion(model, cls, value)
-
-
-def _same_kind(default: Any, value: Any) -> bool:
-    if isinstance(default, (list, tuple)):
-        return (
-            isinstance(value, (list, tuple)) and bool(value) and all(_same_kind(default[0], v) for v in value)
-            if default
-            else isinstance(value, (list, tuple))
-        )
-    if isinstance(default, bool) or isinstance(value, bool):
-        return isinstance(default, bool) and isinstance(value, bool)
-    if isinstance(default, (int, float)):
-        return isinstance(value, (int, float)) and (isinstance(default, float) or isinstance(value, int))
-    return default is None or isinstance(value, type(default))
+            check_criterion(model, cls, out[key])
+    return out
 
 
 def default_run_name() -> str:
     return datetime.now().strftime("run-%Y%m%d-%H%M%S")
 
 
-LIST_KEYS = {"sizes": int, "per_label": int, "datasets": str, "featurizers": str, "models": str, "metrics": str}
-SCALAR_KEYS = {
-    "name": str,
-    "splits": int,
-    "seed": int,
-    "test_size": float,
-    "beta": float,
-    "official_test": bool,
-    "train_metrics": bool,
-    "sampler": str,
-    "resampler": str,
-    "jobs": int,
-    "scheduler": str,
+#: every run option: the config's fields, and ``per_label`` (sugar for the per_label sampler with those sizes)
+RUN_SPEC = dataclass_spec(ExperimentConfig)
+RUN_OPTIONS = {
+    **RUN_SPEC,
+    "per_label": Param(
+        None,
+        "Examples per label instead of sizes (MTEB's protocol), e.g. 8,16,32.",
+        type=int,
+        many=True,
+        interval=POSITIVE,
+        metavar="K[,K...]",
+    ),
 }
 
 
+def flag(key: str) -> str:
+    """The command-line spelling of a run option."""
+    return "--" + key.replace("_", "-")
+
+
+def from_sources(path: Path | None, flags: dict[str, Any], model_options: Sequence[str] = ()) -> ExperimentConfig:
+    """The run's config from its three sources, merged once (flags over the file; ``-o`` over the file's
+    model tables) and validated once. A flag value is the string the user typed (or a typed value)."""
+    values = read_config_file(path) if path is not None else {}
+    for key, value in flags.items():
+        if key not in RUN_OPTIONS:
+            raise EnsoError(f"{flag(key)} is not a run option (known: {', '.join(map(flag, RUN_OPTIONS))})")
+        if value is not None:
+            values[key] = RUN_OPTIONS[key].check(value, flag(key))
+    params = values.setdefault("model_params", {})
+    for model, given in parse_model_options(list(model_options)).items():
+        params[model] = {**params.get(model, {}), **given}
+    config = resolve(values)
+    config.validate()
+    return config
+
+
 def read_config_file(path: Path) -> dict[str, Any]:
-    """The file's options, checked and typed; an unknown key or a wrong type names the file and key."""
+    """The file's options, checked and typed by their specs; an unknown key or a bad value names the file."""
     data = _load(path)
     if isinstance(data, dict) and isinstance(data.get("experiment"), dict) and len(data) == 1:
         data = data["experiment"]
@@ -188,13 +234,10 @@ def read_config_file(path: Path) -> dict[str, Any]:
         if key == "models" and isinstance(value, dict):
             out["model_params"] = {m: _model_table(path, m, p) for m, p in value.items()}
             out["models"] = list(value)
-        elif key in LIST_KEYS:
-            out[key] = _as_list(path, key, value, LIST_KEYS[key])
-        elif key in SCALAR_KEYS:
-            out[key] = _as_scalar(path, key, value, SCALAR_KEYS[key])
+        elif key in RUN_OPTIONS:
+            out[key] = RUN_OPTIONS[key].check(value, f"{path}: {key}")
         else:
-            known = ", ".join(sorted({*LIST_KEYS, *SCALAR_KEYS}))
-            raise EnsoError(f"{path}: unknown key {key!r} (known: {known})")
+            raise EnsoError(f"{path}: unknown key {key!r} (known: {', '.join(sorted(RUN_OPTIONS))})")
     return out
 
 
@@ -225,66 +268,24 @@ def _model_table(path: Path, model: str, params: Any) -> dict[str, Any]:
         return {}
     if not isinstance(params, dict):
         raise EnsoError(f"{path}: models.{model} must be a table of parameters, got {params!r}")
-    try:
-        check_model_params(model, params)
-    except EnsoError as exc:
-        raise EnsoError(f"{path}: {exc}") from None
-    return dict(params)
-
-
-def _as_list(path: Path, key: str, value: Any, cast: type) -> list:
-    items = value.split(",") if isinstance(value, str) else value if isinstance(value, list) else [value]
-    try:
-        return [cast(item.strip() if isinstance(item, str) else item) for item in items if str(item).strip()]
-    except (TypeError, ValueError):
-        raise EnsoError(f"{path}: {key} must be a list of {cast.__name__}, got {value!r}") from None
-
-
-def _as_scalar(path: Path, key: str, value: Any, cast: type) -> Any:
-    if cast is bool:
-        if not isinstance(value, bool):
-            raise EnsoError(f"{path}: {key} must be true or false, got {value!r}")
-        return value
-    if isinstance(value, bool) or isinstance(value, (list, dict)):
-        raise EnsoError(f"{path}: {key} must be a {cast.__name__}, got {value!r}")
-    try:
-        return cast(value)
-    except (TypeError, ValueError):
-        raise EnsoError(f"{path}: {key} must be a {cast.__name__}, got {value!r}") from None
+    return check_model_params(model, params, f"{path}: ")
 
 
 def parse_model_options(items: list[str]) -> dict[str, dict[str, Any]]:
-    """``--option MODEL.KEY=VALUE`` values: VALUE is JSON (``[0.1, 1]``, ``true``) or a comma-separated list."""
+    """``-o MODEL.KEY=VALUE`` values, each parsed and checked by the parameter's spec."""
     out: dict[str, dict[str, Any]] = {}
     for item in items:
         key, sep, raw = item.partition("=")
         model, dot, param = key.partition(".")
         if not sep or not dot or not model or not param:
             raise EnsoError(f"--option {item!r}: expected MODEL.KEY=VALUE, e.g. logreg.Cs=0.1,1,10")
-        out.setdefault(model, {})[param] = _value(raw)
-    for model, params in out.items():
-        check_model_params(model, params)
-    return out
+        out.setdefault(model, {})[param] = raw
+    return {model: check_model_params(model, params) for model, params in out.items()}
 
 
-def _value(raw: str) -> Any:
-    try:
-        return json.loads(raw)
-    except ValueError:
-        pass
-    parts = [p.strip() for p in raw.split(",")]
-    values = []
-    for part in parts:
-        try:
-            values.append(json.loads(part))
-        except ValueError:
-            values.append(part)
-    return values if len(parts) > 1 else values[0]
-
-
-def resolve(options: dict[str, Any], name: str) -> ExperimentConfig:
-    """Merge options (command line over file, already combined) into a config; ``per_label`` is sugar
-    for the per_label sampler with those sizes."""
+def resolve(options: dict[str, Any]) -> ExperimentConfig:
+    """The config of merged, checked options; ``per_label`` is sugar for the per_label sampler with those
+    sizes, and a run without a name gets one from the clock."""
     options = {k: v for k, v in options.items() if v is not None}
     per_label = options.pop("per_label", None)
     if per_label is not None:
@@ -293,9 +294,8 @@ def resolve(options: dict[str, Any], name: str) -> ExperimentConfig:
         if options.get("sampler", "per_label") != "per_label":
             raise EnsoError(f"--per-label uses the per_label sampler, not {options['sampler']!r}")
         options["sizes"], options["sampler"] = per_label, "per_label"
-    fields = {f.name for f in dataclasses.fields(ExperimentConfig)}
-    options.pop("name", None)
-    config = ExperimentConfig(name=name, **{k: v for k, v in options.items() if k in fields})
+    options.setdefault("name", default_run_name())
+    config = ExperimentConfig(**options)
     if config.beta is not None and "fbeta" not in config.metrics:
         config.metrics = [*config.metrics, "fbeta"]  # --beta asks for F-beta whatever --metrics says
     return config

@@ -19,6 +19,7 @@ from enso_ng.experiment.config import ExperimentConfig
 from enso_ng.experiment.executor import EXECUTORS
 from enso_ng.experiment.selection import plan_run, select
 from enso_ng.experiment.writer import ResultsWriter, check_resumable, check_same_inputs, merged_provenance
+from enso_ng.formats import RunRecord
 from enso_ng.progress import bar
 from enso_ng.tracking import RunTracker
 from enso_ng.workspace import LOCK_FILE, Workspace, run_lock
@@ -34,6 +35,13 @@ class Outcome:
     resumed_cells: int
     seconds: float
     skipped: list[dict[str, Any]] = field(default_factory=list)
+    #: the run's config.json as the run left it (each metric's direction, the models' criteria)
+    record: RunRecord | None = None
+
+    def line(self) -> str:
+        """``wrote PATH: N new cells, M already there in S s``."""
+        resumed = f", {self.resumed_cells} already there" if self.resumed_cells else ""
+        return f"wrote {self.path}: {self.cells} new cells{resumed} in {self.seconds:.1f} s"
 
 
 def run_experiment(
@@ -50,12 +58,12 @@ def run_experiment(
     """
     config.validate()
     executor = executor or ("dask" if config.scheduler else "local")
-    select(workspace, config)  # missing features fail here, before the run's folder exists
+    chosen = select(workspace, config)  # missing features fail here, before the run's folder exists
     run_dir = workspace.run_dir(config.name)
     new_results, new_run = not workspace.results_dir.exists(), not run_dir.exists()
     try:
         with run_lock(run_dir, config.name):
-            return _run_locked(workspace, config, warn, executor, mlflow)
+            return _run_locked(workspace, config, chosen, warn, executor, mlflow)
     except BaseException:
         if new_run and run_dir.is_dir() and not any(p.name != LOCK_FILE for p in run_dir.iterdir()):
             shutil.rmtree(run_dir, ignore_errors=True)  # a run that wrote nothing leaves no folder
@@ -66,23 +74,29 @@ def run_experiment(
 
 
 def _run_locked(
-    workspace: Workspace, config: ExperimentConfig, warn: Callable[[str], None], executor: str, mlflow: str | None
+    workspace: Workspace,
+    config: ExperimentConfig,
+    chosen: dict[str, list[str]],
+    warn: Callable[[str], None],
+    executor: str,
+    mlflow: str | None,
 ) -> Outcome:
     run_dir = workspace.run_dir(config.name)
-    check_resumable(run_dir, config)
+    saved = RunRecord.read(run_dir)  # what a resumed run recorded, read once under the lock
+    check_resumable(saved, config)
     tracker = RunTracker(mlflow, config.name) if mlflow else None  # an unreachable tracker fails before work
     writer = ResultsWriter(run_dir, config, on_flush=(lambda table: tracker.mirror(table, warn)) if tracker else None)
-    plan = plan_run(workspace, config, writer.done, warn)
-    check_same_inputs(run_dir, config, plan.provenance)
+    plan = plan_run(workspace, config, chosen, writer.done, warn)
+    check_same_inputs(saved, config, plan.provenance)
     if not plan.groups and not writer.done:
         reasons = "; ".join(sorted({_skip_line(s) for s in plan.skipped})) or "nothing selected"
         raise EnsoError(f"run {config.name!r}: no cell can run ({reasons})")
     writer.skipped.extend(plan.skipped)
-    provenance = merged_provenance(run_dir, plan.provenance)
+    provenance = merged_provenance(saved, plan.provenance)
     started = time.perf_counter()
     cells = sum(len(g.seeds) for g in plan.groups)
     record = writer.record(provenance, state="running")
-    state = "interrupted"
+    state, final = "interrupted", record
     # entered first: a cluster that cannot run the grid fails before config.json says a run started
     with EXECUTORS.get(executor)(plan.groups, workspace.root, config) as results:
         record.write(run_dir)
@@ -101,7 +115,8 @@ def _run_locked(
             state = "complete"
         finally:
             writer.flush()
-            writer.record(provenance, state=state).write(run_dir)
+            final = writer.record(provenance, state=state)
+            final.write(run_dir)
             if tracker is not None:
                 tracker.finish(state)
     return Outcome(
@@ -111,6 +126,7 @@ def _run_locked(
         resumed_cells=len(writer.done),
         seconds=time.perf_counter() - started,
         skipped=writer.skipped,
+        record=final,
     )
 
 

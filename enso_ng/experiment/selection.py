@@ -18,7 +18,15 @@ from enso_ng.experiment.cell import Group, plans_for
 from enso_ng.experiment.config import ExperimentConfig
 from enso_ng.experiment.models import MODELS
 from enso_ng.experiment.splits import SplitPlan
-from enso_ng.formats import TOKEN_VECTOR_FEATURIZERS, FeaturesMeta, read_labels_and_splits
+from enso_ng.formats import (
+    DENSE,
+    SPARSE,
+    TOKEN_IDS,
+    TOKEN_VECTOR_FEATURIZERS,
+    TOKEN_VECTORS,
+    FeaturesMeta,
+    read_labels_and_splits,
+)
 from enso_ng.workspace import Workspace
 
 
@@ -57,10 +65,16 @@ def select(workspace: Workspace, config: ExperimentConfig) -> dict[str, list[str
     return chosen
 
 
-def plan_run(workspace: Workspace, config: ExperimentConfig, done: set[tuple], warn: Callable[[str], None]) -> Plan:
-    """Every group with a split seed not yet in ``done``, dataset by dataset."""
+def plan_run(
+    workspace: Workspace,
+    config: ExperimentConfig,
+    chosen: dict[str, list[str]],
+    done: set[tuple],
+    warn: Callable[[str], None],
+) -> Plan:
+    """Every group of the ``chosen`` features (:func:`select`) with a split seed not yet in ``done``."""
     plan = Plan()
-    for dataset, featurizers in select(workspace, config).items():
+    for dataset, featurizers in chosen.items():
         paths = {f: workspace.features_path(dataset, f) for f in featurizers}
         metas = {f: FeaturesMeta.read(p) for f, p in paths.items()}
         prints = {f: m.dataset_fingerprint for f, m in metas.items()}
@@ -116,19 +130,14 @@ def _check_inputs(
                     f"(featurizers: {', '.join(featurizers)}; models: {', '.join(models)}); add it, or choose "
                     f"another with -o {model}.teacher=FEATURIZER:MODEL"
                 )
-        if MODELS.get(model).takes_sequences and not any(metas[f].sequence for f in featurizers):
+        takes = MODELS.get(model).layouts
+        if not any(metas[f].layout in takes for f in featurizers) and DENSE not in takes:
             paths = ", ".join(str(workspace.features_path(dataset, f)) for f in featurizers)
-            makers = [f for f in featurizers if f in TOKEN_VECTOR_FEATURIZERS] or [TOKEN_VECTOR_FEATURIZERS[0]]
+            held = either(sorted({LAYOUT_WORDS[metas[f].layout] for f in featurizers}))
+            needs = NEEDS.get(next(iter(takes)), f"takes {either([LAYOUT_WORDS[t] for t in takes])}")
             raise EnsoError(
-                f"model {model!r} reads token vectors, and {paths} {'holds' if len(featurizers) == 1 else 'hold'} "
-                f"pooled vectors; -o pooling=none of {either(TOKEN_VECTOR_FEATURIZERS)} makes them: "
-                f"enso featurize -f {makers[0]} -d {dataset} -o pooling=none"
-            )
-        if MODELS.get(model).takes_tokens and not any(metas[f].tokens for f in featurizers):
-            paths = ", ".join(str(workspace.features_path(dataset, f)) for f in featurizers)
-            raise EnsoError(
-                f"model {model!r} trains on token ids, and {paths} {'holds' if len(featurizers) == 1 else 'hold'} vectors; "
-                f"run: enso featurize -f bert_tokens -d {dataset}"
+                f"model {model!r} {needs}, and {paths} "
+                f"{'holds' if len(featurizers) == 1 else 'hold'} {held}; {_maker(next(iter(takes)), featurizers, dataset)}"
             )
 
 
@@ -139,18 +148,27 @@ def _unfit(model: str, meta: FeaturesMeta, params: dict[str, Any]) -> str | None
         return f"{meta.featurizer} features are its teacher's own"
     if cls.layer_aware and meta.layers < 2:
         return f"{meta.featurizer} features have one layer (featurize with every layer stored to use it)"
-    if cls.takes_sequences and not meta.sequence:
-        return (
-            f"{meta.featurizer} features are pooled, and {model} reads token vectors "
-            f"(featurize {either(TOKEN_VECTOR_FEATURIZERS)} with -o pooling=none)"
-        )
-    if meta.tokens != cls.takes_tokens:
-        if cls.takes_tokens:
-            return f"{meta.featurizer} features are vectors, and {model} trains on token ids (featurize -f bert_tokens)"
-        return f"{meta.featurizer} features are token ids, and {model} takes vectors"
-    if meta.sparse and not cls.accepts_sparse:
-        return f"{meta.featurizer} features are sparse, and {model} takes dense features only"
+    if meta.layout not in cls.layouts:
+        takes = either([LAYOUT_WORDS[t] for t in cls.layouts])
+        return f"{meta.featurizer} features are {LAYOUT_WORDS[meta.layout]}, and {model} takes {takes}"
     return None
+
+
+#: each layout in the words of a skip reason (one table for every "cannot use these features")
+LAYOUT_WORDS = {DENSE: "vectors", SPARSE: "sparse vectors", TOKEN_IDS: "token ids", TOKEN_VECTORS: "token vectors"}
+#: what a model of one layout does with it, in a request error's words
+NEEDS = {TOKEN_IDS: "trains on token ids", TOKEN_VECTORS: "reads token vectors"}
+
+
+def _maker(layout: str, featurizers: list[str], dataset: str) -> str:
+    """How to make a features file of ``layout`` for ``dataset``."""
+    if layout == TOKEN_VECTORS:
+        makers = [f for f in featurizers if f in TOKEN_VECTOR_FEATURIZERS] or [TOKEN_VECTOR_FEATURIZERS[0]]
+        return (
+            f"-o pooling=none of {either(TOKEN_VECTOR_FEATURIZERS)} makes them: "
+            f"enso featurize -f {makers[0]} -d {dataset} -o pooling=none"
+        )
+    return f"run: enso featurize -f bert_tokens -d {dataset}"
 
 
 def _usable_sizes(

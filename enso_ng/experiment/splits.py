@@ -14,9 +14,6 @@ import numpy as np
 from enso_ng.errors import EnsoError
 from enso_ng.experiment.samplers import SAMPLERS, Sampler, stratified_order
 
-#: kept under its old name: the default sampler's nested order
-nested_stratified_order = stratified_order
-
 
 @dataclass(frozen=True)
 class SplitPlan:

@@ -121,9 +121,8 @@ def _model_record(config: ExperimentConfig, model: str) -> dict[str, Any]:
     }
 
 
-def check_resumable(run_dir: Path, config: ExperimentConfig) -> None:
+def check_resumable(saved: RunRecord | None, config: ExperimentConfig) -> None:
     """A rerun may add sizes, splits, models or datasets, but never mix cells drawn differently."""
-    saved = RunRecord.read(run_dir)
     if saved is None:
         return
     for key in RESUME_KEYS:
@@ -187,10 +186,9 @@ def _only_cells(confusion: pa.Table, done: set[tuple]) -> pa.Table:
     return confusion.filter(keep)
 
 
-def check_same_inputs(run_dir: Path, config: ExperimentConfig, provenance: dict[str, Any]) -> None:
+def check_same_inputs(saved: RunRecord | None, config: ExperimentConfig, provenance: dict[str, Any]) -> None:
     """Resume only on the data and features the run was made from: same dataset fingerprint, same
     featurizer parameters. Otherwise old cells and new cells would describe different inputs."""
-    saved = RunRecord.read(run_dir)
     if saved is None:
         return
     for dataset, now in provenance.items():
@@ -208,9 +206,8 @@ def check_same_inputs(run_dir: Path, config: ExperimentConfig, provenance: dict[
                     )
 
 
-def merged_provenance(run_dir: Path, provenance: dict[str, Any]) -> dict[str, Any]:
+def merged_provenance(saved: RunRecord | None, provenance: dict[str, Any]) -> dict[str, Any]:
     """What the run recorded before, updated with this invocation's datasets and features."""
-    saved = RunRecord.read(run_dir)
     merged = dict(saved.datasets) if saved else {}
     for dataset, now in provenance.items():
         features = {**merged.get(dataset, {}).get("features", {}), **now.get("features", {})}

@@ -9,48 +9,17 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 import scipy.sparse as sp
 
-from enso_ng.errors import EnsoError, either
+from enso_ng.errors import EnsoError
+from enso_ng.formats import DENSE, TOKEN_VECTORS
+from enso_ng.params import POSITIVE, Param
 from enso_ng.registry import Registry
 
 FEATURIZERS: Registry[type[Featurizer]] = Registry("featurizer")
-
-
-@dataclass(frozen=True)
-class Option:
-    """One featurizer option, declared once: its default (which fixes its type), help and allowed values.
-
-    Values arrive as strings from ``-o key=value``; :meth:`parse` gives them the default's type and checks
-    them against ``choices``, so a bad value fails when the featurizer is built, before any work.
-    """
-
-    default: Any
-    help: str
-    choices: tuple[Any, ...] | None = None
-    #: what a value must be beyond its type and choices (e.g. "positive"), checked by ``check``
-    check: Callable[[Any], bool] | None = None
-    check_text: str = ""
-
-    def parse(self, featurizer: str, key: str, value: Any) -> Any:
-        value = _coerce(featurizer, key, value, self.default)
-        if self.choices is not None and value not in self.choices:
-            raise EnsoError(f"featurizer {featurizer!r}: option {key} must be {either(self.choices)}, not {value!r}")
-        if self.check is not None and not self.check(value):
-            raise EnsoError(f"featurizer {featurizer!r}: option {key} must be {self.check_text}, not {value!r}")
-        return value
-
-    def describe(self) -> str:
-        allowed = f" [{' | '.join(str(c) for c in self.choices)}]" if self.choices else ""
-        return f"{self.default!r}{allowed}: {self.help}"
-
-
-def positive(value: Any) -> bool:
-    return value > 0
 
 
 F = TypeVar("F", bound="type[Featurizer]")
@@ -73,23 +42,25 @@ class Featurizer(ABC):
     name: ClassVar[str] = ""
     #: one-line description shown by ``enso featurize --list``
     summary: ClassVar[str] = ""
-    #: sparse featurizers return CSR matrices and are stored as ``indices``/``values`` lists
-    sparse: ClassVar[bool] = False
-    #: option name -> :class:`Option`; the CLI's ``--option key=value`` values are checked against it
-    options: ClassVar[dict[str, Option]] = {}
-    #: stores an encoder's token ids (lists of ints) instead of vectors: input for models that fine-tune it
-    tokens: ClassVar[bool] = False
+    #: how the file stores what ``transform`` returns (``formats.LAYOUTS``): dense arrays, CSR matrices
+    #: (``sparse``), an encoder's token id lists (``token_ids``), or one (tokens, dim) array per text
+    #: (``token_vectors``, set by ``pooling=none``, written in ``dtype``)
+    layout: str = DENSE
+    #: option name -> its :class:`~enso_ng.params.Param`; ``-o key=value`` values are checked against it
+    options: ClassVar[dict[str, Param]] = {}
     #: the option that ``enso featurize --model`` sets (a model id, folder or vectors file), if any
     model_option: ClassVar[str | None] = None
     #: vectors per row (a multi-layer encoder may store one per layer, flattened; see ``layer_mix``)
     layers: int = 1
-    #: stores each text's token vectors (``pooling=none``): ``transform`` returns one (tokens, dim) array
-    #: per text, written as ``vectors`` in ``dtype``; see :class:`TokenVectorOptions`
-    sequence: bool = False
     dtype: str = "float32"
     #: attributes not pickled (loaded weights): a cluster worker receives the fitted featurizer without
     #: them and loads them itself, lazily, from the same path (``enso featurize --scheduler``)
     reloadable: ClassVar[tuple[str, ...]] = ()
+
+    @property
+    def sequence(self) -> bool:
+        """Keeps each text's token vectors (the ``token_vectors`` layout)."""
+        return self.layout == TOKEN_VECTORS
 
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, **dict.fromkeys(self.reloadable)}
@@ -100,7 +71,9 @@ class Featurizer(ABC):
             known = ", ".join(sorted(self.options)) or "none"
             raise EnsoError(f"featurizer {self.name!r} has no option {', '.join(sorted(unknown))} (options: {known})")
         self.config = {
-            key: option.parse(self.name, key, options[key]) if key in options else option.default
+            key: option.check(options[key], f"featurizer {self.name!r}: option {key}")
+            if key in options
+            else option.default
             for key, option in self.options.items()
         }
 
@@ -133,20 +106,17 @@ class Featurizer(ABC):
 #: the options a featurizer that can keep token vectors declares, next to ``pooling`` (with "none" among its
 #: choices)
 TOKEN_VECTOR_OPTIONS = {
-    "max_tokens": Option(
-        128,
-        "pooling=none: token vectors kept per text (the rest are cut, and counted)",
-        check=positive,
-        check_text="positive",
+    "max_tokens": Param(
+        128, "pooling=none: token vectors kept per text (the rest are cut, and counted)", interval=POSITIVE
     ),
-    "dtype": Option("float32", "pooling=none: stored precision of token vectors", choices=("float32", "float16")),
+    "dtype": Param("float32", "pooling=none: stored precision of token vectors", choices=("float32", "float16")),
 }
 
 
 def token_vector_setup(featurizer: Featurizer) -> None:
     """Set ``sequence``/``dtype`` from ``pooling``; the token-vector options mean nothing for pooled vectors,
     so setting them there is an error, and they stay out of a pooled file's cache key."""
-    featurizer.sequence = featurizer.config["pooling"] == "none"
+    featurizer.layout = TOKEN_VECTORS if featurizer.config["pooling"] == "none" else DENSE
     featurizer.dtype = str(featurizer.config["dtype"])
     if not featurizer.sequence:
         for key, option in TOKEN_VECTOR_OPTIONS.items():
@@ -178,23 +148,3 @@ def capped_count(featurizer: Featurizer, lengths: Iterable[int], cap: int | None
 def token_vector_report(featurizer: Featurizer, capped: int) -> dict[str, Any]:
     """The report entries of a token-vector file (the cap and the texts it cut); none for pooled vectors."""
     return {"max_tokens": featurizer.config["max_tokens"], "capped": capped} if featurizer.sequence else {}
-
-
-def _coerce(featurizer: str, key: str, value: Any, default: Any) -> Any:
-    """Option values arrive as strings from the command line; give them the default's type."""
-    if not isinstance(value, str) or isinstance(default, str) or default is None:
-        return value
-    try:
-        if isinstance(default, bool):
-            if value.lower() in ("1", "true", "yes", "on"):
-                return True
-            if value.lower() in ("0", "false", "no", "off"):
-                return False
-            raise ValueError(value)
-        if isinstance(default, (list, tuple)):
-            return type(default)(type(default[0])(part) for part in value.split(","))
-        return type(default)(value)
-    except ValueError:
-        raise EnsoError(
-            f"featurizer {featurizer!r}: option {key}={value!r} is not a {type(default).__name__}"
-        ) from None

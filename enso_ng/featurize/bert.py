@@ -12,14 +12,13 @@ from typing import Any
 
 import numpy as np
 
+from enso_ng.device import device
 from enso_ng.encoders import DEFAULT_MODEL, quiet_transformers, resolve_model_folder, weights_sha256
 from enso_ng.errors import EnsoError
 from enso_ng.featurize.base import (
     TOKEN_VECTOR_OPTIONS,
     Featurizer,
-    Option,
     capped_count,
-    positive,
     register,
     token_rows,
     token_vector_params,
@@ -27,6 +26,7 @@ from enso_ng.featurize.base import (
     token_vector_setup,
 )
 from enso_ng.featurize.precision import PRECISIONS, SAMPLE_TEXTS, candidates, check, choose
+from enso_ng.params import POSITIVE, Param
 from enso_ng.provenance import machine
 
 
@@ -35,28 +35,27 @@ class BertFeaturizer(Featurizer):
     summary = "pooled hidden states of a BERT-family encoder (default: MiniLM-L6, 384 dims)"
     model_option = "model"
     options = {
-        "model": Option(DEFAULT_MODEL, "Hugging Face model id or local folder"),
-        "pooling": Option(
+        "model": Param(DEFAULT_MODEL, "Hugging Face model id or local folder"),
+        "pooling": Param(
             "mean",
             "over tokens; none stores each token's vector (for sequence models)",
             choices=("mean", "cls", "max", "none"),
         ),
-        "normalize": Option(True, "L2-normalise each vector (as sentence-transformers does)"),
-        "max_length": Option(
-            256, "tokens per text; longer texts are truncated and counted", check=positive, check_text="positive"
+        "normalize": Param(True, "L2-normalise each vector (as sentence-transformers does)"),
+        "max_length": Param(256, "tokens per text; longer texts are truncated and counted", interval=POSITIVE),
+        "layers": Param(
+            "last",
+            "last | N (0 = embeddings, negative from the top) | mean (of all layers) | all (store each)",
+            check_rule=lambda v: v in ("last", "mean", "all") or v.lstrip("-").isdigit(),
+            check_text="last, mean, all or a layer number",
         ),
-        "layers": Option(
-            "last", "last | N (0 = embeddings, negative from the top) | mean (of all layers) | all (store each)"
-        ),
-        "precision": Option(
+        "precision": Param(
             "fp32",
             "fp32-onnx: the same vectors through ONNX Runtime (extra enso_ng[onnx]); fp16 needs CUDA; auto "
             "measures each on a sample of the texts and takes the fastest within cosine 0.9995 of fp32",
             choices=PRECISIONS,
         ),
-        "batch_size": Option(
-            64, "texts per forward pass (does not change the vectors)", check=positive, check_text="positive"
-        ),
+        "batch_size": Param(64, "texts per forward pass (does not change the vectors)", interval=POSITIVE),
         **TOKEN_VECTOR_OPTIONS,
     }
 
@@ -65,7 +64,7 @@ class BertFeaturizer(Featurizer):
     def __setstate__(self, state: dict[str, Any]) -> None:
         """On a cluster worker: its own device (a GPU worker embeds on its GPU); precision as resolved."""
         self.__dict__.update(state)
-        self.device = _device()
+        self.device = device()
         # the client chose the precision for its own device: one this worker cannot run is a one-line error
         if self.precision is not None:
             check(self.precision, self.device, f"featurizer 'bert' on a worker with {self.device}")
@@ -78,7 +77,7 @@ class BertFeaturizer(Featurizer):
             raise EnsoError(
                 "featurizer 'bert': pooling=none stores one layer's token vectors; choose layers=last, mean or N"
             )
-        self.device = _device()
+        self.device = device()
         requested = str(self.config["precision"])
         check(requested, self.device, "featurizer 'bert'")
         #: what runs; None until ``prepare`` has measured what ``auto`` means on this machine
@@ -298,12 +297,6 @@ def _parse_layers(value: str) -> str | int:
         return int(value)
     except ValueError:
         raise EnsoError(f"featurizer 'bert': layers must be last, mean, all or a layer number, not {value!r}") from None
-
-
-def _device():
-    import torch
-
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def _device_name(device) -> str:

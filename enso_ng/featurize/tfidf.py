@@ -13,24 +13,26 @@ import numpy as np
 import scipy.sparse as sp
 
 from enso_ng.errors import EnsoError
-from enso_ng.featurize.base import Featurizer, Option, positive, register
+from enso_ng.featurize.base import Featurizer, register
+from enso_ng.formats import SPARSE
+from enso_ng.params import POSITIVE, Param
 
 
 @register("tfidf")
 class TfidfFeaturizer(Featurizer):
     summary = "TF-IDF of word n-grams, sublinear tf, L2-normalised, stored sparse"
-    sparse = True
+    layout = SPARSE
     options = {
-        "analyzer": Option(
+        "analyzer": Param(
             "word",
             "word n-grams, or character n-grams (inside word boundaries for char_wb)",
             choices=("word", "char_wb", "char"),
         ),
-        "ngram_min": Option(1, "smallest n-gram", check=positive, check_text="positive"),
-        "ngram_max": Option(2, "largest n-gram", check=positive, check_text="positive"),
-        "min_df": Option(2, "drop terms in fewer documents than this", check=positive, check_text="positive"),
-        "max_features": Option(50000, "keep the most frequent terms", check=positive, check_text="positive"),
-        "sublinear_tf": Option(True, "1 + log(tf) instead of raw counts"),
+        "ngram_min": Param(1, "smallest n-gram", interval=POSITIVE),
+        "ngram_max": Param(2, "largest n-gram", interval=POSITIVE),
+        "min_df": Param(2, "drop terms in fewer documents than this", interval=POSITIVE),
+        "max_features": Param(50000, "keep the most frequent terms", interval=POSITIVE),
+        "sublinear_tf": Param(True, "1 + log(tf) instead of raw counts"),
     }
 
     def __init__(self, **options: Any) -> None:

@@ -11,19 +11,19 @@ from collections.abc import Sequence
 from typing import Any
 
 from enso_ng.encoders import DEFAULT_MODEL, quiet_transformers, resolve_model_folder, weights_sha256
-from enso_ng.featurize.base import Featurizer, Option, positive, register
+from enso_ng.featurize.base import Featurizer, register
+from enso_ng.formats import TOKEN_IDS
+from enso_ng.params import POSITIVE, Param
 
 
 @register("bert_tokens")
 class BertTokens(Featurizer):
     summary = "token ids for fine-tuning a BERT-family encoder (models finetune, setfit); default MiniLM-L6"
     model_option = "model"
-    tokens = True
+    layout = TOKEN_IDS
     options = {
-        "model": Option(DEFAULT_MODEL, "Hugging Face model id or local folder"),
-        "max_length": Option(
-            128, "tokens per text; longer texts are truncated and counted", check=positive, check_text="positive"
-        ),
+        "model": Param(DEFAULT_MODEL, "Hugging Face model id or local folder"),
+        "max_length": Param(128, "tokens per text; longer texts are truncated and counted", interval=POSITIVE),
     }
 
     def __init__(self, **options: Any) -> None:

@@ -13,16 +13,17 @@ from typing import Any
 
 import numpy as np
 
-from enso_ng.featurize.base import Featurizer, Option, positive, register
+from enso_ng.featurize.base import Featurizer, register
 from enso_ng.featurize.glove import PooledWordVectors
 from enso_ng.featurize.tokens import tokenize
+from enso_ng.params import POSITIVE, Param
 
 _COMMON = {
-    "vector_size": Option(100, "dimensions", check=positive, check_text="positive"),
-    "window": Option(5, "context words on each side", check=positive, check_text="positive"),
-    "min_count": Option(2, "ignore words rarer than this", check=positive, check_text="positive"),
-    "epochs": Option(10, "passes over the texts", check=positive, check_text="positive"),
-    "seed": Option(0, "random seed (training is single-threaded, so this fixes the vectors)"),
+    "vector_size": Param(100, "dimensions", interval=POSITIVE),
+    "window": Param(5, "context words on each side", interval=POSITIVE),
+    "min_count": Param(2, "ignore words rarer than this", interval=POSITIVE),
+    "epochs": Param(10, "passes over the texts", interval=POSITIVE),
+    "seed": Param(0, "random seed (training is single-threaded, so this fixes the vectors)"),
 }
 
 
@@ -46,10 +47,8 @@ def _gensim_args(config: dict[str, Any]) -> dict[str, Any]:
 class _TrainedWordVectors(PooledWordVectors):
     options = {
         **_COMMON,
-        "pooling": Option(
-            "mean", "mean, or sif (frequency-weighted, first component removed)", choices=("mean", "sif")
-        ),
-        "sif_a": Option(1e-3, "SIF's smoothing constant a", check=positive, check_text="positive"),
+        "pooling": Param("mean", "mean, or sif (frequency-weighted, first component removed)", choices=("mean", "sif")),
+        "sif_a": Param(1e-3, "SIF's smoothing constant a", interval=POSITIVE),
     }
 
     def _train(self, corpus: list[list[str]]):
@@ -95,7 +94,7 @@ class Doc2VecFeaturizer(Featurizer):
     summary = "doc2vec trained on the dataset's texts: one learned vector per text"
     options = {
         **_COMMON,
-        "dm": Option(0, "0: PV-DBOW, word vectors trained alongside (better on short texts); 1: PV-DM", choices=(0, 1)),
+        "dm": Param(0, "0: PV-DBOW, word vectors trained alongside (better on short texts); 1: PV-DM", choices=(0, 1)),
     }
 
     @property

@@ -16,10 +16,9 @@ import pyarrow as pa
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
+from enso_ng.formats import CELL_KEY
 from enso_ng.visualize.style import Palette, series_colours, width
 from enso_ng.visualize.summary import Cell, better
-
-KEY = ("dataset", "featurizer", "model", "train_size")
 
 
 @dataclass(frozen=True)
@@ -33,7 +32,7 @@ class CostPoint:
 
 def mean_costs(table: pa.Table, metric: str) -> dict[tuple, tuple[float, float]]:
     """(dataset, featurizer, model, size) -> (ms per document, fit seconds), means over split seeds."""
-    columns = [table.column(c).to_pylist() for c in (*KEY, "metric", "predict_seconds_per_1k", "fit_seconds")]
+    columns = [table.column(c).to_pylist() for c in (*CELL_KEY, "metric", "predict_seconds_per_1k", "fit_seconds")]
     sums: dict[tuple, list] = {}
     for *key, row_metric, per_1k, fit in zip(*columns):
         if row_metric == metric and per_1k is not None:
@@ -58,6 +57,32 @@ def cost_points(cells: list[Cell], costs: dict[tuple, tuple[float, float]]) -> l
         )
         out.append(CostPoint(p.cell, p.ms_per_doc, p.fit_seconds, pareto=not dominated))
     return out
+
+
+def _panel(ax: plt.Axes, here: list[CostPoint], colours: Palette, subs: tuple[float, ...]) -> None:
+    """One dataset and size: each pair's mean and interval against its cost, the Pareto front joined."""
+    for p in here:
+        c = p.cell
+        ax.errorbar(
+            p.ms_per_doc,
+            c.mean,
+            yerr=[[c.mean - c.ci_low], [c.ci_high - c.mean]],
+            fmt="o",
+            color=colours[(c.featurizer, c.model)],
+            markersize=6 if p.pareto else 4,
+            capsize=2,
+            markeredgecolor="black" if p.pareto else "none",
+            label=f"{c.featurizer} + {c.model}",
+        )
+    front = sorted((p for p in here if p.pareto), key=lambda p: p.ms_per_doc)
+    if len(front) > 1:
+        ax.plot([p.ms_per_doc for p in front], [p.cell.mean for p in front], "--", color="grey", lw=1)
+    ax.set_xscale("log")
+    ax.xaxis.set_major_locator(LogLocator(subs=subs))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())  # 2 x 10^0, 3 x 10^0 ... overlapped
+    ax.grid(True, alpha=0.3)
+    ax.set_xlabel("inference ms per document", fontsize=8)
 
 
 def cost_accuracy(points: list[CostPoint], metric: str, title: str, colours: Palette | None = None) -> plt.Figure:
@@ -88,29 +113,8 @@ def cost_accuracy(points: list[CostPoint], metric: str, title: str, colours: Pal
             ax = axes[row, col]
             ax.set_ylim(span[0] - pad, span[1] + pad)  # one scale per dataset, as the panels are compared
             here = [p for p in points if p.cell.dataset == dataset and p.cell.train_size == size]
-            for p in here:
-                c = p.cell
-                ax.errorbar(
-                    p.ms_per_doc,
-                    c.mean,
-                    yerr=[[c.mean - c.ci_low], [c.ci_high - c.mean]],
-                    fmt="o",
-                    color=colours[(c.featurizer, c.model)],
-                    markersize=6 if p.pareto else 4,
-                    capsize=2,
-                    markeredgecolor="black" if p.pareto else "none",
-                    label=f"{c.featurizer} + {c.model}",
-                )
-            front = sorted((p for p in here if p.pareto), key=lambda p: p.ms_per_doc)
-            if len(front) > 1:
-                ax.plot([p.ms_per_doc for p in front], [p.cell.mean for p in front], "--", color="grey", lw=1)
-            ax.set_xscale("log")
-            ax.xaxis.set_major_locator(LogLocator(subs=subs))
-            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-            ax.xaxis.set_minor_formatter(NullFormatter())  # 2 x 10^0, 3 x 10^0 ... overlapped
-            ax.grid(True, alpha=0.3)
+            _panel(ax, here, colours, subs)
             ax.set_title(f"{dataset}, {size} labels", fontsize=9)
-            ax.set_xlabel("inference ms per document", fontsize=8)
             if col == 0:
                 ax.set_ylabel(metric)
     handles = [

@@ -6,6 +6,7 @@ import csv
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import matplotlib.pyplot as plt
 from matplotlib.colors import to_hex
@@ -66,6 +67,17 @@ class Outcome:
     notes: list[str] = field(default_factory=list)
 
 
+def draw_runs(workspace: Workspace, runs: list[str] | None, options: Options) -> tuple[list[str], Outcome]:
+    """``enso visualize``: the named run (default: the latest) drawn, or the second of two beside the first;
+    the resolved names, and what was drawn."""
+    if runs and len(runs) > 2:
+        raise EnsoError(f"--run given {len(runs)} times: a comparison takes two runs (--run A --run B)")
+    names = [resolve_run(workspace, r) for r in runs or [None]]
+    if len(names) == 2:
+        return names, draw_comparison(workspace, (names[0], names[1]), options)
+    return names, draw(workspace, names[0], options)
+
+
 def resolve_run(workspace: Workspace, run: str | None) -> str:
     """The named run, or the latest with results; a run with a config and no results yet is not drawable."""
     runs = [r for r in workspace.runs() if (workspace.run_dir(r) / RESULTS_FILE).exists()]
@@ -81,6 +93,53 @@ def resolve_run(workspace: Workspace, run: str | None) -> str:
             f"(runs: {', '.join(runs) or 'none'})"
         )
     return run
+
+
+@dataclass
+class _Emit:
+    """Writes a figure next to the run and puts it in the report: inline SVG with hover records where it
+    has points to hover, else a PNG."""
+
+    report: Report
+    outcome: Outcome
+    table: Any
+    metrics: list[str]
+    run_dir: Path
+    fmt: str
+
+    def __call__(self, fig: plt.Figure, stem: str, caption: str, hover: list[Hover] | None = None) -> None:
+        if hover is None:
+            png = io.BytesIO()
+            fig.savefig(png, format="png", dpi=90, bbox_inches="tight")
+            self.report.figures.append(Figure(caption, png=png.getvalue()))
+        else:
+            by_metric = {("", m): split_values(self.table, m) for m in self.metrics}
+            self.report.figures.append(Figure(caption, svg=svg_markup(fig), points=hover_records(hover, by_metric)))
+        self.outcome.written.append(save(fig, self.run_dir / f"{stem}.{self.fmt}"))
+
+
+def _main_figures(emit: _Emit, cells_by_metric: dict, run: str, unit: str, colours: dict, size: int | None) -> None:
+    """Learning curves of every metric, and the first metric's bars at one size and mean ranks."""
+    primary, cells = next(iter(cells_by_metric.items()))
+    hover: list[Hover] = []
+    emit(
+        learning_curves(cells_by_metric, run, unit, colours, hover),
+        "learning_curves",
+        f"Learning curves: {', '.join(cells_by_metric)} against labelled training {unit}; bands are 95% "
+        "t-intervals across splits. Point at a point for its numbers and every split's value.",
+        hover,
+    )
+    size = size if size is not None else max(c.train_size for c in cells)
+    emit(
+        bars_at_size(cells, primary, size, run, colours),
+        f"bars_{primary}_{size}",
+        f"{primary} at {size} training {unit}.",
+    )
+    emit(
+        rank_heatmap(cells, primary, run),
+        f"rank_{primary}",
+        f"Mean rank of each featurizer + model by {primary}, per training size, across datasets (1 = best).",
+    )
 
 
 def draw(workspace: Workspace, run: str, options: Options) -> Outcome:
@@ -100,36 +159,8 @@ def draw(workspace: Workspace, run: str, options: Options) -> Outcome:
 
     colours = palette(zip(table.column("featurizer").to_pylist(), table.column("model").to_pylist()))
     report.colours = {" + ".join(k): to_hex(v) for k, v in colours.items()}
-
-    def emit(fig: plt.Figure, stem: str, caption: str, hover: list[Hover] | None = None) -> None:
-        if hover is None:
-            png = io.BytesIO()
-            fig.savefig(png, format="png", dpi=90, bbox_inches="tight")
-            report.figures.append(Figure(caption, png=png.getvalue()))
-        else:
-            by_metric = {("", m): split_values(table, m) for m in metrics}
-            report.figures.append(Figure(caption, svg=svg_markup(fig), points=hover_records(hover, by_metric)))
-        outcome.written.append(save(fig, run_dir / f"{stem}.{options.fmt}"))
-
-    hover: list[Hover] = []
-    emit(
-        learning_curves(cells_by_metric, run, unit, colours, hover),
-        "learning_curves",
-        f"Learning curves: {', '.join(metrics)} against labelled training {unit}; bands are 95% t-intervals across "
-        "splits. Point at a point for its numbers and every split's value.",
-        hover,
-    )
-    size = options.size if options.size is not None else max(c.train_size for c in cells)
-    emit(
-        bars_at_size(cells, primary, size, run, colours),
-        f"bars_{primary}_{size}",
-        f"{primary} at {size} training {unit}.",
-    )
-    emit(
-        rank_heatmap(cells, primary, run),
-        f"rank_{primary}",
-        f"Mean rank of each featurizer + model by {primary}, per training size, across datasets (1 = best).",
-    )
+    emit = _Emit(report, outcome, table, metrics, run_dir, options.fmt)
+    _main_figures(emit, cells_by_metric, run, unit, colours, options.size)
     records = win_tie_loss(values, primary, higher_is_better=record.higher_is_better(primary))
     _write_csv(
         run_dir / f"win_tie_loss_{primary}.csv",
@@ -163,44 +194,29 @@ def draw(workspace: Workspace, run: str, options: Options) -> Outcome:
     per_class = _confusion(run_dir, cells, options.confusion, emit, outcome) if options.confusion is not None else None
 
     best = best_table(cells)
-    report.tables = _report_tables(best, records, needed, cells_by_metric, primary, options.threshold, record)
-    if strategies:
-        report.tables.insert(
-            0,
-            Table(
-                f"Strategies ({primary}): the best pair of each, per dataset and size",
-                STRATEGY_HEADER,
-                [row_values(r) for r in strategies],
-                note="w/t/l: against the best pair of every other strategy, two-sided paired t-test across split "
-                f"seeds (alpha = {ALPHA}). Every strategy is scored on the same test rows.",
-            ),
-        )
-    if points:
-        report.tables.insert(
-            3,
-            Table(
-                f"Cost and {primary} (ringed in the cost chart: on the Pareto front)",
-                _COST_HEADER,
-                [_cost_row(p) for p in points],
-                note="Inference includes the featurizer's own time per document, measured when the features were "
-                "made; fit seconds are per cell; stored values and pickled bytes describe the fitted model.",
-            ),
-        )
-    if per_class is not None:
-        report.tables.insert(1, per_class)
+    report.tables = _report_tables(
+        best, records, needed, cells_by_metric, primary, options.threshold, record, strategies, points, per_class
+    )
     report.notes = outcome.notes
     if options.report:
         outcome.written.append(write_report(report, run_dir / "report.html"))
-    outcome.summary = "\n\n".join(
+    outcome.summary = _summary(answers, best, records, needed, strategies, primary, options.threshold)
+    return outcome
+
+
+def _summary(
+    answers: Any, best: list, records: list, needed: list, strategies: list, primary: str, threshold: float
+) -> str:
+    """What ``enso visualize`` prints: the verdicts, then the tables in words."""
+    return "\n\n".join(
         [
             format_verdicts(answers),
             f"best featurizer x model per dataset and size ({primary}):\n" + format_table(best, primary),
             f"win/tie/loss ({primary}, paired t-test across splits, alpha {ALPHA}):\n" + format_records(records),
-            format_needed(needed, primary, options.threshold),
+            format_needed(needed, primary, threshold),
             *([format_strategies(strategies, primary)] if strategies else []),
         ]
     )
-    return outcome
 
 
 def draw_comparison(workspace: Workspace, runs: tuple[str, str], options: Options) -> Outcome:
@@ -250,10 +266,23 @@ def draw_comparison(workspace: Workspace, runs: tuple[str, str], options: Option
 
 
 def _report_tables(
-    best: list, records: list, needed: list, cells_by_metric: dict, primary: str, threshold: float, record: RunRecord
+    best: list,
+    records: list,
+    needed: list,
+    cells_by_metric: dict,
+    primary: str,
+    threshold: float,
+    record: RunRecord,
+    strategies: list,
+    points: list,
+    per_class: Table | None,
 ) -> list[Table]:
-    """The report's tables: best per size, win/tie/loss, labels needed, every cell, and what was skipped."""
+    """The report's tables, in the order they are read: strategies, the confusion cell's per-class scores,
+    best per size, win/tie/loss, cost, labels needed, every cell, and what was skipped (each where there is
+    one)."""
     tables = [
+        *([_strategy_table(strategies, primary)] if strategies else []),
+        *([per_class] if per_class is not None else []),
         Table(f"Best featurizer + model per dataset and size ({primary})", _CELL_HEADER, [_cell_row(c) for c in best]),
         Table(
             f"Win / tie / loss ({primary})",
@@ -262,6 +291,7 @@ def _report_tables(
             note=f"Each pair of featurizer + model compared in every dataset and size by a two-sided paired t-test "
             f"across split seeds (alpha = {ALPHA}); not significant counts as a tie.",
         ),
+        *([_cost_table(points, primary)] if points else []),
         Table(
             f"Labels needed for {primary} {threshold:g}",
             ("dataset", "featurizer + model", "labels needed"),
@@ -284,6 +314,26 @@ def _report_tables(
             )
         )
     return tables
+
+
+def _strategy_table(strategies: list, primary: str) -> Table:
+    return Table(
+        f"Strategies ({primary}): the best pair of each, per dataset and size",
+        STRATEGY_HEADER,
+        [row_values(r) for r in strategies],
+        note="w/t/l: against the best pair of every other strategy, two-sided paired t-test across split "
+        f"seeds (alpha = {ALPHA}). Every strategy is scored on the same test rows.",
+    )
+
+
+def _cost_table(points: list, primary: str) -> Table:
+    return Table(
+        f"Cost and {primary} (ringed in the cost chart: on the Pareto front)",
+        _COST_HEADER,
+        [_cost_row(p) for p in points],
+        note="Inference includes the featurizer's own time per document, measured when the features were "
+        "made; fit seconds are per cell; stored values and pickled bytes describe the fitted model.",
+    )
 
 
 _CELL_HEADER = ("dataset", "featurizer", "model", "size", "mean", "95% CI low", "95% CI high", "std", "splits")

@@ -10,10 +10,8 @@ import pyarrow as pa
 from scipy import stats
 
 from enso_ng.errors import EnsoError
-from enso_ng.formats import read_results
+from enso_ng.formats import CELL_KEY, read_results
 from enso_ng.tables import format_table as text_table
-
-GROUP = ("dataset", "featurizer", "model", "train_size")
 
 
 @dataclass(frozen=True)
@@ -77,7 +75,7 @@ def summarize(table: pa.Table, metric: str, higher_is_better: bool = True) -> li
     if metric not in metrics:
         raise EnsoError(f"metric {metric!r} is not in these results (has: {', '.join(sorted(metrics))})")
     groups: dict[tuple, list[float]] = {}
-    columns = [table.column(c).to_pylist() for c in (*GROUP, "metric", "value")]
+    columns = [table.column(c).to_pylist() for c in (*CELL_KEY, "metric", "value")]
     for *key, row_metric, value in zip(*columns):
         if row_metric == metric:
             groups.setdefault(tuple(key), []).append(value)
@@ -110,6 +108,15 @@ def best_table(cells: list[Cell]) -> list[Cell]:
         if key not in best or better(cell.mean, best[key].mean, cell.higher_is_better):
             best[key] = cell
     return [best[k] for k in sorted(best)]
+
+
+def best_lines(results: pa.Table, metric: str, higher_is_better: bool) -> list[str]:
+    """What ``enso experiment`` prints after a run: the best pair per dataset and size."""
+    cells = summarize(results, metric, higher_is_better)
+    return [
+        "best featurizer x model per dataset and size (all cells: enso visualize):",
+        format_table(best_table(cells), metric),
+    ]
 
 
 def format_table(cells: list[Cell], metric: str) -> str:

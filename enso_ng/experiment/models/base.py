@@ -9,6 +9,7 @@ serves the probability metrics; a model without it offers ``decision_function`` 
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -16,10 +17,15 @@ from typing import Any, ClassVar
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from enso_ng.errors import EnsoError
+from enso_ng.errors import EnsoError, either
 from enso_ng.experiment.cost import stored_values
 from enso_ng.experiment.criteria import CRITERIA, accuracy, choose
+from enso_ng.formats import DENSE, SPARSE, TOKEN_IDS, TOKEN_VECTORS, Features
+from enso_ng.params import FOLDS, FRACTION, NON_NEGATIVE, POSITIVE, Param
 from enso_ng.registry import Registry
+
+#: how a model takes a features layout: as decoded, or through ``Features.pooled``
+STORED, POOLED = "stored", "pooled"
 
 
 @dataclass
@@ -43,20 +49,6 @@ class CellContext:
             raise ValueError("unlabelled rows must exclude the test and training rows")
 
 
-@dataclass(frozen=True)
-class ParamRange:
-    """The values a numeric model parameter may take: ``test(value)``, described as ``text``."""
-
-    test: Callable[[float], bool]
-    text: str
-
-
-POSITIVE = ParamRange(lambda v: v > 0, "positive")
-NON_NEGATIVE = ParamRange(lambda v: v >= 0, "zero or more")
-FOLDS = ParamRange(lambda v: v >= 2, "at least 2 (folds)")
-FRACTION = ParamRange(lambda v: 0 <= v < 1, "at least 0 and below 1")
-
-
 class TargetModel(ClassifierMixin, BaseEstimator):
     """What every target model shares, and what it declares it can do.
 
@@ -69,12 +61,10 @@ class TargetModel(ClassifierMixin, BaseEstimator):
     layer_aware: ClassVar[bool] = False
     #: ``fit_many`` fits several cells in one batch (faster than one by one)
     batched: ClassVar[bool] = False
-    #: takes CSR matrices (tf-idf) as they are
-    accepts_sparse: ClassVar[bool] = True
-    #: trains on an encoder's token ids (a ``tokens`` features file, -1 padded) instead of vectors
-    takes_tokens: ClassVar[bool] = False
-    #: trains on each text's token vectors (a ``pooling=none`` features file, as ``TokenVectors``)
-    takes_sequences: ClassVar[bool] = False
+    #: the features layouts (``formats.LAYOUTS``) it takes, and how: ``STORED`` (as decoded: a CSR matrix,
+    #: -1 padded token ids, ``TokenVectors``) or ``POOLED`` (``Features.pooled``: layers averaged, token
+    #: vectors as ``pooling=mean`` stores them); a file of another layout is skipped, saying why
+    layouts: ClassVar[dict[str, str]] = {DENSE: POOLED, SPARSE: STORED, TOKEN_VECTORS: POOLED}
     #: the strategy a user weighs it as (frozen features, fine-tuned, few-shot, distilled); in config.json
     strategy: ClassVar[str] = "frozen features"
     #: gets a :class:`CellContext` through ``attach`` before ``fit`` (unlabelled pool rows, other features)
@@ -86,11 +76,46 @@ class TargetModel(ClassifierMixin, BaseEstimator):
 
     #: parameters set from the features file by ``features_kwargs``, never by the configuration
     feature_params: ClassVar[tuple[str, ...]] = ()
-    #: Parameters that take one of a few values, so a misspelt value fails before the run starts.
-    param_choices: ClassVar[dict[str, tuple[Any, ...]]] = {}
-    #: Numeric parameters with a range (``POSITIVE``, ``FOLDS``, ...; a list is checked value by value), so
-    #: a value that cannot work (no steps, a negative tolerance) fails before the run starts.
-    param_ranges: ClassVar[dict[str, ParamRange]] = {}
+    #: each ``__init__`` parameter's :class:`~enso_ng.params.Param` (help, type, choices or interval; the
+    #: default is the signature's), merged over the class hierarchy: shared parameters are declared here
+    param_spec: ClassVar[dict[str, Param]] = {
+        "random_state": Param(help="the split seed of the cell (set by --seed, not by the configuration)"),
+        "cv": Param(help="inner cross-validation folds", interval=FOLDS),
+        "criterion": Param(
+            help="how inner CV chooses among candidates (the criteria listed below)",
+            check_rule=lambda v: v in CRITERIA,
+            check_text=lambda: either(CRITERIA.names()),
+        ),
+        "Cs": Param(help="inverse L2 strengths inner CV tries", interval=POSITIVE),
+        "max_iter": Param(help="solver iterations at most", interval=POSITIVE),
+        "weight_decays": Param(help="weight decays inner CV tries", interval=NON_NEGATIVE),
+        "steps": Param(help="optimiser steps at most", interval=POSITIVE),
+        "batch_size": Param(help="rows per optimiser step", interval=POSITIVE),
+        "lr": Param(help="learning rate", interval=POSITIVE),
+        "hidden": Param(help="units per hidden layer", interval=POSITIVE),
+        "dropout": Param(help="dropout probability", interval=FRACTION),
+    }
+
+    @classmethod
+    def spec(cls) -> dict[str, Param]:
+        """Every ``__init__`` parameter's spec with the signature's default, in signature order; a parameter
+        without one is a programming error (the registry-wide test in ``tests/test_params.py`` names it)."""
+        declared: dict[str, Param] = {}
+        for klass in reversed(cls.__mro__):
+            declared.update(vars(klass).get("param_spec", {}))
+        out = {}
+        for name, parameter in inspect.signature(cls.__init__).parameters.items():
+            if name == "self" or parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
+                continue
+            if name not in declared:
+                raise TypeError(f"model {cls.__name__}: parameter {name!r} has no entry in param_spec")
+            out[name] = declared[name].with_default(parameter.default)
+        return out
+
+    @classmethod
+    def view(cls, features: Features) -> Any:
+        """What it trains on from a decoded features file of a layout it takes."""
+        return features.X if cls.layouts.get(features.meta.layout) == STORED else features.pooled()
 
     @classmethod
     def requires(cls, params: dict[str, Any]) -> list[tuple[str, str]]:
@@ -133,8 +158,12 @@ class EncoderModel(TargetModel):
     """A model that trains the encoder itself: it reads token ids, and the encoder and its weights' sha256
     come from the features file (``bert_tokens``), never from the configuration."""
 
-    takes_tokens = True
+    layouts = {TOKEN_IDS: STORED}
     feature_params = ("encoder", "encoder_sha256")
+    param_spec = {
+        "encoder": Param(help="the encoder (from the token-ids features file)"),
+        "encoder_sha256": Param(help="its weights' sha256 (from the features file)"),
+    }
 
     @classmethod
     def features_kwargs(cls, meta: Any) -> dict[str, Any]:
@@ -198,16 +227,36 @@ def inner_cv_choice(
     if not splits:
         return default, {"cv_folds": 0}
     codes = np.unique(y, return_inverse=True)[1]
-    fold_score = CRITERIA.get(criterion).fold_score
-    values, accuracies = np.zeros((len(candidates), len(splits))), np.zeros((len(candidates), len(splits)))
-    for f, (train, valid) in enumerate(splits):
-        truth, ones = codes[valid][None], np.ones((1, len(valid)))
-        for i, candidate in enumerate(candidates):
-            scores = np.asarray(fit_predict(candidate, X[train], codes[train], X[valid]), dtype=np.float64)[None]
-            values[i, f] = fold_score(scores, truth, ones, kind)[0]
-            accuracies[i, f] = accuracy(scores, truth, ones, kind)[0]
-    chosen = choose(criterion, values, accuracies, [f"{c:g}" if isinstance(c, float) else str(c) for c in candidates])
+
+    def scores(c: int, f: int) -> np.ndarray:
+        train, valid = splits[f]
+        return fit_predict(candidates[c], X[train], codes[train], X[valid])
+
+    chosen = fold_choice(criterion, kind, scores, codes, splits, candidates)
     return candidates[chosen.index], chosen.record
+
+
+def fold_choice(
+    criterion: str,
+    kind: str,
+    scores: Callable[[int, int], Any],
+    codes: np.ndarray,
+    folds: Sequence[tuple[np.ndarray, np.ndarray]],
+    candidates: Sequence[Any],
+) -> Any:
+    """The criterion's choice among candidates from ``scores(candidate, fold)``, each fold's (n_valid, K)
+    validation scores of ``kind``: the one fold-scoring loop of every inner CV (called fold by fold, in
+    candidate order within a fold, as fits that depend on their order would need)."""
+    fold_score = CRITERIA.get(criterion).fold_score
+    values, accuracies = np.zeros((len(candidates), len(folds))), np.zeros((len(candidates), len(folds)))
+    for f, (_, valid) in enumerate(folds):
+        truth, ones = codes[valid][None], np.ones((1, len(valid)))
+        for c in range(len(candidates)):
+            given = np.asarray(scores(c, f), dtype=np.float64)[None]
+            values[c, f] = fold_score(given, truth, ones, kind)[0]
+            accuracies[c, f] = accuracy(given, truth, ones, kind)[0]
+    labels = [f"{c:g}" if isinstance(c, float) else str(c) for c in candidates]
+    return choose(criterion, values, accuracies, labels)
 
 
 def check_criterion(model: str, cls: type[TargetModel], criterion: Any) -> None:
@@ -261,15 +310,9 @@ class StackedCV:
         if not self.folds:
             return self.per_candidate - 1, self.candidates[0], {"cv_folds": 0}
         logits = logits.detach().cpu().numpy() if hasattr(logits, "detach") else np.asarray(logits)
-        fold_score = CRITERIA.get(criterion).fold_score
-        values = np.zeros((len(self.candidates), len(self.folds)))
-        accuracies = np.zeros_like(values)
-        for c in range(len(self.candidates)):
-            for p, (_, valid_idx) in enumerate(self.folds):
-                scores = np.asarray(logits[valid_idx, c * self.per_candidate + p], dtype=np.float64)[None]
-                truth, ones = codes[valid_idx][None], np.ones((1, len(valid_idx)))
-                values[c, p] = fold_score(scores, truth, ones, "logits")[0]
-                accuracies[c, p] = accuracy(scores, truth, ones, "logits")[0]
-        labels = [f"{c:g}" if isinstance(c, float) else str(c) for c in self.candidates]
-        chosen = choose(criterion, values, accuracies, labels)
+
+        def scores(c: int, f: int) -> np.ndarray:
+            return logits[self.folds[f][1], c * self.per_candidate + f]
+
+        chosen = fold_choice(criterion, "logits", scores, codes, self.folds, self.candidates)
         return chosen.index * self.per_candidate + self.per_candidate - 1, self.candidates[chosen.index], chosen.record

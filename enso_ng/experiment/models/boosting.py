@@ -9,6 +9,7 @@ import numpy as np
 
 from enso_ng.errors import EnsoError
 from enso_ng.experiment.models.base import DEFAULT_CRITERION, MODELS, TargetModel, inner_cv_choice
+from enso_ng.params import POSITIVE, Interval, Param
 
 
 @MODELS.register("lightgbm")
@@ -18,6 +19,12 @@ class LightGBM(TargetModel):
     Leaves are kept small and the minimum leaf size scales with the training set, because these
     training sets have tens to thousands of rows, not the millions LightGBM's defaults assume.
     """
+
+    param_spec = {
+        "leaves": Param(help="leaves per tree inner CV tries", interval=Interval(2, None, text="at least 2")),
+        "n_estimators": Param(help="boosting rounds", interval=POSITIVE),
+        "learning_rate": Param(help="shrinkage of each tree", interval=POSITIVE),
+    }
 
     def __init__(
         self,

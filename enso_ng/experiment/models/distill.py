@@ -19,6 +19,8 @@ import scipy.sparse as sp
 
 from enso_ng.errors import EnsoError
 from enso_ng.experiment.models.base import MODELS, CellContext, TargetModel
+from enso_ng.formats import TOKEN_IDS
+from enso_ng.params import NON_NEGATIVE, PROBABILITY, Param
 
 
 def parse_teacher(spec: str) -> tuple[str, str]:
@@ -28,10 +30,30 @@ def parse_teacher(spec: str) -> tuple[str, str]:
     return featurizer, model
 
 
+def _is_pair(spec: str) -> bool:
+    featurizer, sep, model = spec.partition(":")
+    return bool(sep and featurizer and model)
+
+
 @MODELS.register("distill")
 class Distill(TargetModel):
     semi_supervised = True
     strategy = "distilled"
+
+    param_spec = {
+        "teacher": Param(
+            help="the teacher pair, FEATURIZER:MODEL",
+            check_rule=_is_pair,
+            check_text="FEATURIZER:MODEL (e.g. bert:logreg)",
+        ),
+        "student": Param(
+            help="the student model, on this cell's features",
+            check_rule=lambda v: v in MODELS,
+            check_text="a model name",
+        ),
+        "unlabelled": Param(help="pool rows the teacher labels at most", interval=NON_NEGATIVE),
+        "min_confidence": Param(help="keep teacher labels at least this probable", interval=PROBABILITY),
+    }
 
     def __init__(
         self,
@@ -62,11 +84,7 @@ class Distill(TargetModel):
         teacher_feats = context.features(featurizer)
         teacher_cls = MODELS.get(model)
         unlabelled = context.unlabelled[: self.unlabelled]  # the pool's seeded order: a fixed, random sample
-        TX = (
-            teacher_feats.X
-            if teacher_cls.layer_aware or teacher_cls.takes_tokens or teacher_cls.takes_sequences
-            else teacher_feats.pooled()
-        )
+        TX = teacher_cls.view(teacher_feats)
         teacher = teacher_cls(**teacher_cls.features_kwargs(teacher_feats.meta), random_state=self.random_state)
         teacher.fit(TX[context.train], y)
         if not teacher.has_proba:
@@ -75,7 +93,7 @@ class Distill(TargetModel):
         keep = proba.max(1) >= self.min_confidence
         rows = unlabelled[keep]
         student_cls = MODELS.get(self.student)
-        if student_cls.takes_tokens or student_cls.semi_supervised or student_cls.layer_aware:
+        if TOKEN_IDS in student_cls.layouts or student_cls.semi_supervised or student_cls.layer_aware:
             raise EnsoError(f"distill: student {self.student!r} must be a model of vectors, such as logreg or mlp")
         stack = sp.vstack if sp.issparse(X) else np.concatenate
         self.student_ = student_cls(random_state=self.random_state).fit(

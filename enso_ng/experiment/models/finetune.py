@@ -31,8 +31,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from enso_ng.device import device
 from enso_ng.encoders import DEFAULT_MODEL, quiet_transformers, verified_folder
 from enso_ng.experiment.models.base import MODELS, EncoderModel, cv_folds
+from enso_ng.params import FRACTION, NON_NEGATIVE, POSITIVE, Param
+
+#: the training precisions: ``auto`` autocasts to bfloat16 on CUDA only
+PRECISIONS = ("auto", "fp32", "bf16")
 
 
 class _Classifier(torch.nn.Module):
@@ -54,7 +59,18 @@ class _Classifier(torch.nn.Module):
 @MODELS.register("finetune")
 class FineTune(EncoderModel):
     strategy = "fine-tuned"
-    param_choices = {"precision": ("auto", "fp32", "bf16")}
+    param_spec = {
+        "lr": Param(help="the encoder's learning rate", interval=POSITIVE),
+        "head_lr": Param(help="the classification head's learning rate", interval=POSITIVE),
+        "weight_decay": Param(help="AdamW weight decay", interval=NON_NEGATIVE),
+        "epoch_budget": Param(help="epochs x rows to aim for (small subsets get more epochs)", interval=POSITIVE),
+        "min_epochs": Param(help="epochs at least", interval=POSITIVE),
+        "max_epochs": Param(help="epochs at most", interval=POSITIVE),
+        "warmup": Param(help="fraction of steps with a rising learning rate", interval=FRACTION),
+        "valid_fraction": Param(help="training rows held out to choose the best epoch", interval=FRACTION),
+        "length_pool": Param(help="batches sorted by length together", interval=POSITIVE),
+        "precision": Param(help="training precision (auto: bf16 where it is faster here)", choices=PRECISIONS),
+    }
 
     def __init__(
         self,
@@ -99,7 +115,7 @@ class FineTune(EncoderModel):
         folder = verified_folder(self.encoder, self.encoder_sha256, "finetune")
         quiet_transformers()
         torch.manual_seed(self.random_state)  # the head's initial weights
-        return _Classifier(AutoModel.from_pretrained(str(folder)), classes, self.dropout).to(_device())
+        return _Classifier(AutoModel.from_pretrained(str(folder)), classes, self.dropout).to(device())
 
     def fit(self, X: Any, y: np.ndarray) -> FineTune:
         started = time.perf_counter()
@@ -159,9 +175,9 @@ class FineTune(EncoderModel):
         return [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
 
     def _autocast(self):
-        device = _device()
-        enabled = device.type == "cuda" if self.precision == "auto" else self.precision == "bf16"
-        return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled)
+        where = device()
+        enabled = where.type == "cuda" if self.precision == "auto" else self.precision == "bf16"
+        return torch.autocast(where.type, dtype=torch.bfloat16, enabled=enabled)
 
     def _holdout(self, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Stratified inner validation rows for model selection, from the training subset only."""
@@ -202,21 +218,17 @@ class FineTune(EncoderModel):
         return self._scores(self.net_, np.asarray(X))
 
 
-def _device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
 def _batch(ids: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
     """-1-padded rows trimmed to their longest, with the attention mask; padding becomes id 0."""
     mask = ids >= 0
     width = max(1, int(mask.sum(1).max()))
     ids, mask = ids[:, :width], mask[:, :width]
-    device = _device()
+    where = device()
     return (
-        torch.as_tensor(np.where(mask, ids, 0), device=device),
-        torch.as_tensor(mask.astype(np.int64), device=device),
+        torch.as_tensor(np.where(mask, ids, 0), device=where),
+        torch.as_tensor(mask.astype(np.int64), device=where),
     )
 
 
 def _codes(codes: np.ndarray) -> torch.Tensor:
-    return torch.as_tensor(codes, dtype=torch.int64, device=_device())
+    return torch.as_tensor(codes, dtype=torch.int64, device=device())

@@ -15,14 +15,17 @@ import scipy.sparse as sp
 import torch
 
 from enso_ng.errors import EnsoError
-from enso_ng.experiment.models.base import DEFAULT_CRITERION, MODELS, TargetModel, inner_cv_choice
+from enso_ng.experiment.models.base import DEFAULT_CRITERION, MODELS, STORED, TargetModel, inner_cv_choice
+from enso_ng.formats import DENSE
+from enso_ng.params import POSITIVE, Param
 
 
 @MODELS.register("layer_mix")
 class LayerMix(TargetModel):
     layer_aware = True
     feature_params = ("layers",)
-    accepts_sparse = False
+    param_spec = {"layers": Param(help="layers per row (from the features file)", interval=POSITIVE)}
+    layouts = {DENSE: STORED}
     score_kind = "logits"
 
     def __init__(

@@ -21,7 +21,8 @@ import torch
 
 from enso_ng.experiment.criteria import CRITERIA, accuracy, choose
 from enso_ng.experiment.lbfgs import STOPS, minimize
-from enso_ng.experiment.models.base import DEFAULT_CRITERION, FOLDS, MODELS, POSITIVE, TargetModel, cv_folds
+from enso_ng.experiment.models.base import DEFAULT_CRITERION, MODELS, TargetModel, cv_folds
+from enso_ng.params import POSITIVE, Param
 
 #: float32 halves the cost of every product; eigen-decompositions and final weights stay float64
 DTYPE = torch.float32
@@ -210,7 +211,16 @@ class LogisticRegressionCV(TargetModel):
     """Multinomial L2 logistic regression (L-BFGS); C chosen by stratified inner CV (``criterion``)."""
 
     batched = True
-    param_ranges = {**dict.fromkeys(("Cs", "max_iter", "rtol", "cv_rtol"), POSITIVE), "cv": FOLDS}
+    param_spec = {
+        "rtol": Param(
+            help="the refit's gradient bound (and fold fits' on sparse rows), relative to the null model's gradient",
+            interval=POSITIVE,
+        ),
+        "cv_rtol": Param(
+            help="the fold fits' gradient bound on dense rows (they only rank C), relative to the null model's",
+            interval=POSITIVE,
+        ),
+    }
     #: validation scores are logits: every criterion applies
     score_kind = "logits"
 

@@ -12,17 +12,8 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from enso_ng.experiment.criteria import CRITERIA, accuracy, choose
-from enso_ng.experiment.models.base import (
-    DEFAULT_CRITERION,
-    FOLDS,
-    FRACTION,
-    MODELS,
-    NON_NEGATIVE,
-    POSITIVE,
-    TargetModel,
-    cv_folds,
-)
+from enso_ng.experiment.models.base import DEFAULT_CRITERION, MODELS, TargetModel, cv_folds, fold_choice
+from enso_ng.params import POSITIVE, Param
 
 
 @MODELS.register("mlp")
@@ -50,12 +41,11 @@ class MLP(TargetModel):
 
     batched = True
     score_kind = "logits"
-    param_choices = {"matmul_dtype": ("auto", "bfloat16", "float32")}
-    param_ranges = {
-        **dict.fromkeys(("hidden", "layers", "steps", "batch_size", "lr", "check_every", "patience"), POSITIVE),
-        "dropout": FRACTION,
-        "weight_decays": NON_NEGATIVE,
-        "cv": FOLDS,
+    param_spec = {
+        "layers": Param(help="hidden layers", interval=POSITIVE),
+        "check_every": Param(help="steps between validation checks", interval=POSITIVE),
+        "patience": Param(help="checks without a better validation loss before a model stops", interval=POSITIVE),
+        "matmul_dtype": Param(help="dtype of the training products", choices=("auto", "bfloat16", "float32")),
     }
 
     def __init__(
@@ -75,7 +65,7 @@ class MLP(TargetModel):
         random_state: int = 0,
     ) -> None:
         #: the training products' dtype (autocast; weights, optimiser and prediction stay float32): ``auto``
-        #: takes bfloat16 where a timed product shows it faster here (DESIGN.md: measure, never flags).
+        #: takes bfloat16 where a timed product shows it faster here (README, "Speed": measure, never flags).
         #: Not the default: with ``auto`` the dtype, and so the results, would depend on a timing
         self.matmul_dtype = matmul_dtype
         self.criterion = criterion
@@ -183,17 +173,9 @@ def _fit_group(settings: MLP, cells: list[_Cell]) -> None:
             max_steps=[settings.steps] * len(parts),
             valid=(valid_in, _padded([c.codes[v] for c, _, v, _ in parts], valid_rows)),
         )
-        fold_score = CRITERIA.get(settings.criterion).fold_score
-        labels = [f"{d:g}" for d in decays]
         for i, cell in enumerate(cells):
-            values, accuracies = np.zeros((D, k)), np.zeros((D, k))
-            for f, (_, valid) in enumerate(cell.folds):
-                truth, ones = cell.codes[valid][None], np.ones((1, len(valid)))
-                for p in range(D):
-                    scores = best_logits[(i * k + f) * D + p, : len(valid)].double().numpy()[None]
-                    values[p, f] = fold_score(scores, truth, ones, "logits")[0]
-                    accuracies[p, f] = accuracy(scores, truth, ones, "logits")[0]
-            chosen = choose(settings.criterion, values, accuracies, labels)
+            scores = functools.partial(_fold_logits, best_logits, (i * k) * D, D, cell)
+            chosen = fold_choice(settings.criterion, "logits", scores, cell.codes, cell.folds, decays)
             chosen_decay[i] = decays[chosen.index]
             steps = best_steps[i * k * D : (i + 1) * k * D].view(k, D)[:, chosen.index]
             # at least one step: with no finite validation loss no fold records a best step
@@ -222,6 +204,11 @@ def _fit_group(settings: MLP, cells: list[_Cell]) -> None:
             "layers": settings.layers,
             **records[i],
         }
+
+
+def _fold_logits(logits: torch.Tensor, first: int, decays: int, cell: _Cell, p: int, f: int) -> np.ndarray:
+    """The validation logits of decay ``p`` on fold ``f`` of a cell whose models start at ``first``."""
+    return logits[first + f * decays + p, : len(cell.folds[f][1])].double().numpy()
 
 
 def _padded(codes: list[np.ndarray], rows: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -9,11 +9,14 @@ import numpy as np
 from sklearn.neighbors import KNeighborsClassifier
 
 from enso_ng.experiment.models.base import DEFAULT_CRITERION, MODELS, TargetModel, inner_cv_choice
+from enso_ng.params import POSITIVE, Param
 
 
 @MODELS.register("knn")
 class CosineKNN(TargetModel):
     """The classic non-parametric check on an embedding: do its nearest neighbours share a label?"""
+
+    param_spec = {"ks": Param(help="neighbour counts inner CV tries", interval=POSITIVE)}
 
     def __init__(
         self,

@@ -16,15 +16,12 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from enso_ng.experiment.models.base import DEFAULT_CRITERION, MODELS, StackedCV, TargetModel
-from enso_ng.formats import TokenVectors
+from enso_ng.device import device
+from enso_ng.experiment.models.base import DEFAULT_CRITERION, MODELS, STORED, StackedCV, TargetModel
+from enso_ng.formats import TOKEN_VECTORS, TokenVectors
 
 #: texts per forward pass when predicting (memory stays flat in the number of texts)
 PREDICT_ROWS = 256
-
-
-def device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def padded(X: TokenVectors, dev: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -68,8 +65,7 @@ class SequenceModel(TargetModel):
     """Shared by the sequence heads: stacked training of the inner-CV candidates, batching over padded
     texts with masks, seeded and deterministic on the CPU (on CUDA as far as its kernels are)."""
 
-    takes_sequences: ClassVar[bool] = True
-    accepts_sparse: ClassVar[bool] = False
+    layouts: ClassVar[dict[str, str]] = {TOKEN_VECTORS: STORED}
 
     weight_decays: Sequence[float]
     steps: int

@@ -22,6 +22,7 @@ import numpy as np
 from enso_ng.encoders import DEFAULT_MODEL, quiet_transformers, verified_folder
 from enso_ng.errors import EnsoError
 from enso_ng.experiment.models.base import MODELS, EncoderModel
+from enso_ng.params import POSITIVE, Param
 
 MISSING = "model 'setfit' needs the setfit package, not installed by default: pip install 'enso_ng[setfit]'"
 
@@ -29,6 +30,12 @@ MISSING = "model 'setfit' needs the setfit package, not installed by default: pi
 @MODELS.register("setfit")
 class SetFit(EncoderModel):
     strategy = "few-shot (SetFit)"
+
+    param_spec = {
+        "num_iterations": Param(help="sentence pairs drawn per example", interval=POSITIVE),
+        "num_epochs": Param(help="contrastive epochs", interval=POSITIVE),
+        "max_steps": Param(help="contrastive steps at most", interval=POSITIVE),
+    }
 
     def __init__(
         self,
