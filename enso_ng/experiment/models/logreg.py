@@ -308,78 +308,25 @@ def _fit_group(models, cells, Cs, max_iter, rtol, cv_rtol, criterion) -> None:
     recorded (``cv_unmoved``). Each stage's validation logits are scored under ``criterion`` (and accuracy,
     always recorded) per fold.
     """
-    fold_score = CRITERIA.get(criterion).fold_score
-    bases, codes_list, K = [cell[0] for cell in cells], [cell[1] for cell in cells], len(models[0].classes_)
-    n = len(codes_list[0])
-    fold_masks, fold_cell = [], []
-    for c_index, (_, _, folds) in enumerate(cells):
-        for train, _ in folds:
-            mask = np.zeros(n)
-            mask[train] = 1
-            fold_masks.append(mask)
-            fold_cell.append(c_index)
+    bases, codes, K = [cell[0] for cell in cells], [cell[1] for cell in cells], len(models[0].classes_)
     fold_rtol = max(rtol, cv_rtol) if all(basis.loose_cv for basis in bases) else rtol
-    values, accuracies = np.zeros((len(Cs), len(fold_cell))), np.zeros((len(Cs), len(fold_cell)))
-    moved = np.ones((len(Cs), len(fold_cell)), dtype=bool)
-    stage_solutions = []
-    previous = None
-    if fold_masks:
-        masks, cell_of = torch.as_tensor(np.stack(fold_masks)), torch.as_tensor(fold_cell)
-        valid = (1 - masks).numpy()  # k-fold: a row a fold does not train on is one it validates on
-        problem = _Problem(bases, codes_list, K, masks, torch.full((len(fold_masks),), Cs[0]), cell_of)
-        everything = torch.arange(len(fold_masks))
-        gtol = fold_rtol * _null_gradient(problem)
-        for c, C in enumerate(Cs):
-            start = problem.start()
-            if previous is not None:  # the same problem at the next C, preconditioned at the last solution
-                problem.set_C(torch.full((len(fold_masks),), C))
-                problem.rescale(*previous)
-                start = problem.pack(*previous[:2])
-            solution = minimize(problem, start, max_iter=max_iter, gtol=gtol)
-            moved[c] = solution.n_iter.numpy() > 0
-            Z, b = problem.unpack(solution.theta)
-            scores = problem.logits(Z, b, everything)
-            logits = scores.numpy().transpose(0, 2, 1)  # (M, n, K)
-            codes = problem.codes[:, 0].numpy()
-            values[c] = fold_score(logits, codes, valid, "logits")
-            accuracies[c] = accuracy(logits, codes, valid, "logits")
-            stage_solutions.append((Z, b))
-            previous = (Z, b, scores)  # the next stage's preconditioner needs these scores too
-    best, init_Z, init_b, refit_C, records = [], [], [], [], []
-    m = 0
-    labels = [f"{C:g}" for C in Cs]
-    for _, _, folds in cells:
-        if folds:
-            part = slice(m, m + len(folds))
-            chosen = choose(criterion, values[:, part], accuracies[:, part], labels)
-            choice = chosen.index
-            unmoved = [label for label, stage in zip(labels, moved[:, part]) if not stage.any()]
-            records.append({**chosen.record, **({"cv_unmoved": unmoved} if unmoved else {})})
-            Z, b = stage_solutions[choice]
-            init_Z.append(Z[m : m + len(folds)].mean(0))
-            init_b.append(b[m : m + len(folds)].mean(0))
-        else:
-            choice = Cs.index(1.0) if 1.0 in Cs else 0
-            records.append({"cv_folds": 0})
-            init_Z.append(None)
-            init_b.append(None)
-        best.append(choice)
-        refit_C.append(Cs[choice])
-        m += len(folds)
+    path = _cv_path(bases, codes, K, [cell[2] for cell in cells], Cs, max_iter, fold_rtol, criterion)
+    best, starts, records = _choose_C(cells, Cs, criterion, *path)
     problem = _Problem(
-        bases, codes_list, K, torch.ones(len(cells), n), torch.as_tensor(refit_C), torch.arange(len(cells))
-    )
+        bases, codes, K, torch.ones(len(cells), len(codes[0])), torch.as_tensor([Cs[c] for c in best]),
+        torch.arange(len(cells)),
+    )  # fmt: skip
     start = problem.start()
     gtol = rtol * _null_gradient(problem)
-    if any(z is not None for z in init_Z):
+    if any(s is not None for s in starts):
         zeros_Z, zeros_b = problem.unpack(start)
-        Z0 = torch.stack([z if z is not None else zeros_Z[i] for i, z in enumerate(init_Z)])
-        b0 = torch.stack([v if v is not None else zeros_b[i] for i, v in enumerate(init_b)])
+        Z0 = torch.stack([s[0] if s is not None else zeros_Z[i] for i, s in enumerate(starts)])
+        b0 = torch.stack([s[1] if s is not None else zeros_b[i] for i, s in enumerate(starts)])
         problem.rescale(Z0, b0)
         start = problem.pack(Z0, b0)
     solution = minimize(problem, start, max_iter=max_iter, gtol=gtol)
     Z, b = problem.unpack(solution.theta)
-    for i, (model, (basis, _, _)) in enumerate(zip(models, cells)):
+    for i, (model, basis) in enumerate(zip(models, bases)):
         W = basis.weights(Z[i, :, : basis.r].numpy().astype(np.float64).T)
         model.coef_ = np.ascontiguousarray(W.T)  # (k, d): one row for two classes, as scikit-learn
         model.intercept_ = basis.intercept(b[i].numpy().astype(np.float64), W)
@@ -392,6 +339,71 @@ def _fit_group(models, cells, Cs, max_iter, rtol, cv_rtol, criterion) -> None:
             "stop": STOPS[int(solution.stop[i])],
             "n_iter": model.n_iter_,
         }
+
+
+def _cv_path(bases, codes_list, K, cell_folds, Cs, max_iter, fold_rtol, criterion) -> tuple:
+    """Every (cell, fold) problem along the C path: (values, accuracies, moved), each (C, fold problems),
+    and each stage's solutions (Z, b). ``moved`` is False where a fold fit returned its warm start."""
+    n = len(codes_list[0])
+    fold_masks, fold_cell = [], []
+    for c_index, folds in enumerate(cell_folds):
+        for train, _ in folds:
+            mask = np.zeros(n)
+            mask[train] = 1
+            fold_masks.append(mask)
+            fold_cell.append(c_index)
+    values, accuracies = np.zeros((len(Cs), len(fold_cell))), np.zeros((len(Cs), len(fold_cell)))
+    moved = np.ones((len(Cs), len(fold_cell)), dtype=bool)
+    stage_solutions: list[tuple[torch.Tensor, torch.Tensor]] = []
+    if not fold_masks:
+        return values, accuracies, moved, stage_solutions
+    fold_score = CRITERIA.get(criterion).fold_score
+    masks, cell_of = torch.as_tensor(np.stack(fold_masks)), torch.as_tensor(fold_cell)
+    valid = (1 - masks).numpy()  # k-fold: a row a fold does not train on is one it validates on
+    problem = _Problem(bases, codes_list, K, masks, torch.full((len(fold_masks),), Cs[0]), cell_of)
+    everything = torch.arange(len(fold_masks))
+    gtol = fold_rtol * _null_gradient(problem)
+    previous = None
+    for c, C in enumerate(Cs):
+        start = problem.start()
+        if previous is not None:  # the same problem at the next C, preconditioned at the last solution
+            problem.set_C(torch.full((len(fold_masks),), C))
+            problem.rescale(*previous)
+            start = problem.pack(*previous[:2])
+        solution = minimize(problem, start, max_iter=max_iter, gtol=gtol)
+        moved[c] = solution.n_iter.numpy() > 0
+        Z, b = problem.unpack(solution.theta)
+        scores = problem.logits(Z, b, everything)
+        logits = scores.numpy().transpose(0, 2, 1)  # (M, n, K)
+        codes = problem.codes[:, 0].numpy()
+        values[c] = fold_score(logits, codes, valid, "logits")
+        accuracies[c] = accuracy(logits, codes, valid, "logits")
+        stage_solutions.append((Z, b))
+        previous = (Z, b, scores)  # the next stage's preconditioner needs these scores too
+    return values, accuracies, moved, stage_solutions
+
+
+def _choose_C(cells, Cs, criterion, values, accuracies, moved, stage_solutions) -> tuple[list, list, list]:
+    """Per cell: the chosen C's index, the refit's warm start (the mean of that C's fold solutions, or None
+    without folds) and the CV record."""
+    best, starts, records = [], [], []
+    labels = [f"{C:g}" for C in Cs]
+    m = 0
+    for _, _, folds in cells:
+        if folds:
+            part = slice(m, m + len(folds))
+            chosen = choose(criterion, values[:, part], accuracies[:, part], labels)
+            unmoved = [label for label, stage in zip(labels, moved[:, part]) if not stage.any()]
+            records.append({**chosen.record, **({"cv_unmoved": unmoved} if unmoved else {})})
+            Z, b = stage_solutions[chosen.index]
+            starts.append((Z[part].mean(0), b[part].mean(0)))
+            best.append(chosen.index)
+        else:
+            records.append({"cv_folds": 0})
+            starts.append(None)
+            best.append(Cs.index(1.0) if 1.0 in Cs else 0)
+        m += len(folds)
+    return best, starts, records
 
 
 def _null_gradient(problem: _Problem) -> torch.Tensor:
