@@ -1,0 +1,151 @@
+"""``enso train``: model folders that reproduce experiment cells, read back in a fresh process.
+
+Every model kind is trained with ``--size/--split`` from a real run on the corpus, written to a folder,
+and scored by ``enso predict`` in a new Python process; the predictions must be the experiment's: the
+same test rows, labels and probabilities as the experiment's own code gives (fit as the runner fits, the
+run's seeds in one batch), and the accuracy and log-loss the run recorded for that cell.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from threadpoolctl import threadpool_limits
+
+from enso_ng.experiment.models import MODELS
+from enso_ng.experiment.splits import plan_split
+from enso_ng.formats import ModelManifest, RunRecord, read_features
+
+from conftest import CORPUS, invoke
+
+
+@pytest.fixture(scope="module")
+def kinds(_run, tmp_path_factory) -> Path:
+    """A workspace with the corpus run (logreg, mlp) and a second run of knn, svm and lightgbm on tf-idf."""
+    root = Path(shutil.copytree(_run, tmp_path_factory.mktemp("kinds") / "ws"))
+    result = invoke(
+        root,
+        "experiment",
+        "-f",
+        "tfidf",
+        "-m",
+        "knn,svm,lightgbm",
+        "--sizes",
+        "120",
+        "--splits",
+        "2",
+        "--name",
+        "kinds",
+    )
+    assert result.exit_code == 0, result.output
+    return root
+
+
+def enso(workspace: Path, *args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess:
+    """``enso`` in a fresh Python process: nothing of this test's process (imports, caches) helps it."""
+    env = {**os.environ, "ENSO_QUIET": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "enso_ng", "--workspace", str(workspace), *args],
+        input=stdin,
+        capture_output=True,
+        env=env,
+        timeout=600,
+    )
+
+
+def experiment_scores(root: Path, run: str, featurizer: str, model: str, size: int, split: int):
+    """The cell's test rows and scores, computed as the experiment's runner computes them."""
+    record = RunRecord.read(root / "results" / run)
+    feats = read_features(root / "features" / CORPUS / f"{featurizer}.parquet")
+    config = record.config
+    plans = {
+        s: plan_split(feats.labels, feats.splits, s, config["test_size"], config["official_test"], config["sampler"])
+        for s in record.split_seeds
+    }
+    cls = MODELS.get(model)
+    models = [cls(**config["model_params"].get(model, {}), random_state=s) for s in record.split_seeds]
+    X = feats.pooled()
+    with threadpool_limits(limits=1):
+        cls.fit_many(
+            models,
+            [X[plans[s].train(size)] for s in record.split_seeds],
+            [feats.labels[plans[s].train(size)] for s in record.split_seeds],
+        )
+    chosen = models[record.split_seeds.index(split)]
+    test = plans[split].test
+    return feats.rows[test], feats.labels[test], chosen.classes_, chosen.decision_scores(X[test]), chosen
+
+
+def recorded(root: Path, run: str, featurizer: str, model: str, size: int, split: int) -> dict[str, float]:
+    table = pq.read_table(root / "results" / run / "results.parquet").to_pylist()
+    return {
+        r["metric"]: r["value"]
+        for r in table
+        if (r["featurizer"], r["model"], r["train_size"], r["split"]) == (featurizer, model, size, split)
+    }
+
+
+CELLS = [
+    ("small", "tfidf", "logreg"),
+    ("small", "bert", "logreg"),
+    ("small", "tfidf", "mlp"),
+    ("small", "bert", "mlp"),
+    ("kinds", "tfidf", "knn"),
+    ("kinds", "tfidf", "svm"),
+    ("kinds", "tfidf", "lightgbm"),
+]
+
+
+@pytest.mark.parametrize("run,featurizer,model", CELLS, ids=[f"{f}-{m}" for _, f, m in CELLS])
+def test_a_cell_reproduced_predicts_as_the_experiment_did_in_a_fresh_process(kinds, tmp_path, run, featurizer, model):
+    size, split = 120, 1
+    name = f"{featurizer}-{model}"
+    result = invoke(
+        kinds,
+        "train",
+        "--from-run",
+        run,
+        "-f",
+        featurizer,
+        "-m",
+        model,
+        "--size",
+        str(size),
+        "--split",
+        str(split),
+        "--name",
+        name,
+    )
+    assert result.exit_code == 0, result.output
+    manifest = ModelManifest.read(kinds / "models" / name)
+    rows, truth, classes, expected, fitted = experiment_scores(kinds, run, featurizer, model, size, split)
+    cell = recorded(kinds, run, featurizer, model, size, split)
+    assert manifest.expected["value"] == cell["accuracy"] and manifest.expected["split"] == split
+    assert manifest.training["rows"] == size and manifest.labels == [str(c) for c in classes]
+    assert manifest.model["chosen"] == json.loads(json.dumps(fitted.best_params_, default=float))
+
+    texts = pq.read_table(kinds / "datasets" / f"{CORPUS}.parquet").column("text").to_pylist()
+    source = tmp_path / "test.jsonl"
+    source.write_text("".join(json.dumps({"id": int(r), "text": texts[r]}) + "\n" for r in rows))
+    out = tmp_path / "scored.parquet"
+    done = enso(kinds, "predict", name, str(source), "--id-column", "id", "-o", str(out))
+    assert done.returncode == 0, done.stderr.decode()
+    scored = pq.read_table(out).to_pylist()
+    assert [int(r["id"]) for r in scored] == [int(r) for r in rows] and {r["status"] for r in scored} == {"ok"}
+    prefix = "proba" if manifest.model["scores"] == "proba" else "score"
+    got = np.array([[r[f"{prefix}_{c}"] for c in classes] for r in scored])
+    np.testing.assert_allclose(got, expected, atol=2e-5, rtol=0)
+    labels = np.array([r["label"] for r in scored], dtype=object)
+    assert (labels == classes[expected.argmax(1)]).all(), "the same label for every test row"
+    assert np.mean(labels == truth) == pytest.approx(cell["accuracy"], abs=1e-12), "the run's recorded accuracy"
+    if "log_loss" in cell:
+        p = np.clip(got[np.arange(len(truth)), np.searchsorted(classes, truth)], 1e-15, 1)
+        assert -np.mean(np.log(p)) == pytest.approx(cell["log_loss"], abs=1e-4)
