@@ -207,7 +207,8 @@ def test_a_missing_encoder_is_refused_with_what_to_do(workspace, tmp_path):
     from enso_ng.encoders import DEFAULT_MODEL, resolve_model_folder
 
     encoder = Path(shutil.copytree(resolve_model_folder(DEFAULT_MODEL), tmp_path / "minilm"))
-    rows = pq.read_table(workspace / "datasets" / f"{CORPUS}.parquet").slice(0, 60).to_pylist()
+    every = pq.read_table(workspace / "datasets" / f"{CORPUS}.parquet").to_pylist()
+    rows = [r for label in ("negative", "neutral", "positive") for r in [x for x in every if x["label"] == label][:20]]
     small = tmp_path / "small.csv"
     with open(small, "w", newline="") as fh:
         writer = csv.DictWriter(fh, ["text", "label"])
