@@ -745,6 +745,7 @@ def visualize(
 @click.option("--size", type=int, help="With --split: reproduce one experiment cell (its rows and choices) exactly.")
 @click.option("--split", type=int, help="The split seed of the cell --size names.")
 @click.option("--force", is_flag=True, help="Replace an existing models/<name>/.")
+@click.option("--onnx", is_flag=True, help="Also write encoder + pooling + head as one ONNX graph (bert with logreg, mlp, svm).")
 @click.pass_context
 @_fail_cleanly
 def train(
@@ -758,6 +759,7 @@ def train(
     size: int | None,
     split: int | None,
     force: bool,
+    onnx: bool,
 ) -> None:
     """Fit one featurizer + model pair and write it as a model folder, models/<name>/.
 
@@ -770,12 +772,13 @@ def train(
       enso train -d sst2 -f tfidf -m logreg --name sst2-tfidf
       enso train --from-run first --name sst2-best
       enso train --from-run first --size 500 --split 0 --name sst2-cell
+      enso train -d sst2 -f bert -m logreg --name sst2-minilm --onnx
     """
     from enso_ng.serve import train as fit_pair
 
     featurizer_options = dict(_key_value(item) for item in options)
     done = fit_pair(
-        _workspace(ctx), name, dataset, featurizer, model, featurizer_options, from_run, size, split, force
+        _workspace(ctx), name, dataset, featurizer, model, featurizer_options, from_run, size, split, force, onnx
     )
     m = done.manifest
     click.echo(
@@ -815,6 +818,13 @@ def _key_value(item: str) -> tuple[str, str]:
     type=click.Choice(["auto", "fp32", "fp32-onnx", "bf16", "fp16"]),
     help="An encoder's precision as in enso featurize (default: the one it was trained with).",
 )
+@click.option(
+    "--runtime",
+    type=click.Choice(["torch", "onnx"]),
+    default="torch",
+    show_default=True,
+    help="onnx: score with the folder's ONNX graph (enso train --onnx) through ONNX Runtime.",
+)
 @click.pass_context
 @_fail_cleanly
 def predict(
@@ -829,6 +839,7 @@ def predict(
     input_format: str | None,
     output_format: str | None,
     precision: str | None,
+    runtime: str,
 ) -> None:
     """Score INPUT's texts with MODEL (a name under models/ or a folder); INPUT - reads standard input.
 
@@ -840,13 +851,14 @@ def predict(
       enso predict sst2-best new.csv -o scored.parquet
       enso predict sst2-best tickets.jsonl --id-column ticket_id --top-k 2 -o top2.jsonl
       cat texts.txt | enso predict sst2-best - > scored.csv
+      enso predict sst2-minilm new.csv --runtime onnx -o scored.csv
     """
     from enso_ng.serve import predict as score
     from enso_ng.serve.predict import model_folder
 
     folder = model_folder(_workspace(ctx).root, model)
     done = score(
-        folder, source, output, text_column, id_column, top_k, batch_size, input_format, output_format, precision
+        folder, source, output, text_column, id_column, top_k, batch_size, input_format, output_format, precision, runtime
     )
     skipped = ", ".join(f"{n} {status}" for status, n in sorted(done.not_scored.items()))
     click.echo(

@@ -500,7 +500,7 @@ class RunRecord:
 MODEL_FORMAT_VERSION = 1
 MANIFEST_FILE = "manifest.json"
 #: the only kinds of file a model folder may hold: none of them can run code when loaded (no pickle, joblib)
-MODEL_FILE_SUFFIXES = (".json", ".safetensors", ".txt")
+MODEL_FILE_SUFFIXES = (".json", ".safetensors", ".txt", ".onnx")
 
 
 @dataclass
@@ -527,6 +527,8 @@ class ModelManifest:
     #: "value", "mean", "ci_low", "ci_high", "splits"}), or {} for a model trained on every training row
     #: without a run; the accuracy a user should expect
     expected: dict[str, Any] = field(default_factory=dict)
+    #: other forms of the same scorer in the folder: {"onnx": {"graph", "inputs", "output", "tokenizer"}}
+    exports: dict[str, Any] = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
     created: str = ""

@@ -149,3 +149,33 @@ def test_a_cell_reproduced_predicts_as_the_experiment_did_in_a_fresh_process(kin
     if "log_loss" in cell:
         p = np.clip(got[np.arange(len(truth)), np.searchsorted(classes, truth)], 1e-15, 1)
         assert -np.mean(np.log(p)) == pytest.approx(cell["log_loss"], abs=1e-4)
+
+
+@pytest.mark.parametrize("model", ["logreg", "mlp"])
+def test_onnx_graph_scores_as_the_torch_path(kinds, tmp_path, model):
+    name = f"onnx-{model}"
+    args = ["--from-run", "small", "-f", "bert", "-m", model, "--size", "120", "--split", "1", "--name", name, "--onnx"]
+    result = invoke(kinds, "train", *args)
+    assert result.exit_code == 0, result.output
+    manifest = ModelManifest.read(kinds / "models" / name)
+    assert manifest.exports["onnx"]["graph"] == "onnx/scorer.onnx" and "onnx/scorer.onnx" in manifest.files
+    texts = pq.read_table(kinds / "datasets" / f"{CORPUS}.parquet").column("text").to_pylist()[:300]
+    source = tmp_path / "texts.parquet"
+    pq.write_table(pq.read_table(kinds / "datasets" / f"{CORPUS}.parquet").slice(0, 300).select(["text"]), source)
+    outputs = {}
+    for runtime in ("torch", "onnx"):
+        out = tmp_path / f"{runtime}.parquet"
+        done = enso(kinds, "predict", name, str(source), "--runtime", runtime, "-o", str(out))
+        assert done.returncode == 0, done.stderr.decode()
+        outputs[runtime] = pq.read_table(out).to_pylist()
+    classes = manifest.labels
+    torch_p, onnx_p = (np.array([[r[f"proba_{c}"] for c in classes] for r in outputs[k]]) for k in ("torch", "onnx"))
+    assert len(torch_p) == len(texts)
+    np.testing.assert_allclose(onnx_p, torch_p, atol=1e-5, rtol=0)
+    assert [r["label"] for r in outputs["onnx"]] == [r["label"] for r in outputs["torch"]]
+
+
+def test_onnx_says_which_pairs_it_cannot_express(kinds):
+    result = invoke(kinds, "train", "-d", CORPUS, "-f", "tfidf", "-m", "logreg", "--name", "never", "--onnx")
+    assert result.exit_code == 1 and "--onnx cannot express tfidf: its tokenizer and n-gram vocabulary" in result.output
+    assert not (kinds / "models" / "never").exists()

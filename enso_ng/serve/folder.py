@@ -150,8 +150,8 @@ def open_folder(folder: Path) -> ModelManifest:
     return manifest
 
 
-def load_model(folder: Path, precision: str | None = None) -> Any:
+def load_model(folder: Path, precision: str | None = None, runtime: str = "torch") -> Any:
     """A verified folder, loaded: see :class:`enso_ng.serve.pipeline.Pipeline`."""
     from enso_ng.serve.pipeline import Pipeline
 
-    return Pipeline.load(folder, precision=precision)
+    return Pipeline.load(folder, precision=precision, runtime=runtime)

@@ -22,8 +22,10 @@ FEATURIZER_PREFIX, MODEL_PREFIX = "featurizer", "model"
 @dataclass
 class Pipeline:
     manifest: ModelManifest
-    featurizer: Featurizer
-    model: TargetModel
+    featurizer: Featurizer | None
+    model: TargetModel | None
+    #: the exported ONNX graph, when predicting through ONNX Runtime instead
+    onnx: Any = None
 
     @property
     def labels(self) -> list[str]:
@@ -37,14 +39,23 @@ class Pipeline:
     def scores(self, texts: Sequence[str]) -> np.ndarray:
         """(texts, classes) scores in :attr:`labels` order."""
         texts = list(texts)
+        if self.onnx is not None:
+            return self.onnx.scores(texts)
         self.featurizer.prepare(texts)  # precision=auto: measured once, on the first texts scored
         X = self.featurizer.transform(texts)
         return np.asarray(self.model.decision_scores(X), dtype=np.float64)
 
     @classmethod
-    def load(cls, folder: Path, precision: str | None = None) -> Pipeline:
-        """Verify every file of ``folder``, check the encoder it references, and rebuild both parts."""
+    def load(cls, folder: Path, precision: str | None = None, runtime: str = "torch") -> Pipeline:
+        """Verify every file of ``folder``, check the encoder it references, and rebuild both parts (or,
+        with ``runtime="onnx"``, open its exported graph: no encoder or training stack needed)."""
         manifest = open_folder(Path(folder))
+        if runtime == "onnx":
+            from enso_ng.serve.export import OnnxScorer
+
+            if "onnx" not in manifest.exports:
+                raise EnsoError(f"{folder}: no ONNX graph in this folder; train it again with enso train ... --onnx")
+            return cls(manifest, None, None, OnnxScorer(folder, int(manifest.featurizer["params"]["max_length"])))
         spec, model_spec = manifest.featurizer, manifest.model
         featurizer = featurizers.rebuild(
             spec["name"], spec["params"], read_parts(folder, FEATURIZER_PREFIX), precision=precision

@@ -61,12 +61,13 @@ def predict(
     input_fmt: str | None = None,
     output_fmt: str | None = None,
     precision: str | None = None,
+    runtime: str = "torch",
 ) -> Predicted:
     started = time.perf_counter()
     if batch_rows < 1:
         raise EnsoError(f"--batch-size must be positive, not {batch_rows}")
     fmt_out = _output_format(output, output_fmt)
-    pipeline = load_model(folder, precision=precision)
+    pipeline = load_model(folder, precision=precision, runtime=runtime)
     if top_k is not None and not 1 <= top_k <= len(pipeline.labels):
         raise EnsoError(f"--top-k must be between 1 and {len(pipeline.labels)} (the model's classes), not {top_k}")
     total, stream = batches(source, input_format(source, input_fmt), text_column, id_column, batch_rows)

@@ -27,7 +27,7 @@ from enso_ng.experiment.splits import plan_split
 from enso_ng.formats import MODEL_FORMAT_VERSION, ModelManifest, read_dataset, read_features
 from enso_ng.progress import bar
 from enso_ng.provenance import library_versions
-from enso_ng.serve import featurizers, weights
+from enso_ng.serve import export, featurizers, weights
 from enso_ng.serve.choice import Choice, choose
 from enso_ng.serve.folder import new_folder, plain, seal, write_parts
 from enso_ng.serve.pipeline import FEATURIZER_PREFIX, MODEL_PREFIX
@@ -54,12 +54,15 @@ def train(
     size: int | None = None,
     split: int | None = None,
     force: bool = False,
+    onnx: bool = False,
 ) -> Trained:
     """Fit the pair (named, or the run's winner at its largest size) and write ``models/<name>/``."""
     started = time.perf_counter()
     choice = choose(workspace, dataset, featurizer, model, from_run, size, split)
     weights.codec_of(choice.model)  # a kind without a codec fails before any fitting
     featurizers.state_of(choice.featurizer)
+    if onnx:
+        export.check_exportable(choice.featurizer, choice.model, options or {})
     table, data_meta = read_dataset(_dataset_path(workspace, choice.dataset))
     texts = np.asarray(table.column("text").to_pylist(), dtype=object)
     labels = np.asarray(table.column("label").to_pylist(), dtype=object)
@@ -101,6 +104,15 @@ def train(
     with new_folder(path, force) as tmp:
         write_parts(tmp, FEATURIZER_PREFIX, featurizers.state_of(choice.featurizer).save(fitted_featurizer))
         write_parts(tmp, MODEL_PREFIX, weights.codec_of(choice.model).save(fitted_model))
+        if onnx:
+            export.check_exportable(choice.featurizer, choice.model, spec["params"])
+            files = export.export(tmp, fitted_featurizer, fitted_model)
+            manifest.exports["onnx"] = {
+                "graph": files[0],
+                "tokenizer": files[1:],
+                "inputs": list(fitted_featurizer._tokenizer.model_input_names),
+                "output": "scores (texts x labels): " + ("probabilities" if fitted_model.has_proba else "margins"),
+            }
         seal(tmp, manifest)
     return Trained(path, manifest, time.perf_counter() - started)
 
