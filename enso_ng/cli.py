@@ -746,6 +746,7 @@ def visualize(
 @click.option("--split", type=int, help="The split seed of the cell --size names.")
 @click.option("--force", is_flag=True, help="Replace an existing models/<name>/.")
 @click.option("--onnx", is_flag=True, help="Also write encoder + pooling + head as one ONNX graph (bert with logreg, mlp, svm).")
+@service_option("--mlflow", "The folder is logged as an MLflow pyfunc model (serve it with mlflow models serve).")
 @click.pass_context
 @_fail_cleanly
 def train(
@@ -760,6 +761,7 @@ def train(
     split: int | None,
     force: bool,
     onnx: bool,
+    mlflow: str | None,
 ) -> None:
     """Fit one featurizer + model pair and write it as a model folder, models/<name>/.
 
@@ -773,12 +775,13 @@ def train(
       enso train --from-run first --name sst2-best
       enso train --from-run first --size 500 --split 0 --name sst2-cell
       enso train -d sst2 -f bert -m logreg --name sst2-minilm --onnx
+      enso train --from-run first --name sst2-best --mlflow sqlite:///mlflow.db
     """
     from enso_ng.serve import train as fit_pair
 
     featurizer_options = dict(_key_value(item) for item in options)
     done = fit_pair(
-        _workspace(ctx), name, dataset, featurizer, model, featurizer_options, from_run, size, split, force, onnx
+        _workspace(ctx), name, dataset, featurizer, model, featurizer_options, from_run, size, split, force, onnx, mlflow or None
     )
     m = done.manifest
     click.echo(
@@ -792,6 +795,8 @@ def train(
             f"expected {e['metric']}: {e['mean']:.3f}{interval} over {e['splits']} splits at {e['size']} "
             f"{e['size_unit']} (run {e['run']})" + (f"; split {e['split']}: {e['value']:.3f}" if "split" in e else "")
         )
+    if done.mlflow_uri:
+        click.echo(f"logged to MLflow {mlflow} as {done.mlflow_uri} (serve: mlflow models serve -m {done.mlflow_uri} --env-manager local)")
 
 
 def _key_value(item: str) -> tuple[str, str]:

@@ -179,3 +179,72 @@ def test_onnx_says_which_pairs_it_cannot_express(kinds):
     result = invoke(kinds, "train", "-d", CORPUS, "-f", "tfidf", "-m", "logreg", "--name", "never", "--onnx")
     assert result.exit_code == 1 and "--onnx cannot express tfidf: its tokenizer and n-gram vocabulary" in result.output
     assert not (kinds / "models" / "never").exists()
+
+
+def test_mlflow_models_serve_answers_http_with_the_folders_predictions(kinds, tmp_path, monkeypatch):
+    """``enso train --mlflow``, then a real ``mlflow models serve`` process and a real HTTP request."""
+    import time
+    import urllib.request
+
+    pytest.importorskip("mlflow", reason="needs the enso_ng[mlflow] extra")
+    from services import _command, _env, free_port
+
+    monkeypatch.chdir(tmp_path)  # MLflow's artifacts of a SQLite store go beside it
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    result = invoke(kinds, "train", "-d", CORPUS, "-f", "tfidf", "-m", "logreg", "--name", "served", "--mlflow", uri)
+    assert result.exit_code == 0, result.output
+    model_uri = result.output.split(" as ", 1)[1].split(" ", 1)[0]
+    port = free_port()
+    log = open(tmp_path / "serve.log", "w")
+    server = subprocess.Popen(
+        [
+            _command("mlflow"),
+            "models",
+            "serve",
+            "-m",
+            model_uri,
+            "--env-manager",
+            "local",
+            "--host",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ],
+        env={**_env(), "MLFLOW_TRACKING_URI": uri},
+        cwd=tmp_path,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    texts = ["what a lovely morning", "", "this is the worst service ever"]
+    try:
+        deadline = time.monotonic() + 240
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            assert server.poll() is None and time.monotonic() < deadline, (tmp_path / "serve.log").read_text()[-3000:]
+            time.sleep(0.5)
+        body = json.dumps({"dataframe_split": {"columns": ["text"], "data": [[t] for t in texts]}}).encode()
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/invocations", data=body, headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:
+            served = json.loads(response.read())["predictions"]
+    finally:
+        os.killpg(server.pid, 15)
+        server.wait(timeout=30)
+    source = tmp_path / "texts.jsonl"
+    source.write_text("".join(json.dumps({"text": t}) + "\n" for t in texts))
+    out = tmp_path / "local.jsonl"
+    assert invoke(kinds, "predict", "served", str(source), "-o", str(out)).exit_code == 0
+    local = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["status"] for r in served] == ["ok", "empty", "ok"]
+    assert [r["label"] for r in served] == [r["label"] for r in local]
+    for mine, theirs in zip(local, served):
+        for key, value in mine.items():
+            if key.startswith("proba_") and value is not None:
+                assert theirs[key] == pytest.approx(value, abs=1e-12)

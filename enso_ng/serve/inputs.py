@@ -76,7 +76,7 @@ def status_of(value: Any) -> str:
     return OK if value.strip() else EMPTY
 
 
-def _batch(start: int, values: list[Any], ids: list[Any] | None) -> Batch:
+def to_batch(start: int, values: list[Any], ids: list[Any] | None) -> Batch:
     statuses = [status_of(v) for v in values]
     texts = [v if s == OK else None for v, s in zip(values, statuses)]
     return Batch(start, texts, statuses, None if ids is None else [None if i is None else str(i) for i in ids])
@@ -106,7 +106,7 @@ def _parquet(source: Path, text_column: str, id_column: str | None, rows: int) -
         for record in file.iter_batches(batch_size=rows, columns=columns):
             values = record.column(text_column).to_pylist()
             ids = record.column(id_column).to_pylist() if id_column else None
-            yield _batch(start, values, ids)
+            yield to_batch(start, values, ids)
             start += len(values)
 
     return file.metadata.num_rows, read()
@@ -137,12 +137,12 @@ def _csv(source: Path, delimiter: str, text_column: str, id_column: str | None, 
             if id_column:
                 pending_ids.extend(record.column(id_column).to_pylist())
             while len(pending) >= rows:
-                yield _batch(start, pending[:rows], pending_ids[:rows] if id_column else None)
+                yield to_batch(start, pending[:rows], pending_ids[:rows] if id_column else None)
                 pending, pending_ids, start = pending[rows:], pending_ids[rows:], start + rows
     except pa.ArrowInvalid as exc:
         raise EnsoError(f"{source}: after row {start + len(pending)}: {str(exc).splitlines()[0]}") from None
     if pending:
-        yield _batch(start, pending, pending_ids if id_column else None)
+        yield to_batch(start, pending, pending_ids if id_column else None)
 
 
 def _jsonl(fh: IO[str], source: str, text_column: str, id_column: str | None, rows: int) -> Iterator[Batch]:
@@ -163,10 +163,10 @@ def _jsonl(fh: IO[str], source: str, text_column: str, id_column: str | None, ro
                 values.append(obj.get(text_column))
                 ids.append(obj.get(id_column) if id_column else None)
             if len(values) == rows:
-                yield _marked(_batch(start, values, ids if id_column else None), unreadable)
+                yield _marked(to_batch(start, values, ids if id_column else None), unreadable)
                 start, values, ids, unreadable = start + rows, [], [], []
     if values:
-        yield _marked(_batch(start, values, ids if id_column else None), unreadable)
+        yield _marked(to_batch(start, values, ids if id_column else None), unreadable)
 
 
 def _marked(batch: Batch, unreadable: list[int]) -> Batch:
@@ -181,7 +181,7 @@ def _lines(fh: IO[str], rows: int) -> Iterator[Batch]:
         for line in fh:
             values.append(line.rstrip("\r\n"))
             if len(values) == rows:
-                yield _batch(start, values, None)
+                yield to_batch(start, values, None)
                 start, values = start + rows, []
     if values:
-        yield _batch(start, values, None)
+        yield to_batch(start, values, None)

@@ -71,13 +71,13 @@ def predict(
     if top_k is not None and not 1 <= top_k <= len(pipeline.labels):
         raise EnsoError(f"--top-k must be between 1 and {len(pipeline.labels)} (the model's classes), not {top_k}")
     total, stream = batches(source, input_format(source, input_fmt), text_column, id_column, batch_rows)
-    schema = _schema(pipeline, id_column is not None, top_k)
+    schema = output_schema(pipeline, id_column is not None, top_k)
     done = Predicted(output or "-")
     statuses: collections.Counter = collections.Counter()
     labels: collections.Counter = collections.Counter()
     with _writer(output, fmt_out, schema) as write, bar(total, "predict", "rows") as progress:
         for batch in stream:
-            table = _score(pipeline, batch, schema, top_k)
+            table = score_batch(pipeline, batch, schema, top_k)
             write(table)
             statuses.update(batch.statuses)
             labels.update(label for label in table.column("label").to_pylist() if label is not None)
@@ -103,7 +103,7 @@ def _output_format(output: str | None, given: str | None) -> str:
     return OUTPUT_FORMATS[suffix]
 
 
-def _schema(pipeline: Pipeline, with_id: bool, top_k: int | None) -> pa.Schema:
+def output_schema(pipeline: Pipeline, with_id: bool, top_k: int | None) -> pa.Schema:
     prefix = "proba" if pipeline.score_kind == "proba" else "score"
     fields = [pa.field("row", pa.int64())]
     if with_id:
@@ -117,7 +117,7 @@ def _schema(pipeline: Pipeline, with_id: bool, top_k: int | None) -> pa.Schema:
     return pa.schema(fields)
 
 
-def _score(pipeline: Pipeline, batch: Batch, schema: pa.Schema, top_k: int | None) -> pa.Table:
+def score_batch(pipeline: Pipeline, batch: Batch, schema: pa.Schema, top_k: int | None) -> pa.Table:
     ok = np.flatnonzero(np.asarray(batch.statuses) == OK)
     n, labels = len(batch), np.asarray(pipeline.labels, dtype=object)
     scores = np.full((n, len(labels)), np.nan)

@@ -41,6 +41,8 @@ class Trained:
     path: Path
     manifest: ModelManifest
     seconds: float
+    #: the MLflow model URI (``--mlflow``), for ``mlflow models serve -m``
+    mlflow_uri: str | None = None
 
 
 def train(
@@ -55,6 +57,7 @@ def train(
     split: int | None = None,
     force: bool = False,
     onnx: bool = False,
+    mlflow: str | None = None,
 ) -> Trained:
     """Fit the pair (named, or the run's winner at its largest size) and write ``models/<name>/``."""
     started = time.perf_counter()
@@ -114,7 +117,12 @@ def train(
                 "output": "scores (texts x labels): " + ("probabilities" if fitted_model.has_proba else "margins"),
             }
         seal(tmp, manifest)
-    return Trained(path, manifest, time.perf_counter() - started)
+    logged = None
+    if mlflow:
+        from enso_ng.serve.mlflow_log import log_folder
+
+        logged = log_folder(mlflow, path, manifest)
+    return Trained(path, manifest, time.perf_counter() - started, logged)
 
 
 def _dataset_path(workspace: Workspace, dataset: str) -> Path:
