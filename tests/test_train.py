@@ -248,3 +248,34 @@ def test_mlflow_models_serve_answers_http_with_the_folders_predictions(kinds, tm
         for key, value in mine.items():
             if key.startswith("proba_") and value is not None:
                 assert theirs[key] == pytest.approx(value, abs=1e-12)
+
+
+def test_from_run_trains_the_winner_at_the_largest_size_on_every_training_row(kinds):
+    from enso_ng.visualize.summary import load_results, summarize
+
+    cells = [
+        c
+        for c in summarize(load_results(kinds / "results" / "small" / "results.parquet"), "accuracy")
+        if c.train_size == 120
+    ]
+    best = max(cells, key=lambda c: c.mean)
+    result = invoke(kinds, "train", "--from-run", "small", "--name", "winner")
+    assert result.exit_code == 0, result.output
+    manifest = ModelManifest.read(kinds / "models" / "winner")
+    assert (manifest.featurizer["name"], manifest.model["name"]) == (best.featurizer, best.model)
+    assert manifest.expected["mean"] == pytest.approx(best.mean) and manifest.expected["size"] == 120
+    assert manifest.expected["ci_low"] == pytest.approx(best.ci_low) and manifest.expected["splits"] == 2
+    assert manifest.training["rows"] == 1500 and sum(manifest.training["labels"].values()) == 1500
+    assert f"expected accuracy: {best.mean:.3f}" in result.output
+    for args, says in (
+        (["--from-run", "nope", "--name", "x"], "no finished run 'nope'"),
+        (["-d", CORPUS, "-f", "tfidf", "--name", "x"], "name the pair with -m"),
+        (["-d", CORPUS, "-f", "tfidf", "-m", "attention", "--name", "x"], "cannot yet write model 'attention'"),
+        (
+            ["-d", CORPUS, "-f", "tfidf", "-m", "logreg", "--size", "120", "--name", "x"],
+            "--size and --split go together",
+        ),
+        (["--from-run", "small", "--name", "winner"], "exists; choose another --name or give --force"),
+    ):
+        result = invoke(kinds, "train", *args)
+        assert result.exit_code == 1 and says in result.output and result.output.count("\n") == 1, result.output
