@@ -747,6 +747,7 @@ def visualize(
 @click.option("--force", is_flag=True, help="Replace an existing models/<name>/.")
 @click.option("--onnx", is_flag=True, help="Also write encoder + pooling + head as one ONNX graph (bert with logreg, mlp, svm).")
 @service_option("--mlflow", "The folder is logged as an MLflow pyfunc model (serve it with mlflow models serve).")
+@click.option("--bundle", is_flag=True, help="Copy the encoder's weights into the folder (it then runs without them installed).")
 @click.pass_context
 @_fail_cleanly
 def train(
@@ -762,6 +763,7 @@ def train(
     force: bool,
     onnx: bool,
     mlflow: str | None,
+    bundle: bool,
 ) -> None:
     """Fit one featurizer + model pair and write it as a model folder, models/<name>/.
 
@@ -781,7 +783,7 @@ def train(
 
     featurizer_options = dict(_key_value(item) for item in options)
     done = fit_pair(
-        _workspace(ctx), name, dataset, featurizer, model, featurizer_options, from_run, size, split, force, onnx, mlflow or None
+        _workspace(ctx), name, dataset, featurizer, model, featurizer_options, from_run, size, split, force, onnx, mlflow or None, bundle
     )
     m = done.manifest
     click.echo(

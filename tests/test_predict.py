@@ -219,13 +219,18 @@ def test_a_missing_encoder_is_refused_with_what_to_do(workspace, tmp_path):
         workspace, "train", "-d", "small", "-f", "bert", "-m", "logreg", "-o", f"model={encoder}", "--name", "mini"
     )
     assert result.exit_code == 0, result.output
+    bundled = ["-d", "small", "-f", "bert", "-m", "logreg", "-o", f"model={encoder}", "--bundle", "--name", "bundled"]
+    assert invoke(workspace, "train", *bundled).exit_code == 0
     source = tmp_path / "in.txt"
     source.write_text("a fine day\n")
-    assert invoke(workspace, "predict", "mini", str(source)).exit_code == 0
+    assert invoke(workspace, "predict", "mini", str(source), "-o", str(tmp_path / "before.csv")).exit_code == 0
     shutil.rmtree(encoder)
     result = invoke(workspace, "predict", "mini", str(source))
     assert result.exit_code == 1, result.output
     assert f"the model's encoder {encoder} is missing; install the encoder" in result.output
+    result = invoke(workspace, "predict", "bundled", str(source), "-o", str(tmp_path / "after.csv"))
+    assert result.exit_code == 0, "a bundled encoder travels with the folder"
+    assert (tmp_path / "after.csv").read_text() == (tmp_path / "before.csv").read_text()
 
 
 def _peak_rss_mb(workspace: Path, source: Path, out: Path, batch: int) -> float:

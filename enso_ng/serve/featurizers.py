@@ -76,6 +76,40 @@ STATES.register("tfidf")(StateCodec(_save_tfidf, _load_tfidf))
 # ------------------------------------------------------------------ bert: an encoder referenced by sha256
 
 
+#: what a bundled encoder copies (``enso train --bundle``): weights as safetensors, the rest JSON and text
+BUNDLE_DIR = "encoder"
+BUNDLE_FILES = (
+    "config.json",
+    "model.safetensors",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "vocab.txt",
+)
+
+
+def bundle(folder: Path, featurizer: Any) -> dict[str, Any]:
+    """Copy the featurizer's encoder into ``folder/encoder`` (bert only); the manifest's encoder record."""
+    import shutil
+
+    if featurizer.name != "bert":
+        raise EnsoError(f"--bundle copies a bert encoder; featurizer {featurizer.name!r} has none to copy")
+    if not (featurizer.folder / "model.safetensors").exists():
+        raise EnsoError(f"--bundle: {featurizer.folder} has no model.safetensors (a pickled .bin is never bundled)")
+    (folder / BUNDLE_DIR).mkdir()
+    for name in BUNDLE_FILES:
+        if (featurizer.folder / name).exists():
+            shutil.copy(featurizer.folder / name, folder / BUNDLE_DIR / name)
+    return {**_bert_encoder(featurizer.params()), "bundled": BUNDLE_DIR}
+
+
+def bundled_params(folder: Path, encoder: dict[str, Any] | None, params: dict[str, Any]) -> dict[str, Any]:
+    """The featurizer's parameters with a bundled encoder's model pointing into the folder."""
+    if encoder and encoder.get("bundled"):
+        return {**params, "model": str(folder / encoder["bundled"])}
+    return params
+
+
 def _bert_encoder(params: dict[str, Any]) -> dict[str, Any]:
     return {"model": params["model"], "weights_sha256": params["weights_sha256"]}
 

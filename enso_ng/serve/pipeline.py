@@ -57,8 +57,9 @@ class Pipeline:
                 raise EnsoError(f"{folder}: no ONNX graph in this folder; train it again with enso train ... --onnx")
             return cls(manifest, None, None, OnnxScorer(folder, int(manifest.featurizer["params"]["max_length"])))
         spec, model_spec = manifest.featurizer, manifest.model
+        params = featurizers.bundled_params(Path(folder), spec.get("encoder"), spec["params"])
         featurizer = featurizers.rebuild(
-            spec["name"], spec["params"], read_parts(folder, FEATURIZER_PREFIX), precision=precision
+            spec["name"], params, read_parts(folder, FEATURIZER_PREFIX), precision=precision
         )
         _same_weights(folder, spec["params"], featurizer.params())
         model = weights.rebuild(model_spec["name"], model_spec["params"], read_parts(folder, MODEL_PREFIX))

@@ -58,6 +58,7 @@ def train(
     force: bool = False,
     onnx: bool = False,
     mlflow: str | None = None,
+    bundle: bool = False,
 ) -> Trained:
     """Fit the pair (named, or the run's winner at its largest size) and write ``models/<name>/``."""
     started = time.perf_counter()
@@ -107,6 +108,8 @@ def train(
     with new_folder(path, force) as tmp:
         write_parts(tmp, FEATURIZER_PREFIX, featurizers.state_of(choice.featurizer).save(fitted_featurizer))
         write_parts(tmp, MODEL_PREFIX, weights.codec_of(choice.model).save(fitted_model))
+        if bundle:
+            manifest.featurizer["encoder"] = featurizers.bundle(tmp, fitted_featurizer)
         if onnx:
             export.check_exportable(choice.featurizer, choice.model, spec["params"])
             files = export.export(tmp, fitted_featurizer, fitted_model)
