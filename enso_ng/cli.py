@@ -732,7 +732,9 @@ def visualize(
 @click.option("--name", required=True, help="The model folder's name: models/<name>/ in the workspace.")
 @click.option("--dataset", "-d", help="Dataset to train on (default with --from-run: the run's).")
 @click.option("--featurizer", "-f", help="Featurizer (default with --from-run: the winner's).")
-@click.option("--model", "-m", help="Target model: logreg, mlp, knn, svm, lightgbm (default with --from-run: the winner's).")
+@click.option(
+    "--model", "-m", help="Target model: logreg, mlp, knn, svm, lightgbm (default with --from-run: the winner's)."
+)
 @click.option(
     "--option",
     "-o",
@@ -742,12 +744,22 @@ def visualize(
     help="A featurizer option (see enso featurize --list) [default: those of its features file, if any].",
 )
 @click.option("--from-run", metavar="RUN", help="Train the run's winner at its largest size, with its settings.")
+@click.option(
+    "--max-ms-per-doc",
+    type=float,
+    metavar="MS",
+    help="With --from-run: the most accurate pair whose measured inference (featurizing included) fits MS per document.",
+)
 @click.option("--size", type=int, help="With --split: reproduce one experiment cell (its rows and choices) exactly.")
 @click.option("--split", type=int, help="The split seed of the cell --size names.")
 @click.option("--force", is_flag=True, help="Replace an existing models/<name>/.")
-@click.option("--onnx", is_flag=True, help="Also write encoder + pooling + head as one ONNX graph (bert with logreg, mlp, svm).")
+@click.option(
+    "--onnx", is_flag=True, help="Also write encoder + pooling + head as one ONNX graph (bert with logreg, mlp, svm)."
+)
 @service_option("--mlflow", "The folder is logged as an MLflow pyfunc model (serve it with mlflow models serve).")
-@click.option("--bundle", is_flag=True, help="Copy the encoder's weights into the folder (it then runs without them installed).")
+@click.option(
+    "--bundle", is_flag=True, help="Copy the encoder's weights into the folder (it then runs without them installed)."
+)
 @click.pass_context
 @_fail_cleanly
 def train(
@@ -764,6 +776,7 @@ def train(
     onnx: bool,
     mlflow: str | None,
     bundle: bool,
+    max_ms_per_doc: float | None,
 ) -> None:
     """Fit one featurizer + model pair and write it as a model folder, models/<name>/.
 
@@ -783,7 +796,20 @@ def train(
 
     featurizer_options = dict(_key_value(item) for item in options)
     done = fit_pair(
-        _workspace(ctx), name, dataset, featurizer, model, featurizer_options, from_run, size, split, force, onnx, mlflow or None, bundle
+        _workspace(ctx),
+        name,
+        dataset=dataset,
+        featurizer=featurizer,
+        model=model,
+        options=featurizer_options,
+        from_run=from_run,
+        size=size,
+        split=split,
+        force=force,
+        onnx=onnx,
+        mlflow=mlflow or None,
+        bundle=bundle,
+        max_ms_per_doc=max_ms_per_doc,
     )
     m = done.manifest
     click.echo(
@@ -798,7 +824,9 @@ def train(
             f"{e['size_unit']} (run {e['run']})" + (f"; split {e['split']}: {e['value']:.3f}" if "split" in e else "")
         )
     if done.mlflow_uri:
-        click.echo(f"logged to MLflow {mlflow} as {done.mlflow_uri} (serve: mlflow models serve -m {done.mlflow_uri} --env-manager local)")
+        click.echo(
+            f"logged to MLflow {mlflow} as {done.mlflow_uri} (serve: mlflow models serve -m {done.mlflow_uri} --env-manager local)"
+        )
 
 
 def _key_value(item: str) -> tuple[str, str]:
@@ -812,14 +840,20 @@ def _key_value(item: str) -> tuple[str, str]:
 @click.argument("model")
 @click.argument("source", metavar="INPUT")
 @click.option("--output", "-o", help="Output file (.parquet, .csv, .jsonl) [default: csv on standard output].")
-@click.option("--text-column", default="text", show_default=True, help="The input's text column (csv, tsv, jsonl, parquet).")
+@click.option(
+    "--text-column", default="text", show_default=True, help="The input's text column (csv, tsv, jsonl, parquet)."
+)
 @click.option("--id-column", help="An input column copied to the output as id.")
 @click.option("--top-k", type=int, help="The k most likely labels and their probabilities instead of every class's.")
 @click.option("--batch-size", default=4096, show_default=True, help="Rows per batch (memory holds one batch).")
 @click.option(
-    "--input-format", type=click.Choice(["csv", "tsv", "jsonl", "parquet", "text"]), help="[default: from INPUT's suffix]"
+    "--input-format",
+    type=click.Choice(["csv", "tsv", "jsonl", "parquet", "text"]),
+    help="[default: from INPUT's suffix]",
 )
-@click.option("--format", "output_format", type=click.Choice(["parquet", "csv", "jsonl"]), help="[default: from --output]")
+@click.option(
+    "--format", "output_format", type=click.Choice(["parquet", "csv", "jsonl"]), help="[default: from --output]"
+)
 @click.option(
     "--precision",
     type=click.Choice(["auto", "fp32", "fp32-onnx", "bf16", "fp16"]),
@@ -865,7 +899,17 @@ def predict(
 
     folder = model_folder(_workspace(ctx).root, model)
     done = score(
-        folder, source, output, text_column, id_column, top_k, batch_size, input_format, output_format, precision, runtime
+        folder,
+        source,
+        output,
+        text_column=text_column,
+        id_column=id_column,
+        top_k=top_k,
+        batch_rows=batch_size,
+        input_fmt=input_format,
+        output_fmt=output_format,
+        precision=precision,
+        runtime=runtime,
     )
     skipped = ", ".join(f"{n} {status}" for status, n in sorted(done.not_scored.items()))
     click.echo(

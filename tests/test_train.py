@@ -279,3 +279,27 @@ def test_from_run_trains_the_winner_at_the_largest_size_on_every_training_row(ki
     ):
         result = invoke(kinds, "train", *args)
         assert result.exit_code == 1 and says in result.output and result.output.count("\n") == 1, result.output
+
+
+def test_max_ms_per_doc_takes_the_most_accurate_pair_within_the_budget(kinds):
+    rows = pq.read_table(kinds / "results" / "small" / "results.parquet").to_pylist()
+    pairs: dict[tuple, list] = {}
+    for r in rows:
+        if r["train_size"] == 120 and r["metric"] == "accuracy":
+            pairs.setdefault((r["featurizer"], r["model"]), []).append((r["value"], r["predict_seconds_per_1k"]))
+    summary = {
+        pair: (np.mean([v for v, _ in values]), np.mean([c for _, c in values])) for pair, values in pairs.items()
+    }
+    budget = min(cost for _, cost in summary.values()) * 1.01  # the cheapest pair, and any within 1% of it
+    wanted = max((pair for pair, (_, cost) in summary.items() if cost <= budget), key=lambda p: summary[p][0])
+    args = ["--from-run", "small", "--max-ms-per-doc", str(budget), "--size", "120", "--split", "0", "--name", "cheap"]
+    result = invoke(kinds, "train", *args)
+    assert result.exit_code == 0, result.output
+    manifest = ModelManifest.read(kinds / "models" / "cheap")
+    assert (manifest.featurizer["name"], manifest.model["name"]) == wanted
+    assert manifest.expected["ms_per_doc"] <= budget
+    result = invoke(kinds, "train", "--from-run", "small", "--max-ms-per-doc", str(budget / 2), "--name", "never")
+    assert (
+        result.exit_code == 1
+        and f"no pair of run 'small' predicts within {budget / 2:g} ms per document" in result.output
+    )

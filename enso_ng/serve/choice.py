@@ -36,7 +36,10 @@ def choose(
     from_run: str | None,
     size: int | None,
     split: int | None,
+    max_ms_per_doc: float | None = None,
 ) -> Choice:
+    if max_ms_per_doc is not None and from_run is None:
+        raise EnsoError("--max-ms-per-doc reads a run's measured costs: give --from-run RUN")
     if (size is None) != (split is None):
         raise EnsoError("--size and --split go together: they name one experiment cell")
     if from_run is None:
@@ -44,7 +47,7 @@ def choose(
         if missing:
             raise EnsoError(f"name the pair with {' '.join(missing)} (or take a run's answer with --from-run RUN)")
         return Choice(str(dataset), str(featurizer), str(model), ExperimentConfig(name="train"), size, split)
-    return _from_run(workspace, from_run, dataset, featurizer, model, size, split)
+    return _from_run(workspace, from_run, dataset, featurizer, model, size, split, max_ms_per_doc)
 
 
 def _from_run(
@@ -55,6 +58,7 @@ def _from_run(
     model: str | None,
     size: int | None,
     split: int | None,
+    max_ms_per_doc: float | None = None,
 ) -> Choice:
     from enso_ng.visualize.summary import best_table, filter_results, load_results, summarize
 
@@ -80,7 +84,20 @@ def _from_run(
         if not cells:
             raise EnsoError(f"run {run!r} has no cell of size {size} for this choice")
     largest = max(c.train_size for c in cells)
-    best = best_table([c for c in cells if c.train_size == largest])[0]
+    at_largest = [c for c in cells if c.train_size == largest]
+    costs = _ms_per_doc(table, largest)
+    if max_ms_per_doc is not None:
+        affordable = [
+            c for c in at_largest if costs.get((c.dataset, c.featurizer, c.model), float("inf")) <= max_ms_per_doc
+        ]
+        if not affordable:
+            cheapest = min(costs.items(), key=lambda item: item[1], default=None)
+            least = (
+                f"; the cheapest, {cheapest[0][1]} + {cheapest[0][2]}, takes {cheapest[1]:.3g} ms" if cheapest else ""
+            )
+            raise EnsoError(f"no pair of run {run!r} predicts within {max_ms_per_doc:g} ms per document{least}")
+        at_largest = affordable
+    best = best_table(at_largest)[0]
     expected = {
         "run": run,
         "dataset": best.dataset,
@@ -93,6 +110,7 @@ def _from_run(
         "ci_low": best.ci_low,
         "ci_high": best.ci_high,
         "splits": best.n,
+        "ms_per_doc": costs.get((best.dataset, best.featurizer, best.model)),
     }
     if split is not None:
         values = [
@@ -111,6 +129,19 @@ def _from_run(
             )
         expected.update(split=split, value=values[0])
     return Choice(best.dataset, best.featurizer, best.model, config, size, split, plain_floats(expected))
+
+
+def _ms_per_doc(table: Any, size: int) -> dict[tuple[str, str, str], float]:
+    """Measured inference per document (featurizing included), ms, per (dataset, featurizer, model) at ``size``:
+    the run's ``predict_seconds_per_1k`` (seconds per 1,000 documents), mean over its cells."""
+    sums: dict[tuple[str, str, str], list[float]] = {}
+    columns = (
+        table.column(c).to_pylist() for c in ("dataset", "featurizer", "model", "train_size", "predict_seconds_per_1k")
+    )
+    for d, f, m, s, cost in zip(*columns):
+        if s == size and cost is not None:
+            sums.setdefault((d, f, m), []).append(cost)
+    return {key: sum(v) / len(v) for key, v in sums.items()}
 
 
 def plain_floats(record: dict[str, Any]) -> dict[str, Any]:

@@ -59,10 +59,11 @@ def train(
     onnx: bool = False,
     mlflow: str | None = None,
     bundle: bool = False,
+    max_ms_per_doc: float | None = None,
 ) -> Trained:
     """Fit the pair (named, or the run's winner at its largest size) and write ``models/<name>/``."""
     started = time.perf_counter()
-    choice = choose(workspace, dataset, featurizer, model, from_run, size, split)
+    choice = choose(workspace, dataset, featurizer, model, from_run, size, split, max_ms_per_doc)
     weights.codec_of(choice.model)  # a kind without a codec fails before any fitting
     featurizers.state_of(choice.featurizer)
     if onnx:
