@@ -303,3 +303,28 @@ def test_max_ms_per_doc_takes_the_most_accurate_pair_within_the_budget(kinds):
         result.exit_code == 1
         and f"no pair of run 'small' predicts within {budget / 2:g} ms per document" in result.output
     )
+
+
+def test_glove_sif_state_travels_in_the_folder(kinds, tmp_path):
+    """SIF's word weights and removed component are fitted on the training rows and read back in a fresh
+    process: the folder's predictions equal a GloVe SIF + logreg fitted here from scratch."""
+    from enso_ng.featurize import FEATURIZERS
+
+    result = invoke(kinds, "train", "-d", CORPUS, "-f", "glove", "-m", "logreg", "-o", "pooling=sif", "--name", "sif")
+    assert result.exit_code == 0, result.output
+    rows = pq.read_table(kinds / "datasets" / f"{CORPUS}.parquet").to_pylist()
+    train = [r for r in rows if r["split"] != "test"]
+    test = [r["text"] for r in rows if r["split"] == "test"][:200]
+    glove = FEATURIZERS.get("glove")(pooling="sif").fit([r["text"] for r in train])
+    with threadpool_limits(limits=1):
+        model = MODELS.get("logreg")(random_state=0).fit(
+            glove.transform([r["text"] for r in train]), np.array([r["label"] for r in train], dtype=object)
+        )
+    expected = model.predict_proba(glove.transform(test))
+    source = tmp_path / "test.txt"
+    source.write_text("".join(t.replace("\n", " ") + "\n" for t in test))
+    out = tmp_path / "sif.parquet"
+    done = enso(kinds, "predict", "sif", str(source), "-o", str(out))
+    assert done.returncode == 0, done.stderr.decode()
+    got = np.array([[r[f"proba_{c}"] for c in model.classes_] for r in pq.read_table(out).to_pylist()])
+    np.testing.assert_allclose(got, expected, atol=1e-5, rtol=0)
