@@ -8,6 +8,7 @@ exactly one place. A reader that meets a file breaking its contract fails with o
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -555,3 +556,87 @@ class RunRecord:
             raise EnsoError(f"{path}: not an enso_ng run configuration (no 'config')")
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in names})
+
+
+# ---------------------------------------------------------------------------------------- models/<name>/
+
+#: the model folder's layout version: a reader refuses a folder of a newer version than it knows
+MODEL_FORMAT_VERSION = 1
+MANIFEST_FILE = "manifest.json"
+#: the only kinds of file a model folder may hold: none of them can run code when loaded (no pickle, joblib)
+MODEL_FILE_SUFFIXES = (".json", ".safetensors", ".txt", ".onnx")
+
+
+@dataclass
+class ModelManifest:
+    """``models/<name>/manifest.json``: one fitted featurizer + model pair, self-describing.
+
+    ``files`` maps every other file of the folder (relative path) to its sha256; a loader verifies all of
+    them before it reads any, so a folder received from someone else is used exactly as it was trained.
+    Weights are safetensors arrays, JSON, or a model's own text format (LightGBM): never pickle.
+    """
+
+    format_version: int
+    name: str
+    #: {"name", "params" (every parameter, encoder weights' sha256 included), "encoder": {"model",
+    #: "weights_sha256"} or null, "state": files holding its fitted state, "fitted_on": which texts}
+    featurizer: dict[str, Any]
+    #: {"name", "params" (resolved), "chosen" (inner-CV choice: best_params_), "scores": "proba" | "decision"}
+    model: dict[str, Any]
+    #: the class order of every probability column
+    labels: list[str]
+    #: {"dataset", "fingerprint", "rows", "rows_sha1", "labels": counts}
+    training: dict[str, Any]
+    #: the run and cell reproduced ({"run", "dataset", "featurizer", "model", "size", "split", "metric",
+    #: "value", "mean", "ci_low", "ci_high", "splits"}), or {} for a model trained on every training row
+    #: without a run; the accuracy a user should expect
+    expected: dict[str, Any] = field(default_factory=dict)
+    #: other forms of the same scorer in the folder: {"onnx": {"graph", "inputs", "output", "tokenizer"}}
+    exports: dict[str, Any] = field(default_factory=dict)
+    files: dict[str, str] = field(default_factory=dict)
+    versions: dict[str, str] = field(default_factory=dict)
+    created: str = ""
+    #: sha256 of the manifest's other fields (canonical JSON): a changed byte in the manifest is caught too
+    digest: str = ""
+
+    def _digest(self) -> str:
+        body = {k: v for k, v in dataclasses.asdict(self).items() if k != "digest"}
+        return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+    def write(self, folder: Path) -> None:
+        self.digest = self._digest()
+        (folder / MANIFEST_FILE).write_text(json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True) + "\n")
+
+    @classmethod
+    def read(cls, folder: Path) -> ModelManifest:
+        """The manifest, refused unless this enso_ng knows its format version."""
+        path = folder / MANIFEST_FILE
+        if not path.is_file():
+            raise EnsoError(f"{folder}: no {MANIFEST_FILE}; not an enso_ng model folder (make one with enso train)")
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            raise EnsoError(f"{path}: not readable as JSON ({exc}); retrain with enso train") from None
+        version = data.get("format_version") if isinstance(data, dict) else None
+        if not isinstance(version, int):
+            raise EnsoError(f"{path}: no format_version; not an enso_ng model manifest")
+        if version > MODEL_FORMAT_VERSION:
+            raise EnsoError(
+                f"{folder}: model format {version} is newer than this enso_ng reads ({MODEL_FORMAT_VERSION}); "
+                "upgrade enso_ng (pip install -U enso_ng)"
+            )
+        names = {f.name for f in dataclasses.fields(cls)}
+        missing = [
+            f.name
+            for f in dataclasses.fields(cls)
+            if f.name not in data and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        ]
+        if missing:
+            raise EnsoError(f"{path}: manifest lacks {', '.join(missing)}; retrain with enso train")
+        manifest = cls(**{k: v for k, v in data.items() if k in names})
+        if manifest.digest != manifest._digest():
+            raise EnsoError(
+                f"{path}: its digest does not match its content; the folder changed after training: "
+                "retrain it (enso train) or copy it again from its source"
+            )
+        return manifest

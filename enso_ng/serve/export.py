@@ -1,0 +1,177 @@
+"""``enso train --onnx``: the encoder, its pooling and the head as one ONNX graph, scored by ONNX Runtime.
+
+A service then needs no training stack: token ids in, each class's probability (or an SVM's margins) out.
+Only what ONNX's standard operators express is exported: a pooled BERT-family encoder (one layer, mean,
+cls or max pooling) with a linear or MLP head. tf-idf is not (its tokenizer and n-gram vocabulary lookup
+are string operations outside the standard set), nor knn (it would carry every training vector and a
+top-k vote) nor lightgbm (trees need ONNX-ML operators and a converter this stack does not pin).
+The tokenizer's files travel beside the graph (JSON and text), so the folder tokenizes by itself.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from enso_ng.errors import EnsoError
+
+ONNX_DIR = "onnx"
+GRAPH_FILE = "scorer.onnx"
+#: the tokenizer files copied beside the graph (those the encoder folder has)
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt")
+WHY_NOT = {
+    "tfidf": "its tokenizer and n-gram vocabulary are string operations outside ONNX's standard operators",
+    "glove": "its word lookup is a string operation outside ONNX's standard operators",
+    "knn": "it would carry every training vector and a neighbour vote; score it with enso predict",
+    "lightgbm": "trees need ONNX-ML operators and a converter (onnxmltools) this stack does not pin",
+}
+
+
+def check_exportable(featurizer: str, model: str, params: dict[str, Any]) -> None:
+    for name in (featurizer, model):
+        if name in WHY_NOT:
+            raise EnsoError(f"--onnx cannot express {name}: {WHY_NOT[name]}")
+    if featurizer != "bert" or model not in ("logreg", "mlp", "svm"):
+        raise EnsoError(f"--onnx exports bert with logreg, mlp or svm, not {featurizer} with {model}")
+    if str(params.get("layers", "last")) != "last" or params.get("pooling") == "none":
+        raise EnsoError("--onnx exports one pooled layer (layers=last, pooling mean, cls or max)")
+
+
+def _head(model: Any) -> tuple[list[tuple[np.ndarray, np.ndarray]], str]:
+    """The head as (weight (in, out), bias) layers with ReLU between them, and what its output is."""
+    name = type(model).__name__
+    if name == "MLP":
+        if model.columns_ is not None:
+            raise EnsoError("--onnx: this mlp was fitted on sparse columns; export needs dense vectors")
+        return [(np.asarray(w), np.asarray(b)) for w, b in zip(model.coefs_, model.intercepts_)], "proba"
+    estimator = getattr(model, "estimator_", model)
+    coef, intercept = np.asarray(estimator.coef_, dtype=np.float64), np.asarray(estimator.intercept_, dtype=np.float64)
+    if coef.shape[0] == 1:  # binary: one column of scores s, as [0, s] (logreg) or [-s, s] (svm)
+        low = -coef if name == "LinearSVM" else np.zeros_like(coef)
+        coef, intercept = (
+            np.vstack([low, coef]),
+            np.concatenate([-intercept if name == "LinearSVM" else [0.0], intercept]),
+        )
+    return [(coef.T, intercept)], "decision" if name == "LinearSVM" else "proba"
+
+
+def export(folder: Path, featurizer: Any, model: Any) -> list[str]:
+    """Write ``onnx/scorer.onnx`` and the tokenizer's files under ``folder``; their relative paths."""
+    import torch
+
+    from enso_ng.featurize.onnx import _quiet, require
+
+    require()
+    featurizer._load()
+    layers, kind = _head(model)
+    names = list(featurizer._tokenizer.model_input_names)
+    scorer = _Scorer(
+        featurizer._model, str(featurizer.config["pooling"]), bool(featurizer.config["normalize"]), layers, kind, names
+    )
+    ids = torch.full((2, 7), 101, dtype=torch.long)
+    mask = torch.ones((2, 7), dtype=torch.long)
+    mask[1, 4:] = 0
+    examples = {"input_ids": ids, "attention_mask": mask, "token_type_ids": torch.zeros_like(ids)}
+    batch, seq = torch.export.Dim("batch"), torch.export.Dim("sequence")
+    target = folder / ONNX_DIR
+    target.mkdir()
+    with _quiet():
+        torch.onnx.export(
+            scorer.eval(),
+            tuple(examples[n] for n in names),
+            str(target / GRAPH_FILE),
+            input_names=names,
+            output_names=["scores"],
+            dynamic_shapes=(tuple({0: batch, 1: seq} for _ in names),),
+            dynamo=True,
+            external_data=False,
+            verbose=False,
+        )
+    for stale in target.iterdir():  # the exporter may leave a .data file beside it when not embedded
+        if stale.name != GRAPH_FILE:
+            stale.unlink()
+    copied = [GRAPH_FILE]
+    for name in TOKENIZER_FILES:
+        if (featurizer.folder / name).exists():
+            shutil.copy(featurizer.folder / name, target / name)
+            copied.append(name)
+    return [f"{ONNX_DIR}/{name}" for name in copied]
+
+
+def _Scorer(encoder: Any, pooling: str, normalize: bool, layers: list, kind: str, input_names: list[str]) -> Any:
+    import torch
+
+    class Scorer(torch.nn.Module):
+        """Token ids -> pooled, normalised vector -> head -> probabilities (or margins)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.encoder = encoder
+            self.weights = torch.nn.ParameterList(
+                [torch.nn.Parameter(torch.tensor(w, dtype=torch.float32)) for w, _ in layers]
+            )
+            self.biases = torch.nn.ParameterList(
+                [torch.nn.Parameter(torch.tensor(b, dtype=torch.float32)) for _, b in layers]
+            )
+
+        def forward(self, *tensors: torch.Tensor) -> torch.Tensor:
+            inputs = dict(zip(input_names, tensors))
+            hidden = self.encoder(**inputs).last_hidden_state
+            mask = inputs["attention_mask"]
+            if pooling == "cls":
+                h = hidden[:, 0]
+            elif pooling == "max":
+                h = hidden.masked_fill(mask.unsqueeze(-1) == 0, float("-inf")).amax(dim=1)
+            else:
+                weights = mask.unsqueeze(-1).to(hidden.dtype)
+                h = (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1e-9)
+            if normalize:
+                h = torch.nn.functional.normalize(h, p=2, dim=1)
+            for i, (w, b) in enumerate(zip(self.weights, self.biases)):
+                h = h @ w + b
+                if i < len(self.weights) - 1:
+                    h = torch.relu(h)
+            return torch.softmax(h, dim=1) if kind == "proba" else h
+
+    return Scorer()
+
+
+class OnnxScorer:
+    """A folder's exported graph run by ONNX Runtime, with the tokenizer copied beside it."""
+
+    def __init__(self, folder: Path, max_length: int, threads: int = 0) -> None:
+        import onnxruntime as ort
+        from transformers import AutoTokenizer
+
+        from enso_ng.encoders import quiet_transformers
+
+        quiet_transformers()
+        target = folder / ONNX_DIR
+        if not (target / GRAPH_FILE).exists():
+            raise EnsoError(f"{folder}: no ONNX graph; train it with enso train ... --onnx")
+        self.tokenizer = AutoTokenizer.from_pretrained(str(target))
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        if threads:
+            options.intra_op_num_threads = threads
+        self.session = ort.InferenceSession(str(target / GRAPH_FILE), options, providers=["CPUExecutionProvider"])
+        self.names = [i.name for i in self.session.get_inputs()]
+        self.max_length = max_length
+
+    def scores(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        encoded = self.tokenizer(list(texts), truncation=True, max_length=self.max_length)
+        order = np.argsort([len(ids) for ids in encoded["input_ids"]], kind="stable")
+        out = None
+        for start in range(0, len(order), batch_size):
+            idx = order[start : start + batch_size]
+            features = [{key: encoded[key][i] for key in encoded.keys()} for i in idx]
+            batch = self.tokenizer.pad(features, padding=True, return_tensors="np")
+            (scores,) = self.session.run(None, {n: batch[n].astype(np.int64) for n in self.names})
+            if out is None:
+                out = np.empty((len(order), scores.shape[1]), dtype=np.float64)
+            out[idx] = scores
+        return out if out is not None else np.zeros((0, 0))

@@ -1,0 +1,78 @@
+"""A loaded model folder: texts in, one score per class out, by the featurizer and model that were trained."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from enso_ng.errors import EnsoError
+from enso_ng.experiment.models import TargetModel
+from enso_ng.featurize import Featurizer
+from enso_ng.formats import ModelManifest
+from enso_ng.serve import featurizers, weights
+from enso_ng.serve.folder import open_folder, read_parts
+
+FEATURIZER_PREFIX, MODEL_PREFIX = "featurizer", "model"
+
+
+@dataclass
+class Pipeline:
+    manifest: ModelManifest
+    featurizer: Featurizer | None
+    model: TargetModel | None
+    #: the exported ONNX graph, when predicting through ONNX Runtime instead
+    onnx: Any = None
+
+    @property
+    def labels(self) -> list[str]:
+        return list(self.manifest.labels)
+
+    @property
+    def score_kind(self) -> str:
+        """``proba`` (probabilities, summing to one) or ``decision`` (an SVM's margins)."""
+        return str(self.manifest.model["scores"])
+
+    def scores(self, texts: Sequence[str]) -> np.ndarray:
+        """(texts, classes) scores in :attr:`labels` order."""
+        texts = list(texts)
+        if self.onnx is not None:
+            return self.onnx.scores(texts)
+        self.featurizer.prepare(texts)  # precision=auto: measured once, on the first texts scored
+        X = self.featurizer.transform(texts)
+        return np.asarray(self.model.decision_scores(X), dtype=np.float64)
+
+    @classmethod
+    def load(cls, folder: Path, precision: str | None = None, runtime: str = "torch") -> Pipeline:
+        """Verify every file of ``folder``, check the encoder it references, and rebuild both parts (or,
+        with ``runtime="onnx"``, open its exported graph: no encoder or training stack needed)."""
+        manifest = open_folder(Path(folder))
+        if runtime == "onnx":
+            from enso_ng.serve.export import OnnxScorer
+
+            if "onnx" not in manifest.exports:
+                raise EnsoError(f"{folder}: no ONNX graph in this folder; train it again with enso train ... --onnx")
+            return cls(manifest, None, None, OnnxScorer(folder, int(manifest.featurizer["params"]["max_length"])))
+        spec, model_spec = manifest.featurizer, manifest.model
+        params = featurizers.bundled_params(Path(folder), spec.get("encoder"), spec["params"])
+        featurizer = featurizers.rebuild(
+            spec["name"], params, read_parts(folder, FEATURIZER_PREFIX), precision=precision
+        )
+        _same_weights(folder, spec["params"], featurizer.params())
+        model = weights.rebuild(model_spec["name"], model_spec["params"], read_parts(folder, MODEL_PREFIX))
+        if [str(c) for c in model.classes_] != manifest.labels:
+            raise EnsoError(f"{folder}: the model's classes differ from the manifest's labels; retrain it")
+        return cls(manifest, featurizer, model)
+
+
+def _same_weights(folder: Path, trained: dict[str, Any], now: dict[str, Any]) -> None:
+    """Every weights checksum the featurizer recorded at training must be what it loaded now."""
+    for key, digest in trained.items():
+        if key.endswith("sha256") and now.get(key) != digest:
+            raise EnsoError(
+                f"{folder}: the featurizer's {key.removesuffix('_sha256')} are not those it was trained with "
+                f"(sha256 {str(digest)[:12]}...); install or put back the same files"
+            )

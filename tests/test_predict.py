@@ -1,0 +1,262 @@
+"""``enso predict``: every input and output format, rows that cannot be scored, refusals, bounded memory."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from enso_ng.formats import MANIFEST_FILE, MODEL_FORMAT_VERSION, ModelManifest
+
+from conftest import CORPUS, invoke
+
+
+@pytest.fixture(scope="module")
+def trained(_corpus, tmp_path_factory) -> Path:
+    """A workspace holding models/tweets-tfidf: tf-idf + logreg on every training row of the corpus."""
+    root = Path(shutil.copytree(_corpus, tmp_path_factory.mktemp("predict") / "ws"))
+    result = invoke(root, "train", "-d", CORPUS, "-f", "tfidf", "-m", "logreg", "--name", "tweets-tfidf")
+    assert result.exit_code == 0, result.output
+    return root
+
+
+def texts_of(root: Path, split: str = "test") -> list[str]:
+    table = pq.read_table(root / "datasets" / f"{CORPUS}.parquet").to_pylist()
+    return [r["text"] for r in table if r["split"] == split]
+
+
+def test_training_rows_only_fit_the_tfidf_and_the_manifest_says_what_was_trained(trained):
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    folder = trained / "models" / "tweets-tfidf"
+    manifest = ModelManifest.read(folder)
+    assert manifest.format_version == MODEL_FORMAT_VERSION and manifest.training["rows"] == 1500
+    assert manifest.featurizer["name"] == "tfidf" and manifest.model["name"] == "logreg"
+    assert set(manifest.files) == {p.name for p in folder.iterdir()} - {MANIFEST_FILE}
+    assert all(not name.endswith((".pkl", ".pickle", ".joblib")) for name in manifest.files)
+    params = manifest.featurizer["params"]
+    reference = TfidfVectorizer(
+        ngram_range=(params["ngram_min"], params["ngram_max"]),
+        min_df=params["min_df"],
+        max_features=params["max_features"],
+        sublinear_tf=params["sublinear_tf"],
+    ).fit(texts_of(trained, "train"))
+    terms = json.loads((folder / "featurizer.json").read_text())["state"]["terms"]
+    assert terms == sorted(reference.vocabulary_, key=reference.vocabulary_.get), "fitted on training rows only"
+    everything = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True).fit(
+        texts_of(trained, "train") + texts_of(trained)
+    )
+    assert len(everything.vocabulary_) > len(terms), "test texts would have added terms"
+
+
+def test_every_format_in_and_out_gives_the_same_predictions(trained, tmp_path):
+    texts = texts_of(trained)[:50]
+    inputs = {
+        "in.csv": lambda p: _csv(p, texts, ","),
+        "in.tsv": lambda p: _csv(p, texts, "\t"),
+        "in.jsonl": lambda p: p.write_text("".join(json.dumps({"text": t}) + "\n" for t in texts)),
+        "in.parquet": lambda p: pq.write_table(pa.table({"text": texts}), p),
+        "in.txt": lambda p: p.write_text("".join(t.replace("\n", " ") + "\n" for t in texts)),
+    }
+    outputs = []
+    for name, write in inputs.items():
+        write(tmp_path / name)
+        for out in ("out.parquet", "out.csv", "out.jsonl"):
+            target = tmp_path / f"{name}.{out}"
+            result = invoke(trained, "predict", "tweets-tfidf", str(tmp_path / name), "-o", str(target))
+            assert result.exit_code == 0, result.output
+            assert "50 rows, 50 scored" in result.output
+            outputs.append(_rows(target))
+    stdin = invoke_stdin(trained, "\n".join(t.replace("\n", " ") for t in texts) + "\n")
+    outputs.append(list(csv.DictReader(stdin.splitlines())))
+    first = outputs[0]
+    assert [r["row"] for r in first] == list(range(50))
+    for other in outputs[1:]:
+        assert [r["label"] for r in other] == [r["label"] for r in first]
+        np.testing.assert_allclose(
+            [float(r["proba_negative"]) for r in other], [r["proba_negative"] for r in first], rtol=1e-9
+        )
+
+
+def invoke_stdin(root: Path, text: str) -> str:
+    from click.testing import CliRunner
+
+    from enso_ng.cli import cli
+
+    result = CliRunner().invoke(cli, ["-q", "--workspace", str(root), "predict", "tweets-tfidf", "-"], input=text)
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def _csv(path: Path, texts: list[str], delimiter: str) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh, delimiter=delimiter)
+        writer.writerow(["id", "text"])
+        writer.writerows(enumerate(texts))
+
+
+def _rows(path: Path) -> list[dict]:
+    if path.suffix == ".parquet":
+        return pq.read_table(path).to_pylist()
+    if path.suffix == ".jsonl":
+        return [json.loads(line) for line in path.read_text().splitlines()]
+    return [{**r, "row": int(r["row"])} for r in csv.DictReader(path.open())]
+
+
+def test_rows_that_cannot_be_scored_keep_their_place_with_a_status(trained, tmp_path):
+    lines = [
+        {"id": "a", "text": "what a great day"},
+        {"id": "b", "text": ""},
+        {"id": "c"},
+        {"id": "d", "text": 42},
+        "this line is not json",
+        {"id": "f", "text": "awful, just awful"},
+    ]
+    source = tmp_path / "mixed.jsonl"
+    source.write_text("".join((line if isinstance(line, str) else json.dumps(line)) + "\n" for line in lines))
+    out = tmp_path / "mixed.parquet"
+    result = invoke(
+        trained, "predict", "tweets-tfidf", str(source), "--id-column", "id", "-o", str(out), "--top-k", "2"
+    )
+    assert result.exit_code == 0, result.output
+    assert "6 rows, 2 scored; not scored: 1 empty, 1 missing, 1 not_text, 1 unreadable" in result.output
+    rows = pq.read_table(out).to_pylist()
+    assert [r["status"] for r in rows] == ["ok", "empty", "missing", "not_text", "unreadable", "ok"]
+    assert [r["id"] for r in rows] == ["a", "b", "c", "d", None, "f"]
+    assert [r["label"] is None for r in rows] == [False, True, True, True, True, False]
+    assert set(pq.read_schema(out).names) == {
+        "row",
+        "id",
+        "status",
+        "label",
+        "label_1",
+        "proba_1",
+        "label_2",
+        "proba_2",
+    }
+    assert all(r["proba_1"] >= r["proba_2"] and r["label_1"] == r["label"] for r in rows if r["status"] == "ok")
+
+
+def test_bad_requests_are_one_line_errors_and_write_nothing(trained, tmp_path):
+    source = tmp_path / "in.csv"
+    _csv(source, ["fine"], ",")
+    out = tmp_path / "never.parquet"
+    for args, says in (
+        (["no-such-model", str(source)], "no such model folder"),
+        (["tweets-tfidf", str(tmp_path / "absent.csv")], "no such input file"),
+        (["tweets-tfidf", str(source), "--text-column", "body"], "no column 'body'"),
+        (["tweets-tfidf", str(source), "--top-k", "4"], "--top-k must be between 1 and 3"),
+        (["tweets-tfidf", str(tmp_path / "in.xlsx")], "cannot tell the format from '.xlsx'"),
+    ):
+        result = invoke(trained, "predict", *args, "-o", str(out))
+        assert result.exit_code == 1 and says in result.output, result.output
+        assert result.output.count("\n") == 1 and result.output.startswith("Error: ")
+        assert not out.exists()
+
+
+def _tampered_copy(trained: Path, tmp_path: Path) -> Path:
+    folder = Path(shutil.copytree(trained / "models" / "tweets-tfidf", tmp_path / "copy"))
+    return folder
+
+
+@pytest.mark.parametrize(
+    "which", ["manifest.json", "featurizer.json", "featurizer.safetensors", "model.json", "model.safetensors"]
+)
+def test_a_changed_byte_in_any_file_is_refused(trained, tmp_path, which):
+    folder = _tampered_copy(trained, tmp_path)
+    path = folder / which
+    data = bytearray(path.read_bytes())
+    at = data.index(b"positive") + 2 if which == "manifest.json" else len(data) // 2
+    data[at] = (data[at] + 1) % 256
+    path.write_bytes(bytes(data))
+    source = tmp_path / "in.txt"
+    source.write_text("hello\n")
+    out = tmp_path / "out.csv"
+    result = invoke(trained, "predict", str(folder), str(source), "-o", str(out))
+    assert result.exit_code == 1, result.output
+    assert result.output.count("\n") == 1 and "changed after training: retrain it" in result.output, result.output
+    assert not out.exists()
+
+
+def test_an_added_file_and_a_newer_format_are_refused(trained, tmp_path):
+    folder = _tampered_copy(trained, tmp_path)
+    source = tmp_path / "in.txt"
+    source.write_text("hello\n")
+    (folder / "extra.pkl").write_bytes(b"\x80\x04N.")
+    result = invoke(trained, "predict", str(folder), str(source))
+    assert result.exit_code == 1 and "not listed in the manifest" in result.output, result.output
+    (folder / "extra.pkl").unlink()
+    manifest = ModelManifest.read(folder)
+    manifest.format_version = MODEL_FORMAT_VERSION + 1
+    manifest.write(folder)  # a newer writer's folder: its digest is consistent
+    result = invoke(trained, "predict", str(folder), str(source))
+    assert result.exit_code == 1, result.output
+    assert f"model format {MODEL_FORMAT_VERSION + 1} is newer than this enso_ng reads" in result.output
+    assert "upgrade enso_ng" in result.output
+
+
+def test_a_missing_encoder_is_refused_with_what_to_do(workspace, tmp_path):
+    from enso_ng.encoders import DEFAULT_MODEL, resolve_model_folder
+
+    encoder = Path(shutil.copytree(resolve_model_folder(DEFAULT_MODEL), tmp_path / "minilm"))
+    every = pq.read_table(workspace / "datasets" / f"{CORPUS}.parquet").to_pylist()
+    rows = [r for label in ("negative", "neutral", "positive") for r in [x for x in every if x["label"] == label][:20]]
+    small = tmp_path / "small.csv"
+    with open(small, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, ["text", "label"])
+        writer.writeheader()
+        writer.writerows({"text": r["text"], "label": r["label"]} for r in rows)
+    assert invoke(workspace, "download", "--from-file", str(small), "--name", "small").exit_code == 0
+    result = invoke(
+        workspace, "train", "-d", "small", "-f", "bert", "-m", "logreg", "-o", f"model={encoder}", "--name", "mini"
+    )
+    assert result.exit_code == 0, result.output
+    bundled = ["-d", "small", "-f", "bert", "-m", "logreg", "-o", f"model={encoder}", "--bundle", "--name", "bundled"]
+    assert invoke(workspace, "train", *bundled).exit_code == 0
+    source = tmp_path / "in.txt"
+    source.write_text("a fine day\n")
+    assert invoke(workspace, "predict", "mini", str(source), "-o", str(tmp_path / "before.csv")).exit_code == 0
+    shutil.rmtree(encoder)
+    result = invoke(workspace, "predict", "mini", str(source))
+    assert result.exit_code == 1, result.output
+    assert f"the model's encoder {encoder} is missing; install the encoder" in result.output
+    result = invoke(workspace, "predict", "bundled", str(source), "-o", str(tmp_path / "after.csv"))
+    assert result.exit_code == 0, "a bundled encoder travels with the folder"
+    assert (tmp_path / "after.csv").read_text() == (tmp_path / "before.csv").read_text()
+
+
+def _peak_rss_mb(workspace: Path, source: Path, out: Path, batch: int) -> float:
+    """Peak resident memory of ``enso predict`` run alone in a child process (MB)."""
+    child = (
+        "import resource, subprocess, sys\n"
+        f"r = subprocess.run([sys.executable, '-m', 'enso_ng', '-q', '-w', {str(workspace)!r}, 'predict', 'tweets-tfidf', "
+        f"{str(source)!r}, '-o', {str(out)!r}, '--batch-size', '{batch}'])\n"
+        "assert r.returncode == 0\n"
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr
+    return int(done.stdout.split()[-1]) / 1024
+
+
+def test_100k_rows_stream_in_bounded_memory(trained, tmp_path):
+    texts = texts_of(trained, "train")
+    for n in (10_000, 100_000):
+        pq.write_table(
+            pa.table({"text": [texts[i % len(texts)] + f" #{i}" for i in range(n)]}), tmp_path / f"{n}.parquet"
+        )
+    small = _peak_rss_mb(trained, tmp_path / "10000.parquet", tmp_path / "10000.out.parquet", 2048)
+    large = _peak_rss_mb(trained, tmp_path / "100000.parquet", tmp_path / "100000.out.parquet", 2048)
+    assert pq.read_metadata(tmp_path / "100000.out.parquet").num_rows == 100_000
+    assert large < 1500, f"peak {large:.0f} MB"
+    assert large - small < 40, (
+        f"memory grows with the input: {small:.0f} MB for 10,000 rows, {large:.0f} MB for 100,000"
+    )

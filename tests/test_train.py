@@ -1,0 +1,330 @@
+"""``enso train``: model folders that reproduce experiment cells, read back in a fresh process.
+
+Every model kind is trained with ``--size/--split`` from a real run on the corpus, written to a folder,
+and scored by ``enso predict`` in a new Python process; the predictions must be the experiment's: the
+same test rows, labels and probabilities as the experiment's own code gives (fit as the runner fits, the
+run's seeds in one batch), and the accuracy and log-loss the run recorded for that cell.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from threadpoolctl import threadpool_limits
+
+from enso_ng.experiment.models import MODELS
+from enso_ng.experiment.splits import plan_split
+from enso_ng.formats import ModelManifest, RunRecord, read_features
+
+from conftest import CORPUS, invoke
+
+
+@pytest.fixture(scope="module")
+def kinds(_run, tmp_path_factory) -> Path:
+    """A workspace with the corpus run (logreg, mlp) and a second run of knn, svm and lightgbm on tf-idf."""
+    root = Path(shutil.copytree(_run, tmp_path_factory.mktemp("kinds") / "ws"))
+    result = invoke(
+        root,
+        "experiment",
+        "-f",
+        "tfidf",
+        "-m",
+        "knn,svm,lightgbm",
+        "--sizes",
+        "120",
+        "--splits",
+        "2",
+        "--name",
+        "kinds",
+    )
+    assert result.exit_code == 0, result.output
+    return root
+
+
+def enso(workspace: Path, *args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess:
+    """``enso`` in a fresh Python process: nothing of this test's process (imports, caches) helps it."""
+    env = {**os.environ, "ENSO_QUIET": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "enso_ng", "--workspace", str(workspace), *args],
+        input=stdin,
+        capture_output=True,
+        env=env,
+        timeout=600,
+    )
+
+
+def experiment_scores(root: Path, run: str, featurizer: str, model: str, size: int, split: int):
+    """The cell's test rows and scores, computed as the experiment's runner computes them."""
+    record = RunRecord.read(root / "results" / run)
+    feats = read_features(root / "features" / CORPUS / f"{featurizer}.parquet")
+    config = record.config
+    plans = {
+        s: plan_split(feats.labels, feats.splits, s, config["test_size"], config["official_test"], config["sampler"])
+        for s in record.split_seeds
+    }
+    cls = MODELS.get(model)
+    models = [cls(**config["model_params"].get(model, {}), random_state=s) for s in record.split_seeds]
+    X = feats.pooled()
+    with threadpool_limits(limits=1):
+        cls.fit_many(
+            models,
+            [X[plans[s].train(size)] for s in record.split_seeds],
+            [feats.labels[plans[s].train(size)] for s in record.split_seeds],
+        )
+    chosen = models[record.split_seeds.index(split)]
+    test = plans[split].test
+    return feats.rows[test], feats.labels[test], chosen.classes_, chosen.decision_scores(X[test]), chosen
+
+
+def recorded(root: Path, run: str, featurizer: str, model: str, size: int, split: int) -> dict[str, float]:
+    table = pq.read_table(root / "results" / run / "results.parquet").to_pylist()
+    return {
+        r["metric"]: r["value"]
+        for r in table
+        if (r["featurizer"], r["model"], r["train_size"], r["split"]) == (featurizer, model, size, split)
+    }
+
+
+CELLS = [
+    ("small", "tfidf", "logreg"),
+    ("small", "bert", "logreg"),
+    ("small", "tfidf", "mlp"),
+    ("small", "bert", "mlp"),
+    ("kinds", "tfidf", "knn"),
+    ("kinds", "tfidf", "svm"),
+    ("kinds", "tfidf", "lightgbm"),
+]
+
+
+@pytest.mark.parametrize("run,featurizer,model", CELLS, ids=[f"{f}-{m}" for _, f, m in CELLS])
+def test_a_cell_reproduced_predicts_as_the_experiment_did_in_a_fresh_process(kinds, tmp_path, run, featurizer, model):
+    size, split = 120, 1
+    name = f"{featurizer}-{model}"
+    result = invoke(
+        kinds,
+        "train",
+        "--from-run",
+        run,
+        "-f",
+        featurizer,
+        "-m",
+        model,
+        "--size",
+        str(size),
+        "--split",
+        str(split),
+        "--name",
+        name,
+    )
+    assert result.exit_code == 0, result.output
+    manifest = ModelManifest.read(kinds / "models" / name)
+    rows, truth, classes, expected, fitted = experiment_scores(kinds, run, featurizer, model, size, split)
+    cell = recorded(kinds, run, featurizer, model, size, split)
+    assert manifest.expected["value"] == cell["accuracy"] and manifest.expected["split"] == split
+    assert manifest.training["rows"] == size and manifest.labels == [str(c) for c in classes]
+    assert manifest.model["chosen"] == json.loads(json.dumps(fitted.best_params_, default=float))
+
+    texts = pq.read_table(kinds / "datasets" / f"{CORPUS}.parquet").column("text").to_pylist()
+    source = tmp_path / "test.jsonl"
+    source.write_text("".join(json.dumps({"id": int(r), "text": texts[r]}) + "\n" for r in rows))
+    out = tmp_path / "scored.parquet"
+    done = enso(kinds, "predict", name, str(source), "--id-column", "id", "-o", str(out))
+    assert done.returncode == 0, done.stderr.decode()
+    scored = pq.read_table(out).to_pylist()
+    assert [int(r["id"]) for r in scored] == [int(r) for r in rows] and {r["status"] for r in scored} == {"ok"}
+    prefix = "proba" if manifest.model["scores"] == "proba" else "score"
+    got = np.array([[r[f"{prefix}_{c}"] for c in classes] for r in scored])
+    np.testing.assert_allclose(got, expected, atol=2e-5, rtol=0)
+    labels = np.array([r["label"] for r in scored], dtype=object)
+    assert (labels == classes[expected.argmax(1)]).all(), "the same label for every test row"
+    assert np.mean(labels == truth) == pytest.approx(cell["accuracy"], abs=1e-12), "the run's recorded accuracy"
+    if "log_loss" in cell:
+        p = np.clip(got[np.arange(len(truth)), np.searchsorted(classes, truth)], 1e-15, 1)
+        assert -np.mean(np.log(p)) == pytest.approx(cell["log_loss"], abs=1e-4)
+
+
+@pytest.mark.parametrize("model", ["logreg", "mlp"])
+def test_onnx_graph_scores_as_the_torch_path(kinds, tmp_path, model):
+    name = f"onnx-{model}"
+    args = ["--from-run", "small", "-f", "bert", "-m", model, "--size", "120", "--split", "1", "--name", name, "--onnx"]
+    result = invoke(kinds, "train", *args)
+    assert result.exit_code == 0, result.output
+    manifest = ModelManifest.read(kinds / "models" / name)
+    assert manifest.exports["onnx"]["graph"] == "onnx/scorer.onnx" and "onnx/scorer.onnx" in manifest.files
+    texts = pq.read_table(kinds / "datasets" / f"{CORPUS}.parquet").column("text").to_pylist()[:300]
+    source = tmp_path / "texts.parquet"
+    pq.write_table(pq.read_table(kinds / "datasets" / f"{CORPUS}.parquet").slice(0, 300).select(["text"]), source)
+    outputs = {}
+    for runtime in ("torch", "onnx"):
+        out = tmp_path / f"{runtime}.parquet"
+        done = enso(kinds, "predict", name, str(source), "--runtime", runtime, "-o", str(out))
+        assert done.returncode == 0, done.stderr.decode()
+        outputs[runtime] = pq.read_table(out).to_pylist()
+    classes = manifest.labels
+    torch_p, onnx_p = (np.array([[r[f"proba_{c}"] for c in classes] for r in outputs[k]]) for k in ("torch", "onnx"))
+    assert len(torch_p) == len(texts)
+    np.testing.assert_allclose(onnx_p, torch_p, atol=1e-5, rtol=0)
+    assert [r["label"] for r in outputs["onnx"]] == [r["label"] for r in outputs["torch"]]
+
+
+def test_onnx_says_which_pairs_it_cannot_express(kinds):
+    result = invoke(kinds, "train", "-d", CORPUS, "-f", "tfidf", "-m", "logreg", "--name", "never", "--onnx")
+    assert result.exit_code == 1 and "--onnx cannot express tfidf: its tokenizer and n-gram vocabulary" in result.output
+    assert not (kinds / "models" / "never").exists()
+
+
+def test_mlflow_models_serve_answers_http_with_the_folders_predictions(kinds, tmp_path, monkeypatch):
+    """``enso train --mlflow``, then a real ``mlflow models serve`` process and a real HTTP request."""
+    import time
+    import urllib.request
+
+    pytest.importorskip("mlflow", reason="needs the enso_ng[mlflow] extra")
+    from services import _command, _env, free_port
+
+    monkeypatch.chdir(tmp_path)  # MLflow's artifacts of a SQLite store go beside it
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    result = invoke(kinds, "train", "-d", CORPUS, "-f", "tfidf", "-m", "logreg", "--name", "served", "--mlflow", uri)
+    assert result.exit_code == 0, result.output
+    model_uri = result.output.split(" as ", 1)[1].split(" ", 1)[0]
+    port = free_port()
+    log = open(tmp_path / "serve.log", "w")
+    server = subprocess.Popen(
+        [
+            _command("mlflow"),
+            "models",
+            "serve",
+            "-m",
+            model_uri,
+            "--env-manager",
+            "local",
+            "--host",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ],
+        env={**_env(), "MLFLOW_TRACKING_URI": uri},
+        cwd=tmp_path,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    texts = ["what a lovely morning", "", "this is the worst service ever"]
+    try:
+        deadline = time.monotonic() + 240
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            assert server.poll() is None and time.monotonic() < deadline, (tmp_path / "serve.log").read_text()[-3000:]
+            time.sleep(0.5)
+        body = json.dumps({"dataframe_split": {"columns": ["text"], "data": [[t] for t in texts]}}).encode()
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/invocations", data=body, headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:
+            served = json.loads(response.read())["predictions"]
+    finally:
+        os.killpg(server.pid, 15)
+        server.wait(timeout=30)
+    source = tmp_path / "texts.jsonl"
+    source.write_text("".join(json.dumps({"text": t}) + "\n" for t in texts))
+    out = tmp_path / "local.jsonl"
+    assert invoke(kinds, "predict", "served", str(source), "-o", str(out)).exit_code == 0
+    local = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["status"] for r in served] == ["ok", "empty", "ok"]
+    assert [r["label"] for r in served] == [r["label"] for r in local]
+    for mine, theirs in zip(local, served):
+        for key, value in mine.items():
+            if key.startswith("proba_") and value is not None:
+                assert theirs[key] == pytest.approx(value, abs=1e-12)
+
+
+def test_from_run_trains_the_winner_at_the_largest_size_on_every_training_row(kinds):
+    from enso_ng.visualize.summary import load_results, summarize
+
+    cells = [
+        c
+        for c in summarize(load_results(kinds / "results" / "small" / "results.parquet"), "accuracy")
+        if c.train_size == 120
+    ]
+    best = max(cells, key=lambda c: c.mean)
+    result = invoke(kinds, "train", "--from-run", "small", "--name", "winner")
+    assert result.exit_code == 0, result.output
+    manifest = ModelManifest.read(kinds / "models" / "winner")
+    assert (manifest.featurizer["name"], manifest.model["name"]) == (best.featurizer, best.model)
+    assert manifest.expected["mean"] == pytest.approx(best.mean) and manifest.expected["size"] == 120
+    assert manifest.expected["ci_low"] == pytest.approx(best.ci_low) and manifest.expected["splits"] == 2
+    assert manifest.training["rows"] == 1500 and sum(manifest.training["labels"].values()) == 1500
+    assert f"expected accuracy: {best.mean:.3f}" in result.output
+    for args, says in (
+        (["--from-run", "nope", "--name", "x"], "no finished run 'nope'"),
+        (["-d", CORPUS, "-f", "tfidf", "--name", "x"], "name the pair with -m"),
+        (["-d", CORPUS, "-f", "tfidf", "-m", "attention", "--name", "x"], "cannot yet write model 'attention'"),
+        (
+            ["-d", CORPUS, "-f", "tfidf", "-m", "logreg", "--size", "120", "--name", "x"],
+            "--size and --split go together",
+        ),
+        (["--from-run", "small", "--name", "winner"], "exists; choose another --name or give --force"),
+    ):
+        result = invoke(kinds, "train", *args)
+        assert result.exit_code == 1 and says in result.output and result.output.count("\n") == 1, result.output
+
+
+def test_max_ms_per_doc_takes_the_most_accurate_pair_within_the_budget(kinds):
+    rows = pq.read_table(kinds / "results" / "small" / "results.parquet").to_pylist()
+    pairs: dict[tuple, list] = {}
+    for r in rows:
+        if r["train_size"] == 120 and r["metric"] == "accuracy":
+            pairs.setdefault((r["featurizer"], r["model"]), []).append((r["value"], r["predict_seconds_per_1k"]))
+    summary = {
+        pair: (np.mean([v for v, _ in values]), np.mean([c for _, c in values])) for pair, values in pairs.items()
+    }
+    budget = min(cost for _, cost in summary.values()) * 1.01  # the cheapest pair, and any within 1% of it
+    wanted = max((pair for pair, (_, cost) in summary.items() if cost <= budget), key=lambda p: summary[p][0])
+    args = ["--from-run", "small", "--max-ms-per-doc", str(budget), "--size", "120", "--split", "0", "--name", "cheap"]
+    result = invoke(kinds, "train", *args)
+    assert result.exit_code == 0, result.output
+    manifest = ModelManifest.read(kinds / "models" / "cheap")
+    assert (manifest.featurizer["name"], manifest.model["name"]) == wanted
+    assert manifest.expected["ms_per_doc"] <= budget
+    result = invoke(kinds, "train", "--from-run", "small", "--max-ms-per-doc", str(budget / 2), "--name", "never")
+    assert (
+        result.exit_code == 1
+        and f"no pair of run 'small' predicts within {budget / 2:g} ms per document" in result.output
+    )
+
+
+def test_glove_sif_state_travels_in_the_folder(kinds, tmp_path):
+    """SIF's word weights and removed component are fitted on the training rows and read back in a fresh
+    process: the folder's predictions equal a GloVe SIF + logreg fitted here from scratch."""
+    from enso_ng.featurize import FEATURIZERS
+
+    result = invoke(kinds, "train", "-d", CORPUS, "-f", "glove", "-m", "logreg", "-o", "pooling=sif", "--name", "sif")
+    assert result.exit_code == 0, result.output
+    rows = pq.read_table(kinds / "datasets" / f"{CORPUS}.parquet").to_pylist()
+    train = [r for r in rows if r["split"] != "test"]
+    test = [r["text"] for r in rows if r["split"] == "test"][:200]
+    glove = FEATURIZERS.get("glove")(pooling="sif").fit([r["text"] for r in train])
+    with threadpool_limits(limits=1):
+        model = MODELS.get("logreg")(random_state=0).fit(
+            glove.transform([r["text"] for r in train]), np.array([r["label"] for r in train], dtype=object)
+        )
+    expected = model.predict_proba(glove.transform(test))
+    source = tmp_path / "test.txt"
+    source.write_text("".join(t.replace("\n", " ") + "\n" for t in test))
+    out = tmp_path / "sif.parquet"
+    done = enso(kinds, "predict", "sif", str(source), "-o", str(out))
+    assert done.returncode == 0, done.stderr.decode()
+    got = np.array([[r[f"proba_{c}"] for c in model.classes_] for r in pq.read_table(out).to_pylist()])
+    np.testing.assert_allclose(got, expected, atol=1e-5, rtol=0)
