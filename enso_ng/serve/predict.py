@@ -41,6 +41,15 @@ class Predicted:
     labels: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
 
+    def line(self) -> str:
+        """The summary: rows written, scored, and those not scored by reason (none is dropped silently)."""
+        skipped = ", ".join(f"{n} {status}" for status, n in sorted(self.not_scored.items()))
+        return (
+            f"{'wrote ' + self.output if self.output != '-' else 'scored'}: {self.rows} rows, {self.scored} scored"
+            + (f"; not scored: {skipped}" if skipped else "")
+            + f" in {self.seconds:.1f} s"
+        )
+
 
 def model_folder(workspace_root: Path, model: str) -> Path:
     """A model by name (``models/<name>/`` of the workspace) or by path."""

@@ -44,6 +44,28 @@ class Trained:
     #: the MLflow model URI (``--mlflow``), for ``mlflow models serve -m``
     mlflow_uri: str | None = None
 
+    def lines(self) -> list[str]:
+        """What was written, the accuracy to expect (from the run it reproduces) and how to serve it."""
+        m = self.manifest
+        lines = [
+            f"wrote {self.path}: {m.featurizer['name']} + {m.model['name']} on {m.training['rows']} rows of "
+            f"{m.training['dataset']} ({len(m.labels)} labels) in {self.seconds:.1f} s"
+        ]
+        if m.expected:
+            e = m.expected
+            interval = "" if e.get("ci_low") is None else f", 95% CI [{e['ci_low']:.3f}, {e['ci_high']:.3f}]"
+            lines.append(
+                f"expected {e['metric']}: {e['mean']:.3f}{interval} over {e['splits']} splits at {e['size']} "
+                f"{e['size_unit']} (run {e['run']})"
+                + (f"; split {e['split']}: {e['value']:.3f}" if "split" in e else "")
+            )
+        if self.mlflow_uri:
+            lines.append(
+                f"logged to MLflow as {self.mlflow_uri} "
+                f"(serve: mlflow models serve -m {self.mlflow_uri} --env-manager local)"
+            )
+        return lines
+
 
 def train(
     workspace: Workspace,
