@@ -165,7 +165,7 @@ def predict(
     from enso_ng.serve import predict as score
     from enso_ng.serve.predict import model_folder
 
-    folder = model_folder(ctx.obj["workspace"].root, model)
+    folder = model_folder(ctx.obj["workspace"], model)
     done = score(
         folder,
         source,

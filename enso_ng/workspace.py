@@ -77,6 +77,10 @@ class Workspace:
     def run_dir(self, run: str) -> Path:
         return self.results_dir / check_run_name(run)
 
+    def model_dir(self, name: str) -> Path:
+        """``models/<name>/``: a model folder that ``enso train`` writes and ``enso predict`` reads by name."""
+        return self.root / "models" / check_name(name, "model name", "models/")
+
     def datasets(self) -> list[str]:
         """Names of the datasets downloaded so far."""
         if not self.datasets_dir.is_dir():
@@ -97,21 +101,26 @@ class Workspace:
         return [p.name for p in sorted(found, key=lambda p: (p.joinpath("config.json").stat().st_mtime, p.name))]
 
 
-_RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
 def is_run_name(name: str) -> bool:
-    return bool(_RUN_NAME.match(name)) and ".." not in name
+    """One plain folder name: ``fullmatch``, so a trailing newline (which ``$`` lets through) is refused."""
+    return bool(_NAME.fullmatch(name)) and ".." not in name
+
+
+def check_name(name: str, what: str, folder: str) -> str:
+    """A name that becomes one folder under ``folder``: no separators, no ``..``, nothing absolute."""
+    if not is_run_name(name):
+        raise EnsoError(
+            f"{what} {name!r}: use letters, digits, '_', '-' or '.', starting with a letter or digit "
+            f"(no '/', no '..'): it is one folder under {folder}"
+        )
+    return name
 
 
 def check_run_name(name: str) -> str:
-    """A run name is one folder under ``results/``: no separators, no ``..``, nothing absolute."""
-    if not is_run_name(name):
-        raise EnsoError(
-            f"run name {name!r}: use letters, digits, '_', '-' or '.', starting with a letter or digit "
-            "(no '/', no '..'): a run is one folder under results/"
-        )
-    return name
+    return check_name(name, "run name", "results/")
 
 
 _TEMP = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.tmp$")

@@ -328,3 +328,17 @@ def test_glove_sif_state_travels_in_the_folder(kinds, tmp_path):
     assert done.returncode == 0, done.stderr.decode()
     got = np.array([[r[f"proba_{c}"] for c in model.classes_] for r in pq.read_table(out).to_pylist()])
     np.testing.assert_allclose(got, expected, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("name", ["../outside", "/tmp/abs", "ok\n", "a/b", ".hidden"])
+def test_a_model_name_that_is_not_one_folder_is_refused_before_any_work(tmp_path, name):
+    """The model name becomes models/<name>/: it passes the workspace's one name check (as run names do),
+    for train and predict alike, and nothing is written anywhere."""
+    ws = tmp_path / "ws"
+    trained = invoke(ws, "train", "-d", CORPUS, "-f", "tfidf", "-m", "logreg", "--name", name)
+    assert trained.exit_code != 0
+    assert trained.output.startswith("Error: model name") and len(trained.output.strip().splitlines()) == 1
+    assert not (ws / "models").exists() and not (tmp_path / "outside").exists()
+    if "/" not in name and not name.startswith("."):  # a path-like MODEL is read as a folder path
+        predicted = invoke(ws, "predict", name, "-")
+        assert predicted.exit_code != 0 and predicted.output.startswith("Error: model name"), predicted.output

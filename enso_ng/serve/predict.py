@@ -25,7 +25,7 @@ from enso_ng.progress import bar
 from enso_ng.serve.folder import load_model
 from enso_ng.serve.inputs import OK, Batch, batches, input_format
 from enso_ng.serve.pipeline import Pipeline
-from enso_ng.workspace import atomic_path
+from enso_ng.workspace import Workspace, atomic_path
 
 OUTPUT_FORMATS = {".parquet": "parquet", ".csv": "csv", ".jsonl": "jsonl"}
 
@@ -51,12 +51,12 @@ class Predicted:
         )
 
 
-def model_folder(workspace_root: Path, model: str) -> Path:
+def model_folder(workspace: Workspace, model: str) -> Path:
     """A model by name (``models/<name>/`` of the workspace) or by path."""
     path = Path(model)
     if path.is_dir() or "/" in model or model.startswith("."):
         return path
-    return workspace_root / "models" / model
+    return workspace.model_dir(model)
 
 
 def predict(

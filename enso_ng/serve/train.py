@@ -85,6 +85,7 @@ def train(
 ) -> Trained:
     """Fit the pair (named, or the run's winner at its largest size) and write ``models/<name>/``."""
     started = time.perf_counter()
+    workspace.model_dir(name)  # a name that is not one folder fails before any work
     choice = choose(workspace, dataset, featurizer, model, from_run, size, split, max_ms_per_doc)
     weights.codec_of(choice.model)  # a kind without a codec fails before any fitting
     featurizers.state_of(choice.featurizer)
@@ -127,7 +128,7 @@ def train(
         versions=_versions(),
         created=datetime.now(UTC).isoformat(timespec="seconds"),
     )
-    path = workspace.root / "models" / name
+    path = workspace.model_dir(name)
     with new_folder(path, force) as tmp:
         write_parts(tmp, FEATURIZER_PREFIX, featurizers.state_of(choice.featurizer).save(fitted_featurizer))
         write_parts(tmp, MODEL_PREFIX, weights.codec_of(choice.model).save(fitted_model))
