@@ -87,16 +87,7 @@ def _from_run(
     at_largest = [c for c in cells if c.train_size == largest]
     costs = _ms_per_doc(table, largest)
     if max_ms_per_doc is not None:
-        affordable = [
-            c for c in at_largest if costs.get((c.dataset, c.featurizer, c.model), float("inf")) <= max_ms_per_doc
-        ]
-        if not affordable:
-            cheapest = min(costs.items(), key=lambda item: item[1], default=None)
-            least = (
-                f"; the cheapest, {cheapest[0][1]} + {cheapest[0][2]}, takes {cheapest[1]:.3g} ms" if cheapest else ""
-            )
-            raise EnsoError(f"no pair of run {run!r} predicts within {max_ms_per_doc:g} ms per document{least}")
-        at_largest = affordable
+        at_largest = _affordable(at_largest, costs, max_ms_per_doc, run)
     best = best_table(at_largest)[0]
     expected = {
         "run": run,
@@ -113,22 +104,31 @@ def _from_run(
         "ms_per_doc": costs.get((best.dataset, best.featurizer, best.model)),
     }
     if split is not None:
-        values = [
-            v
-            for d, f, m, s, seed, met, v in zip(
-                *(
-                    table.column(c).to_pylist()
-                    for c in ("dataset", "featurizer", "model", "train_size", "split", "metric", "value")
-                )
-            )
-            if (d, f, m, s, seed, met) == (best.dataset, best.featurizer, best.model, best.train_size, split, metric)
-        ]
-        if not values:
-            raise EnsoError(
-                f"run {run!r} has no cell {best.dataset}:{best.featurizer}:{best.model}:{largest} split {split}"
-            )
-        expected.update(split=split, value=values[0])
+        expected.update(split=split, value=_split_value(table, best, split, metric, run))
     return Choice(best.dataset, best.featurizer, best.model, config, size, split, plain_floats(expected))
+
+
+def _affordable(cells: list, costs: dict, max_ms_per_doc: float, run: str) -> list:
+    """The cells whose measured inference (featurizing included) fits the budget, or one line saying the
+    cheapest pair's cost."""
+    affordable = [c for c in cells if costs.get((c.dataset, c.featurizer, c.model), float("inf")) <= max_ms_per_doc]
+    if not affordable:
+        cheapest = min(costs.items(), key=lambda item: item[1], default=None)
+        least = f"; the cheapest, {cheapest[0][1]} + {cheapest[0][2]}, takes {cheapest[1]:.3g} ms" if cheapest else ""
+        raise EnsoError(f"no pair of run {run!r} predicts within {max_ms_per_doc:g} ms per document{least}")
+    return affordable
+
+
+def _split_value(table: Any, best: Any, split: int, metric: str, run: str) -> float:
+    """The metric the run measured for the chosen pair's cell at split seed ``split``."""
+    columns = ("dataset", "featurizer", "model", "train_size", "split", "metric", "value")
+    wanted = (best.dataset, best.featurizer, best.model, best.train_size, split, metric)
+    values = [row[-1] for row in zip(*(table.column(c).to_pylist() for c in columns)) if row[:-1] == wanted]
+    if not values:
+        raise EnsoError(
+            f"run {run!r} has no cell {best.dataset}:{best.featurizer}:{best.model}:{best.train_size} split {split}"
+        )
+    return values[0]
 
 
 def _ms_per_doc(table: Any, size: int) -> dict[tuple[str, str, str], float]:

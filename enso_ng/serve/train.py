@@ -22,9 +22,10 @@ from threadpoolctl import threadpool_limits
 
 from enso_ng.errors import EnsoError
 from enso_ng.experiment.models import MODELS
+from enso_ng.experiment.models.base import POOLED
 from enso_ng.experiment.samplers import RESAMPLERS
 from enso_ng.experiment.splits import plan_split
-from enso_ng.formats import MODEL_FORMAT_VERSION, ModelManifest, read_dataset, read_features
+from enso_ng.formats import DENSE, MODEL_FORMAT_VERSION, ModelManifest, read_dataset, read_features
 from enso_ng.progress import bar
 from enso_ng.provenance import library_versions
 from enso_ng.serve import export, featurizers, weights
@@ -95,9 +96,8 @@ def train(
     texts = np.asarray(table.column("text").to_pylist(), dtype=object)
     labels = np.asarray(table.column("label").to_pylist(), dtype=object)
     splits = np.asarray(table.column("split").to_pylist(), dtype=object)
-    config = choice.config
     model_cls = MODELS.get(choice.model)
-    if model_cls.layer_aware or model_cls.takes_sequences or model_cls.takes_tokens or model_cls.semi_supervised:
+    if model_cls.layer_aware or model_cls.semi_supervised or model_cls.layouts.get(DENSE) != POOLED:
         raise EnsoError(f"enso train cannot yet write model {choice.model!r} (it needs more than pooled vectors)")
     if choice.size is not None:
         fitted_model, fitted_featurizer, rows, fitted_on = _reproduce(workspace, choice, texts, data_meta, options)
@@ -106,7 +106,21 @@ def train(
             workspace, choice, texts, labels, splits, options
         )
     spec = _featurizer_spec(fitted_featurizer, fitted_on)
-    manifest = ModelManifest(
+    manifest = _manifest(name, choice, spec, fitted_model, data_meta, labels, rows)
+    path = workspace.model_dir(name)
+    with new_folder(path, force) as tmp:
+        _write_parts(tmp, manifest, choice, fitted_featurizer, fitted_model, bundle, onnx)
+    logged = None
+    if mlflow:
+        from enso_ng.serve.mlflow_log import log_folder
+
+        logged = log_folder(mlflow, path, manifest)
+    return Trained(path, manifest, time.perf_counter() - started, logged)
+
+
+def _manifest(name, choice, spec, fitted_model, data_meta, labels, rows) -> ModelManifest:
+    """What the folder holds and why to trust it: the pair, its training rows and the accuracy to expect."""
+    return ModelManifest(
         format_version=MODEL_FORMAT_VERSION,
         name=name,
         featurizer=spec,
@@ -115,7 +129,7 @@ def train(
             "params": plain(fitted_model.get_params()),
             "chosen": plain(getattr(fitted_model, "best_params_", {})),
             "scores": "proba" if fitted_model.has_proba else "decision",
-            "run_params": plain(config.params_of(choice.model)),
+            "run_params": plain(choice.config.params_of(choice.model)),
         },
         labels=[str(c) for c in fitted_model.classes_],
         training={
@@ -128,28 +142,24 @@ def train(
         versions=_versions(),
         created=datetime.now(UTC).isoformat(timespec="seconds"),
     )
-    path = workspace.model_dir(name)
-    with new_folder(path, force) as tmp:
-        write_parts(tmp, FEATURIZER_PREFIX, featurizers.state_of(choice.featurizer).save(fitted_featurizer))
-        write_parts(tmp, MODEL_PREFIX, weights.codec_of(choice.model).save(fitted_model))
-        if bundle:
-            manifest.featurizer["encoder"] = featurizers.bundle(tmp, fitted_featurizer)
-        if onnx:
-            export.check_exportable(choice.featurizer, choice.model, spec["params"])
-            files = export.export(tmp, fitted_featurizer, fitted_model)
-            manifest.exports["onnx"] = {
-                "graph": files[0],
-                "tokenizer": files[1:],
-                "inputs": list(fitted_featurizer._tokenizer.model_input_names),
-                "output": "scores (texts x labels): " + ("probabilities" if fitted_model.has_proba else "margins"),
-            }
-        seal(tmp, manifest)
-    logged = None
-    if mlflow:
-        from enso_ng.serve.mlflow_log import log_folder
 
-        logged = log_folder(mlflow, path, manifest)
-    return Trained(path, manifest, time.perf_counter() - started, logged)
+
+def _write_parts(tmp: Path, manifest, choice, fitted_featurizer, fitted_model, bundle: bool, onnx: bool) -> None:
+    """The featurizer's and the model's state, the bundled encoder and the ONNX graph, then the seal."""
+    write_parts(tmp, FEATURIZER_PREFIX, featurizers.state_of(choice.featurizer).save(fitted_featurizer))
+    write_parts(tmp, MODEL_PREFIX, weights.codec_of(choice.model).save(fitted_model))
+    if bundle:
+        manifest.featurizer["encoder"] = featurizers.bundle(tmp, fitted_featurizer)
+    if onnx:
+        export.check_exportable(choice.featurizer, choice.model, manifest.featurizer["params"])
+        files = export.export(tmp, fitted_featurizer, fitted_model)
+        manifest.exports["onnx"] = {
+            "graph": files[0],
+            "tokenizer": files[1:],
+            "inputs": list(fitted_featurizer._tokenizer.model_input_names),
+            "output": "scores (texts x labels): " + ("probabilities" if fitted_model.has_proba else "margins"),
+        }
+    seal(tmp, manifest)
 
 
 def _dataset_path(workspace: Workspace, dataset: str) -> Path:
