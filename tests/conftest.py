@@ -266,6 +266,14 @@ def pytest_runtest_logreport(report) -> None:
         _skips[reason.removeprefix("Skipped: ")] += 1
 
 
+def pytest_collectreport(report) -> None:
+    """A module-level skip (``pytest.importorskip`` at import) skips a whole file before any test exists:
+    count it like a test's skip, so that it is reported and fails the run under CI=true."""
+    if report.skipped:
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        _skips[f"{report.nodeid}, every test of it: {reason.removeprefix('Skipped: ')}"] += 1
+
+
 def pytest_sessionfinish(session, exitstatus) -> None:
     if CI and _skips and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -20,7 +20,7 @@ from enso_ng.visualize.bars import bars_at_size
 from enso_ng.visualize.confusion import confusion_matrix
 from enso_ng.visualize.labels_needed import labels_needed
 from enso_ng.visualize.projection import tsne_figure
-from enso_ng.visualize.ranking import mean_ranks, rank_heatmap, win_tie_loss
+from enso_ng.visualize.ranking import mean_ranks, paired_test, rank_heatmap, win_tie_loss
 from enso_ng.visualize.summary import Cell, split_values
 
 from conftest import CORPUS, CORPUS_LABELS, CORPUS_TEST_ROWS, invoke, unavailable
@@ -146,11 +146,47 @@ def test_confidence_interval_against_a_hand_computed_value():
     assert cell.ci_high == pytest.approx(0.803333 + 0.236102, abs=1e-5)
 
 
+def test_paired_interval_and_p_value_against_hand_computed_values():
+    """Differences 0.01, 0.02, 0.03 on seeds 0-2: mean 0.02, sample sd 0.01, se 0.01 / sqrt 3; the 95%
+    half-width is t(0.975, 2 df) = 4.302653 times that, 0.0248414; t = 2 sqrt 3 and with 2 df the two-sided
+    p has the closed form 1 - t / sqrt(t^2 + 2) = 1 - sqrt(12 / 14) = 0.0741799 (not significant: a tie).
+    A seed only one side holds is left out."""
+    a = {0: 0.71, 1: 0.82, 2: 0.63, 3: 0.99}
+    b = {0: 0.70, 1: 0.80, 2: 0.60, 7: 0.10}
+    test = paired_test(a, b)
+    assert test.seeds == 3 and test.difference == pytest.approx(0.02, abs=1e-12)
+    assert test.ci_low == pytest.approx(0.02 - 0.0248414, abs=1e-6)
+    assert test.ci_high == pytest.approx(0.02 + 0.0248414, abs=1e-6)
+    assert test.p_value == pytest.approx(1 - np.sqrt(12 / 14), abs=1e-6) and test.outcome == 1
+    # the same differences in a loss metric: the interval is in the metric's units, the outcome flips sides
+    assert paired_test(a, b, higher_is_better=False).ci_low == pytest.approx(test.ci_low, abs=1e-12)
+
+
 def test_win_tie_loss_on_the_real_run(corpus_run):
+    """Every pair of the real run at every size, counted against scipy's paired t-test on the seeds read
+    straight from the results file (an implementation that shares nothing with ``paired_test``)."""
+    from scipy import stats
+
+    rows = pq.read_table(corpus_run / "results.parquet").to_pylist()
+    value = {
+        (r["featurizer"], r["model"], r["train_size"], r["split"]): r["value"] for r in rows if r["metric"] == "accuracy"
+    }
+    series = sorted({(f, m) for f, m, _, _ in value})
+    expected = {s: [0, 0, 0] for s in series}
+    for size in sorted({k[2] for k in value}):
+        for a in series:
+            for b in series:
+                if a == b:
+                    continue
+                diff = np.array([value[(*a, size, s)] - value[(*b, size, s)] for s in (0, 1)])
+                if np.isclose(diff[0], diff[1], rtol=0, atol=1e-12):  # no spread: the sign decides (documented)
+                    outcome = 1 if abs(diff[0]) <= 1e-12 else (0 if diff[0] > 0 else 2)
+                else:
+                    p = stats.ttest_rel(diff, np.zeros(2)).pvalue
+                    outcome = 1 if not p < 0.05 else (0 if diff.mean() > 0 else 2)
+                expected[a][outcome] += 1
     records = win_tie_loss(split_values(load_results(corpus_run / "results.parquet"), "accuracy"), "accuracy")
-    assert len(records) == 4
-    assert all(r.wins + r.ties + r.losses == 3 * 2 for r in records)  # 3 rivals x 2 sizes
-    assert sum(r.wins for r in records) == sum(r.losses for r in records)
+    assert {r.series: [r.wins, r.ties, r.losses] for r in records} == expected
 
 
 def test_labels_needed_interpolates_in_log_size():
