@@ -645,7 +645,9 @@ def test_metrics_on_known_predictions():
     assert value["macro_recall"] == pytest.approx((0.5 + 1 + 0.5) / 3)
     assert value["macro_precision"] == pytest.approx((0.5 + 2 / 3 + 1) / 3)
     assert value["log_loss"] == pytest.approx(-np.mean(np.log([0.8, 0.4, 0.8, 0.7, 0.8, 0.3])))
-    assert 0.5 < value["roc_auc"] <= 1
+    # one-vs-rest AUC by hand: "a" ranks its positives .8 and .4 above 7 of the 8 (positive, negative) pairs
+    # (.4 < .5); "b" (.8, .7) and "c" (.8, .3) rank all 8 of theirs: (7/8 + 1 + 1) / 3 = 23/24
+    assert value["roc_auc"] == pytest.approx(23 / 24)
     # A class absent from the rows has no AUC: the mean is over the others, not a made-up 0.5.
     q = Predictions(y_true[:4], y_pred[:4], classes, proba[:4], proba[:4])
     assert METRICS.get("roc_auc").fn(q) == pytest.approx(1.0)
@@ -667,8 +669,20 @@ def test_svm_has_no_log_loss_but_has_roc_auc(workspace):
         "svm-metrics",
     )
     assert result.exit_code == 0, result.output
-    metrics = set(pq.read_table(workspace / "results" / "svm-metrics" / "results.parquet").column("metric").to_pylist())
-    assert "roc_auc" in metrics and "accuracy" in metrics and "log_loss" not in metrics
+    rows = pq.read_table(workspace / "results" / "svm-metrics" / "results.parquet").to_pylist()
+    value = {r["metric"]: r["value"] for r in rows}
+    assert "roc_auc" in value and "accuracy" in value and "log_loss" not in value
+    # the AUC is of the SVM's decision values: one-vs-rest over the three classes, recomputed here with
+    # scikit-learn from the same model fitted on the same rows (split seed 0, 60 rows)
+    from sklearn.metrics import roc_auc_score
+
+    feats = read_features(workspace / "features" / CORPUS / "tfidf.parquet")
+    plan = plan_split(feats.labels, feats.splits, seed=0)
+    svm = MODELS.get("svm")(random_state=0).fit(feats.X[plan.train(60)], feats.labels[plan.train(60)])
+    truth, decision = feats.labels[plan.test], svm.decision_function(feats.X[plan.test])
+    expected = np.mean([roc_auc_score(truth == c, decision[:, k]) for k, c in enumerate(svm.classes_)])
+    assert value["roc_auc"] == pytest.approx(expected, abs=1e-9)
+    assert value["accuracy"] == pytest.approx(np.mean(svm.predict(feats.X[plan.test]) == truth), abs=1e-9)
 
 
 def test_per_label_sampler_draws_exactly_k_of_each_class():

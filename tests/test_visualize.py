@@ -3,10 +3,12 @@ report rendered in headless Chromium."""
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -29,14 +31,29 @@ SERIES = ["bert + logreg", "bert + mlp", "tfidf + logreg", "tfidf + mlp"]
 
 
 def test_default_draws_the_latest_run_and_prints_a_summary(run_workspace):
+    """Without --run, the run whose config was written last (not the last name): here ``small``, beside a copy
+    of it named ``zz-older`` whose config is a day older. The summary names each size's best pair, checked
+    against means worked out from the results file."""
+    import os
+
     run = run_workspace / "results" / "small"
+    older = Path(shutil.copytree(run, run_workspace / "results" / "zz-older"))
+    then = (run / "config.json").stat().st_mtime - 86400
+    os.utime(older / "config.json", (then, then))
     result = invoke(run_workspace, "visualize")
     assert result.exit_code == 0, result.output
-    assert result.output.startswith("run ")  # the latest run, whichever test made it
+    assert result.output.splitlines()[0].split()[:2] == ["run", "small"], result.output[:200]
     assert "best featurizer x model per dataset and size (accuracy)" in result.output
     assert "win/tie/loss" in result.output and "labels for accuracy 0.8" in result.output
-    result = invoke(run_workspace, "visualize", "--run", "small")
-    assert result.exit_code == 0, result.output
+    rows = [r for r in pq.read_table(run / "results.parquet").to_pylist() if r["metric"] == "accuracy"]
+    for size in (30, 120):
+        means = {}
+        for r in rows:
+            if r["train_size"] == size:
+                means.setdefault((r["featurizer"], r["model"]), []).append(r["value"])
+        best = max(means, key=lambda k: np.mean(means[k]))
+        printed = [x.split() for x in result.output.splitlines() if x.startswith(CORPUS) and f" {size} " in f" {x} "]
+        assert printed and printed[0][:4] == [CORPUS, *best, str(size)], (size, best, result.output)
     for name in (
         "learning_curves.png",
         "bars_accuracy_120.png",
@@ -52,8 +69,9 @@ def test_default_draws_the_latest_run_and_prints_a_summary(run_workspace):
         path = run / name
         assert f"wrote {path}" in result.output, name
         assert path.stat().st_size > 100, name
-    # The confusion matrix of the best cell at the largest size (which model wins depends on the run).
-    assert f"wrote {run}/confusion_{CORPUS}_" in result.output and "_120.png" in result.output
+    assert not [p for p in older.iterdir() if p.suffix in (".png", ".html")], "the older run is not drawn"
+    # the confusion matrix is the best cell's at the largest size (``best``: that of size 120, above)
+    assert f"wrote {run}/confusion_{CORPUS}_{best[0]}_{best[1]}_120.png" in result.output
     assert (run / "learning_curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -248,8 +266,34 @@ def test_filters_and_formats(run_workspace):
     )
     assert result.exit_code == 0, result.output
     assert "tfidf" not in result.output.split("wrote")[0] and "mlp" not in result.output.split("wrote")[0]
-    assert (run / "learning_curves.svg").read_text().lstrip().startswith("<?xml")
-    assert (run / "bars_macro_f1_120.svg").exists()
+    curves = (run / "learning_curves.svg").read_text()
+    assert curves.lstrip().startswith("<?xml") and "macro_f1" in curves
+    assert "bert + logreg" in curves and "tfidf" not in curves and "mlp" not in curves
+    assert (run / "bars_macro_f1_120.svg").read_text().lstrip().startswith("<?xml")
+    assert not (run / "learning_curves.png").exists(), "the format asked for, only"
+    with open(run / "win_tie_loss_macro_f1.csv") as fh:
+        assert [(r["featurizer"], r["model"]) for r in csv.DictReader(fh)] == [("bert", "logreg")]
+    # the labels needed for macro-F1 0.5, worked out from the results file: the first size whose mean
+    # reaches it, or the crossing interpolated in log(size) between the two sizes around it
+    rows = pq.read_table(run / "results.parquet").to_pylist()
+    mean = {
+        size: np.mean([r["value"] for r in rows if (r["featurizer"], r["model"], r["metric"], r["train_size"])
+                       == ("bert", "logreg", "macro_f1", size)])
+        for size in (30, 120)
+    }  # fmt: skip
+    if mean[30] >= 0.5:
+        expected = 30.0
+    elif mean[120] >= 0.5:
+        expected = 30 * 4 ** ((0.5 - mean[30]) / (mean[120] - mean[30]))
+    else:
+        expected = None
+    with open(run / "labels_needed_macro_f1.csv") as fh:
+        (needed,) = list(csv.DictReader(fh))
+    assert (needed["featurizer"], needed["model"]) == ("bert", "logreg")
+    if expected is None:
+        assert needed["labels_needed"] == "", mean
+    else:
+        assert float(needed["labels_needed"]) == pytest.approx(expected, abs=0.05), mean
 
 
 @pytest.mark.parametrize(
@@ -260,15 +304,19 @@ def test_filters_and_formats(run_workspace):
         (("--run", "small", "--datasets", "imdb"), "no dataset 'imdb' in these results"),
         (("--run", "small", "--confusion", "tweets:bert:logreg"), "expected DATASET:FEATURIZER:MODEL:SIZE"),
         (
-            ("--run", "small", "--confusion", "tweets:bert:logreg:999", "--no-tsne"),
+            ("--run", "small", "--confusion", "tweets:bert:logreg:999"),
             "no confusion counts for tweets bert logreg at size 999",
         ),
     ],
 )
 def test_bad_requests_are_one_line_errors(run_workspace, args, message):
+    """Checked before anything is drawn: the run's folder is left as it was."""
+    run = run_workspace / "results" / "small"
+    before = sorted(p.name for p in run.iterdir())
     result = invoke(run_workspace, "visualize", *args)
     assert result.exit_code == 1
     assert message in result.output and len(result.output.strip().splitlines()) == 1
+    assert sorted(p.name for p in run.iterdir()) == before, "no figure written"
 
 
 def test_no_runs_and_empty_results(tmp_path):
