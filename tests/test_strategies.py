@@ -233,7 +233,16 @@ def test_setfit_on_a_tiny_subset(tokens_workspace, monkeypatch):
     model = cls(**cls.features_kwargs(feats.meta), max_steps=3, random_state=0).fit(feats.X[train], feats.labels[train])
     proba = model.predict_proba(feats.X[test])
     assert proba.shape == (20, 3) and np.allclose(proba.sum(1), 1.0)
-    assert set(model.predict(feats.X[test])) <= set(feats.labels)
+    # it learned: the head fits its 12 examples (measured: all 12), and the 3 contrastive steps moved the
+    # encoder away from the published MiniLM (measured: up to 0.019 in a unit vector's coordinates)
+    assert np.mean(model.predict(feats.X[train]) == feats.labels[train]) >= 11 / 12
+    from sentence_transformers import SentenceTransformer
+
+    from enso_ng.encoders import verified_folder
+
+    texts = model._texts(feats.X[train])
+    base = SentenceTransformer(str(verified_folder(model.encoder, model.encoder_sha256, "setfit")))
+    assert np.abs(model.model_.model_body.encode(texts) - base.encode(texts)).max() > 1e-3
     assert model._texts(feats.X[train[:1]])[0] and "[CLS]" not in model._texts(feats.X[train[:1]])[0]
     monkeypatch.setitem(__import__("sys").modules, "setfit", None)
     with pytest.raises(Exception, match=r"pip install 'enso_ng\[setfit\]'"):
