@@ -35,10 +35,16 @@ ROOT = Path(__file__).resolve().parents[1]
 class Mutant:
     name: str
     path: str
-    old: str
-    new: str
+    #: the exact text replaced (or several, each with its new text in ``new``)
+    old: str | tuple[str, ...]
+    new: str | tuple[str, ...]
     tests: tuple[str, ...]
     why: str
+
+    def edits(self) -> list[tuple[str, str]]:
+        if isinstance(self.old, str):
+            return [(self.old, self.new)]
+        return list(zip(self.old, self.new))
 
 
 EXP = "tests/test_experiment.py::"
@@ -175,6 +181,57 @@ MUTANTS = [
         "cells skipped at fit time counted as new cells",
     ),
     Mutant(
+        "confusion_checked_late",
+        "enso_ng/visualize/draw.py",
+        (
+            "    confusion = _confusion_cell(run_dir, cells, options.confusion, outcome) if options.confusion",
+            "    per_class = _confusion(run_dir, confusion, emit, outcome) if confusion is not None else None",
+        ),
+        (
+            "    confusion = None and _confusion_cell(run_dir, cells, options.confusion, outcome) if options.confusion",
+            "    confusion = _confusion_cell(run_dir, cells, options.confusion, outcome) if options.confusion "
+            "is not None else None\n"
+            "    per_class = _confusion(run_dir, confusion, emit, outcome) if confusion is not None else None",
+        ),
+        ("tests/test_visualize.py::test_bad_requests_are_one_line_errors",),
+        "a bad --confusion found only after every figure is written",
+    ),
+    Mutant(
+        "roc_auc_median",
+        "enso_ng/experiment/metrics.py",
+        'return float(np.mean(values)) if values else float("nan")',
+        'return float(np.median(values)) if values else float("nan")',
+        (EXP + "test_metrics_on_known_predictions",),
+        "ROC-AUC averaged over classes by the median",
+    ),
+    Mutant(
+        "average_precision_column",
+        "enso_ng/experiment/metrics.py",
+        "average_precision_score(positive, p.scores[:, 1])",
+        "average_precision_score(positive, p.scores[:, 0])",
+        ("tests/test_metrics.py::test_average_precision_for_two_classes_only",),
+        "average precision ranked by the first class's score",
+    ),
+    Mutant(
+        "one_split_zero_width",
+        "enso_ng/visualize/summary.py",
+        (
+            'std = float(v.std(ddof=1)) if len(v) > 1 else float("nan")',
+            '/ np.sqrt(len(v))) if len(v) > 1 else float("nan")',
+        ),
+        ("std = float(v.std(ddof=1)) if len(v) > 1 else 0.0", "/ np.sqrt(len(v))) if len(v) > 1 else 0.0"),
+        ("tests/test_reliability_runs.py::test_one_split_has_an_undefined_interval_not_a_zero_width_one",),
+        "one split's interval of zero width instead of undefined",
+    ),
+    Mutant(
+        "latest_run_by_name",
+        "enso_ng/workspace.py",
+        'key=lambda p: (p.joinpath("config.json").stat().st_mtime, p.name)',
+        "key=lambda p: p.name",
+        ("tests/test_visualize.py::test_default_draws_the_latest_run_and_prints_a_summary",),
+        "the latest run chosen by name, not by when its config was written",
+    ),
+    Mutant(
         "module_skip_uncounted",
         "tests/conftest.py",
         "    if report.skipped:\n        reason = report.longrepr[2]",
@@ -242,11 +299,15 @@ def main() -> int:
         for m in chosen:
             target = tree / m.path
             original = target.read_text()
-            if original.count(m.old) != 1:
+            counts = [original.count(old) for old, _ in m.edits()]
+            if counts != [1] * len(counts):
                 outcomes[m.name] = "stale"
-                print(f"{m.name:28s} STALE: the text to replace occurs {original.count(m.old)} times in {m.path}")
+                print(f"{m.name:28s} STALE: the texts to replace occur {counts} times in {m.path}")
                 continue
-            target.write_text(original.replace(m.old, m.new))
+            mutated = original
+            for old, new in m.edits():
+                mutated = mutated.replace(old, new)
+            target.write_text(mutated)
             try:
                 start = time.perf_counter()
                 code, line = _pytest(tree, m.tests, env)
