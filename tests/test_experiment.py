@@ -12,6 +12,7 @@ from enso_ng.experiment.models import MODELS
 from enso_ng.experiment.samplers import stratified_order
 from enso_ng.experiment.splits import plan_split
 from enso_ng.formats import RESULTS_SCHEMA, read_features
+from enso_ng.workspace import LOCK_FILE
 
 from conftest import CORPUS, CORPUS_TEST_ROWS, invoke
 
@@ -42,6 +43,26 @@ def test_plan_is_deterministic_nested_and_disjoint():
     assert set(a.train(50)) <= set(a.train(100))
     c = plan_split(labels, splits, seed=4)
     assert not np.array_equal(a.order, c.order)
+
+
+def test_the_hold_out_test_set_is_stratified():
+    """Without an official test split, the test set keeps each class's share: 20% of 700 / 250 / 50 rows is
+    140 / 50 / 10, on every seed (a random 200 would give the rare class 10 +- 3)."""
+    labels = _labels(np.random.default_rng(1), [700, 250, 50])
+    splits = np.array([None] * len(labels), dtype=object)
+    tests = []
+    for seed in range(6):
+        plan = plan_split(labels, splits, seed=seed, test_size=0.2)
+        assert plan.test_source == "holdout" and len(plan.test) == 200
+        counts = dict(zip(*np.unique(labels[plan.test], return_counts=True)))
+        assert {c: int(n) for c, n in counts.items()} == {"c0": 140, "c1": 50, "c2": 10}, seed
+        tests.append(set(plan.test))
+    assert len({frozenset(t) for t in tests}) == 6, "each seed holds out other rows"
+    # an official split present but declined (--no-official-test): a stratified hold-out of every row
+    official = np.where(np.arange(len(labels)) < 100, "test", "train").astype(object)
+    plan = plan_split(labels, official, seed=0, test_size=0.2, use_official_test=False)
+    assert plan.test_source == "holdout"
+    assert dict(zip(*np.unique(labels[plan.test], return_counts=True))) == {"c0": 140, "c1": 50, "c2": 10}
 
 
 def test_official_test_split_is_used():
@@ -131,6 +152,30 @@ def test_rerun_resumes_and_extends(run_workspace):
     assert result.exit_code != 0 and "made with seed=0" in result.output
 
 
+@pytest.mark.parametrize(
+    "option, message",
+    [
+        (("--sampler", "natural"), "made with sampler=stratified, not natural"),
+        (("--resampler", "oversample"), "made with resampler=none, not oversample"),
+        (("--no-official-test",), "made with official_test=True, not False"),
+        (("--test-size", "0.3"), "made with test_size=0.2, not 0.3"),
+    ],
+)
+def test_a_resume_under_another_split_protocol_is_refused(run_workspace, option, message):
+    """Each choice that decides which rows train and test is part of the resume check: a rerun under
+    another one would mix cells drawn differently. Refused before anything is written."""
+    run = run_workspace / "results" / "small"
+
+    def files():  # the run's files (not its lock, which each command takes)
+        return {p.name: p.read_bytes() for p in run.iterdir() if p.is_file() and p.name != LOCK_FILE}
+
+    before = files()
+    result = invoke(run_workspace, "experiment", "--sizes", "30,60", "--splits", "2", "--name", "small", *option)
+    assert result.exit_code == 1 and message in result.output, result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert files() == before and "results.parquet" in before
+
+
 def test_sizes_beyond_the_pool_are_skipped_with_a_warning(workspace):
     result = invoke(
         workspace,
@@ -209,27 +254,118 @@ def test_cv_folds_are_stratified_balanced_and_seeded():
 
 def test_inner_cv_with_a_single_example_class():
     """Like GridSearchCV, logreg still cross-validates when a class has one example (it is missing from some
-    folds' training rows); models that need every class in every fold fall back to their default."""
+    folds' training rows) and fits all three classes at the chosen C: scikit-learn's optimum of the same
+    objective; models that need every class in every fold fall back to their default."""
+    from sklearn.linear_model import LogisticRegression
+
     rng = np.random.default_rng(0)
     X = rng.normal(size=(21, 5))
     y = np.array(["a"] * 10 + ["b"] * 10 + ["c"], dtype=object)
-    model = MODELS.get("logreg")(random_state=0).fit(X, y)
-    assert model.best_params_["cv_folds"] == 3
-    assert set(model.predict(X)) <= {"a", "b", "c"}
+    model = MODELS.get("logreg")(random_state=0, rtol=1e-5).fit(X, y)
+    assert model.best_params_["cv_folds"] == 3 and model.coef_.shape == (3, 5)
+    assert sorted(model.best_params_["cv_scores"]) == sorted(f"{c:g}" for c in model.Cs)
+    reference = LogisticRegression(C=model.best_params_["C"], tol=1e-10, max_iter=10000).fit(X, y)
+    assert np.abs(model.predict_proba(X) - reference.predict_proba(X)).max() < 1e-3
     svm = MODELS.get("svm")(random_state=0).fit(X, y)
     assert svm.best_params_ == {"C": 1.0, "cv_folds": 0, "converged": True}
+
+
+def test_logreg_with_one_example_per_class_fits_C_1():
+    """One example per class leaves no fold to validate on (``--per-label 1``): logreg then fits C = 1, not
+    the first of its candidates, and is scikit-learn's LogisticRegression(C=1) on those rows."""
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(3, 6))
+    y = np.array(["a", "b", "c"], dtype=object)
+    model = MODELS.get("logreg")(random_state=0, rtol=1e-5).fit(X, y)
+    assert model.best_params_["C"] == 1.0 and model.best_params_["cv_folds"] == 0
+    probe = rng.normal(size=(20, 6))
+    reference = LogisticRegression(C=1.0, tol=1e-10, max_iter=10000).fit(X, y)
+    assert np.abs(model.predict_proba(probe) - reference.predict_proba(probe)).max() < 1e-3
 
 
 @pytest.mark.parametrize("steps", [1, 4, 7])
 def test_mlp_with_fewer_steps_than_its_validation_interval(steps):
     """A step budget below or between ``check_every`` validation checks still fits a usable model: the last
-    step is always checked, and the refit takes at least one step."""
+    step is always checked, and the refit takes the steps chosen (at least one). The refit is the same
+    network as one trained without inner CV for that many steps at that weight decay."""
     rng = np.random.default_rng(0)
     X = rng.normal(size=(60, 8)).astype(np.float32)
     y = np.where(X[:, 0] > 0, "pos", "neg")
     model = MODELS.get("mlp")(random_state=0, steps=steps).fit(X, y)
-    assert 1 <= model.best_params_["steps"] <= steps
-    assert set(model.predict(X)) <= {"pos", "neg"}
+    chosen = model.best_params_["steps"]
+    assert model.best_params_["cv_folds"] == 3 and 1 <= chosen <= steps
+    alone = MODELS.get("mlp")(random_state=0, steps=chosen, weight_decays=[model.best_params_["weight_decay"]], cv=1)
+    alone.fit(X, y)
+    assert alone.best_params_["cv_folds"] == 0
+    assert np.array_equal(model.predict_proba(X), alone.predict_proba(X))
+
+
+def test_mlp_refits_for_the_steps_early_stopping_chose(corpus_workspace):
+    """The refit trains for the folds' mean best step count, not the step budget: it is bit for bit the
+    network trained without inner CV for exactly that many steps (the refit draws from its own seed)."""
+    feats = read_features(corpus_workspace / "features" / CORPUS / "bert.parquet")
+    plan = plan_split(feats.labels, feats.splits, seed=0)
+    X, y, test = feats.X[plan.train(120)], feats.labels[plan.train(120)], feats.X[plan.test]
+    cls = MODELS.get("mlp")
+    with _torch_threads(1):
+        model = cls(random_state=3).fit(X, y)
+        chosen, decay = model.best_params_["steps"], model.best_params_["weight_decay"]
+        assert chosen < model.steps, "early stopping stopped before the budget (the premise)"
+        alone = cls(random_state=3, steps=chosen, weight_decays=[decay], cv=1).fit(X, y)
+        budget = cls(random_state=3, steps=model.steps, weight_decays=[decay], cv=1).fit(X, y)
+    assert np.array_equal(model.predict_proba(test), alone.predict_proba(test))
+    assert not np.allclose(model.predict_proba(test), budget.predict_proba(test), atol=1e-4)
+
+
+@pytest.mark.parametrize("patience", [1, 3])
+def test_mlp_stops_after_patience_checks_without_improvement(patience):
+    """Early stopping, watched from outside: every validation pass's loss is recomputed here, and training
+    ends at the first check that makes ``patience`` checks in a row without a lower loss (not one later);
+    the best step returned is that of the lowest loss."""
+    import torch
+
+    from enso_ng.experiment.models.mlp import _Inputs, _padded, _StackedMLP
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(80, 10)).astype(np.float32)
+    codes = (X[:, 0] + rng.normal(scale=1.5, size=80) > 0).astype(np.int64)  # noisy: it soon overfits
+    settings = MODELS.get("mlp")(hidden=64, dropout=0.0, lr=0.05, steps=400, check_every=2, patience=patience)
+    train, valid = np.arange(50), np.arange(50, 80)
+    train_in = _Inputs.build([(X, train, train)], len(train))
+    valid_in = _Inputs.build([(X, train, valid)], len(valid), like=train_in)
+    generators = [torch.Generator().manual_seed(0)]
+    net = _StackedMLP(train_in, settings, 2, generators)
+    losses, steps, forward = [], [0], net.forward
+
+    def watched(inputs, gens):
+        out = forward(inputs, gens)
+        if gens is None:  # a validation pass
+            losses.append(float(torch.nn.functional.cross_entropy(out[0].float(), torch.as_tensor(codes[valid]))))
+        else:
+            steps[0] += 1
+        return out
+
+    net.forward = watched
+    best_step, _ = net.train(
+        train_in,
+        _padded([codes[train]], len(train)),
+        torch.tensor([0.0]),
+        settings,
+        generators,
+        max_steps=[settings.steps],
+        valid=(valid_in, _padded([codes[valid]], len(valid))),
+    )
+    best, bad, stop = float("inf"), 0, None
+    for check, loss in enumerate(losses):
+        best, bad = (loss, 0) if loss < best - 1e-6 else (best, bad + 1)
+        if bad >= patience:
+            stop = check
+            break
+    assert stop is not None and steps[0] < settings.steps, "it stopped early (the premise)"
+    assert len(losses) == stop + 1 and steps[0] == (stop + 1) * settings.check_every
+    assert int(best_step[0]) == (int(np.argmin(losses)) + 1) * settings.check_every
 
 
 @pytest.mark.parametrize("featurizer", ["bert", "tfidf"])
@@ -338,7 +474,9 @@ def test_logreg_reaches_scikit_learns_optimum_at_tight_tolerance(corpus_workspac
 @pytest.mark.parametrize("featurizer, binary", [("bert", False), ("bert", True), ("tfidf", False)])
 def test_logreg_chooses_the_C_that_LogisticRegressionCV_chooses_on_the_same_folds(corpus_workspace, featurizer, binary):
     """With exact fold fits (cv_rtol = rtol) the inner CV is scikit-learn's: the same folds, the same C grid,
-    mean validation accuracy, ties to the smaller C. Checked on three split seeds each."""
+    mean validation accuracy, ties to the smaller C. Checked on three split seeds each. scikit-learn gets
+    tf-idf's rows restricted to the columns they use: the same objective (a column no row uses has zero
+    weight at the optimum), solved far faster by its sparse solver at tol 1e-8."""
     import warnings
 
     from sklearn.linear_model import LogisticRegressionCV
@@ -355,7 +493,8 @@ def test_logreg_chooses_the_C_that_LogisticRegressionCV_chooses_on_the_same_fold
         folds = cv_folds(np.unique(y, return_inverse=True)[1], 3, random_state=seed, allow_missing=True)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)
-            reference = LogisticRegressionCV(Cs=grid, cv=folds, tol=1e-8, max_iter=10000).fit(X, y)
+            used = X[:, np.unique(X.tocsr().indices)] if featurizer == "tfidf" else X
+            reference = LogisticRegressionCV(Cs=grid, cv=folds, tol=1e-8, max_iter=10000).fit(used, y)
         scores = np.mean(next(iter(reference.scores_.values())), axis=0)  # (folds, Cs) -> mean per C
         best = scores.max()
         assert ours.best_params_["cv_accuracy"] == pytest.approx(best, abs=1e-6), (seed, scores)
@@ -363,6 +502,24 @@ def test_logreg_chooses_the_C_that_LogisticRegressionCV_chooses_on_the_same_fold
         # scikit-learn breaks an exact tie by float rounding of the fold sums; enso_ng by the smaller C
         expected = float(np.ravel(reference.C_)[0]) if len(tied) == 1 else tied[0]
         assert ours.best_params_["C"] == expected, (seed, scores)
+
+
+@pytest.mark.parametrize("featurizer, size", [("tfidf", 300), ("tfidf", 600), ("bert", 300)])
+def test_the_loose_fold_tolerance_applies_to_dense_rows_only(corpus_workspace, featurizer, size):
+    """Fold fits only rank C, so on dense rows they may stop at ``cv_rtol``; on sparse rows (tf-idf: its Gram
+    eigenbasis at 300 rows, its own columns at 600) they are solved to ``rtol`` whatever ``cv_rtol`` says, as
+    loose ones rank C too low there. So a very loose ``cv_rtol`` leaves tf-idf's fold scores as they are and
+    changes bert's."""
+    feats = read_features(corpus_workspace / "features" / CORPUS / f"{featurizer}.parquet")
+    train = plan_split(feats.labels, feats.splits, seed=0).train(size)
+    X, y = feats.X[train], feats.labels[train]
+    cls = MODELS.get("logreg")
+    tight = cls(random_state=0, cv_rtol=cls().rtol).fit(X, y).best_params_
+    loose = cls(random_state=0, cv_rtol=0.5).fit(X, y).best_params_
+    if featurizer == "tfidf":
+        assert loose["cv_scores"] == tight["cv_scores"] and loose["C"] == tight["C"]
+    else:
+        assert loose["cv_scores"] != tight["cv_scores"]
 
 
 @pytest.mark.parametrize("size", [60, 500])  # fewer rows than dimensions (Gram eigenbasis), and more
@@ -491,7 +648,9 @@ def test_metrics_on_known_predictions():
     assert value["macro_recall"] == pytest.approx((0.5 + 1 + 0.5) / 3)
     assert value["macro_precision"] == pytest.approx((0.5 + 2 / 3 + 1) / 3)
     assert value["log_loss"] == pytest.approx(-np.mean(np.log([0.8, 0.4, 0.8, 0.7, 0.8, 0.3])))
-    assert 0.5 < value["roc_auc"] <= 1
+    # one-vs-rest AUC by hand: "a" ranks its positives .8 and .4 above 7 of the 8 (positive, negative) pairs
+    # (.4 < .5); "b" (.8, .7) and "c" (.8, .3) rank all 8 of theirs: (7/8 + 1 + 1) / 3 = 23/24
+    assert value["roc_auc"] == pytest.approx(23 / 24)
     # A class absent from the rows has no AUC: the mean is over the others, not a made-up 0.5.
     q = Predictions(y_true[:4], y_pred[:4], classes, proba[:4], proba[:4])
     assert METRICS.get("roc_auc").fn(q) == pytest.approx(1.0)
@@ -513,8 +672,20 @@ def test_svm_has_no_log_loss_but_has_roc_auc(workspace):
         "svm-metrics",
     )
     assert result.exit_code == 0, result.output
-    metrics = set(pq.read_table(workspace / "results" / "svm-metrics" / "results.parquet").column("metric").to_pylist())
-    assert "roc_auc" in metrics and "accuracy" in metrics and "log_loss" not in metrics
+    rows = pq.read_table(workspace / "results" / "svm-metrics" / "results.parquet").to_pylist()
+    value = {r["metric"]: r["value"] for r in rows}
+    assert "roc_auc" in value and "accuracy" in value and "log_loss" not in value
+    # the AUC is of the SVM's decision values: one-vs-rest over the three classes, recomputed here with
+    # scikit-learn from the same model fitted on the same rows (split seed 0, 60 rows)
+    from sklearn.metrics import roc_auc_score
+
+    feats = read_features(workspace / "features" / CORPUS / "tfidf.parquet")
+    plan = plan_split(feats.labels, feats.splits, seed=0)
+    svm = MODELS.get("svm")(random_state=0).fit(feats.X[plan.train(60)], feats.labels[plan.train(60)])
+    truth, decision = feats.labels[plan.test], svm.decision_function(feats.X[plan.test])
+    expected = np.mean([roc_auc_score(truth == c, decision[:, k]) for k, c in enumerate(svm.classes_)])
+    assert value["roc_auc"] == pytest.approx(expected, abs=1e-9)
+    assert value["accuracy"] == pytest.approx(np.mean(svm.predict(feats.X[plan.test]) == truth), abs=1e-9)
 
 
 def test_per_label_sampler_draws_exactly_k_of_each_class():
@@ -661,43 +832,62 @@ def test_logreg_on_rows_that_do_not_vary(sparse):
     assert np.allclose(model.predict_proba(X[:1]), [[2 / 3, 1 / 3]], atol=1e-3)
 
 
-def test_single_class_subsets_are_recorded_skips(tmp_path):
-    """The natural sampler can draw a subset with one class: that cell is skipped and recorded, not scored."""
+def _rare_dataset(root, every: int):
+    """200 texts of class "a", every ``every``-th one "b" instead; downloaded and featurized with tf-idf.
+    Returns the labels in row order, for planning the same splits the run will draw."""
     import csv
 
-    source = tmp_path / "rare.csv"
+    source = root / "rare.csv"
+    labels = np.array(["b" if i % every == 0 else "a" for i in range(200)], dtype=object)
     with open(source, "w", newline="") as fh:
-        csv.writer(fh).writerows(
-            [["text", "label"], *[[f"text number {i}", "b" if i % 25 == 0 else "a"] for i in range(200)]]
-        )
-    assert invoke(tmp_path, "download", "--from-file", str(source), "--name", "rare").exit_code == 0
-    assert invoke(tmp_path, "featurize", "-f", "tfidf").exit_code == 0
-    result = invoke(
-        tmp_path,
-        "experiment",
-        "--sizes",
-        "3",
-        "--splits",
-        "6",
-        "--sampler",
-        "natural",
-        "--models",
-        "logreg",
-        "--metrics",
-        "accuracy",
-        "--name",
-        "rare",
-    )
+        csv.writer(fh).writerows([["text", "label"], *[[f"text number {i}", y] for i, y in enumerate(labels)]])
+    assert invoke(root, "download", "--from-file", str(source), "--name", "rare").exit_code == 0
+    assert invoke(root, "featurize", "-f", "tfidf").exit_code == 0
+    return labels
+
+
+def _single_class_seeds(labels, size: int, seeds) -> set[int]:
+    """The split seeds whose natural-sampler subset of ``size`` holds one class (planned as the run plans)."""
+    splits = np.array([None] * len(labels), dtype=object)
+    return {s for s in seeds if len(set(labels[plan_split(labels, splits, s, sampler="natural").train(size)])) < 2}
+
+
+def _natural(root, size: int, splits: int, seed: int = 0):
+    return invoke(
+        root, "experiment", "--sizes", str(size), "--splits", str(splits), "--seed", str(seed),
+        "--sampler", "natural", "--models", "logreg", "--metrics", "accuracy", "--name", "rare",
+    )  # fmt: skip
+
+
+def test_single_class_subsets_are_recorded_skips(tmp_path):
+    """The natural sampler can draw a subset with one class: that cell is skipped and recorded, not scored,
+    and the summary counts only the cells it scored."""
+    labels = _rare_dataset(tmp_path, every=25)
+    single = _single_class_seeds(labels, 3, range(6))
+    assert single and len(single) < 6, "the premise: some seeds draw one class, some both"
+    result = _natural(tmp_path, 3, 6)
     assert result.exit_code == 0, result.output
-    config = json.loads((tmp_path / "results" / "rare" / "config.json").read_text())
+    run = tmp_path / "results" / "rare"
+    assert f"wrote {run / 'results.parquet'}: {6 - len(single)} new cells" in result.output
+    config = json.loads((run / "config.json").read_text())
     skipped = {s["split"] for s in config["skipped"]}
-    assert skipped and "single class" in config["skipped"][0]["reason"]
-    scored = (
-        set(pq.read_table(tmp_path / "results" / "rare" / "results.parquet").column("split").to_pylist())
-        if (tmp_path / "results" / "rare" / "results.parquet").exists()
-        else set()
+    assert skipped == single and "single class" in config["skipped"][0]["reason"]
+    scored = set(pq.read_table(run / "results.parquet").column("split").to_pylist())
+    assert scored == set(range(6)) - single
+
+
+def test_a_grid_whose_every_subset_holds_one_class_leaves_no_run(tmp_path):
+    """When every cell is skipped as it is fitted (natural sampler, single-class subsets on every seed) the
+    run is an error that says why, and leaves no run folder (README: a grid where no cell can run)."""
+    labels = _rare_dataset(tmp_path, every=50)
+    seeds = next(s for s in range(100) if _single_class_seeds(labels, 2, [s, s + 1]) == {s, s + 1})
+    result = _natural(tmp_path, 2, 2, seed=seeds)
+    assert result.exit_code == 1, result.output
+    assert "run 'rare': no cell can run (all 2 skipped: rare size 2: the training subset holds a single class)" in (
+        result.output
     )
-    assert not scored & skipped and scored | skipped == set(range(6))
+    assert "new cells" not in result.output
+    assert not (tmp_path / "results" / "rare").exists()
 
 
 def test_one_class_features_are_refused(tmp_path):
@@ -743,7 +933,9 @@ def test_every_cell_of_every_model_records_its_cost(workspace):
     for r in rows:
         assert all(r[c] is not None and r[c] > 0 for c in COST), r
         assert r["fit_peak_bytes"] is not None and r["fit_peak_bytes"] >= 0, r
-        assert r["predict_seconds_per_1k"] > r["featurize_seconds_per_1k"], "the model's own time is added"
+        # per 1,000 documents: the model's own time over the 500 test rows, scaled, plus the featurizer's
+        model_per_1k = 1000 * r["predict_seconds"] / CORPUS_TEST_ROWS
+        assert r["predict_seconds_per_1k"] == pytest.approx(model_per_1k + r["featurize_seconds_per_1k"], rel=1e-9)
     by = {(r["featurizer"], r["model"]): r for r in rows}
     # bert costs far more per document than tf-idf; the stored-value counts follow the models' shapes
     assert by["bert", "logreg"]["featurize_seconds_per_1k"] > 5 * by["tfidf", "logreg"]["featurize_seconds_per_1k"]
@@ -752,6 +944,26 @@ def test_every_cell_of_every_model_records_its_cost(workspace):
     config = json.loads((workspace / "results" / "cost" / "config.json").read_text())
     timing = config["datasets"][CORPUS]["features"]["bert"]["timing"]
     assert timing["seconds_per_1k"] == by["bert", "logreg"]["featurize_seconds_per_1k"] and timing["machine"]["cores"]
+
+
+def test_a_batched_fit_divides_its_time_and_memory_among_its_cells(workspace):
+    """The runner fits the 5 split seeds of a size as one batch: each cell is charged a fifth of it, so the
+    cells' fit seconds add up to no more than the run's own wall time (charging each cell the whole batch
+    would count the fits 5 times over)."""
+    import time
+
+    start = time.perf_counter()
+    result = invoke(
+        workspace, "experiment", "-f", "bert", "-m", "mlp", "--sizes", "150", "--splits", "5",
+        "--metrics", "accuracy", "--name", "shared",
+    )  # fmt: skip
+    wall = time.perf_counter() - start
+    assert result.exit_code == 0, result.output
+    rows = pq.read_table(workspace / "results" / "shared" / "results.parquet").to_pylist()
+    cells = [r for r in rows if r["metric"] == "accuracy"]
+    assert len(cells) == 5 and len({r["fit_seconds"] for r in cells}) == 1, "one batch, one share each"
+    assert sum(r["fit_seconds"] for r in cells) <= wall, (cells[0]["fit_seconds"], wall)
+    assert len({r["fit_peak_bytes"] for r in cells}) == 1
 
 
 def test_results_without_cost_columns_still_read(tmp_path, corpus_run):

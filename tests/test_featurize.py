@@ -293,7 +293,10 @@ def test_trained_vectors_are_reproducible_and_informative(workspace, name):
     assert first.X.shape == (CORPUS_ROWS, 100)
     plan = plan_split(first.labels, first.splits, seed=0)
     model = MODELS.get("logreg")(random_state=0).fit(first.X[plan.train(1000)], first.labels[plan.train(1000)])
-    assert np.mean(model.predict(first.X[plan.test]) == first.labels[plan.test]) > 0.3  # chance is ~0.2
+    # informative: clearly above predicting the majority class (42.4% of these 500 test rows), which is
+    # what uninformative vectors give; measured 0.49 (word2vec, fasttext) and 0.52 (doc2vec)
+    majority = np.unique(first.labels[plan.test], return_counts=True)[1].max() / len(plan.test)
+    assert np.mean(model.predict(first.X[plan.test]) == first.labels[plan.test]) > majority + 0.03
 
 
 def test_interrupted_featurize_leaves_no_file(workspace, monkeypatch):

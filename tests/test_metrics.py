@@ -14,7 +14,7 @@ from sklearn.metrics import average_precision_score, fbeta_score, precision_reca
 
 from enso_ng.experiment.metrics import METRICS, Predictions
 from enso_ng.visualize.classification_report import classification_report
-from enso_ng.visualize.summary import load_results, summarize
+from enso_ng.visualize.summary import load_results
 
 from conftest import CORPUS, invoke
 
@@ -105,12 +105,32 @@ def test_average_precision_for_two_classes_only(workspace, corpus_run):
     rows = pq.read_table(workspace / "results" / "ap" / "results.parquet").to_pylist()
     ap = [r for r in rows if r["metric"] == "average_precision"]
     assert {r["model"] for r in ap} == {"logreg", "svm"}, "scores suffice: the SVM's decision values too"
-    assert all(0 < r["value"] <= 1 for r in ap)
+    # recomputed with scikit-learn from the same models fitted on the same rows: the probability (logreg) or
+    # the decision value (svm) of the second class, "spam", ranks the test rows
+    from enso_ng.experiment.models import MODELS
+    from enso_ng.experiment.splits import plan_split
+    from enso_ng.formats import read_features
+
+    feats = read_features(workspace / "features" / "spam" / "tfidf.parquet")
+    assert len(ap) == 4
+    for r in ap:
+        plan = plan_split(feats.labels, feats.splits, seed=r["split"])
+        model = MODELS.get(r["model"])(random_state=r["split"]).fit(feats.X[plan.train(30)], feats.labels[plan.train(30)])
+        test = feats.X[plan.test]
+        scores = model.predict_proba(test)[:, 1] if r["model"] == "logreg" else model.decision_function(test)
+        expected = average_precision_score(feats.labels[plan.test] == "spam", scores)
+        assert r["value"] == pytest.approx(expected, abs=1e-9), r
 
 
 def _best(table, metric, size, lower: bool):
-    cells = [c for c in summarize(table, metric, not lower) if c.train_size == size]
-    return (min if lower else max)(cells, key=lambda c: c.mean)
+    """The (featurizer, model) of the lowest (or highest) mean over split seeds, from the raw rows."""
+    values: dict[tuple[str, str], list[float]] = {}
+    for r in table.to_pylist():
+        if r["metric"] == metric and r["train_size"] == size:
+            values.setdefault((r["featurizer"], r["model"]), []).append(r["value"])
+    means = {key: float(np.mean(v)) for key, v in values.items()}
+    featurizer, model = (min if lower else max)(means, key=means.get)
+    return types.SimpleNamespace(featurizer=featurizer, model=model)
 
 
 def test_lower_is_better_in_the_experiment_summary_and_the_default_confusion_cell(run_workspace):

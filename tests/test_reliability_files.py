@@ -131,7 +131,10 @@ def test_compressed_files_still_import(tmp_path, compress):
     suffix = {None: "", gzip.compress: ".gz", bz2.compress: ".bz2"}[compress]
     source = tmp_path / f"own.csv{suffix}"
     source.write_bytes(compress(data) if compress else data)
-    assert invoke(tmp_path, "download", "--from-file", str(source), "--name", "own").exit_code == 0
+    result = invoke(tmp_path, "download", "--from-file", str(source), "--name", "own")
+    assert result.exit_code == 0, result.output
+    table = pq.read_table(tmp_path / "datasets" / "own.parquet")
+    assert table.column("text").to_pylist() == ["alpha", "beta"] and table.column("label").to_pylist() == ["a", "b"]
 
 
 def test_a_csv_field_over_128_kib_imports_as_jsonl_does(tmp_path):

@@ -6,6 +6,7 @@ import json
 import os
 import time
 
+import numpy as np
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 import pytest
@@ -164,10 +165,13 @@ def test_sigkilled_featurize_leaves_no_temporary_file_behind(tmp_path):
     finally:
         kill(process)
     assert temp_files(workspace), "the kill should have left the temporary file (the defect's precondition)"
-    result = invoke(workspace, "featurize", "-f", "bert")  # cleans the dead writer's file, then writes its own
-    assert result.exit_code == 0 and "8300 x 384" in result.output, result.output
+    assert not (folder / "bert.parquet").exists(), "no partial file where the complete one goes"
+    # the next enso command, whatever it writes, removes the dead writer's file (tf-idf: the same cleanup
+    # without embedding 8,300 texts again), and its own write leaves no temporary file either
+    result = invoke(workspace, "featurize", "-f", "tfidf")
+    assert result.exit_code == 0, result.output
     assert temp_files(workspace) == []
-    assert pq.read_metadata(folder / "bert.parquet").num_rows == 8300
+    assert pq.read_metadata(folder / "tfidf.parquet").num_rows == 8300
 
 
 def test_only_dead_writers_temporary_files_are_cleaned(tmp_path):
@@ -216,3 +220,19 @@ def test_one_split_has_an_undefined_interval_not_a_zero_width_one(workspace):
     assert f"[{mean}, {mean}]" not in result.output
     shown = invoke(workspace, "visualize", "--run", "one", "--no-tsne", "--no-report")
     assert shown.exit_code == 0, shown.output
+    # visualize's summary says so too, and its bars draw no error bar of zero width
+    summary = [line for line in shown.output.splitlines() if line.split()[:4] == [CORPUS, "tfidf", "logreg", "30"]]
+    assert summary and all("undefined (1 split)" in line for line in summary), shown.output
+    assert f"[{mean}, {mean}]" not in shown.output
+    from enso_ng.visualize.bars import bars_at_size
+    from enso_ng.visualize.summary import load_results, summarize
+
+    cells = summarize(load_results(workspace / "results" / "one" / "results.parquet"), "accuracy")
+    (cell,) = cells
+    assert cell.n == 1 and np.isnan(cell.ci_low) and np.isnan(cell.ci_high)
+    assert cell.mean == pytest.approx(float(mean), abs=5e-4)
+    bars = bars_at_size(cells, "accuracy", 30, "one").axes[0]
+    segments = [np.asarray(seg, dtype=float).reshape(-1, 2) for c in bars.collections
+                for seg in getattr(c, "get_segments", list)()]  # fmt: skip
+    drawn = [seg for seg in segments if len(seg) and not np.isnan(seg).any()]
+    assert all(np.ptp(seg[:, 1]) > 0 for seg in drawn), "no zero-width error bar"

@@ -9,6 +9,7 @@ import time
 
 import numpy as np
 import pytest
+from scipy import stats
 from services import mlflow_server
 
 from enso_ng.formats import read_results
@@ -61,7 +62,9 @@ def check_against_results(client, cells: dict, results_path) -> None:
             assert metrics[metric] == pytest.approx(v.mean(), rel=1e-12), (name, metric)
             if len(v) > 1:
                 assert metrics[f"{metric}_std"] == pytest.approx(v.std(ddof=1), rel=1e-9, abs=1e-15)
-                assert metrics[f"{metric}_ci_low"] <= metrics[metric] <= metrics[f"{metric}_ci_high"]
+                half = stats.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v))  # the 95% t-interval
+                assert metrics[f"{metric}_ci_low"] == pytest.approx(v.mean() - half, rel=1e-9, abs=1e-12)
+                assert metrics[f"{metric}_ci_high"] == pytest.approx(v.mean() + half, rel=1e-9, abs=1e-12)
         history = client.get_metric_history(run.info.run_id, "accuracy_by_split")
         assert sorted((m.step, m.value) for m in history) == sorted(want["metrics"]["accuracy"].items())
         assert metrics["fit_seconds"] == pytest.approx(np.mean(list(want["fit"].values())), rel=1e-9)

@@ -3,10 +3,12 @@ report rendered in headless Chromium."""
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -20,7 +22,7 @@ from enso_ng.visualize.bars import bars_at_size
 from enso_ng.visualize.confusion import confusion_matrix
 from enso_ng.visualize.labels_needed import labels_needed
 from enso_ng.visualize.projection import tsne_figure
-from enso_ng.visualize.ranking import mean_ranks, rank_heatmap, win_tie_loss
+from enso_ng.visualize.ranking import mean_ranks, paired_test, rank_heatmap, win_tie_loss
 from enso_ng.visualize.summary import Cell, split_values
 
 from conftest import CORPUS, CORPUS_LABELS, CORPUS_TEST_ROWS, invoke, unavailable
@@ -29,14 +31,29 @@ SERIES = ["bert + logreg", "bert + mlp", "tfidf + logreg", "tfidf + mlp"]
 
 
 def test_default_draws_the_latest_run_and_prints_a_summary(run_workspace):
+    """Without --run, the run whose config was written last (not the last name): here ``small``, beside a copy
+    of it named ``zz-older`` whose config is a day older. The summary names each size's best pair, checked
+    against means worked out from the results file."""
+    import os
+
     run = run_workspace / "results" / "small"
+    older = Path(shutil.copytree(run, run_workspace / "results" / "zz-older"))
+    then = (run / "config.json").stat().st_mtime - 86400
+    os.utime(older / "config.json", (then, then))
     result = invoke(run_workspace, "visualize")
     assert result.exit_code == 0, result.output
-    assert result.output.startswith("run ")  # the latest run, whichever test made it
+    assert result.output.splitlines()[0].split()[:2] == ["run", "small"], result.output[:200]
     assert "best featurizer x model per dataset and size (accuracy)" in result.output
     assert "win/tie/loss" in result.output and "labels for accuracy 0.8" in result.output
-    result = invoke(run_workspace, "visualize", "--run", "small")
-    assert result.exit_code == 0, result.output
+    rows = [r for r in pq.read_table(run / "results.parquet").to_pylist() if r["metric"] == "accuracy"]
+    for size in (30, 120):
+        means = {}
+        for r in rows:
+            if r["train_size"] == size:
+                means.setdefault((r["featurizer"], r["model"]), []).append(r["value"])
+        best = max(means, key=lambda k: np.mean(means[k]))
+        printed = [x.split() for x in result.output.splitlines() if x.startswith(CORPUS) and f" {size} " in f" {x} "]
+        assert printed and printed[0][:4] == [CORPUS, *best, str(size)], (size, best, result.output)
     for name in (
         "learning_curves.png",
         "bars_accuracy_120.png",
@@ -52,8 +69,9 @@ def test_default_draws_the_latest_run_and_prints_a_summary(run_workspace):
         path = run / name
         assert f"wrote {path}" in result.output, name
         assert path.stat().st_size > 100, name
-    # The confusion matrix of the best cell at the largest size (which model wins depends on the run).
-    assert f"wrote {run}/confusion_{CORPUS}_" in result.output and "_120.png" in result.output
+    assert not [p for p in older.iterdir() if p.suffix in (".png", ".html")], "the older run is not drawn"
+    # the confusion matrix is the best cell's at the largest size (``best``: that of size 120, above)
+    assert f"wrote {run}/confusion_{CORPUS}_{best[0]}_{best[1]}_120.png" in result.output
     assert (run / "learning_curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -146,11 +164,47 @@ def test_confidence_interval_against_a_hand_computed_value():
     assert cell.ci_high == pytest.approx(0.803333 + 0.236102, abs=1e-5)
 
 
+def test_paired_interval_and_p_value_against_hand_computed_values():
+    """Differences 0.01, 0.02, 0.03 on seeds 0-2: mean 0.02, sample sd 0.01, se 0.01 / sqrt 3; the 95%
+    half-width is t(0.975, 2 df) = 4.302653 times that, 0.0248414; t = 2 sqrt 3 and with 2 df the two-sided
+    p has the closed form 1 - t / sqrt(t^2 + 2) = 1 - sqrt(12 / 14) = 0.0741799 (not significant: a tie).
+    A seed only one side holds is left out."""
+    a = {0: 0.71, 1: 0.82, 2: 0.63, 3: 0.99}
+    b = {0: 0.70, 1: 0.80, 2: 0.60, 7: 0.10}
+    test = paired_test(a, b)
+    assert test.seeds == 3 and test.difference == pytest.approx(0.02, abs=1e-12)
+    assert test.ci_low == pytest.approx(0.02 - 0.0248414, abs=1e-6)
+    assert test.ci_high == pytest.approx(0.02 + 0.0248414, abs=1e-6)
+    assert test.p_value == pytest.approx(1 - np.sqrt(12 / 14), abs=1e-6) and test.outcome == 1
+    # the same differences in a loss metric: the interval is in the metric's units, the outcome flips sides
+    assert paired_test(a, b, higher_is_better=False).ci_low == pytest.approx(test.ci_low, abs=1e-12)
+
+
 def test_win_tie_loss_on_the_real_run(corpus_run):
+    """Every pair of the real run at every size, counted against scipy's paired t-test on the seeds read
+    straight from the results file (an implementation that shares nothing with ``paired_test``)."""
+    from scipy import stats
+
+    rows = pq.read_table(corpus_run / "results.parquet").to_pylist()
+    value = {
+        (r["featurizer"], r["model"], r["train_size"], r["split"]): r["value"] for r in rows if r["metric"] == "accuracy"
+    }
+    series = sorted({(f, m) for f, m, _, _ in value})
+    expected = {s: [0, 0, 0] for s in series}
+    for size in sorted({k[2] for k in value}):
+        for a in series:
+            for b in series:
+                if a == b:
+                    continue
+                diff = np.array([value[(*a, size, s)] - value[(*b, size, s)] for s in (0, 1)])
+                if np.isclose(diff[0], diff[1], rtol=0, atol=1e-12):  # no spread: the sign decides (documented)
+                    outcome = 1 if abs(diff[0]) <= 1e-12 else (0 if diff[0] > 0 else 2)
+                else:
+                    p = stats.ttest_rel(diff, np.zeros(2)).pvalue
+                    outcome = 1 if not p < 0.05 else (0 if diff.mean() > 0 else 2)
+                expected[a][outcome] += 1
     records = win_tie_loss(split_values(load_results(corpus_run / "results.parquet"), "accuracy"), "accuracy")
-    assert len(records) == 4
-    assert all(r.wins + r.ties + r.losses == 3 * 2 for r in records)  # 3 rivals x 2 sizes
-    assert sum(r.wins for r in records) == sum(r.losses for r in records)
+    assert {r.series: [r.wins, r.ties, r.losses] for r in records} == expected
 
 
 def test_labels_needed_interpolates_in_log_size():
@@ -212,8 +266,34 @@ def test_filters_and_formats(run_workspace):
     )
     assert result.exit_code == 0, result.output
     assert "tfidf" not in result.output.split("wrote")[0] and "mlp" not in result.output.split("wrote")[0]
-    assert (run / "learning_curves.svg").read_text().lstrip().startswith("<?xml")
-    assert (run / "bars_macro_f1_120.svg").exists()
+    curves = (run / "learning_curves.svg").read_text()
+    assert curves.lstrip().startswith("<?xml") and "macro_f1" in curves
+    assert "bert + logreg" in curves and "tfidf" not in curves and "mlp" not in curves
+    assert (run / "bars_macro_f1_120.svg").read_text().lstrip().startswith("<?xml")
+    assert not (run / "learning_curves.png").exists(), "the format asked for, only"
+    with open(run / "win_tie_loss_macro_f1.csv") as fh:
+        assert [(r["featurizer"], r["model"]) for r in csv.DictReader(fh)] == [("bert", "logreg")]
+    # the labels needed for macro-F1 0.5, worked out from the results file: the first size whose mean
+    # reaches it, or the crossing interpolated in log(size) between the two sizes around it
+    rows = pq.read_table(run / "results.parquet").to_pylist()
+    mean = {
+        size: np.mean([r["value"] for r in rows if (r["featurizer"], r["model"], r["metric"], r["train_size"])
+                       == ("bert", "logreg", "macro_f1", size)])
+        for size in (30, 120)
+    }  # fmt: skip
+    if mean[30] >= 0.5:
+        expected = 30.0
+    elif mean[120] >= 0.5:
+        expected = 30 * 4 ** ((0.5 - mean[30]) / (mean[120] - mean[30]))
+    else:
+        expected = None
+    with open(run / "labels_needed_macro_f1.csv") as fh:
+        (needed,) = list(csv.DictReader(fh))
+    assert (needed["featurizer"], needed["model"]) == ("bert", "logreg")
+    if expected is None:
+        assert needed["labels_needed"] == "", mean
+    else:
+        assert float(needed["labels_needed"]) == pytest.approx(expected, abs=0.05), mean
 
 
 @pytest.mark.parametrize(
@@ -224,15 +304,19 @@ def test_filters_and_formats(run_workspace):
         (("--run", "small", "--datasets", "imdb"), "no dataset 'imdb' in these results"),
         (("--run", "small", "--confusion", "tweets:bert:logreg"), "expected DATASET:FEATURIZER:MODEL:SIZE"),
         (
-            ("--run", "small", "--confusion", "tweets:bert:logreg:999", "--no-tsne"),
+            ("--run", "small", "--confusion", "tweets:bert:logreg:999"),
             "no confusion counts for tweets bert logreg at size 999",
         ),
     ],
 )
 def test_bad_requests_are_one_line_errors(run_workspace, args, message):
+    """Checked before anything is drawn: the run's folder is left as it was."""
+    run = run_workspace / "results" / "small"
+    before = sorted(p.name for p in run.iterdir())
     result = invoke(run_workspace, "visualize", *args)
     assert result.exit_code == 1
     assert message in result.output and len(result.output.strip().splitlines()) == 1
+    assert sorted(p.name for p in run.iterdir()) == before, "no figure written"
 
 
 def test_no_runs_and_empty_results(tmp_path):

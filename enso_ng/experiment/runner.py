@@ -19,7 +19,7 @@ from enso_ng.experiment.config import ExperimentConfig
 from enso_ng.experiment.executor import EXECUTORS
 from enso_ng.experiment.selection import plan_run, select
 from enso_ng.experiment.writer import ResultsWriter, check_resumable, check_same_inputs, merged_provenance
-from enso_ng.formats import RunRecord
+from enso_ng.formats import CONFIG_FILE, RunRecord
 from enso_ng.progress import bar
 from enso_ng.tracking import RunTracker
 from enso_ng.workspace import LOCK_FILE, Workspace, run_lock
@@ -97,6 +97,7 @@ def _run_locked(
     cells = sum(len(g.seeds) for g in plan.groups)
     record = writer.record(provenance, state="running")
     state, final = "interrupted", record
+    fit_skips: list[dict[str, Any]] = []
     # entered first: a cluster that cannot run the grid fails before config.json says a run started
     with EXECUTORS.get(executor)(plan.groups, workspace.root, config) as results:
         record.write(run_dir)
@@ -110,6 +111,7 @@ def _run_locked(
                             f"{skip['dataset']}: skipping {skip['featurizer']} {skip['model']} size "
                             f"{skip['train_size']} split {skip['split']}: {skip['reason']}"
                         )
+                    fit_skips.extend(result.skipped)
                     writer.add(result)
                     progress.update(len(group.seeds))
             state = "complete"
@@ -119,10 +121,14 @@ def _run_locked(
             final.write(run_dir)
             if tracker is not None:
                 tracker.finish(state)
+    if not writer.results_path.exists():  # every cell was skipped as it was fitted: a run of nothing
+        (run_dir / CONFIG_FILE).unlink(missing_ok=True)  # so that run_experiment removes the folder
+        reasons = "; ".join(sorted({_skip_line(s) for s in fit_skips}))
+        raise EnsoError(f"run {config.name!r}: no cell can run (all {len(fit_skips)} skipped: {reasons})")
     return Outcome(
         run=config.name,
         path=str(writer.results_path),
-        cells=cells,
+        cells=cells - len(fit_skips),
         resumed_cells=len(writer.done),
         seconds=time.perf_counter() - started,
         skipped=writer.skipped,

@@ -156,6 +156,8 @@ def draw(workspace: Workspace, run: str, options: Options) -> Outcome:
     values = split_values(table, primary)
     answers = verdicts(cells, values, record, primary, options.threshold)
     report = Report(run=run, config=record, verdicts=answers)
+    # the confusion cell is read here, before any figure: a bad --confusion fails with nothing written
+    confusion = _confusion_cell(run_dir, cells, options.confusion, outcome) if options.confusion is not None else None
 
     colours = palette(zip(table.column("featurizer").to_pylist(), table.column("model").to_pylist()))
     report.colours = {" + ".join(k): to_hex(v) for k, v in colours.items()}
@@ -191,7 +193,7 @@ def draw(workspace: Workspace, run: str, options: Options) -> Outcome:
         )
     if options.tsne is not None:
         _tsne(workspace, table, options.tsne, emit, outcome)
-    per_class = _confusion(run_dir, cells, options.confusion, emit, outcome) if options.confusion is not None else None
+    per_class = _confusion(run_dir, confusion, emit, outcome) if confusion is not None else None
 
     best = best_table(cells)
     report.tables = _report_tables(
@@ -405,8 +407,9 @@ def _tsne(workspace: Workspace, table, choice: str, emit, outcome: Outcome) -> N
     )
 
 
-def _confusion(run_dir: Path, cells, choice: str, emit, outcome: Outcome) -> Table | None:
-    """The chosen cell's confusion matrix, and its classification report (CSV, and the report's table)."""
+def _confusion_cell(run_dir: Path, cells, choice: str, outcome: Outcome) -> tuple | None:
+    """(dataset, featurizer, model, size, labels, matrix) of the cell ``--confusion`` names (or the best at
+    the largest size of the first dataset); None where the run recorded no confusion counts."""
     path = run_dir / CONFUSION_FILE
     if not path.exists():
         if choice:
@@ -431,6 +434,12 @@ def _confusion(run_dir: Path, cells, choice: str, emit, outcome: Outcome) -> Tab
                 best = c
         dataset, featurizer, model, size = best.dataset, best.featurizer, best.model, best.train_size
     labels, matrix = confusion_matrix(read_confusion(path), dataset, featurizer, model, size)
+    return dataset, featurizer, model, size, labels, matrix
+
+
+def _confusion(run_dir: Path, cell: tuple, emit, outcome: Outcome) -> Table:
+    """The chosen cell's confusion matrix, and its classification report (CSV, and the report's table)."""
+    dataset, featurizer, model, size, labels, matrix = cell
     emit(
         confusion_figure(labels, matrix, f"{dataset}: {featurizer} + {model} at {size}, summed over splits"),
         f"confusion_{dataset}_{featurizer}_{model}_{size}",
