@@ -87,19 +87,22 @@ def _tied_with_unmoved(values: dict) -> bool:
     """The chosen C scored the same as a C whose fold fits all stayed at the previous C's solution."""
     scores, chosen = values.get("cv_scores") or {}, values.get("C")
     chosen_score = scores.get(f"{chosen:g}") if isinstance(chosen, int | float) else None
-    return chosen_score is not None and any(scores.get(c) == chosen_score for c in values.get("cv_unmoved") or ())
+    label = f"{chosen:g}" if chosen_score is not None else None
+    return chosen_score is not None and any(
+        c != label and scores.get(c) == chosen_score for c in values.get("cv_unmoved") or ()
+    )
 
 
 def unmoved_cv_line(table: pa.Table) -> str | None:
-    """Cells whose chosen C tied with larger C values whose fold fits all stayed at the previous C's solution
+    """Cells whose chosen C tied with other C values whose fold fits all stayed at the previous C's solution
     (``cv_unmoved``: that solution met the stopping bound already, so inner CV cannot tell those C apart and
-    the tie rule took the smallest). None when there are none."""
+    the criterion's tie rule chose among them). None when there are none."""
     tuned, unmoved = _inner_cv_counts(table, _tied_with_unmoved)
     if not unmoved:
         return None
     return (
-        f"{sum(unmoved.values())} of {tuned} tuned cells chose a C tied with larger C values whose fold fits "
-        f"stayed at its solution (it met their stopping bound already), so the tie rule took the smallest "
+        f"{sum(unmoved.values())} of {tuned} tuned cells chose a C tied with C values whose fold fits stayed "
+        f"at the previous C's solution (it met their stopping bound already), so the tie rule chose among them "
         f"({_by_model(unmoved)}; params cv_unmoved)"
     )
 

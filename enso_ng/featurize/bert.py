@@ -263,20 +263,7 @@ class BertFeaturizer(Featurizer):
         return contextlib.nullcontext()
 
     def _pool(self, hidden, mask):
-        import torch
-
-        pooling = self.config["pooling"]
-        if pooling == "cls":
-            pooled = hidden[:, 0]
-        elif pooling == "max":
-            pooled = hidden.masked_fill(mask.unsqueeze(-1) == 0, float("-inf")).amax(dim=1)
-        else:
-            weights = mask.unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1e-9)
-        pooled = pooled.float()
-        if self.config["normalize"]:
-            pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
-        return pooled
+        return pool_tokens(hidden, mask, self.config["pooling"], self.config["normalize"])
 
     def report(self) -> dict[str, Any]:
         return {
@@ -318,3 +305,20 @@ def _version(package: str) -> str:
         return metadata.version(package)
     except metadata.PackageNotFoundError:
         return ""
+
+
+def pool_tokens(hidden: Any, mask: Any, pooling: str, normalize: bool) -> Any:
+    """A text's vector from its token states: ``cls``, ``max`` or the mask-weighted ``mean``, in float32,
+    L2-normalised when asked. One definition for featurizing and for a model folder's ONNX graph, so the
+    exported graph pools as the features it was trained on did."""
+    import torch
+
+    if pooling == "cls":
+        pooled = hidden[:, 0]
+    elif pooling == "max":
+        pooled = hidden.masked_fill(mask.unsqueeze(-1) == 0, float("-inf")).amax(dim=1)
+    else:
+        weights = mask.unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1e-9)
+    pooled = pooled.float()
+    return torch.nn.functional.normalize(pooled, p=2, dim=1) if normalize else pooled

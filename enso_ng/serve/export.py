@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from enso_ng.errors import EnsoError
+from enso_ng.featurize.bert import pool_tokens
 
 ONNX_DIR = "onnx"
 GRAPH_FILE = "scorer.onnx"
@@ -121,16 +122,7 @@ def _Scorer(encoder: Any, pooling: str, normalize: bool, layers: list, kind: str
         def forward(self, *tensors: torch.Tensor) -> torch.Tensor:
             inputs = dict(zip(input_names, tensors))
             hidden = self.encoder(**inputs).last_hidden_state
-            mask = inputs["attention_mask"]
-            if pooling == "cls":
-                h = hidden[:, 0]
-            elif pooling == "max":
-                h = hidden.masked_fill(mask.unsqueeze(-1) == 0, float("-inf")).amax(dim=1)
-            else:
-                weights = mask.unsqueeze(-1).to(hidden.dtype)
-                h = (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1e-9)
-            if normalize:
-                h = torch.nn.functional.normalize(h, p=2, dim=1)
+            h = pool_tokens(hidden, inputs["attention_mask"], pooling, normalize)
             for i, (w, b) in enumerate(zip(self.weights, self.biases)):
                 h = h @ w + b
                 if i < len(self.weights) - 1:

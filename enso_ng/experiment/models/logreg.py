@@ -58,10 +58,10 @@ class _DenseBasis:
         self._rotation = None
         if self.dual:
             coordinates = self._gram_coordinates(Xc @ Xc.T)
-        else:
-            vectors = _eigh(Xc.T @ Xc)[1]
-            self._rotation = vectors
-            coordinates = Xc @ torch.as_tensor(vectors, dtype=DTYPE)
+        else:  # every eigenvector kept: a rotation loses nothing, while a cut-off would drop real features
+            vectors = torch.linalg.eigh(Xc.T @ Xc)[1]  # of very different scales (a column 1000x the others)
+            self._rotation = vectors.double().numpy()
+            coordinates = Xc @ vectors
         if not coordinates.shape[1]:  # identical rows after centring: nothing to rotate, solve as they are
             self.dual, self._rotation, coordinates = False, None, Xc
         if self.dual:
@@ -317,7 +317,7 @@ def _fit_group(models, cells, Cs, max_iter, rtol, cv_rtol, criterion) -> None:
         torch.arange(len(cells)),
     )  # fmt: skip
     start = problem.start()
-    gtol = rtol * _null_gradient(problem)
+    gtol = _bound(rtol, problem)
     if any(s is not None for s in starts):
         zeros_Z, zeros_b = problem.unpack(start)
         Z0 = torch.stack([s[0] if s is not None else zeros_Z[i] for i, s in enumerate(starts)])
@@ -362,7 +362,7 @@ def _cv_path(bases, codes_list, K, cell_folds, Cs, max_iter, fold_rtol, criterio
     valid = (1 - masks).numpy()  # k-fold: a row a fold does not train on is one it validates on
     problem = _Problem(bases, codes_list, K, masks, torch.full((len(fold_masks),), Cs[0]), cell_of)
     everything = torch.arange(len(fold_masks))
-    gtol = fold_rtol * _null_gradient(problem)
+    gtol = _bound(fold_rtol, problem)
     previous = None
     for c, C in enumerate(Cs):
         start = problem.start()
@@ -371,7 +371,7 @@ def _cv_path(bases, codes_list, K, cell_folds, Cs, max_iter, fold_rtol, criterio
             problem.rescale(*previous)
             start = problem.pack(*previous[:2])
         solution = minimize(problem, start, max_iter=max_iter, gtol=gtol)
-        moved[c] = solution.n_iter.numpy() > 0
+        moved[c] = (solution.theta != start).any(1).numpy()  # a failed line search counts an iteration
         Z, b = problem.unpack(solution.theta)
         scores = problem.logits(Z, b, everything)
         logits = scores.numpy().transpose(0, 2, 1)  # (M, n, K)
@@ -404,6 +404,16 @@ def _choose_C(cells, Cs, criterion, values, accuracies, moved, stage_solutions) 
             best.append(Cs.index(1.0) if 1.0 in Cs else 0)
         m += len(folds)
     return best, starts, records
+
+
+#: below this a mean gradient component is float32 round-off (rows that do not vary give ~2e-8): a bound
+#: is never set under it, or such a problem could only stop on "no progress" and be reported unconverged
+GTOL_FLOOR = 1e-7
+
+
+def _bound(rtol: float, problem: _Problem) -> torch.Tensor:
+    """Each problem's gradient bound: ``rtol`` of its null model's gradient, never below round-off."""
+    return (rtol * _null_gradient(problem)).clamp(min=GTOL_FLOOR)
 
 
 def _null_gradient(problem: _Problem) -> torch.Tensor:
