@@ -140,17 +140,7 @@ def mlflow_server(folder: Path) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"mlflow server did not start: {(folder / 'server.log').read_text()[-2000:]}")
-            time.sleep(0.3)
+        wait_until_up(f"{url}/health", process, 120, folder / "server.log", "mlflow server")
         yield url
     finally:
         with contextlib.suppress(ProcessLookupError):
@@ -160,3 +150,18 @@ def mlflow_server(folder: Path) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=10)
+
+
+def wait_until_up(url: str, process: subprocess.Popen, seconds: float, log: Path, what: str) -> None:
+    """Poll ``url`` until it answers 200; fail with the log's tail if ``process`` dies or time runs out."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise AssertionError(f"{what} did not start: {log.read_text()[-3000:]}")
+        time.sleep(0.3)

@@ -183,11 +183,10 @@ def test_onnx_says_which_pairs_it_cannot_express(kinds):
 
 def test_mlflow_models_serve_answers_http_with_the_folders_predictions(kinds, tmp_path, monkeypatch):
     """``enso train --mlflow``, then a real ``mlflow models serve`` process and a real HTTP request."""
-    import time
     import urllib.request
 
     pytest.importorskip("mlflow", reason="needs the enso_ng[mlflow] extra")
-    from services import _command, _env, free_port
+    from services import _command, _env, free_port, wait_until_up
 
     monkeypatch.chdir(tmp_path)  # MLflow's artifacts of a SQLite store go beside it
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
@@ -218,16 +217,7 @@ def test_mlflow_models_serve_answers_http_with_the_folders_predictions(kinds, tm
     )
     texts = ["what a lovely morning", "", "this is the worst service ever"]
     try:
-        deadline = time.monotonic() + 240
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            assert server.poll() is None and time.monotonic() < deadline, (tmp_path / "serve.log").read_text()[-3000:]
-            time.sleep(0.5)
+        wait_until_up(f"http://127.0.0.1:{port}/ping", server, 240, tmp_path / "serve.log", "mlflow models serve")
         body = json.dumps({"dataframe_split": {"columns": ["text"], "data": [[t] for t in texts]}}).encode()
         request = urllib.request.Request(
             f"http://127.0.0.1:{port}/invocations", data=body, headers={"Content-Type": "application/json"}

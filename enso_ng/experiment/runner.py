@@ -12,6 +12,7 @@ import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from enso_ng.errors import EnsoError
@@ -121,10 +122,7 @@ def _run_locked(
             final.write(run_dir)
             if tracker is not None:
                 tracker.finish(state)
-    if not writer.results_path.exists():  # every cell was skipped as it was fitted: a run of nothing
-        (run_dir / CONFIG_FILE).unlink(missing_ok=True)  # so that run_experiment removes the folder
-        reasons = "; ".join(sorted({_skip_line(s) for s in fit_skips}))
-        raise EnsoError(f"run {config.name!r}: no cell can run (all {len(fit_skips)} skipped: {reasons})")
+    _check_something_ran(writer, run_dir, config, fit_skips)
     return Outcome(
         run=config.name,
         path=str(writer.results_path),
@@ -134,6 +132,15 @@ def _run_locked(
         skipped=writer.skipped,
         record=final,
     )
+
+
+def _check_something_ran(writer: ResultsWriter, run_dir: Path, config: ExperimentConfig, fit_skips: list) -> None:
+    """Every cell skipped as it was fitted is a run of nothing: its config.json goes (so that run_experiment
+    removes the folder) and the skips' reasons are the error."""
+    if not writer.results_path.exists():
+        (run_dir / CONFIG_FILE).unlink(missing_ok=True)
+        reasons = "; ".join(sorted({_skip_line(s) for s in fit_skips}))
+        raise EnsoError(f"run {config.name!r}: no cell can run (all {len(fit_skips)} skipped: {reasons})")
 
 
 def _skip_line(skip: dict[str, Any]) -> str:

@@ -170,18 +170,7 @@ def draw(workspace: Workspace, run: str, options: Options) -> Outcome:
         [[*r.series, r.wins, r.ties, r.losses] for r in records],
         outcome,
     )
-    needed = labels_needed(cells, primary, options.threshold)
-    emit(
-        labels_needed_plot(needed, cells, primary, options.threshold, run, colours),
-        f"labels_needed_{primary}",
-        f"Labelled {unit} needed for {primary} {options.threshold:g}, interpolated in log(size) between sizes tried.",
-    )
-    _write_csv(
-        run_dir / f"labels_needed_{primary}.csv",
-        ["dataset", "featurizer", "model", "labels_needed", "largest_tried"],
-        [[r.dataset, *r.series, "" if r.size is None else round(r.size, 1), r.largest_tried] for r in needed],
-        outcome,
-    )
+    needed = _labels_needed(cells, primary, options.threshold, run, unit, colours, emit)
     points = _cost(table, cells, primary, run, run_dir, emit, outcome, colours)
     strategies = strategy_rows(cells, values, mean_costs(table, primary), record)
     if strategies:
@@ -204,6 +193,23 @@ def draw(workspace: Workspace, run: str, options: Options) -> Outcome:
         outcome.written.append(write_report(report, run_dir / "report.html"))
     outcome.summary = _summary(answers, best, records, needed, strategies, primary, options.threshold)
     return outcome
+
+
+def _labels_needed(cells, primary: str, threshold: float, run: str, unit: str, colours, emit: _Emit) -> list:
+    """How many labels each pair needs for ``threshold``: the figure, its CSV, and the rows for the tables."""
+    needed = labels_needed(cells, primary, threshold)
+    emit(
+        labels_needed_plot(needed, cells, primary, threshold, run, colours),
+        f"labels_needed_{primary}",
+        f"Labelled {unit} needed for {primary} {threshold:g}, interpolated in log(size) between sizes tried.",
+    )
+    _write_csv(
+        emit.run_dir / f"labels_needed_{primary}.csv",
+        ["dataset", "featurizer", "model", "labels_needed", "largest_tried"],
+        [[r.dataset, *r.series, "" if r.size is None else round(r.size, 1), r.largest_tried] for r in needed],
+        emit.outcome,
+    )
+    return needed
 
 
 def _summary(
