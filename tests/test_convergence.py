@@ -101,3 +101,50 @@ def test_convergence_line_counts_by_model_and_reason():
         "3 of 4 cells did not converge (logreg: max_iter 1, no_progress 1; svm: not converged 1)"
     )
     assert convergence_line(pa.Table.from_pylist(rows[3:4])) is None
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_fold_problems_on_their_own_rows_and_carried_stages_match_full_evaluations(sparse):
+    """The two shortcuts of the C path change no number: a fold problem posed on its own (padded) training
+    rows has the objective and gradient of the same problem masked over all the cell's rows, and a stage that
+    starts from the last one's solution, its objective carried over with only the penalty changed, starts
+    from what evaluating it there gives."""
+    import numpy as np
+    import scipy.sparse as sp
+
+    from enso_ng.experiment.models import logreg as L
+
+    rng = np.random.default_rng(0)
+    n, d, K = 90, 40, 5
+    X = rng.normal(size=(n, d)) + rng.integers(0, K, n)[:, None] * 0.3
+    if sparse:
+        X = sp.csr_matrix(np.where(rng.random((n, d)) < 0.2, np.abs(X), 0.0))
+    codes = rng.integers(0, K, n)
+    basis = L._SparseBasis(X) if sparse else L._DenseBasis(X)
+    train = np.sort(rng.choice(n, 61, replace=False))
+    mask = np.zeros(n)
+    mask[train] = 1
+    masked = L._Problem([basis], [codes], K, torch.as_tensor(mask)[None], torch.tensor([2.0]), torch.tensor([0]))
+    own = L._Problem(
+        [basis.restrict(train, 64)], [np.concatenate([codes[train], [0, 0, 0]])], K,
+        torch.as_tensor(np.r_[np.ones(61), np.zeros(3)])[None], torch.tensor([2.0]), torch.tensor([0]),
+    )  # fmt: skip
+    Z = torch.as_tensor(rng.normal(size=(1, K, basis.r)) * 0.1, dtype=torch.float32)
+    b = torch.as_tensor(rng.normal(size=(1, K)) * 0.1, dtype=torch.float32)
+    one = torch.arange(1)
+    f_m, g_m, gmax_m = masked(masked.pack(Z, b), one)
+    f_o, g_o, gmax_o = own(own.pack(Z, b), one)
+    Zm, bm = masked.unpack(g_m)
+    Zo, bo = own.unpack(g_o)  # the preconditioners differ: compare gradients in Z's and b's units
+    gm = torch.cat([(Zm / masked.scale**2).flatten(), bm.flatten() / masked.bscale.flatten() ** 2])
+    go = torch.cat([(Zo / own.scale**2).flatten(), bo.flatten() / own.bscale.flatten() ** 2])
+    assert f_o.item() == pytest.approx(f_m.item(), rel=1e-5)
+    assert torch.allclose(go, gm, rtol=1e-4, atol=1e-6) and gmax_o.item() == pytest.approx(gmax_m.item(), rel=1e-4)
+
+    data = own.penalty_free(Z, b, f_o, g_o)
+    own.set_C(torch.tensor([30.0]))
+    own.rescale(Z, b)
+    carried = own.evaluated(Z, b, *data)
+    fresh = own(own.pack(Z, b), one)
+    for got, want in zip(carried, fresh):
+        assert torch.allclose(got, want, rtol=1e-4, atol=1e-6)

@@ -81,13 +81,17 @@ def log_loss(scores: np.ndarray, codes: np.ndarray, valid: np.ndarray, kind: str
 def macro_f1(scores: np.ndarray, codes: np.ndarray, valid: np.ndarray, kind: str) -> np.ndarray:
     """F1 per class, averaged over the classes present in the fold's truth or predictions (scikit-learn's
     ``f1_score(average="macro")``): a one-class predictor scores about 1/K of a balanced one."""
-    K = scores.shape[2]
+    M, K = scores.shape[0], scores.shape[2]
     predicted = scores.argmax(2)
-    valid = valid.astype(np.float64)
-    pred = (predicted[..., None] == np.arange(K)) * valid[..., None]  # (M, n, K)
-    true = (codes[..., None] == np.arange(K)) * valid[..., None]
-    tp, fp, fn = (pred * true).sum(1), (pred * (1 - true)).sum(1), ((1 - pred) * true).sum(1)
-    denominator = 2 * tp + fp + fn
+    valid = np.broadcast_to(valid, predicted.shape).astype(np.float64).ravel()
+    offset = (np.arange(M) * K)[:, None]  # one bincount for all problems: problem m's classes at m*K..
+
+    def counts(classes: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        return np.bincount((classes + offset).ravel(), weights=weights, minlength=M * K).reshape(M, K)
+
+    codes = np.broadcast_to(codes, predicted.shape)
+    tp = counts(codes, valid * (predicted == codes).ravel())
+    denominator = counts(predicted, valid) + counts(codes, valid)  # 2 tp + fp + fn
     present = denominator > 0
     f1 = np.where(present, 2 * tp / np.maximum(denominator, 1), 0.0)
     return f1.sum(1) / np.maximum(present.sum(1), 1)

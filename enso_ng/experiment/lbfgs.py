@@ -31,6 +31,10 @@ class Solution:
     converged: torch.Tensor
     #: (M,) int: index into :data:`STOPS`
     stop: torch.Tensor
+    #: (M,) and (M, P): the objective and its gradient at ``theta``, so that a caller continuing from there
+    #: (a warm start on a changed objective) need not evaluate them again
+    f: torch.Tensor
+    g: torch.Tensor
 
 
 def minimize(
@@ -41,6 +45,7 @@ def minimize(
     ftol: float = 1e-9,
     history: int = 10,
     max_backtracks: int = 30,
+    initial: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
 ) -> Solution:
     """Minimise M independent smooth objectives; stop each at max |g| <= gtol or a relative decrease <= ftol.
 
@@ -53,6 +58,8 @@ def minimize(
     solver made no progress, not that it reached the optimum. A problem that stops on it, or whose line
     search finds no decrease, stops with ``stop == NO_PROGRESS``; one still running after ``max_iter``
     iterations keeps its last point with ``stop == MAX_ITER``; neither is converged.
+
+    ``initial`` is ``fun(theta0, all problems)`` when the caller has it already.
     """
     M, P = theta0.shape
     out = Solution(
@@ -60,11 +67,13 @@ def minimize(
         n_iter=torch.zeros(M, dtype=torch.int64),
         converged=torch.zeros(M, dtype=torch.bool),
         stop=torch.full((M,), MAX_ITER, dtype=torch.int64),
+        f=torch.empty(M, dtype=theta0.dtype),
+        g=torch.empty(M, P, dtype=theta0.dtype),
     )
     idx = torch.arange(M)
     gtol = torch.as_tensor(gtol, dtype=theta0.dtype).expand(M).clone()
     theta = theta0.clone()
-    f, g, gmax = fun(theta, idx)
+    f, g, gmax = fun(theta, idx) if initial is None else (t.clone() for t in initial)
     S = torch.empty(history, M, P, dtype=theta.dtype)  # slots are read only once written (see ``filled``)
     Y = torch.empty(history, M, P, dtype=theta.dtype)
     rho = torch.zeros(history, M, dtype=theta.dtype)
@@ -74,7 +83,7 @@ def minimize(
     slot = 0
     for it in range(max_iter + 1):
         if done.any():  # write finished problems back and compact the batch
-            out.theta[idx[done]] = theta[done]
+            out.theta[idx[done]], out.f[idx[done]], out.g[idx[done]] = theta[done], f[done], g[done]
             out.n_iter[idx[done]] = n_iter[done]
             out.converged[idx[done]] = converged[done]
             out.stop[idx[done]] = torch.where(converged[done], GRADIENT, NO_PROGRESS)
@@ -92,7 +101,7 @@ def minimize(
         if len(idx) == 0:
             break
         if it == max_iter:  # still running: keep the last point, not converged (``stop`` stays MAX_ITER)
-            out.theta[idx], out.n_iter[idx] = theta, n_iter
+            out.theta[idx], out.n_iter[idx], out.f[idx], out.g[idx] = theta, n_iter, f, g
             break
         direction = _two_loop(g, S, Y, rho, slot, min(it, history), history).neg_()
         slope = torch.linalg.vecdot(g, direction)
