@@ -168,6 +168,13 @@ def main() -> None:
     parser.add_argument(
         "--exact-folds", action="store_true", help="also time enso_ng with fold fits solved to rtol (cv_rtol = rtol)"
     )
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE[,KEY=VALUE]",
+        help="also time enso_ng with these logreg parameters (repeatable), e.g. --variant rtol=0.001",
+    )
     parser.add_argument("--banking77-sizes", default=BANKING77_SIZES, help="Banking77's sizes (77 classes)")
     parser.add_argument("--models", default="logreg", help="logreg and/or mlp (comma-separated)")
     args = parser.parse_args()
@@ -190,6 +197,9 @@ def main() -> None:
     if args.exact_folds:
         rtol = MODELS.get("logreg")().rtol
         ours["enso_ng exact folds"] = enso({"criterion": args.criterion, "cv_rtol": rtol})
+    for variant in args.variant:
+        settings = dict(item.split("=", 1) for item in variant.split(","))
+        ours[f"enso_ng {variant}"] = enso({"criterion": args.criterion, **{k: float(v) for k, v in settings.items()}})
     exact = enso({"criterion": args.criterion, "rtol": 1e-6, "cv_rtol": 1e-6})
     sides = [*baselines, *ours]
     times = defaultdict(lambda: defaultdict(float))  # key -> side -> seconds
