@@ -255,6 +255,7 @@ def experiment(
     "--run",
     "--compare",
     "runs",
+    folder="results/",
     metavar="NAME",
     help="Run under results/ (default: the latest); twice (--run A --run B) puts B beside A.",
 )

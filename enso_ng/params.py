@@ -113,7 +113,7 @@ class Param:
 
     def parse(self, raw: str) -> Any:
         """A value from a string (a flag, ``-o key=value``): a list is comma-separated or JSON."""
-        text = raw.strip()
+        text = raw.strip(" ")  # spaces only: a newline or tab in a name is refused, never trimmed away
         if self.default is None and text.lower() in ("none", "null"):
             return None
         if self.is_list:
@@ -123,7 +123,7 @@ class Param:
                 except ValueError:
                     raise ValueError(raw) from None
                 return [self._item(i) for i in (items if isinstance(items, list) else [items])]
-            return [self._item(part.strip()) for part in text.split(",") if part.strip()]
+            return [self._item(part.strip(" ")) for part in text.split(",") if part.strip(" ")]
         return self._item(text)
 
     def _item(self, value: Any) -> Any:

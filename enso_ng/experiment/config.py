@@ -19,7 +19,7 @@ from typing import Any
 
 from enso_ng.errors import EnsoError
 from enso_ng.params import POSITIVE, POSITIVE_FINITE, Interval, Param, dataclass_spec, run_option
-from enso_ng.workspace import check_run_name
+from enso_ng.workspace import check_name, check_run_name
 
 AT_LEAST_ONE = Interval(1, None, text="at least 1")
 
@@ -122,7 +122,10 @@ class ExperimentConfig:
         from enso_ng.experiment.models import MODELS
         from enso_ng.experiment.samplers import RESAMPLERS, SAMPLERS
 
-        check_run_name(self.name)
+        check_run_name(self.name, flag("name"))
+        for key in ("datasets", "featurizers"):
+            for name in getattr(self, key):
+                check_name(name, flag(key), "datasets/" if key == "datasets" else "features/<dataset>/")
         for registry, names in ((MODELS, self.models), (METRICS, self.metrics)):
             for name in names:
                 registry.get(name)

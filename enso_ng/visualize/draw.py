@@ -41,7 +41,7 @@ from enso_ng.visualize.summary import (
     summarize,
 )
 from enso_ng.visualize.verdicts import format_verdicts, verdicts
-from enso_ng.workspace import Workspace, atomic_path, check_run_name
+from enso_ng.workspace import FILE_NAME_MAX, Workspace, atomic_path, check_name, check_run_name, name_path
 
 
 @dataclass
@@ -82,7 +82,7 @@ def resolve_run(workspace: Workspace, run: str | None) -> str:
     """The named run, or the latest with results; a run with a config and no results yet is not drawable."""
     runs = [r for r in workspace.runs() if (workspace.run_dir(r) / RESULTS_FILE).exists()]
     if run is not None:
-        check_run_name(run)
+        check_run_name(run, "--run")
     if run is None:
         if not runs:
             raise EnsoError(f"no runs in {workspace.results_dir} (run: enso experiment)")
@@ -115,7 +115,7 @@ class _Emit:
         else:
             by_metric = {("", m): split_values(self.table, m) for m in self.metrics}
             self.report.figures.append(Figure(caption, svg=svg_markup(fig), points=hover_records(hover, by_metric)))
-        self.outcome.written.append(save(fig, self.run_dir / f"{stem}.{self.fmt}"))
+        self.outcome.written.append(save(fig, output_path(self.run_dir, stem, f".{self.fmt}")))
 
 
 def _main_figures(emit: _Emit, cells_by_metric: dict, run: str, unit: str, colours: dict, size: int | None) -> None:
@@ -142,7 +142,19 @@ def _main_figures(emit: _Emit, cells_by_metric: dict, run: str, unit: str, colou
     )
 
 
+def _check_choices(options: Options) -> None:
+    """The names in ``--tsne`` and ``--confusion`` pass the workspace's name check before anything is drawn."""
+    for option, names in (
+        ("--tsne", (options.tsne or "").split(":", 1)),
+        ("--confusion", (options.confusion or "").split(":")[:3]),
+    ):
+        for name in names:
+            if name:
+                check_name(name, option, "features/" if option == "--tsne" else "the run's figure names")
+
+
 def draw(workspace: Workspace, run: str, options: Options) -> Outcome:
+    _check_choices(options)
     run_dir = workspace.run_dir(run)
     table = filter_results(load_results(run_dir / RESULTS_FILE), options.datasets, options.featurizers, options.models)
     available = sorted(set(table.column("metric").to_pylist()))
@@ -386,7 +398,14 @@ def _cost(table, cells, metric: str, run: str, run_dir: Path, emit, outcome: Out
     return points
 
 
+def output_path(run_dir: Path, stem: str, suffix: str) -> Path:
+    """A figure or table file of the run: its name joins names from the run's results, checked once more by
+    the workspace's one name check (a hand-edited results file cannot send a figure elsewhere)."""
+    return name_path(run_dir, stem, "figure name", suffix, longest=FILE_NAME_MAX)
+
+
 def _write_csv(path: Path, header: list[str], rows: list[list], outcome: Outcome) -> None:
+    path = output_path(path.parent, path.name.removesuffix(".csv"), ".csv")
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(header)
