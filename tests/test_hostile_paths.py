@@ -11,43 +11,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from enso_ng import workspace as ws_module
 from enso_ng.errors import EnsoError
-from enso_ng.workspace import Workspace
+from enso_ng.workspace import Workspace, name_path
 
 from conftest import invoke
-from reliability import one_line_error
-
-
-def name_path(*args, **kwargs):
-    return ws_module.name_path(*args, **kwargs)
-
-# ---------------------------------------------------------------- a tiny workspace, made here (tf-idf only)
-
-LABELS = ("good", "bad", "meh")
-
-
-def tiny_csv(path: Path, rows: int = 60, labels: tuple[str, ...] = LABELS) -> Path:
-    """A small labelled CSV whose texts carry a word per label, so that tf-idf separates them."""
-    import csv
-
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["text", "label"])
-        for i in range(rows):
-            label = labels[i % len(labels)]
-            writer.writerow([f"word{i % len(labels)} sample text number {i} about {i % 7}", label])
-    return path
-
-
-def tiny_workspace(root: Path, name: str = "tiny", labels: tuple[str, ...] = LABELS) -> Path:
-    """``root`` with datasets/<name>.parquet (60 rows) and its tf-idf features."""
-    root.mkdir(parents=True, exist_ok=True)
-    source = tiny_csv(root.parent / f"{name}.csv", labels=labels)
-    for args in (["download", "--from-file", str(source), "--name", name], ["featurize", "-f", "tfidf", "-d", name]):
-        result = invoke(root, *args)
-        assert result.exit_code == 0, result.output
-    return root
+from reliability import one_line_error, tiny_csv, tiny_workspace
 
 
 def everything(root: Path) -> set[Path]:
@@ -86,7 +54,9 @@ HOSTILE = [
     "x" * 300,
 ]
 
-name_chars = st.sampled_from(list("aZ09_-./\\\n\r\t\x00 ~$:*?") + ["\uff0f", "\u2215", "\uff0e", "\u2024", "\u00e9", "\u0131"])
+name_chars = st.sampled_from(
+    list("aZ09_-./\\\n\r\t\x00 ~$:*?") + ["\uff0f", "\u2215", "\uff0e", "\u2024", "\u00e9", "\u0131"]
+)
 
 
 @st.composite
@@ -197,7 +167,16 @@ def _refused(root: Path, args: list[str], option: str) -> None:
     assert everything(outside) == beside, sorted(map(str, everything(outside) ^ beside))
 
 
-TRAVERSALS = ["../outside/victim", "../../outside/victim", "/etc/passwd", "ok\n", "a\x00b", "a\uff0fb", "a\u2215b", ".."]
+TRAVERSALS = [
+    "../outside/victim",
+    "../../outside/victim",
+    "/etc/passwd",
+    "ok\n",
+    "a\x00b",
+    "a\uff0fb",
+    "a\u2215b",
+    "..",
+]
 
 
 @pytest.mark.parametrize("name", TRAVERSALS)
@@ -233,16 +212,38 @@ def test_download_catalog_names_are_checked(tiny):
 
 @pytest.fixture
 def tiny_run(tiny) -> Path:
-    result = invoke(tiny, "experiment", "-d", "tiny", "-f", "tfidf", "-m", "logreg", "--sizes", "12,24",
-                    "--splits", "2", "--name", "r", "--metrics", "accuracy")
+    result = invoke(
+        tiny,
+        "experiment",
+        "-d",
+        "tiny",
+        "-f",
+        "tfidf",
+        "-m",
+        "logreg",
+        "--sizes",
+        "12,24",
+        "--splits",
+        "2",
+        "--name",
+        "r",
+        "--metrics",
+        "accuracy",
+    )
     assert result.exit_code == 0, result.output
     return tiny
 
 
 @pytest.mark.parametrize(
     "choice",
-    ["../../../outside/victim:tfidf", "../outside/victim:tfidf", "tiny:../../../outside/victim/tfidf",
-     "tiny:tfidf\n", "/etc:passwd", "tiny\uff0f..:tfidf"],
+    [
+        "../../../outside/victim:tfidf",
+        "../outside/victim:tfidf",
+        "tiny:../../../outside/victim/tfidf",
+        "tiny:tfidf\n",
+        "/etc:passwd",
+        "tiny\uff0f..:tfidf",
+    ],
 )
 def test_visualize_tsne_names_are_checked(tiny_run, choice):
     _refused(tiny_run, ["visualize", "--run", "r", "--tsne", choice, "--no-report"], "--tsne")
@@ -274,7 +275,10 @@ def test_datasets_with_names_the_check_refuses_are_not_picked_up_by_default(tiny
 
 def test_temp_files_outside_the_workspace_are_never_cleaned(tiny):
     """The stale-temp sweep of a write reaches only folders inside the workspace, even when -d tries a way out."""
-    stale = [tiny.parent / "outside" / ".keep.parquet.999999999.tmp", tiny.parent / "outside" / "victim" / ".keep.parquet.999999999.tmp"]
+    stale = [
+        tiny.parent / "outside" / ".keep.parquet.999999999.tmp",
+        tiny.parent / "outside" / "victim" / ".keep.parquet.999999999.tmp",
+    ]
     for name in ("../outside", "../../outside/victim", str(tiny.parent / "outside" / "victim")):
         invoke(tiny, "featurize", "-f", "tfidf", "-d", name, "--force")
         invoke(tiny, "download", "--from-file", str(tiny_csv(tiny.parent / "i.csv")), "--name", name)

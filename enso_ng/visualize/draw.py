@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Any
 import matplotlib.pyplot as plt
 from matplotlib.colors import to_hex
 
+from enso_ng.csv_files import write_csv
 from enso_ng.errors import EnsoError
 from enso_ng.fit_notes import fit_notes
 from enso_ng.formats import CONFUSION_FILE, RESULTS_FILE, RunRecord, read_confusion, read_features
@@ -41,7 +41,7 @@ from enso_ng.visualize.summary import (
     summarize,
 )
 from enso_ng.visualize.verdicts import format_verdicts, verdicts
-from enso_ng.workspace import FILE_NAME_MAX, Workspace, atomic_path, check_name, check_run_name, name_path
+from enso_ng.workspace import FILE_NAME_MAX, Workspace, check_name, check_run_name, name_path
 
 
 @dataclass
@@ -405,12 +405,7 @@ def output_path(run_dir: Path, stem: str, suffix: str) -> Path:
 
 
 def _write_csv(path: Path, header: list[str], rows: list[list], outcome: Outcome) -> None:
-    path = output_path(path.parent, path.name.removesuffix(".csv"), ".csv")
-    with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(header)
-        writer.writerows(rows)
-    outcome.written.append(path)
+    outcome.written.append(write_csv(output_path(path.parent, path.name.removesuffix(".csv"), ".csv"), header, rows))
 
 
 def _tsne(workspace: Workspace, table, choice: str, emit, outcome: Outcome) -> None:
