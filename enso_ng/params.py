@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from enso_ng.errors import EnsoError, either
+from enso_ng.errors import EnsoError, either, shown
 
 #: the default of a parameter whose default lives elsewhere (a model's ``__init__`` signature)
 UNSET: Any = object()
@@ -160,9 +160,9 @@ class Param:
                 raise _Outside(typed)
             return typed
         except (TypeError, ValueError):
-            raise EnsoError(f"{where} must be {self._type_text()}, not {original!r}") from None
+            raise EnsoError(f"{where} must be {self._type_text()}, not {shown(original)}") from None
         except _Outside as outside:
-            raise EnsoError(f"{where} must be {self.text()}, not {outside.args[0]!r}") from None
+            raise EnsoError(f"{where} must be {self.text()}, not {shown(outside.args[0])}") from None
 
     def _typed(self, value: Any) -> Any:
         kind = self.kind

@@ -26,7 +26,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from enso_ng.errors import EnsoError
+from enso_ng.errors import EnsoError, shown
 
 META_KEY = b"enso_ng"
 ENV_WORKSPACE = "ENSO_WORKSPACE"
@@ -118,12 +118,6 @@ FILE_NAME_MAX = 220
 def is_name(name: object, longest: int = NAME_MAX) -> bool:
     """One plain folder name: ``fullmatch``, so a trailing newline (which ``$`` lets through) is refused."""
     return isinstance(name, str) and len(name) <= longest and bool(_NAME.fullmatch(name)) and ".." not in name
-
-
-def shown(value: object, limit: int = 60) -> str:
-    """``repr(value)``, cut to ``limit`` characters: an error line never prints a whole hostile value back."""
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def check_name(name: str, what: str, folder: str, longest: int = NAME_MAX) -> str:
