@@ -144,3 +144,14 @@ def tiny_workspace(root: Path, name: str = "tiny", labels: tuple[str, ...] = LAB
         result = invoke(root, *args)
         assert result.exit_code == 0, result.output
     return root
+
+
+def tiny_run(root: Path, labels: tuple[str, ...], rows: int, metrics: str = "accuracy") -> Path:
+    """A tiny workspace at ``root`` with a finished run ``r`` (tf-idf + logreg, sizes 12 and 30, 2 splits)."""
+    tiny_workspace(root, labels=labels, rows=rows)
+    result = invoke(
+        root, "experiment", "-d", "tiny", "-f", "tfidf", "-m", "logreg", "--sizes", "12,30", "--splits", "2",
+        "--name", "r", "--metrics", metrics,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    return root

@@ -13,7 +13,7 @@ import pytest
 from enso_ng.csv_files import spreadsheet_safe, write_csv
 
 from conftest import invoke
-from reliability import tiny_workspace
+from reliability import tiny_run
 
 HOSTILE_LABELS = ("=1+1", "+cmd", "-2+3", "@SUM(A1)", '=HYPERLINK("http://x","y")', "-1")
 DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
@@ -55,12 +55,7 @@ def test_write_csv_neutralises_every_text_cell_and_keeps_numbers(tmp_path):
 @pytest.fixture(scope="module")
 def hostile_run(tmp_path_factory) -> Path:
     """A finished run (tf-idf + logreg) on a tiny dataset whose labels are formulas."""
-    root = tiny_workspace(tmp_path_factory.mktemp("csv") / "ws", labels=HOSTILE_LABELS, rows=90)
-    result = invoke(
-        root, "experiment", "-d", "tiny", "-f", "tfidf", "-m", "logreg", "--sizes", "12,30", "--splits", "2",
-        "--name", "r", "--metrics", "accuracy,macro_f1",
-    )  # fmt: skip
-    assert result.exit_code == 0, result.output
+    root = tiny_run(tmp_path_factory.mktemp("csv") / "ws", HOSTILE_LABELS, 90, "accuracy,macro_f1")
     result = invoke(root, "visualize", "--run", "r", "--no-tsne")
     assert result.exit_code == 0, result.output
     return root / "results" / "r"

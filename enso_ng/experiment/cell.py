@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -161,7 +162,9 @@ def _scores(config: ExperimentConfig, preds: Predictions) -> Iterator[tuple[str,
     for name in config.metrics:
         metric = METRICS.get(name)
         if metric.applies(preds):
-            yield name, metric.score(preds, config)
+            value = metric.score(preds, config)
+            if math.isfinite(value):  # undefined for these rows (no positive in the test set): not written
+                yield name, value
 
 
 def _confusion_rows(cell: dict[str, Any], preds: Predictions) -> list[dict[str, Any]]:
