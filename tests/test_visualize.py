@@ -44,7 +44,7 @@ def test_default_draws_the_latest_run_and_prints_a_summary(run_workspace):
     assert result.exit_code == 0, result.output
     assert result.output.splitlines()[0].split()[:2] == ["run", "small"], result.output[:200]
     assert "best featurizer x model per dataset and size (accuracy)" in result.output
-    assert "win/tie/loss" in result.output and "labels for accuracy 0.8" in result.output
+    assert "win/tie/loss" in result.output and "labels for 95% of the best accuracy" in result.output
     rows = [r for r in pq.read_table(run / "results.parquet").to_pylist() if r["metric"] == "accuracy"]
     for size in (30, 120):
         means = {}

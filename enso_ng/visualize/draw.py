@@ -24,7 +24,7 @@ from enso_ng.visualize.confusion import confusion_figure, confusion_matrix
 from enso_ng.visualize.cost import CostPoint, cost_accuracy, cost_points, mean_costs
 from enso_ng.visualize.curves import Hover, learning_curves, save
 from enso_ng.visualize.interactive import hover_records, svg_markup
-from enso_ng.visualize.labels_needed import format_needed, labels_needed, labels_needed_plot
+from enso_ng.visualize.labels_needed import format_needed, labels_needed, labels_needed_plot, target_words
 from enso_ng.visualize.projection import tsne_figure
 from enso_ng.visualize.ranking import ALPHA, format_records, rank_heatmap, win_tie_loss
 from enso_ng.visualize.report import Figure, Report, Table, write_report
@@ -52,7 +52,8 @@ class Options:
     models: list[str] | None = None
     fmt: str = "png"
     size: int | None = None
-    threshold: float = 0.8
+    #: the score "labels needed" asks for; None: 95% of the best each dataset reaches (labels_needed)
+    threshold: float | None = None
     #: "DATASET[:FEATURIZER]", "" for the default, None for none
     tsne: str | None = ""
     #: "DATASET:FEATURIZER:MODEL:SIZE", "" for the best cell at the largest size of the first dataset
@@ -207,25 +208,30 @@ def draw(workspace: Workspace, run: str, options: Options) -> Outcome:
     return outcome
 
 
-def _labels_needed(cells, primary: str, threshold: float, run: str, unit: str, colours, emit: _Emit) -> list:
+def _labels_needed(cells, primary: str, threshold: float | None, run: str, unit: str, colours, emit: _Emit) -> list:
     """How many labels each pair needs for ``threshold``: the figure, its CSV, and the rows for the tables."""
     needed = labels_needed(cells, primary, threshold)
     emit(
         labels_needed_plot(needed, cells, primary, threshold, run, colours),
         f"labels_needed_{primary}",
-        f"Labelled {unit} needed for {primary} {threshold:g}, interpolated in log(size) between sizes tried.",
+        f"Labelled {unit} needed for {target_words(primary, threshold)}, interpolated in log(size) between sizes "
+        "tried" + ("." if threshold is not None else "; the target is 95% of the best mean any pair reaches on the "
+        "dataset (--threshold sets a fixed one)."),
     )
     _write_csv(
         emit.run_dir / f"labels_needed_{primary}.csv",
-        ["dataset", "featurizer", "model", "labels_needed", "largest_tried"],
-        [[r.dataset, *r.series, "" if r.size is None else round(r.size, 1), r.largest_tried] for r in needed],
+        ["dataset", "featurizer", "model", "target", "labels_needed", "largest_tried"],
+        [
+            [r.dataset, *r.series, round(r.target, 4), "" if r.size is None else round(r.size, 1), r.largest_tried]
+            for r in needed
+        ],
         emit.outcome,
     )
     return needed
 
 
 def _summary(
-    answers: Any, best: list, records: list, needed: list, strategies: list, primary: str, threshold: float
+    answers: Any, best: list, records: list, needed: list, strategies: list, primary: str, threshold: float | None
 ) -> str:
     """What ``enso visualize`` prints: the verdicts, then the tables in words."""
     return "\n\n".join(
@@ -291,7 +297,7 @@ def _report_tables(
     needed: list,
     cells_by_metric: dict,
     primary: str,
-    threshold: float,
+    threshold: float | None,
     record: RunRecord,
     strategies: list,
     points: list,
@@ -313,10 +319,15 @@ def _report_tables(
         ),
         *([_cost_table(points, primary)] if points else []),
         Table(
-            f"Labels needed for {primary} {threshold:g}",
-            ("dataset", "featurizer + model", "labels needed"),
+            f"Labels needed for {target_words(primary, threshold)}",
+            ("dataset", "featurizer + model", "target", "labels needed"),
             [
-                (r.dataset, " + ".join(r.series), round(r.size) if r.size is not None else f"> {r.largest_tried}")
+                (
+                    r.dataset,
+                    " + ".join(r.series),
+                    round(r.target, 3),
+                    round(r.size) if r.size is not None else f"> {r.largest_tried}",
+                )
                 for r in needed
             ],
         ),
