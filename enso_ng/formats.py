@@ -453,10 +453,20 @@ RESULTS_SCHEMA = pa.schema(
         pa.field("parameters", pa.int64(), nullable=True),  # numeric values the fitted model stores
         pa.field("model_bytes", pa.int64(), nullable=True),  # the fitted model, pickled
         pa.field("fit_peak_bytes", pa.int64(), nullable=True),  # peak memory of the fit above the process's
+        # the 1-minute load average per core when the timings were taken (the larger of the model's and the
+        # featurizer's): above 1, other work shared the cores and the times above are too high
+        pa.field("load_per_core", pa.float64(), nullable=True),
     ]
 )
 #: cost columns a results file written before they existed lacks; read as null
-COST_COLUMNS = ("predict_seconds_per_1k", "featurize_seconds_per_1k", "parameters", "model_bytes", "fit_peak_bytes")
+COST_COLUMNS = (
+    "predict_seconds_per_1k",
+    "featurize_seconds_per_1k",
+    "parameters",
+    "model_bytes",
+    "fit_peak_bytes",
+    "load_per_core",
+)
 #: the columns that name a cell of the grid (one dataset x featurizer x model x training size, over seeds)
 CELL_KEY = ("dataset", "featurizer", "model", "train_size")
 #: the columns that name one fitted model: a cell at one split seed, scored by every metric

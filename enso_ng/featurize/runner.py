@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -183,5 +184,7 @@ def _timed_first_block(model: Any, texts: list[str]) -> tuple[Any, dict[str, Any
         "timed_texts": stop,
         "torch_threads": torch.get_num_threads(),
         "machine": machine(),
+        # how busy the machine was: a rate measured beside other work is slower than the featurizer is
+        "load_1min": round(os.getloadavg()[0], 2),
     }
     return X, timing

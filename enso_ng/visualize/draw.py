@@ -215,8 +215,12 @@ def _labels_needed(cells, primary: str, threshold: float | None, run: str, unit:
         labels_needed_plot(needed, cells, primary, threshold, run, colours),
         f"labels_needed_{primary}",
         f"Labelled {unit} needed for {target_words(primary, threshold)}, interpolated in log(size) between sizes "
-        "tried" + ("." if threshold is not None else "; the target is 95% of the best mean any pair reaches on the "
-        "dataset (--threshold sets a fixed one)."),
+        "tried"
+        + (
+            "."
+            if threshold is not None
+            else "; the target is 95% of the best mean any pair reaches on the dataset (--threshold sets a fixed one)."
+        ),
     )
     _write_csv(
         emit.run_dir / f"labels_needed_{primary}.csv",
@@ -363,7 +367,9 @@ def _cost_table(points: list, primary: str) -> Table:
         _COST_HEADER,
         [_cost_row(p) for p in points],
         note="Inference includes the featurizer's own time per document, measured when the features were "
-        "made; fit seconds are per cell; stored values and pickled bytes describe the fitted model.",
+        "made; fit seconds are per cell; stored values and pickled bytes describe the fitted model. Load per "
+        "core: the 1-minute load average per core when the times were taken; above 1, the cell was measured "
+        "under load (other work shared the cores) and its times read high.",
     )
 
 
@@ -374,7 +380,17 @@ def _cell_row(c) -> tuple:
     return (c.dataset, c.featurizer, c.model, c.train_size, c.mean, c.ci_low, c.ci_high, c.std, c.n)
 
 
-_COST_HEADER = ("dataset", "featurizer", "model", "size", "mean", "ms per document", "fit seconds", "Pareto")
+_COST_HEADER = (
+    "dataset",
+    "featurizer",
+    "model",
+    "size",
+    "mean",
+    "ms per document",
+    "fit seconds",
+    "Pareto",
+    "load per core",
+)
 
 
 def _cost_row(p: CostPoint) -> tuple:
@@ -388,6 +404,7 @@ def _cost_row(p: CostPoint) -> tuple:
         round(p.ms_per_doc, 4),
         round(p.fit_seconds, 3),
         "yes" if p.pareto else "",
+        "" if p.load is None else round(p.load, 2),
     )
 
 
@@ -406,6 +423,12 @@ def _cost(table, cells, metric: str, run: str, run_dir: Path, emit, outcome: Out
         "ringed points form the Pareto front (nothing cheaper is as good).",
     )
     _write_csv(run_dir / f"cost_{metric}.csv", list(_COST_HEADER), [list(_cost_row(p)) for p in points], outcome)
+    loaded = sum(p.loaded for p in points)
+    if loaded:
+        outcome.notes.append(
+            f"{loaded} of {len(points)} cells' costs were measured under load (1-minute load average above one "
+            "per core): their milliseconds per document and fit seconds read high; rerun on a quiet machine."
+        )
     return points
 
 
