@@ -98,3 +98,43 @@ def test_progress_hook_is_not_sent_to_workers():
     tfidf = FEATURIZERS.get("tfidf")()
     tfidf.on_rows = print
     assert pickle.loads(pickle.dumps(tfidf)).on_rows is None
+
+
+# ---------------------------------------------------------------- enso experiment: a long cell is not silent
+
+
+def test_a_ticking_bar_redraws_while_nothing_finishes():
+    """A group of cells may fit for minutes (5,000 classes): the bar redraws its clock meanwhile."""
+    import io
+    import time
+
+    from enso_ng import progress
+
+    sink = io.StringIO()
+    with progress.quiet(False), progress.bar(3, desc="run", unit="cell", file=sink) as shown:
+        with progress.ticking(shown, every=0.05):
+            time.sleep(0.6)
+    assert sink.getvalue().count("\r") >= 6, sink.getvalue()
+
+
+def test_the_experiment_bar_names_the_group_being_fitted(tmp_path, monkeypatch):
+    from enso_ng.experiment import runner as experiment_runner
+
+    from conftest import invoke
+
+    root = tiny_workspace(tmp_path / "ws", rows=90)
+    said: list[tuple[int, str]] = []
+
+    class Recording(RecordingBar):
+        def set_postfix_str(self, text: str, refresh: bool = True) -> None:
+            said.append((self.n, text))
+
+        def refresh(self) -> None:
+            pass
+
+    monkeypatch.setattr(experiment_runner, "bar", lambda *a, **k: Recording(*a, **k))
+    result = invoke(
+        root, "experiment", "-f", "tfidf", "-m", "logreg", "--sizes", "12,30", "--splits", "2", "--name", "r"
+    )
+    assert result.exit_code == 0, result.output
+    assert said[:2] == [(0, "fitting tiny tfidf logreg size 12"), (2, "fitting tiny tfidf logreg size 30")], said
