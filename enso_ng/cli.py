@@ -255,6 +255,7 @@ def experiment(
     "--run",
     "--compare",
     "runs",
+    folder="results/",
     metavar="NAME",
     help="Run under results/ (default: the latest); twice (--run A --run B) puts B beside A.",
 )
@@ -272,9 +273,9 @@ def experiment(
 @click.option(
     "--threshold",
     type=float,
-    default=0.8,
-    show_default=True,
-    help="Score that 'labels needed' asks for, in the first metric.",
+    default=None,
+    help="Score that 'labels needed' asks for, in the first metric "
+    "[default: 95% of the best mean any pair reaches on each dataset].",
 )
 @click.option(
     "--tsne",
@@ -302,7 +303,7 @@ def visualize(
     models: list[str] | None,
     fmt: str,
     size: int | None,
-    threshold: float,
+    threshold: float | None,
     tsne: str,
     no_tsne: bool,
     confusion: str,

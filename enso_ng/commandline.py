@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from enso_ng.errors import EnsoError
-from enso_ng.workspace import os_reason
+from enso_ng.workspace import check_name, os_reason
 
 
 def fail_cleanly(command: Callable) -> Callable:
@@ -34,19 +34,29 @@ def os_error_line(exc: OSError) -> str:
     return f"{exc.filename}: {os_reason(exc)}" if exc.filename is not None else os_reason(exc)
 
 
-def _split_list(cast: Callable = str) -> Callable:
-    """Values of a list option, repeated (``-f a -f b``) and/or comma-separated (``-f a,b``); None if absent."""
+def _split_list(cast: Callable = str, folder: str | None = None) -> Callable:
+    """Values of a list option, repeated (``-f a -f b``) and/or comma-separated (``-f a,b``); None if absent.
+    With ``folder``, each value names an entry there (a dataset, featurizer, run, model): it passes the
+    workspace's one name check, or the command fails with one line naming the option."""
 
     def parse(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> list | None:
         if not values:
             return None
-        items = [part.strip() for value in values for part in value.split(",") if part.strip()]
+        items = [part.strip(" ") for value in values for part in value.split(",") if part.strip(" ")]
         try:
-            return list(dict.fromkeys(cast(item) for item in items))
+            parsed = list(dict.fromkeys(cast(item) for item in items))
         except ValueError:
             raise click.BadParameter(
                 f"expected a comma-separated list of {cast.__name__}, got {','.join(values)!r}"
             ) from None
+        if folder is not None:
+            spelled = "/".join([o for o in param.opts if not o.startswith("--")][:1] + param.opts[:1])
+            for value in parsed:
+                try:
+                    check_name(value, spelled, folder)
+                except EnsoError as exc:
+                    raise click.ClickException(str(exc)) from None  # one line, not click's usage block
+        return parsed
 
     return parse
 
@@ -56,9 +66,9 @@ def _joined(ctx: click.Context, param: click.Parameter, values: tuple[str, ...])
     return ",".join(values) if values else None
 
 
-def list_option(*names: str, cast: Callable = str, **kwargs: Any) -> Callable:
-    """Every list option of every command is spelled and parsed this one way."""
-    return click.option(*names, multiple=True, callback=_split_list(cast), **kwargs)
+def list_option(*names: str, cast: Callable = str, folder: str | None = None, **kwargs: Any) -> Callable:
+    """Every list option of every command is spelled and parsed this one way (``folder``: see _split_list)."""
+    return click.option(*names, multiple=True, callback=_split_list(cast, folder), **kwargs)
 
 
 def selection_options(*which: str) -> Callable:
@@ -69,6 +79,7 @@ def selection_options(*which: str) -> Callable:
             "--dataset",
             "-d",
             "datasets",
+            folder="datasets/",
             metavar="NAME[,NAME...]",
             help="Datasets (repeatable or comma-separated; default: all there are).",
         ),
@@ -77,6 +88,7 @@ def selection_options(*which: str) -> Callable:
             "--featurizer",
             "-f",
             "featurizers",
+            folder="features/<dataset>/",
             metavar="NAME[,NAME...]",
             help="Featurizers (repeatable or comma-separated; see enso featurize --list).",
         ),
@@ -84,6 +96,7 @@ def selection_options(*which: str) -> Callable:
             "--models",
             "-m",
             "models",
+            folder="the run's figure names",
             metavar="NAME[,NAME...]",
             help="Target models (repeatable or comma-separated; see enso experiment --list).",
         ),

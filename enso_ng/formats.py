@@ -17,9 +17,10 @@ from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import scipy.sparse as sp
 
-from enso_ng.errors import EnsoError
+from enso_ng.errors import EnsoError, shown
 from enso_ng.workspace import read_meta, read_table, unreadable, write_json
 
 # ---------------------------------------------------------------------------------------- metadata records
@@ -452,10 +453,20 @@ RESULTS_SCHEMA = pa.schema(
         pa.field("parameters", pa.int64(), nullable=True),  # numeric values the fitted model stores
         pa.field("model_bytes", pa.int64(), nullable=True),  # the fitted model, pickled
         pa.field("fit_peak_bytes", pa.int64(), nullable=True),  # peak memory of the fit above the process's
+        # the 1-minute load average per core when the timings were taken (the larger of the model's and the
+        # featurizer's): above 1, other work shared the cores and the times above are too high
+        pa.field("load_per_core", pa.float64(), nullable=True),
     ]
 )
 #: cost columns a results file written before they existed lacks; read as null
-COST_COLUMNS = ("predict_seconds_per_1k", "featurize_seconds_per_1k", "parameters", "model_bytes", "fit_peak_bytes")
+COST_COLUMNS = (
+    "predict_seconds_per_1k",
+    "featurize_seconds_per_1k",
+    "parameters",
+    "model_bytes",
+    "fit_peak_bytes",
+    "load_per_core",
+)
 #: the columns that name a cell of the grid (one dataset x featurizer x model x training size, over seeds)
 CELL_KEY = ("dataset", "featurizer", "model", "train_size")
 #: the columns that name one fitted model: a cell at one split seed, scored by every metric
@@ -471,6 +482,9 @@ CONFUSION_SCHEMA = pa.schema(
     ]
 )
 
+#: columns every row must hold a finite number in (a metric undefined for a cell's rows is not written)
+FINITE_COLUMNS = ("value", "fit_seconds", "predict_seconds")
+
 RESULTS_FILE = "results.parquet"
 CONFUSION_FILE = "confusion.parquet"
 CONFIG_FILE = "config.json"
@@ -484,9 +498,16 @@ def _checked(path: Path, table: pa.Table, schema: pa.Schema) -> pa.Table:
     if missing:
         raise EnsoError(f"{path}: missing column(s) {', '.join(missing)}; not an enso_ng results file")
     try:
-        return table.select(schema.names).cast(schema)
+        table = table.select(schema.names).cast(schema)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError) as exc:
         raise EnsoError(f"{path}: columns do not have the results types ({exc})") from None
+    for name in FINITE_COLUMNS:
+        if name in table.column_names:
+            column = table.column(name)
+            bad = column.null_count + pc.sum(pc.invert(pc.is_finite(column))).as_py() if len(column) else 0
+            if bad:
+                raise EnsoError(f"{path}: column {name} holds {bad} missing, NaN or infinite value(s); edited by hand?")
+    return table
 
 
 def read_results(path: Path) -> pa.Table:
@@ -555,7 +576,39 @@ class RunRecord:
         if not isinstance(data, dict) or "config" not in data:
             raise EnsoError(f"{path}: not an enso_ng run configuration (no 'config')")
         names = {f.name for f in dataclasses.fields(cls)}
+        for key, value in data.items():
+            if key in _RUN_TYPES and not _RUN_TYPES[key](value):
+                raise EnsoError(f"{path}: {key} must be {_RUN_TYPE_TEXT[key]}, not {shown(value)}; edited by hand?")
         return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def _table_of(kind: type) -> Callable[[Any], bool]:
+    return lambda v: isinstance(v, dict) and all(isinstance(k, str) and isinstance(x, kind) for k, x in v.items())
+
+
+#: the JSON type of each field of config.json, checked on reading: a hand-edited file fails in one line
+_RUN_TYPES: dict[str, Callable[[Any], bool]] = {
+    "run": lambda v: isinstance(v, str),
+    "config": lambda v: isinstance(v, dict),
+    "split_seeds": lambda v: isinstance(v, list) and all(isinstance(x, int) and not isinstance(x, bool) for x in v),
+    "size_unit": lambda v: isinstance(v, str),
+    "datasets": lambda v: isinstance(v, dict),
+    "metrics": _table_of(dict),
+    "models": _table_of(dict),
+    "machine": lambda v: isinstance(v, dict),
+    "skipped": lambda v: isinstance(v, list) and all(isinstance(x, dict) and "reason" in x for x in v),
+    "versions": lambda v: isinstance(v, dict),
+    "written": lambda v: isinstance(v, str),
+    "state": lambda v: isinstance(v, str),
+}
+_RUN_TYPE_TEXT = {
+    "split_seeds": "a list of integers",
+    "metrics": "a table of tables",
+    "models": "a table of tables",
+    "skipped": "a list of tables with a reason",
+    **{k: "a string" for k in ("run", "size_unit", "written", "state")},
+    **{k: "a table" for k in ("config", "datasets", "machine", "versions")},
+}
 
 
 # ---------------------------------------------------------------------------------------- models/<name>/

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from enso_ng.errors import EnsoError, either
+from enso_ng.errors import EnsoError, either, shown
 
 #: the default of a parameter whose default lives elsewhere (a model's ``__init__`` signature)
 UNSET: Any = object()
@@ -113,7 +113,7 @@ class Param:
 
     def parse(self, raw: str) -> Any:
         """A value from a string (a flag, ``-o key=value``): a list is comma-separated or JSON."""
-        text = raw.strip()
+        text = raw.strip(" ")  # spaces only: a newline or tab in a name is refused, never trimmed away
         if self.default is None and text.lower() in ("none", "null"):
             return None
         if self.is_list:
@@ -123,7 +123,7 @@ class Param:
                 except ValueError:
                     raise ValueError(raw) from None
                 return [self._item(i) for i in (items if isinstance(items, list) else [items])]
-            return [self._item(part.strip()) for part in text.split(",") if part.strip()]
+            return [self._item(part.strip(" ")) for part in text.split(",") if part.strip(" ")]
         return self._item(text)
 
     def _item(self, value: Any) -> Any:
@@ -160,9 +160,9 @@ class Param:
                 raise _Outside(typed)
             return typed
         except (TypeError, ValueError):
-            raise EnsoError(f"{where} must be {self._type_text()}, not {original!r}") from None
+            raise EnsoError(f"{where} must be {self._type_text()}, not {shown(original)}") from None
         except _Outside as outside:
-            raise EnsoError(f"{where} must be {self.text()}, not {outside.args[0]!r}") from None
+            raise EnsoError(f"{where} must be {self.text()}, not {shown(outside.args[0])}") from None
 
     def _typed(self, value: Any) -> Any:
         kind = self.kind

@@ -26,7 +26,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from enso_ng.errors import EnsoError
+from enso_ng.errors import EnsoError, shown
 
 META_KEY = b"enso_ng"
 ENV_WORKSPACE = "ENSO_WORKSPACE"
@@ -68,59 +68,81 @@ class Workspace:
     def results_dir(self) -> Path:
         return self.root / "results"
 
-    def dataset_path(self, name: str) -> Path:
-        return self.datasets_dir / f"{name}.parquet"
+    # Every path built from a name goes through name_path: what is asked for lands inside this workspace.
 
-    def features_path(self, dataset: str, featurizer: str) -> Path:
-        return self.features_dir / dataset / f"{featurizer}.parquet"
+    def dataset_path(self, name: str, what: str = "dataset name") -> Path:
+        return name_path(self.datasets_dir, name, what, ".parquet")
 
-    def run_dir(self, run: str) -> Path:
-        return self.results_dir / check_run_name(run)
+    def features_path(self, dataset: str, featurizer: str, what: tuple[str, str] = ("dataset", "featurizer")) -> Path:
+        return name_path(name_path(self.features_dir, dataset, what[0]), featurizer, what[1], ".parquet")
 
-    def model_dir(self, name: str) -> Path:
+    def run_dir(self, run: str, what: str = "run name") -> Path:
+        return name_path(self.results_dir, run, what)
+
+    def model_dir(self, name: str, what: str = "model name") -> Path:
         """``models/<name>/``: a model folder that ``enso train`` writes and ``enso predict`` reads by name."""
-        return self.root / "models" / check_name(name, "model name", "models/")
+        return name_path(self.root / "models", name, what)
 
     def datasets(self) -> list[str]:
         """Names of the datasets downloaded so far."""
         if not self.datasets_dir.is_dir():
             return []
-        return sorted(p.stem for p in self.datasets_dir.glob("*.parquet"))
+        return sorted(p.stem for p in self.datasets_dir.glob("*.parquet") if is_name(p.stem))
 
     def featurized(self) -> list[tuple[str, str]]:
         """(dataset, featurizer) pairs with a complete features file."""
         if not self.features_dir.is_dir():
             return []
-        return sorted((p.parent.name, p.stem) for p in self.features_dir.glob("*/*.parquet"))
+        found = self.features_dir.glob("*/*.parquet")
+        return sorted((p.parent.name, p.stem) for p in found if is_name(p.parent.name) and is_name(p.stem))
 
     def runs(self) -> list[str]:
         """Result runs, oldest first (by the time their config was written)."""
         if not self.results_dir.is_dir():
             return []
-        found = [p.parent for p in self.results_dir.glob("*/config.json") if is_run_name(p.parent.name)]
+        found = [p.parent for p in self.results_dir.glob("*/config.json") if is_name(p.parent.name)]
         return [p.name for p in sorted(found, key=lambda p: (p.joinpath("config.json").stat().st_mtime, p.name))]
 
 
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+#: the names a user may give (datasets, featurizers, runs, models): ASCII letters and digits, then also
+#: ``_``, ``-`` and ``.``. ASCII only, deliberately: no Unicode normalisation is attempted, so a look-alike
+#: (fullwidth solidus U+FF0F, division slash U+2215, one-dot leader U+2024, fullwidth letters) is refused
+#: rather than mapped onto another name; no separator, no NUL, no control character, no leading dot.
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*", re.ASCII)
+#: the longest name: figure files join four names, and a file name has 255 bytes
+NAME_MAX = 100
+#: the longest name of a file that joins several names (a figure, a CSV), its suffix and temp name aside
+FILE_NAME_MAX = 220
 
 
-def is_run_name(name: str) -> bool:
+def is_name(name: object, longest: int = NAME_MAX) -> bool:
     """One plain folder name: ``fullmatch``, so a trailing newline (which ``$`` lets through) is refused."""
-    return bool(_NAME.fullmatch(name)) and ".." not in name
+    return isinstance(name, str) and len(name) <= longest and bool(_NAME.fullmatch(name)) and ".." not in name
 
 
-def check_name(name: str, what: str, folder: str) -> str:
+def check_name(name: str, what: str, folder: str, longest: int = NAME_MAX) -> str:
     """A name that becomes one folder under ``folder``: no separators, no ``..``, nothing absolute."""
-    if not is_run_name(name):
+    if not is_name(name, longest):
         raise EnsoError(
-            f"{what} {name!r}: use letters, digits, '_', '-' or '.', starting with a letter or digit "
-            f"(no '/', no '..'): it is one folder under {folder}"
+            f"{what} {shown(name)}: use ASCII letters, digits, '_', '-' or '.', starting with a letter or digit, "
+            f"at most {longest} characters (no '/', no '..'): it names one entry under {folder}"
         )
     return name
 
 
-def check_run_name(name: str) -> str:
-    return check_name(name, "run name", "results/")
+def name_path(parent: Path, name: str, what: str, suffix: str = "", longest: int = NAME_MAX) -> Path:
+    """The one way a user-given name becomes a path: ``parent/<name><suffix>``, one plain entry strictly
+    inside ``parent``, or an :class:`EnsoError` naming ``what`` (the option that gave it). Figure and table
+    files, whose names join several checked names, pass ``longest`` up to :data:`FILE_NAME_MAX`."""
+    check_name(name, what, f"{parent.name}/", longest)
+    path = parent / f"{name}{suffix}"
+    if path.parent != parent or os.path.normpath(path) != str(path):  # cannot happen past check_name; kept
+        raise EnsoError(f"{what} {shown(name)}: not one entry of {parent}")
+    return path
+
+
+def check_run_name(name: str, what: str = "run name") -> str:
+    return check_name(name, what, "results/")
 
 
 _TEMP = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.tmp$")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from click.testing import Result
 
-from conftest import unavailable
+from conftest import invoke, unavailable
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -116,3 +116,42 @@ def fill(where: Path, leave: int) -> None:
             pass
     size = filler.stat().st_size
     os.truncate(filler, max(0, size - leave))
+
+
+# ---------------------------------------------------------------- a tiny workspace, made in seconds (tf-idf only)
+
+LABELS = ("good", "bad", "meh")
+
+
+def tiny_csv(path: Path, rows: int = 60, labels: tuple[str, ...] = LABELS) -> Path:
+    """A small labelled CSV whose texts carry a word per label, so that tf-idf separates them."""
+    import csv
+
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["text", "label"])
+        for i in range(rows):
+            label = labels[i % len(labels)]
+            writer.writerow([f"word{i % len(labels)} sample text number {i} about {i % 7}", label])
+    return path
+
+
+def tiny_workspace(root: Path, name: str = "tiny", labels: tuple[str, ...] = LABELS, rows: int = 60) -> Path:
+    """``root`` with datasets/<name>.parquet and its tf-idf features."""
+    root.mkdir(parents=True, exist_ok=True)
+    source = tiny_csv(root.parent / f"{name}.csv", rows, labels)
+    for args in (["download", "--from-file", str(source), "--name", name], ["featurize", "-f", "tfidf", "-d", name]):
+        result = invoke(root, *args)
+        assert result.exit_code == 0, result.output
+    return root
+
+
+def tiny_run(root: Path, labels: tuple[str, ...], rows: int, metrics: str = "accuracy") -> Path:
+    """A tiny workspace at ``root`` with a finished run ``r`` (tf-idf + logreg, sizes 12 and 30, 2 splits)."""
+    tiny_workspace(root, labels=labels, rows=rows)
+    result = invoke(
+        root, "experiment", "-d", "tiny", "-f", "tfidf", "-m", "logreg", "--sizes", "12,30", "--splits", "2",
+        "--name", "r", "--metrics", metrics,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    return root

@@ -130,7 +130,7 @@ def test_rerun_is_cached_and_a_changed_choice_rebuilds(tmp_path):
         (lambda p: p / "missing.csv", [], "missing.csv: no such file"),
         (lambda p: _write(p / "t.xlsx", "csv"), [], "t.xlsx: cannot tell the format from the name"),
         (lambda p: _write(p / "t.csv", "csv"), ["--name", "sst2"], "--name 'sst2' is a catalog dataset"),
-        (lambda p: _write(p / "t.csv", "csv"), ["--name", "../up"], "--name '../up': use letters"),
+        (lambda p: _write(p / "t.csv", "csv"), ["--name", "../up"], "--name '../up': use ASCII letters"),
     ],
 )
 def test_bad_input_is_a_one_line_error_and_writes_nothing(tmp_path, setup, args, message):

@@ -215,7 +215,7 @@ def test_a_new_metric_is_one_decorated_function(topics, error_rate_metric):
         if r["metric"] == "error_rate":
             error[r["train_size"]].append(r["value"])
     assert np.mean(error[120]) < np.mean(error[12]), "more labels, fewer errors"
-    assert "labels for error_rate 0.8" in shown.output
+    assert "labels for 95% of the best error_rate" in shown.output
 
 
 def test_experiment_needs_no_plotting_library(topics):

@@ -120,14 +120,14 @@ def test_visualize_skips_a_run_with_a_config_and_no_results_yet(run_workspace):
 def test_run_names_are_names(workspace, tmp_path, name):
     before = sorted(p for p in tmp_path.rglob("*"))
     result = invoke(workspace, "experiment", "--name", name, "--sizes", "30", "--splits", "1")
-    one_line_error(result, f"run name {name!r}", "one folder under results/")
+    one_line_error(result, f"--name {name!r}", "one entry under results/")
     assert sorted(p for p in tmp_path.rglob("*")) == before
     assert not os.path.exists("/abs/path")
 
 
 @pytest.mark.parametrize("name", ["../small", "/abs/path", "small/.."])
 def test_visualize_run_names_are_names(corpus_run, name):
-    one_line_error(invoke(corpus_run.parents[1], "visualize", "--run", name), f"run name {name!r}")
+    one_line_error(invoke(corpus_run.parents[1], "visualize", "--run", name), f"--run {name!r}")
 
 
 def test_sigkilled_parallel_run_takes_its_workers_with_it(workspace):

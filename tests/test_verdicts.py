@@ -218,3 +218,39 @@ def test_the_gain_of_the_last_step_is_said_per_doubling_of_labels(tmp_path):
         "a + logreg: not reached by the largest size (400 labels: 0.900); from 100 to 400 it gained "
         "+5.0 points per doubling."
     )
+
+
+# ---------------------------------------------------------------- labels needed: a target the run can reach
+
+
+def _quickstart_like() -> dict:
+    """Every pair stays below 0.8 (as on the quickstart); a tops out at 0.74 at 400 labels."""
+    return {
+        ("d", "a", "logreg", 100): [0.62, 0.63, 0.61],
+        ("d", "a", "logreg", 400): [0.74, 0.73, 0.75],
+        ("d", "b", "logreg", 100): [0.58, 0.57, 0.59],
+        ("d", "b", "logreg", 400): [0.70, 0.71, 0.69],
+    }
+
+
+def test_without_threshold_the_target_is_95_percent_of_the_best_score(tmp_path):
+    """Best mean 0.74 (a at 400): target 0.95 x 0.74 = 0.703. a crosses it between 100 (0.62) and 400 (0.74)
+    at exp(log 100 + (0.703 - 0.62) / (0.74 - 0.62) x log 4) = 260.9 labels; b reaches 0.70 < 0.703: not."""
+    (d,) = _answers(tmp_path, _quickstart_like(), threshold=None).datasets
+    assert d.labels[0] == (
+        "a + logreg reaches accuracy 0.703 (95% of the best, 0.740) with the fewest labels: about 261 labels."
+    ), d.labels
+    assert d.labels[2].startswith("b + logreg: not reached by the largest size (400 labels: 0.700)"), d.labels
+
+
+def test_visualize_default_target_is_reached_by_someone(tmp_path):
+    write_run(tmp_path, "made", _quickstart_like())
+    result = invoke(tmp_path, "visualize", "--run", "made", "--no-tsne")
+    assert result.exit_code == 0, result.output
+    assert "reaches accuracy 0.703 (95% of the best, 0.740)" in result.output, result.output
+    rows = (tmp_path / "results" / "made" / "labels_needed_accuracy.csv").read_text().splitlines()
+    assert rows[0] == "dataset,featurizer,model,target,labels_needed,largest_tried"
+    assert rows[1].startswith("d,a,logreg,0.703,260.9,400"), rows
+    assert rows[2] == "d,b,logreg,0.703,,400", rows
+    explicit = invoke(tmp_path, "visualize", "--run", "made", "--no-tsne", "--threshold", "0.8")
+    assert "No featurizer + model reaches accuracy 0.8 by the largest size" in explicit.output

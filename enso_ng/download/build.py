@@ -9,7 +9,6 @@ content that later stages use to tell whether their caches still describe this d
 from __future__ import annotations
 
 import hashlib
-import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -37,7 +36,6 @@ SPLIT_NAMES = {
     "test": "test",
     "testing": "test",
 }
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
 @dataclass
@@ -209,8 +207,7 @@ def from_file(
     force: bool = False,
 ) -> Downloaded:
     """Import a user's labelled file under the same contract as a catalog dataset."""
-    if not _NAME.match(name):
-        raise EnsoError(f"--name {name!r}: use letters, digits, '_', '-' or '.', starting with a letter or digit")
+    workspace.dataset_path(name, "--name")  # the one name check: one plain file under datasets/
     if name in CATALOG.names():
         raise EnsoError(f"--name {name!r} is a catalog dataset; choose another name for your own data")
     fmt = file_format(path)

@@ -13,7 +13,7 @@ from enso_ng.download.catalog import CATALOG
 from enso_ng.download.whole import FAILED, Fetched, download_catalog
 from enso_ng.errors import EnsoError
 from enso_ng.formats import DatasetMeta
-from enso_ng.workspace import Workspace
+from enso_ng.workspace import Workspace, check_name
 
 #: (name, what it came to or None, the failure line) as each dataset ends
 OnEach = Callable[[str, Downloaded | None, str], None]
@@ -43,6 +43,7 @@ class DownloadRequest:
             if value is not None:
                 raise EnsoError(f"{option} applies to --from-file only")
         for dataset in self.names:
+            check_name(dataset, "download NAME", "datasets/")
             CATALOG.get(dataset)
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -126,6 +128,10 @@ def _costs(
     metadata) to the model's; a batched fit's peak memory is shared by its cells, like its time."""
     featurize = feats.meta.timing.get("seconds_per_1k")
     model_per_1k = 1000 * predict_seconds / max(test_rows, 1)
+    loads = [os.getloadavg()[0] / (os.cpu_count() or 1)]
+    if feats.meta.timing.get("load_1min") is not None:
+        cores = (feats.meta.timing.get("machine") or {}).get("cores") or 1
+        loads.append(float(feats.meta.timing["load_1min"]) / cores)
     return {
         "fit_seconds": fit_seconds,
         "predict_seconds": predict_seconds,
@@ -134,6 +140,7 @@ def _costs(
         "parameters": model.n_parameters(),
         "model_bytes": model_bytes(model),
         "fit_peak_bytes": None if batch_peak is None else batch_peak // batch,
+        "load_per_core": round(max(loads), 3),
     }
 
 
@@ -161,7 +168,9 @@ def _scores(config: ExperimentConfig, preds: Predictions) -> Iterator[tuple[str,
     for name in config.metrics:
         metric = METRICS.get(name)
         if metric.applies(preds):
-            yield name, metric.score(preds, config)
+            value = metric.score(preds, config)
+            if math.isfinite(value):  # undefined for these rows (no positive in the test set): not written
+                yield name, value
 
 
 def _confusion_rows(cell: dict[str, Any], preds: Predictions) -> list[dict[str, Any]]:

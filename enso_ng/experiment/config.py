@@ -10,6 +10,7 @@ command line. Flags override the file; the resolved result is what ``config.json
 from __future__ import annotations
 
 import json
+import math
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from typing import Any
 
 from enso_ng.errors import EnsoError
 from enso_ng.params import POSITIVE, POSITIVE_FINITE, Interval, Param, dataclass_spec, run_option
-from enso_ng.workspace import check_run_name
+from enso_ng.workspace import check_name, check_run_name
 
 AT_LEAST_ONE = Interval(1, None, text="at least 1")
 
@@ -43,7 +44,9 @@ RESUME_KEYS = ("seed", "test_size", "sampler", "resampler", "official_test", "be
 
 
 def _test_size(value: float) -> bool:
-    return 0 < value < 1 or (value >= 1 and value == int(value))
+    """A fraction in (0, 1), or a whole count of 2 or more; 1 is refused: "1.0" reads as all rows, and
+    would mean one row (and a test set of one row scores nothing worth reading)."""
+    return 0 < value < 1 or (math.isfinite(value) and value >= 2 and value == int(value))
 
 
 @dataclass
@@ -63,7 +66,8 @@ class ExperimentConfig:
         0.2,
         "Held-out fraction (<1) or count, where the dataset has no official test split.",
         check_rule=_test_size,
-        check_text="a fraction below 1 or a whole count",
+        check_text="a fraction between 0 and 1 (0.2) or a whole count of 2 or more (500); 1 is ambiguous "
+        "(all rows or one row?) and refused",
     )
     #: use a dataset's official test split where it has one (else a stratified hold-out every time)
     official_test: bool = run_option(
@@ -122,7 +126,10 @@ class ExperimentConfig:
         from enso_ng.experiment.models import MODELS
         from enso_ng.experiment.samplers import RESAMPLERS, SAMPLERS
 
-        check_run_name(self.name)
+        check_run_name(self.name, flag("name"))
+        for key in ("datasets", "featurizers"):
+            for name in getattr(self, key):
+                check_name(name, flag(key), "datasets/" if key == "datasets" else "features/<dataset>/")
         for registry, names in ((MODELS, self.models), (METRICS, self.metrics)):
             for name in names:
                 registry.get(name)
@@ -251,9 +258,7 @@ def _load(path: Path) -> Any:
         if suffix == ".toml":
             return tomllib.loads(text)
         if suffix in (".yaml", ".yml"):
-            import yaml
-
-            return yaml.safe_load(text) or {}
+            return _bounded_yaml(path, text)
         raise EnsoError(f"{path}: use a .toml, .yaml or .yml file")
     except (tomllib.TOMLDecodeError, ValueError) as exc:
         raise EnsoError(f"{path}: not valid {suffix[1:].upper()} ({exc})") from None
@@ -261,6 +266,44 @@ def _load(path: Path) -> Any:
         if type(exc).__module__.startswith("yaml"):
             raise EnsoError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
         raise
+
+
+#: the most values (scalars, lists, tables; each alias counted as what it expands to) a config file may hold
+YAML_MAX_NODES = 100_000
+
+
+def _bounded_yaml(path: Path, text: str) -> Any:
+    """YAML's safe subset, refused in one line where anchors and aliases would expand it past
+    :data:`YAML_MAX_NODES` (a "billion laughs": 300 bytes that stand for billions of values). The node
+    graph is counted before any value is built, each shared node once, so the count itself stays small."""
+    import yaml
+
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return {}
+        sizes: dict[int, int] = {}
+
+        def expanded(n: Any) -> int:
+            if id(n) not in sizes:
+                sizes[id(n)] = YAML_MAX_NODES + 1  # until counted: a node that holds itself is endless
+                children = n.value if isinstance(n, yaml.SequenceNode) else []
+                if isinstance(n, yaml.MappingNode):
+                    children = [part for pair in n.value for part in pair]
+                sizes[id(n)] = min(1 + sum(expanded(c) for c in children), YAML_MAX_NODES + 1)
+            return sizes[id(n)]
+
+        if expanded(node) > YAML_MAX_NODES:
+            raise EnsoError(
+                f"{path}: expands to more than {YAML_MAX_NODES:,} values through its anchors and aliases (&, *); "
+                "write the values out"
+            )
+        return loader.construct_document(node) or {}
+    except RecursionError:
+        raise EnsoError(f"{path}: nested too deeply to be a config file") from None
+    finally:
+        loader.dispose()
 
 
 def _model_table(path: Path, model: str, params: Any) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from enso_ng.experiment.executor import EXECUTORS
 from enso_ng.experiment.selection import plan_run, select
 from enso_ng.experiment.writer import ResultsWriter, check_resumable, check_same_inputs, merged_provenance
 from enso_ng.formats import CONFIG_FILE, RunRecord
-from enso_ng.progress import bar
+from enso_ng.progress import bar, ticking
 from enso_ng.tracking import RunTracker
 from enso_ng.workspace import LOCK_FILE, Workspace, run_lock
 
@@ -105,7 +105,9 @@ def _run_locked(
         if tracker is not None:
             tracker.start(record, writer.previous)
         try:
-            with bar(cells, desc=config.name, unit="cell") as progress:
+            with bar(cells, desc=config.name, unit="cell") as progress, ticking(progress):
+                waiting = list(plan.groups)  # in plan order: the first not finished is the one being fitted
+                _say_fitting(progress, waiting)
                 for result, group in results:
                     for skip in result.skipped:
                         warn(
@@ -115,6 +117,8 @@ def _run_locked(
                     fit_skips.extend(result.skipped)
                     writer.add(result)
                     progress.update(len(group.seeds))
+                    waiting = [g for g in waiting if g != group]
+                    _say_fitting(progress, waiting)
             state = "complete"
         finally:
             writer.flush()
@@ -132,6 +136,13 @@ def _run_locked(
         skipped=writer.skipped,
         record=final,
     )
+
+
+def _say_fitting(progress: Any, waiting: list) -> None:
+    """Name the group being fitted beside the bar (which counts cells only as each group ends)."""
+    if waiting:
+        g = waiting[0]
+        progress.set_postfix_str(f"fitting {g.dataset} {g.featurizer} {g.model} size {g.size}")
 
 
 def _check_something_ran(writer: ResultsWriter, run_dir: Path, config: ExperimentConfig, fit_skips: list) -> None:

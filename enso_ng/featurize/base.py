@@ -56,6 +56,9 @@ class Featurizer(ABC):
     #: attributes not pickled (loaded weights): a cluster worker receives the fitted featurizer without
     #: them and loads them itself, lazily, from the same path (``enso featurize --scheduler``)
     reloadable: ClassVar[tuple[str, ...]] = ()
+    #: told the number of texts each time some are embedded inside ``transform`` (a featurizer that works
+    #: in batches calls it per batch), so the progress bar moves with the work, not a block at a time
+    on_rows: Callable[[int], None] | None = None
 
     @property
     def sequence(self) -> bool:
@@ -63,7 +66,12 @@ class Featurizer(ABC):
         return self.layout == TOKEN_VECTORS
 
     def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, **dict.fromkeys(self.reloadable)}
+        return {**self.__dict__, **dict.fromkeys(self.reloadable), "on_rows": None}
+
+    def advanced(self, rows: int) -> None:
+        """Tell the progress bar (if one listens) that ``rows`` more texts are embedded."""
+        if self.on_rows is not None:
+            self.on_rows(rows)
 
     def __init__(self, **options: Any) -> None:
         unknown = set(options) - set(self.options)

@@ -7,7 +7,7 @@ local folder works through ``model=...``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -176,7 +176,7 @@ class BertFeaturizer(Featurizer):
         self._load()
         self.prepare(texts)
         unique, inverse = np.unique(np.asarray(texts, dtype=object), return_inverse=True)
-        out = self._embed(self._tokenize(list(unique)), self.precision)
+        out = self._embed(self._tokenize(list(unique)), self.precision, self.advanced)
         if self.sequence:
             return [out[i] for i in inverse]
         return out[inverse]
@@ -187,8 +187,11 @@ class BertFeaturizer(Featurizer):
         encoded = self._tokenizer(texts, truncation=True, max_length=self._longest())
         return encoded, np.argsort([len(ids) for ids in encoded["input_ids"]], kind="stable")
 
-    def _embed(self, tokenized: tuple[Any, np.ndarray], precision: str) -> np.ndarray | list[np.ndarray]:
-        """The vectors of tokenized texts, in their order, computed at ``precision``."""
+    def _embed(
+        self, tokenized: tuple[Any, np.ndarray], precision: str, advanced: Callable[[int], None] | None = None
+    ) -> np.ndarray | list[np.ndarray]:
+        """The vectors of tokenized texts, in their order, computed at ``precision``; ``advanced`` hears each
+        batch's size (the progress bar; not while ``precision=auto`` measures)."""
         import torch
 
         encoded, order = tokenized
@@ -208,6 +211,8 @@ class BertFeaturizer(Featurizer):
                     out[idx] = torch.stack([self._pool(h, mask) for h in hidden], dim=1).flatten(1).cpu().numpy()
                 else:
                     out[idx] = self._pool(self._layer(hidden), mask).cpu().numpy()
+                if advanced is not None:
+                    advanced(len(idx))
         return out
 
     def _forward(self, precision: str):

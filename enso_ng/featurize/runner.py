@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -69,16 +70,36 @@ def featurize(
     splits = table.column("split").to_pylist()
     model.fit(texts)
     with contextlib.ExitStack() as stack:
+        # open before the first (timed) block, so the bar counts from the start of the work
+        rows = _Rows(stack.enter_context(bar(len(texts), desc=f"{featurizer} {dataset}", unit="text")))
+        stack.callback(setattr, model, "on_rows", None)
         if scheduler is None:
+            model.on_rows = rows.heard
             first, timing = _timed_first_block(model, texts)
             blocks = _local_blocks(model, texts, first)
         else:
             timing, blocks = stack.enter_context(
                 cluster_blocks(scheduler, model, texts, BLOCK_ROWS, _timed_first_block)
             )
-        meta = _write(path, model, key, dataset, texts, labels, splits, timing, blocks)
+        meta = _write(path, model, key, dataset, texts, labels, splits, timing, blocks, rows)
     meta.report = model.report()  # what transforming saw too; the file keeps what fitting saw
     return Featurized(meta, cached=False, seconds=time.perf_counter() - started, note=note)
+
+
+class _Rows:
+    """The bar's count: texts the featurizer says it embedded (per batch, where it works in batches), topped
+    up to the block's size when the block is written (featurizers that do a block in one go)."""
+
+    def __init__(self, progress: Any) -> None:
+        self.progress, self.in_block = progress, 0
+
+    def heard(self, rows: int) -> None:
+        self.in_block += rows
+        self.progress.update(rows)
+
+    def written(self, rows: int) -> None:
+        self.progress.update(max(rows - self.in_block, 0))
+        self.in_block = 0
 
 
 def _local_blocks(model: Any, texts: list[str], first: Any) -> Iterator[Any]:
@@ -97,6 +118,7 @@ def _write(
     splits: list,
     timing: dict[str, Any],
     blocks: Iterator[Any],
+    progress: _Rows,
 ) -> FeaturesMeta:
     """The features file, one row group per block as it comes, renamed into place when complete."""
     schema = features_schema(model.layout, model.dim, model.dtype)
@@ -122,15 +144,12 @@ def _write(
         versions=library_versions(),
         created=datetime.now(UTC).isoformat(timespec="seconds"),
     )
-    with (
-        parquet_writer(path, schema, meta.to_dict()) as writer,
-        bar(len(texts), desc=f"{key['featurizer']} {dataset}", unit="text") as progress,
-    ):
+    with parquet_writer(path, schema, meta.to_dict()) as writer:
         for start, X in zip(range(0, len(texts), BLOCK_ROWS), blocks):
             stop = min(start + BLOCK_ROWS, len(texts))
             rows = np.arange(start, stop, dtype=np.int64)
             writer.write_batch(features_batch(model.layout, schema, rows, labels[start:stop], splits[start:stop], X))
-            progress.update(stop - start)
+            progress.written(stop - start)
     return meta
 
 
@@ -153,7 +172,9 @@ def _timed_first_block(model: Any, texts: list[str]) -> tuple[Any, dict[str, Any
     """
     import torch
 
+    hook, model.on_rows = model.on_rows, None  # the untimed warm-up text is not progress
     model.transform(texts[:1])
+    model.on_rows = hook
     stop = min(BLOCK_ROWS, len(texts))
     started = time.perf_counter()
     X = model.transform(texts[:stop])
@@ -163,5 +184,7 @@ def _timed_first_block(model: Any, texts: list[str]) -> tuple[Any, dict[str, Any
         "timed_texts": stop,
         "torch_threads": torch.get_num_threads(),
         "machine": machine(),
+        # how busy the machine was: a rate measured beside other work is slower than the featurizer is
+        "load_1min": round(os.getloadavg()[0], 2),
     }
     return X, timing

@@ -27,17 +27,38 @@ class CostPoint:
     #: mean inference milliseconds per document across split seeds (featurizer included)
     ms_per_doc: float
     fit_seconds: float
+    #: the highest 1-minute load average per core its timings were taken under; None where not recorded
+    load: float | None = None
     pareto: bool = False
 
+    @property
+    def loaded(self) -> bool:
+        """Timed while other work shared the cores (load above one per core): its times read high."""
+        return self.load is not None and self.load > LOADED
 
-def mean_costs(table: pa.Table, metric: str) -> dict[tuple, tuple[float, float]]:
-    """(dataset, featurizer, model, size) -> (ms per document, fit seconds), means over split seeds."""
-    columns = [table.column(c).to_pylist() for c in (*CELL_KEY, "metric", "predict_seconds_per_1k", "fit_seconds")]
+
+#: load average per core above which a timing is flagged as taken on a loaded machine
+LOADED = 1.0
+
+
+def mean_costs(table: pa.Table, metric: str) -> dict[tuple, tuple[float, float, float | None]]:
+    """(dataset, featurizer, model, size) -> (ms per document, fit seconds), means over split seeds, and the
+    highest load per core they were measured under (None where the run did not record it)."""
+    names = (*CELL_KEY, "metric", "predict_seconds_per_1k", "fit_seconds", "load_per_core")
+    columns = [table.column(c).to_pylist() for c in names]
     sums: dict[tuple, list] = {}
-    for *key, row_metric, per_1k, fit in zip(*columns):
+    for *key, row_metric, per_1k, fit, load in zip(*columns):
         if row_metric == metric and per_1k is not None:
-            sums.setdefault(tuple(key), []).append((per_1k, fit))
-    return {k: tuple(float(np.mean(v)) for v in zip(*values)) for k, values in sums.items()}
+            sums.setdefault(tuple(key), []).append((per_1k, fit, load))
+    out = {}
+    for key, values in sums.items():
+        loads = [v[2] for v in values if v[2] is not None]
+        out[key] = (
+            float(np.mean([v[0] for v in values])),
+            float(np.mean([v[1] for v in values])),
+            max(loads, default=None),
+        )
+    return out
 
 
 def cost_points(cells: list[Cell], costs: dict[tuple, tuple[float, float]]) -> list[CostPoint]:
@@ -55,7 +76,7 @@ def cost_points(cells: list[Cell], costs: dict[tuple, tuple[float, float]]) -> l
             and (q.ms_per_doc < p.ms_per_doc or better(q.cell.mean, p.cell.mean, p.cell.higher_is_better))
             for q in rivals
         )
-        out.append(CostPoint(p.cell, p.ms_per_doc, p.fit_seconds, pareto=not dominated))
+        out.append(CostPoint(p.cell, p.ms_per_doc, p.fit_seconds, p.load, pareto=not dominated))
     return out
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Any
 import matplotlib.pyplot as plt
 from matplotlib.colors import to_hex
 
+from enso_ng.csv_files import write_csv
 from enso_ng.errors import EnsoError
 from enso_ng.fit_notes import fit_notes
 from enso_ng.formats import CONFUSION_FILE, RESULTS_FILE, RunRecord, read_confusion, read_features
@@ -24,7 +24,7 @@ from enso_ng.visualize.confusion import confusion_figure, confusion_matrix
 from enso_ng.visualize.cost import CostPoint, cost_accuracy, cost_points, mean_costs
 from enso_ng.visualize.curves import Hover, learning_curves, save
 from enso_ng.visualize.interactive import hover_records, svg_markup
-from enso_ng.visualize.labels_needed import format_needed, labels_needed, labels_needed_plot
+from enso_ng.visualize.labels_needed import format_needed, labels_needed, labels_needed_plot, target_words
 from enso_ng.visualize.projection import tsne_figure
 from enso_ng.visualize.ranking import ALPHA, format_records, rank_heatmap, win_tie_loss
 from enso_ng.visualize.report import Figure, Report, Table, write_report
@@ -41,7 +41,7 @@ from enso_ng.visualize.summary import (
     summarize,
 )
 from enso_ng.visualize.verdicts import format_verdicts, verdicts
-from enso_ng.workspace import Workspace, atomic_path, check_run_name
+from enso_ng.workspace import FILE_NAME_MAX, Workspace, check_name, check_run_name, name_path
 
 
 @dataclass
@@ -52,7 +52,8 @@ class Options:
     models: list[str] | None = None
     fmt: str = "png"
     size: int | None = None
-    threshold: float = 0.8
+    #: the score "labels needed" asks for; None: 95% of the best each dataset reaches (labels_needed)
+    threshold: float | None = None
     #: "DATASET[:FEATURIZER]", "" for the default, None for none
     tsne: str | None = ""
     #: "DATASET:FEATURIZER:MODEL:SIZE", "" for the best cell at the largest size of the first dataset
@@ -82,7 +83,7 @@ def resolve_run(workspace: Workspace, run: str | None) -> str:
     """The named run, or the latest with results; a run with a config and no results yet is not drawable."""
     runs = [r for r in workspace.runs() if (workspace.run_dir(r) / RESULTS_FILE).exists()]
     if run is not None:
-        check_run_name(run)
+        check_run_name(run, "--run")
     if run is None:
         if not runs:
             raise EnsoError(f"no runs in {workspace.results_dir} (run: enso experiment)")
@@ -115,7 +116,7 @@ class _Emit:
         else:
             by_metric = {("", m): split_values(self.table, m) for m in self.metrics}
             self.report.figures.append(Figure(caption, svg=svg_markup(fig), points=hover_records(hover, by_metric)))
-        self.outcome.written.append(save(fig, self.run_dir / f"{stem}.{self.fmt}"))
+        self.outcome.written.append(save(fig, output_path(self.run_dir, stem, f".{self.fmt}")))
 
 
 def _main_figures(emit: _Emit, cells_by_metric: dict, run: str, unit: str, colours: dict, size: int | None) -> None:
@@ -142,7 +143,19 @@ def _main_figures(emit: _Emit, cells_by_metric: dict, run: str, unit: str, colou
     )
 
 
+def _check_choices(options: Options) -> None:
+    """The names in ``--tsne`` and ``--confusion`` pass the workspace's name check before anything is drawn."""
+    for option, names in (
+        ("--tsne", (options.tsne or "").split(":", 1)),
+        ("--confusion", (options.confusion or "").split(":")[:3]),
+    ):
+        for name in names:
+            if name:
+                check_name(name, option, "features/" if option == "--tsne" else "the run's figure names")
+
+
 def draw(workspace: Workspace, run: str, options: Options) -> Outcome:
+    _check_choices(options)
     run_dir = workspace.run_dir(run)
     table = filter_results(load_results(run_dir / RESULTS_FILE), options.datasets, options.featurizers, options.models)
     available = sorted(set(table.column("metric").to_pylist()))
@@ -195,25 +208,34 @@ def draw(workspace: Workspace, run: str, options: Options) -> Outcome:
     return outcome
 
 
-def _labels_needed(cells, primary: str, threshold: float, run: str, unit: str, colours, emit: _Emit) -> list:
+def _labels_needed(cells, primary: str, threshold: float | None, run: str, unit: str, colours, emit: _Emit) -> list:
     """How many labels each pair needs for ``threshold``: the figure, its CSV, and the rows for the tables."""
     needed = labels_needed(cells, primary, threshold)
     emit(
         labels_needed_plot(needed, cells, primary, threshold, run, colours),
         f"labels_needed_{primary}",
-        f"Labelled {unit} needed for {primary} {threshold:g}, interpolated in log(size) between sizes tried.",
+        f"Labelled {unit} needed for {target_words(primary, threshold)}, interpolated in log(size) between sizes "
+        "tried"
+        + (
+            "."
+            if threshold is not None
+            else "; the target is 95% of the best mean any pair reaches on the dataset (--threshold sets a fixed one)."
+        ),
     )
     _write_csv(
         emit.run_dir / f"labels_needed_{primary}.csv",
-        ["dataset", "featurizer", "model", "labels_needed", "largest_tried"],
-        [[r.dataset, *r.series, "" if r.size is None else round(r.size, 1), r.largest_tried] for r in needed],
+        ["dataset", "featurizer", "model", "target", "labels_needed", "largest_tried"],
+        [
+            [r.dataset, *r.series, round(r.target, 4), "" if r.size is None else round(r.size, 1), r.largest_tried]
+            for r in needed
+        ],
         emit.outcome,
     )
     return needed
 
 
 def _summary(
-    answers: Any, best: list, records: list, needed: list, strategies: list, primary: str, threshold: float
+    answers: Any, best: list, records: list, needed: list, strategies: list, primary: str, threshold: float | None
 ) -> str:
     """What ``enso visualize`` prints: the verdicts, then the tables in words."""
     return "\n\n".join(
@@ -279,7 +301,7 @@ def _report_tables(
     needed: list,
     cells_by_metric: dict,
     primary: str,
-    threshold: float,
+    threshold: float | None,
     record: RunRecord,
     strategies: list,
     points: list,
@@ -301,10 +323,15 @@ def _report_tables(
         ),
         *([_cost_table(points, primary)] if points else []),
         Table(
-            f"Labels needed for {primary} {threshold:g}",
-            ("dataset", "featurizer + model", "labels needed"),
+            f"Labels needed for {target_words(primary, threshold)}",
+            ("dataset", "featurizer + model", "target", "labels needed"),
             [
-                (r.dataset, " + ".join(r.series), round(r.size) if r.size is not None else f"> {r.largest_tried}")
+                (
+                    r.dataset,
+                    " + ".join(r.series),
+                    round(r.target, 3),
+                    round(r.size) if r.size is not None else f"> {r.largest_tried}",
+                )
                 for r in needed
             ],
         ),
@@ -340,7 +367,9 @@ def _cost_table(points: list, primary: str) -> Table:
         _COST_HEADER,
         [_cost_row(p) for p in points],
         note="Inference includes the featurizer's own time per document, measured when the features were "
-        "made; fit seconds are per cell; stored values and pickled bytes describe the fitted model.",
+        "made; fit seconds are per cell; stored values and pickled bytes describe the fitted model. Load per "
+        "core: the 1-minute load average per core when the times were taken; above 1, the cell was measured "
+        "under load (other work shared the cores) and its times read high.",
     )
 
 
@@ -351,7 +380,17 @@ def _cell_row(c) -> tuple:
     return (c.dataset, c.featurizer, c.model, c.train_size, c.mean, c.ci_low, c.ci_high, c.std, c.n)
 
 
-_COST_HEADER = ("dataset", "featurizer", "model", "size", "mean", "ms per document", "fit seconds", "Pareto")
+_COST_HEADER = (
+    "dataset",
+    "featurizer",
+    "model",
+    "size",
+    "mean",
+    "ms per document",
+    "fit seconds",
+    "Pareto",
+    "load per core",
+)
 
 
 def _cost_row(p: CostPoint) -> tuple:
@@ -365,6 +404,7 @@ def _cost_row(p: CostPoint) -> tuple:
         round(p.ms_per_doc, 4),
         round(p.fit_seconds, 3),
         "yes" if p.pareto else "",
+        "" if p.load is None else round(p.load, 2),
     )
 
 
@@ -383,15 +423,23 @@ def _cost(table, cells, metric: str, run: str, run_dir: Path, emit, outcome: Out
         "ringed points form the Pareto front (nothing cheaper is as good).",
     )
     _write_csv(run_dir / f"cost_{metric}.csv", list(_COST_HEADER), [list(_cost_row(p)) for p in points], outcome)
+    loaded = sum(p.loaded for p in points)
+    if loaded:
+        outcome.notes.append(
+            f"{loaded} of {len(points)} cells' costs were measured under load (1-minute load average above one "
+            "per core): their milliseconds per document and fit seconds read high; rerun on a quiet machine."
+        )
     return points
 
 
+def output_path(run_dir: Path, stem: str, suffix: str) -> Path:
+    """A figure or table file of the run: its name joins names from the run's results, checked once more by
+    the workspace's one name check (a hand-edited results file cannot send a figure elsewhere)."""
+    return name_path(run_dir, stem, "figure name", suffix, longest=FILE_NAME_MAX)
+
+
 def _write_csv(path: Path, header: list[str], rows: list[list], outcome: Outcome) -> None:
-    with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(header)
-        writer.writerows(rows)
-    outcome.written.append(path)
+    outcome.written.append(write_csv(output_path(path.parent, path.name.removesuffix(".csv"), ".csv"), header, rows))
 
 
 def _tsne(workspace: Workspace, table, choice: str, emit, outcome: Outcome) -> None:

@@ -9,6 +9,7 @@ from sklearn.decomposition import PCA, TruncatedSVD
 from sklearn.manifold import TSNE
 
 from enso_ng.formats import Features
+from enso_ng.visualize import style  # noqa: F401  (labels in the legend are drawn literally: see style)
 
 
 def tsne_figure(feats: Features, title: str, max_points: int = 1500, seed: int = 0) -> plt.Figure:

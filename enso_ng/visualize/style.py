@@ -15,6 +15,10 @@ import matplotlib
 matplotlib.use("Agg")  # files only; never needs a display
 import matplotlib.pyplot as plt  # noqa: E402
 
+# Labels, dataset and model names come from users' data: a '$' in them ("$US_$EUR") is a character to draw,
+# never the start of mathtext (which fails on it, or renders "$x^2$" as a formula). No figure uses mathtext.
+plt.rcParams["text.parse_math"] = False
+
 Palette = dict[tuple[str, str], tuple]
 
 #: the widest figure, in inches: at the report's 90 dpi about 1,000 pixels, inside a 1,366-pixel laptop screen

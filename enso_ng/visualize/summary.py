@@ -79,6 +79,10 @@ def summarize(table: pa.Table, metric: str, higher_is_better: bool = True) -> li
     for *key, row_metric, value in zip(*columns):
         if row_metric == metric:
             groups.setdefault(tuple(key), []).append(value)
+    # A score whose every value lies in [0, 1] and where higher is better (accuracy, F1, AUC) cannot leave
+    # [0, 1]: its interval is clipped there. With 2 splits t(0.975, 1) = 12.7 makes the interval wide enough
+    # to pass 1; a loss (lower is better, unbounded above) is never clipped.
+    unit = higher_is_better and all(0.0 <= x <= 1.0 for values in groups.values() for x in values)
     cells = []
     for key, values in sorted(groups.items()):
         v = np.asarray(values, dtype=float)
@@ -86,16 +90,11 @@ def summarize(table: pa.Table, metric: str, higher_is_better: bool = True) -> li
         # one split has no spread to measure: the interval is undefined (NaN), not zero-width
         std = float(v.std(ddof=1)) if len(v) > 1 else float("nan")
         half = float(stats.t.ppf(0.975, len(v) - 1) * std / np.sqrt(len(v))) if len(v) > 1 else float("nan")
+        low, high = mean - half, mean + half
+        if unit and len(v) > 1:
+            low, high = max(low, 0.0), min(high, 1.0)
         cells.append(
-            Cell(
-                *key,
-                n=len(v),
-                mean=mean,
-                std=std,
-                ci_low=mean - half,
-                ci_high=mean + half,
-                higher_is_better=higher_is_better,
-            )
+            Cell(*key, n=len(v), mean=mean, std=std, ci_low=low, ci_high=high, higher_is_better=higher_is_better)
         )
     return cells
 

@@ -15,7 +15,7 @@ import numpy as np
 from scipy import stats
 
 from enso_ng.formats import RunRecord
-from enso_ng.visualize.labels_needed import labels_needed
+from enso_ng.visualize.labels_needed import labels_needed, target_words
 from enso_ng.visualize.ranking import ALPHA, Paired, paired_test
 from enso_ng.visualize.summary import Cell, better
 
@@ -46,7 +46,8 @@ class Standing:
 @dataclass
 class Verdicts:
     metric: str
-    threshold: float
+    #: None: the labels-needed target is relative (see ``labels_needed.RELATIVE_TARGET``)
+    threshold: float | None
     datasets: list[DatasetVerdict] = field(default_factory=list)
     overall: list[Standing] = field(default_factory=list)
 
@@ -97,7 +98,7 @@ def evidence(test: Paired) -> str:
     return f"paired t-test, {said}, {test.seeds} splits"
 
 
-def verdicts(cells: list[Cell], values: dict, record: RunRecord, metric: str, threshold: float) -> Verdicts:
+def verdicts(cells: list[Cell], values: dict, record: RunRecord, metric: str, threshold: float | None) -> Verdicts:
     """Answers for every dataset in ``cells`` (one metric, summarized) and the ranking across them.
 
     ``values`` is :func:`enso_ng.visualize.summary.split_values` of the same metric.
@@ -219,11 +220,11 @@ def light_sentence(cells: list[Cell], values: dict, record: RunRecord, words: Wo
     )
 
 
-def labels_sentences(cells: list[Cell], words: Wording, threshold: float) -> list[str]:
-    """A lead sentence (the cheapest pair to reach the threshold), then one line per pair."""
+def labels_sentences(cells: list[Cell], words: Wording, threshold: float | None) -> list[str]:
+    """A lead sentence (the cheapest pair to reach the target), then one line per pair."""
     needed = labels_needed(cells, words.metric, threshold)
     reached = sorted((r for r in needed if r.size is not None), key=lambda r: (r.size, r.series))
-    target = f"{words.metric} {threshold:g}"
+    target = target_words(words.metric, threshold, cells)
     if reached:
         lead = f"{pair(reached[0].series)} reaches {target} with the fewest labels: {_needed(reached[0].size, words)}."
     else:
