@@ -97,6 +97,11 @@ class DatasetMeta(Record):
     note: str = ""
     dropped: dict[str, int] = field(default_factory=dict)
     repaired_rows: int = 0
+    #: rows whose label was NFC-normalised on import (two spellings of one label are one class)
+    normalised_labels: int = 0
+    #: test rows, those repeating a training text exactly, and those of them with another label ({} without
+    #: a test split)
+    test_overlap: dict[str, int] = field(default_factory=dict)
     enso_ng_version: str = ""
     created: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
