@@ -18,10 +18,16 @@ from pathlib import Path
 from typing import Any
 
 from enso_ng.errors import EnsoError
-from enso_ng.params import POSITIVE, POSITIVE_FINITE, Interval, Param, dataclass_spec, run_option
+from enso_ng.params import POSITIVE_FINITE, Interval, Param, dataclass_spec, run_option
 from enso_ng.workspace import check_run_name
 
-AT_LEAST_ONE = Interval(1, None, text="at least 1")
+#: the largest split seed: scikit-learn's and numpy's legacy generators take seeds below 2**32
+MAX_SEED = 2**32 - 1
+SEEDS = Interval(0, MAX_SEED)
+#: ranges that keep a typo (an extra zero or ten) from planning for hours or forking thousands of processes
+SPLITS = Interval(1, 10_000)
+JOBS = Interval(1, 1024)
+SIZES = Interval(1, 2**31 - 1)
 
 DEFAULT_SIZES = (50, 100, 200, 500, 1000)
 DEFAULT_MODELS = ("logreg", "mlp")
@@ -55,10 +61,10 @@ class ExperimentConfig:
         None, "Run name under results/ (default: run-<timestamp>); an existing run resumes.", type=str
     )
     sizes: list[int] = run_option(
-        list(DEFAULT_SIZES), "Training sizes (repeatable or comma-separated).", interval=POSITIVE, metavar="N[,N...]"
+        list(DEFAULT_SIZES), "Training sizes (repeatable or comma-separated).", interval=SIZES, metavar="N[,N...]"
     )
-    splits: int = run_option(5, "Split seeds per size (repeated stratified splits).", interval=AT_LEAST_ONE)
-    seed: int = run_option(0, "First split seed; seeds are seed..seed+splits-1.")
+    splits: int = run_option(5, "Split seeds per size (repeated stratified splits).", interval=SPLITS)
+    seed: int = run_option(0, "First split seed; seeds are seed..seed+splits-1.", interval=SEEDS)
     test_size: float = run_option(
         0.2,
         "Held-out fraction (<1) or count, where the dataset has no official test split.",
@@ -106,7 +112,7 @@ class ExperimentConfig:
     resampler: str = run_option("none", "Rebalance each training subset (see --list).")
     #: worker processes; the results do not depend on it
     jobs: int = run_option(
-        1, "Worker processes; results are identical to --jobs 1.", interval=AT_LEAST_ONE, flags=("-j",)
+        1, "Worker processes; results are identical to --jobs 1.", interval=JOBS, flags=("-j",)
     )
     #: a Dask scheduler address (or ``local:N``) to run the groups on instead; nor does it change results
     scheduler: str | None = run_option(None, "Dask scheduler address, or local:N.", type=str)
@@ -123,6 +129,11 @@ class ExperimentConfig:
         from enso_ng.experiment.samplers import RESAMPLERS, SAMPLERS
 
         check_run_name(self.name)
+        if self.seed + self.splits - 1 > MAX_SEED:
+            raise EnsoError(
+                f"--seed {self.seed} with --splits {self.splits} runs past the largest seed, {MAX_SEED}; "
+                f"start at {MAX_SEED - self.splits + 1} at most"
+            )
         for registry, names in ((MODELS, self.models), (METRICS, self.metrics)):
             for name in names:
                 registry.get(name)
@@ -194,7 +205,7 @@ RUN_OPTIONS = {
         "Examples per label instead of sizes (MTEB's protocol), e.g. 8,16,32.",
         type=int,
         many=True,
-        interval=POSITIVE,
+        interval=SIZES,
         metavar="K[,K...]",
     ),
 }
