@@ -109,7 +109,7 @@ def test_options_for_a_default_model_are_fine_and_for_another_an_error(ws):
     one_line_error(result, "-o knn.ks", "model 'knn' is not in this run", "logreg, mlp")
     _no_run(ws, "o")
     config = ws / "grid.toml"
-    config.write_text('models = ["logreg"]\n[models.mlp]\nhidden = 8\n')  # a table is the model's own list
+    config.write_text("[models.mlp]\nhidden = 8\n")  # the file's models are its tables; -m logreg replaces them
     result = invoke(ws, "experiment", "--config", str(config), "-m", "logreg", "--sizes", "20", "--name", "o")
     one_line_error(result, "mlp", "not in this run")
 

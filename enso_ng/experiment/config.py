@@ -142,7 +142,17 @@ class ExperimentConfig:
         if "fbeta" in self.metrics and self.beta is None:
             raise EnsoError("--metrics fbeta needs --beta B (e.g. --beta 0.5 weighs precision more than recall)")
         for model, params in self.model_params.items():
+            if model not in self.models:
+                first = next(iter(params), "KEY")
+                raise EnsoError(
+                    f"-o {model}.{first}: model {model!r} is not in this run (models: {', '.join(self.models)}); "
+                    f"add it to --models, or drop its options"
+                )
             self.model_params[model] = check_model_params(model, params)
+        for model in self.models:  # rules between parameters and other models (a distilled student's kind)
+            from enso_ng.experiment.models import MODELS
+
+            MODELS.get(model).check_params(model, {**MODELS.get(model)().get_params(), **self.params_of(model)})
         if self.scheduler is not None:
             from enso_ng.cluster import local_workers
 

@@ -127,6 +127,12 @@ class TargetModel(ClassifierMixin, BaseEstimator):
         """Parameters that come from the features file (its ``FeaturesMeta``), not from the configuration."""
         return {"layers": meta.layers} if cls.layer_aware else {}
 
+    @classmethod
+    def check_params(cls, name: str, params: dict[str, Any]) -> None:
+        """Rules beyond each parameter's spec (between parameters, or naming other models), checked with every
+        parameter resolved before a run writes anything: a one-line ``EnsoError`` naming the option, so that a
+        value bound to fail at fit time never reaches ``config.json``. Nothing by default."""
+
     @property
     def has_proba(self) -> bool:
         return type(self).predict_proba is not TargetModel.predict_proba
