@@ -22,7 +22,7 @@ from threadpoolctl import threadpool_limits
 
 from enso_ng.experiment.config import ExperimentConfig
 from enso_ng.experiment.cost import model_bytes, peak_memory
-from enso_ng.experiment.metrics import METRICS, Predictions, predictions
+from enso_ng.experiment.metrics import METRICS, Diverged, Predictions, diverged, predictions
 from enso_ng.experiment.models import MODELS
 from enso_ng.experiment.models.base import CellContext
 from enso_ng.experiment.samplers import RESAMPLERS
@@ -84,19 +84,30 @@ def run_group(root: Path, config: ExperimentConfig, group: Group) -> GroupResult
                     )
                 )
         t0 = time.perf_counter()
-        with peak_memory() as fit_peak:
-            model_cls.fit_many(models, [X[rows] for rows in fits], [feats.labels[rows] for rows in fits])
+        try:
+            with peak_memory() as fit_peak:
+                model_cls.fit_many(models, [X[rows] for rows in fits], [feats.labels[rows] for rows in fits])
+        except ValueError as exc:
+            if not diverged(exc):
+                raise
+            reason = str(exc) if isinstance(exc, Diverged) else "the fit diverged: its numbers went non-finite"
+            result.skipped.extend({**group.cell(seed), "reason": reason} for seed in seeds)
+            return result
         fit_seconds = (time.perf_counter() - t0) / len(models)  # a batch's time, shared by its cells
         classes = np.unique(feats.labels)
         for seed, model, train, fitted in zip(seeds, models, trains, fits):
             test = plans[seed].test
             t1 = time.perf_counter()
-            on_test = predictions(model, X[test], feats.labels[test], classes)
+            try:
+                on_test = predictions(model, X[test], feats.labels[test], classes)
+                scored = [("", on_test)]
+                if config.train_metrics:
+                    scored.append(("train_", predictions(model, X[train], feats.labels[train], classes)))
+            except Diverged as exc:  # a skipped cell with its reason; the group's other cells go on
+                result.skipped.append({**group.cell(seed), "reason": str(exc)})
+                continue
             costs = _costs(model, fit_seconds, time.perf_counter() - t1, len(test), feats, fit_peak(), len(models))
             result.confusion.extend(_confusion_rows(group.cell(seed), on_test))
-            scored = [("", on_test)]
-            if config.train_metrics:
-                scored.append(("train_", predictions(model, X[train], feats.labels[train], classes)))
             params = json.dumps({**getattr(model, "best_params_", {}), **_rows_record(feats, fitted)}, sort_keys=True)
             for prefix, preds in scored:
                 result.rows.extend(
