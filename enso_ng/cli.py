@@ -343,6 +343,10 @@ def visualize(
     """
     from enso_ng.visualize.draw import Options, draw_runs
 
+    if mlflow:
+        from enso_ng.tracking import check_tracking_uri
+
+        check_tracking_uri(mlflow)  # before anything is drawn
     workspace = _workspace(ctx)
     options = Options(
         metrics=metrics or [],
