@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from threadpoolctl import threadpool_limits
 
+from enso_ng.errors import EnsoError
 from enso_ng.experiment.config import ExperimentConfig
 from enso_ng.experiment.cost import model_bytes, peak_memory
 from enso_ng.experiment.metrics import METRICS, Diverged, Predictions, diverged, predictions
@@ -40,6 +41,9 @@ class Group:
     model: str
     size: int
     seeds: tuple[int, ...]
+    #: (featurizer, ``FeaturesMeta.identity()``) of the dataset's features files as the run planned them:
+    #: a group refuses to run on any other (empty: not checked)
+    inputs: tuple[tuple[str, str], ...] = ()
 
     def cell(self, seed: int) -> dict[str, Any]:
         """The result key columns (``RESULT_KEY``) of one of its cells."""
@@ -58,8 +62,9 @@ class GroupResult:
 def run_group(root: Path, config: ExperimentConfig, group: Group) -> GroupResult:
     """Fit and score one group's cells on one thread: the unit of work of any executor."""
     with threadpool_limits(limits=1), _torch_threads(1):
-        path = Workspace(Path(root)).features_path(group.dataset, group.featurizer)
-        feats = _features(path)
+        workspace = Workspace(Path(root))
+        path = workspace.features_path(group.dataset, group.featurizer)
+        feats = _planned_features(path, group, group.featurizer, config.name)
         model_cls = MODELS.get(group.model)
         X = model_cls.view(feats)
         plans = _cached_plans(path, feats, config, group.seeds)
@@ -70,7 +75,6 @@ def run_group(root: Path, config: ExperimentConfig, group: Group) -> GroupResult
         extra = model_cls.features_kwargs(feats.meta)
         models = [model_cls(**config.params_of(group.model), **extra, random_state=seed) for seed in seeds]
         if model_cls.semi_supervised:
-            workspace = Workspace(Path(root))
             for model, seed, train, fitted in zip(models, seeds, trains, fits):
                 pool = plans[seed].order
                 model.attach(
@@ -80,7 +84,9 @@ def run_group(root: Path, config: ExperimentConfig, group: Group) -> GroupResult
                         train=fitted,  # the rows fit() is given, after any resampling
                         unlabelled=pool[~np.isin(pool, train)],
                         test=plans[seed].test,
-                        features=lambda name: _features(workspace.features_path(group.dataset, name)),
+                        features=lambda name: _planned_features(
+                            workspace.features_path(group.dataset, name), group, name, config.name
+                        ),
                     )
                 )
         t0 = time.perf_counter()
@@ -178,6 +184,24 @@ def _scores(config: ExperimentConfig, preds: Predictions) -> Iterator[tuple[str,
 def _confusion_rows(cell: dict[str, Any], preds: Predictions) -> list[dict[str, Any]]:
     pairs, counts = np.unique(np.stack([preds.y_true, preds.y_pred]).astype(str), axis=1, return_counts=True)
     return [{**cell, "true_label": t, "predicted_label": p, "count": int(c)} for (t, p), c in zip(pairs.T, counts)]
+
+
+class InputsChanged(EnsoError):
+    """A features file is not the one the run planned with (re-featurized while the run was running)."""
+
+
+def _planned_features(path: Path, group: Group, featurizer: str, run: str) -> Features:
+    """The features a group reads, refused unless they are the very file its run planned with: a run
+    rewritten under by another ``enso featurize`` stops instead of mixing two files' vectors in its cells."""
+    feats = _features(path)
+    expected = dict(group.inputs).get(featurizer)
+    if expected is not None and feats.meta.identity() != expected:
+        raise InputsChanged(
+            f"{path} changed while run {run!r} was running (rewritten {feats.meta.created or 'since'}); the run "
+            f"stops and keeps the cells it finished on the features it started with (its config.json names "
+            f"them): featurize those back to resume it, or start another --name"
+        )
+    return feats
 
 
 _FEATURES: dict[tuple, Features] = {}

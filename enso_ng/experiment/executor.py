@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import Any
 
 from enso_ng.errors import EnsoError
 from enso_ng.experiment.cell import Group, GroupResult, run_group
@@ -79,20 +80,39 @@ def dask(groups: list[Group], root: Path, config: ExperimentConfig) -> Iterator[
         check_workers_see(client, needed)
         futures = {client.submit(_run_group_checked, str(root), config, g, pure=False): g for g in groups}
         try:
-            yield _as_completed(futures)
+            yield _as_completed(futures, client, config.scheduler)
         finally:
-            client.cancel(list(futures))
+            if client.status == "running":
+                client.cancel(list(futures))
 
 
-def _as_completed(futures: dict) -> Results:
+def _as_completed(futures: dict, client: Any, address: str) -> Results:
     from distributed import as_completed
 
     from enso_ng.cluster import result_of
 
-    for future in as_completed(list(futures)):
-        group = futures.pop(future)
-        yield result_of(future), group
-        future.release()
+    with cluster_lost(client, address):
+        for future in as_completed(list(futures)):
+            group = futures.pop(future)
+            yield result_of(future), group
+            future.release()
+
+
+@contextlib.contextmanager
+def cluster_lost(client: Any, address: str) -> Iterator[None]:
+    """The scheduler going away mid-run (killed, its machine gone) as one line: Dask cancels every future
+    with the connection, and the runner keeps what was written before. A task's own error passes as it is."""
+    from concurrent.futures import CancelledError
+
+    try:
+        yield
+    except (CancelledError, OSError, TimeoutError) as exc:
+        if client.status == "running" and not isinstance(exc, CancelledError):
+            raise
+        raise EnsoError(
+            f"--scheduler {address}: the scheduler went away mid-run ({type(exc).__name__}); the cells finished "
+            f"before it are kept in the results: rerun the same command to resume"
+        ) from None
 
 
 def _run_group_checked(root: str, config: ExperimentConfig, group: Group) -> GroupResult:

@@ -97,6 +97,7 @@ def plan_run(
             "features": {f: m.provenance() for f, m in metas.items()},
         }
         _check_inputs(dataset, featurizers, metas, config.models, workspace, config.model_params)
+        inputs = tuple((f, m.identity()) for f, m in metas.items())
         for featurizer in featurizers:
             for model in config.models:
                 reason = _unfit(model, metas[featurizer], config.params_of(model))
@@ -109,7 +110,7 @@ def plan_run(
                 for size in sizes:
                     seeds = tuple(s for s in config.split_seeds() if (dataset, featurizer, model, size, s) not in done)
                     if seeds:
-                        plan.groups.append(Group(dataset, featurizer, model, size, seeds))
+                        plan.groups.append(Group(dataset, featurizer, model, size, seeds, inputs))
                         rows = size if first.sampler.unit == "examples" else size * len(np.unique(labels))
                         _check_memory(f"{dataset}/{featurizer}", model, config, metas[featurizer], rows, labels, seeds)
     return plan
