@@ -19,7 +19,6 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any
 
 from enso_ng.errors import EnsoError
 from enso_ng.experiment.cell import Group, GroupResult, run_group
@@ -70,7 +69,7 @@ def dask(groups: list[Group], root: Path, config: ExperimentConfig) -> Iterator[
     Workers read the features from the workspace at the same path; a group whose worker dies is rerun by
     the scheduler on another, and each future completes once, so every cell reaches the writer once.
     """
-    from enso_ng.cluster import check_workers_see, connect
+    from enso_ng.cluster import check_workers_see, connect, connected
 
     if config.scheduler is None:
         raise EnsoError("the dask executor needs --scheduler ADDRESS (or local:N)")
@@ -80,39 +79,21 @@ def dask(groups: list[Group], root: Path, config: ExperimentConfig) -> Iterator[
         check_workers_see(client, needed)
         futures = {client.submit(_run_group_checked, str(root), config, g, pure=False): g for g in groups}
         try:
-            yield _as_completed(futures, client, config.scheduler)
+            yield _as_completed(futures, config.scheduler)
         finally:
-            if client.status == "running":
+            if connected(client):
                 client.cancel(list(futures))
 
 
-def _as_completed(futures: dict, client: Any, address: str) -> Results:
+def _as_completed(futures: dict, address: str) -> Results:
     from distributed import as_completed
 
     from enso_ng.cluster import result_of
 
-    with cluster_lost(client, address):
-        for future in as_completed(list(futures)):
-            group = futures.pop(future)
-            yield result_of(future), group
-            future.release()
-
-
-@contextlib.contextmanager
-def cluster_lost(client: Any, address: str) -> Iterator[None]:
-    """The scheduler going away mid-run (killed, its machine gone) as one line: Dask cancels every future
-    with the connection, and the runner keeps what was written before. A task's own error passes as it is."""
-    from concurrent.futures import CancelledError
-
-    try:
-        yield
-    except (CancelledError, OSError, TimeoutError) as exc:
-        if client.status == "running" and not isinstance(exc, CancelledError):
-            raise
-        raise EnsoError(
-            f"--scheduler {address}: the scheduler went away mid-run ({type(exc).__name__}); the cells finished "
-            f"before it are kept in the results: rerun the same command to resume"
-        ) from None
+    for future in as_completed(list(futures)):
+        group = futures.pop(future)
+        yield result_of(future, address), group
+        future.release()
 
 
 def _run_group_checked(root: str, config: ExperimentConfig, group: Group) -> GroupResult:
