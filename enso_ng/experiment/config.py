@@ -142,12 +142,6 @@ class ExperimentConfig:
         if "fbeta" in self.metrics and self.beta is None:
             raise EnsoError("--metrics fbeta needs --beta B (e.g. --beta 0.5 weighs precision more than recall)")
         for model, params in self.model_params.items():
-            if model not in self.models:
-                first = next(iter(params), "KEY")
-                raise EnsoError(
-                    f"-o {model}.{first}: model {model!r} is not in this run (models: {', '.join(self.models)}); "
-                    f"add it to --models, or drop its options"
-                )
             self.model_params[model] = check_model_params(model, params)
         for model in self.models:  # rules between parameters and other models (a distilled student's kind)
             from enso_ng.experiment.models import MODELS
@@ -159,6 +153,18 @@ class ExperimentConfig:
             local_workers(self.scheduler)  # local:N is checked here; an address when connecting
             if self.jobs > 1:
                 raise EnsoError("--jobs and --scheduler both say where cells run: give one (local:N for N workers)")
+
+    def check_option_models(self, recorded: Sequence[str] = ()) -> None:
+        """Options only for models of the run: those of this invocation, or those the run recorded before (a
+        resume restates them to keep the run's parameters). Anything else is a typo that must not run
+        silently: a one-line error naming the option."""
+        for model, params in self.model_params.items():
+            if model not in self.models and model not in recorded:
+                first = next(iter(params), "KEY")
+                raise EnsoError(
+                    f"-o {model}.{first}: model {model!r} is not in this run (models: {', '.join(self.models)}); "
+                    f"add it to --models, or drop its options"
+                )
 
     def params_of(self, model: str) -> dict[str, Any]:
         return dict(self.model_params.get(model, {}))

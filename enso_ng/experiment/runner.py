@@ -86,6 +86,7 @@ def _run_locked(
 ) -> Outcome:
     run_dir = workspace.run_dir(config.name)
     saved = RunRecord.read(run_dir)  # what a resumed run recorded, read once under the lock
+    config.check_option_models(list(saved.models) if saved else [])
     check_resumable(saved, config)
     tracker = RunTracker(mlflow, config.name) if mlflow else None  # an unreachable tracker fails before work
     writer = ResultsWriter(run_dir, config, on_flush=(lambda table: tracker.mirror(table, warn)) if tracker else None)
