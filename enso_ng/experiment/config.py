@@ -18,7 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from enso_ng.errors import EnsoError
-from enso_ng.params import POSITIVE_FINITE, Interval, Param, dataclass_spec, run_option
+from enso_ng.params import (
+    POSITIVE,  # noqa: F401 (the intervals a new run option takes, README's recipe)
+    POSITIVE_FINITE,
+    Interval,
+    Param,
+    dataclass_spec,
+    run_option,
+)
 from enso_ng.workspace import check_run_name
 
 #: the largest split seed: scikit-learn's and numpy's legacy generators take seeds below 2**32
