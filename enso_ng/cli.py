@@ -17,12 +17,23 @@ import click
 
 from enso_ng import __version__
 from enso_ng.cli_production import predict, train
-from enso_ng.commandline import fail_cleanly, list_option, selection_options, service_option, spec_options
-from enso_ng.experiment.config import RUN_OPTIONS
+from enso_ng.commandline import (
+    checked_by,
+    fail_cleanly,
+    list_option,
+    selection_options,
+    service_option,
+    spec_options,
+)
+from enso_ng.experiment.config import RUN_OPTIONS, SIZES
+from enso_ng.params import FINITE, Interval, Param
 from enso_ng.progress import env_quiet
 from enso_ng.progress import quiet as progress_quiet
 from enso_ng.tables import format_table
 from enso_ng.workspace import ENV_WORKSPACE, Workspace, clean_workspace_temps
+
+#: seconds without data before a download request is retried
+TIMEOUT = Interval(0, 3600, low_open=True, text="a positive number of seconds, at most 3600")
 
 
 def _warn(message: str) -> None:
@@ -73,7 +84,13 @@ def cli(ctx: click.Context, workspace: str | None, quiet: bool) -> None:
     metavar="URL",
     help="Fetch https://HOST/PATH from URL/HOST/PATH instead, e.g. an internal copy (env ENSO_MIRROR).",
 )
-@click.option("--timeout", default=30.0, show_default=True, help="Seconds without data before a request is retried.")
+@click.option(
+    "--timeout",
+    default=30.0,
+    show_default=True,
+    callback=checked_by(Param(type=float, interval=TIMEOUT)),
+    help="Seconds without data before a request is retried.",
+)
 @click.option("--force", is_flag=True, help="Rebuild even if datasets/<name>.parquet exists.")
 @click.pass_context
 @fail_cleanly
@@ -269,10 +286,14 @@ def experiment(
 )
 @selection_options("datasets", "featurizers", "models")
 @click.option("--format", "fmt", type=click.Choice(["png", "svg", "pdf"]), default="png", show_default=True)
-@click.option("--size", type=int, help="Training size of the bar chart [default: the largest].")
+@click.option(
+    "--size",
+    callback=checked_by(Param(type=int, interval=SIZES)),
+    help="Training size of the bar chart [default: the largest].",
+)
 @click.option(
     "--threshold",
-    type=float,
+    callback=checked_by(Param(type=float, interval=FINITE)),
     default=None,
     help="Score that 'labels needed' asks for, in the first metric "
     "[default: 95% of the best mean any pair reaches on each dataset].",
@@ -323,6 +344,10 @@ def visualize(
     """
     from enso_ng.visualize.draw import Options, draw_runs
 
+    if mlflow:
+        from enso_ng.tracking import check_tracking_uri
+
+        check_tracking_uri(mlflow)  # before anything is drawn
     workspace = _workspace(ctx)
     options = Options(
         metrics=metrics or [],

@@ -125,9 +125,25 @@ def check_workers_see(client: Any, paths: list[Path]) -> None:
                 raise EnsoError(line)
 
 
-def result_of(future: Any) -> Any:
-    """A finished task's value; a worker that could not see the workspace becomes one line naming it."""
+def result_of(future: Any, address: str) -> Any:
+    """A finished task's value; a worker that could not see the workspace becomes one line naming it, and so
+    does the scheduler at ``address`` going away mid-run (killed, its machine lost: Dask cancels every
+    future with the connection). A task's own error passes as it is."""
+    from concurrent.futures import CancelledError
+
     try:
         return future.result()
     except WorkspaceNotVisible as exc:
         raise EnsoError(exc.line()) from None
+    except (CancelledError, OSError, TimeoutError) as exc:
+        if connected(future.client) and not isinstance(exc, CancelledError):
+            raise
+        raise EnsoError(
+            f"--scheduler {address}: the scheduler went away mid-run ({type(exc).__name__}); what was written "
+            f"before it is kept (a run's finished cells): rerun the same command to resume"
+        ) from None
+
+
+def connected(client: Any) -> bool:
+    """Whether the client still has its scheduler (after a loss, cancelling or closing would only fail)."""
+    return client.status == "running"

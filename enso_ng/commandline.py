@@ -61,6 +61,21 @@ def _split_list(cast: Callable = str, folder: str | None = None) -> Callable:
     return parse
 
 
+def checked_by(param: Any) -> Callable:
+    """A click callback checking a plain option's value by a :class:`~enso_ng.params.Param` (its type and
+    interval): the same one-line ``Error: --timeout must be ...`` as the spec'd options, before any work."""
+
+    def check(ctx: click.Context, option: click.Parameter, value: Any) -> Any:
+        if value is None:
+            return None
+        try:
+            return param.check(value, max(option.opts, key=len))
+        except EnsoError as exc:
+            raise click.ClickException(str(exc)) from None
+
+    return check
+
+
 def _joined(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> str | None:
     """A repeatable spec'd list option as the one comma-separated string its spec parses; None if absent."""
     return ",".join(values) if values else None

@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 import scipy.sparse as sp
 
 from enso_ng.errors import EnsoError, shown
-from enso_ng.workspace import read_meta, read_table, unreadable, write_json
+from enso_ng.workspace import META_KEY, read_meta, read_table, unreadable, write_json
 
 # ---------------------------------------------------------------------------------------- metadata records
 
@@ -98,6 +98,11 @@ class DatasetMeta(Record):
     note: str = ""
     dropped: dict[str, int] = field(default_factory=dict)
     repaired_rows: int = 0
+    #: rows whose label was NFC-normalised on import (two spellings of one label are one class)
+    normalised_labels: int = 0
+    #: test rows, those repeating a training text exactly, and those of them with another label ({} without
+    #: a test split)
+    test_overlap: dict[str, int] = field(default_factory=dict)
     enso_ng_version: str = ""
     created: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
@@ -130,6 +135,13 @@ class FeaturesMeta(Record):
     def cache_key(self) -> dict[str, Any]:
         """What a request must match for this file to be reused."""
         return {"dataset_fingerprint": self.dataset_fingerprint, "featurizer": self.featurizer, "params": self.params}
+
+    def identity(self) -> str:
+        """A digest of what made this file and when (parameters, dataset, rows, the time it was written): a
+        run checks it before each group, so features rewritten under it, even with the same parameters, are
+        noticed rather than mixed into its cells."""
+        made = [self.dataset_fingerprint, self.featurizer, self.params, self.rows, self.dim, self.layout, self.created]
+        return hashlib.sha256(json.dumps(made, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
     def provenance(self) -> dict[str, Any]:
         """The part of the metadata a run records for each features file it used."""
@@ -419,9 +431,13 @@ def read_labels_and_splits(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def read_features(path: Path) -> Features:
-    """Decode a features file by its layout's codec into a matrix and its labels."""
-    meta = FeaturesMeta.read(path)
+    """Decode a features file by its layout's codec into a matrix and its labels; the metadata is the one of
+    the table read (one open), so a file replaced meanwhile cannot pair one file's metadata with another's rows."""
     table = read_table(path)
+    raw = (table.schema.metadata or {}).get(META_KEY)
+    if raw is None:
+        raise EnsoError(f"{path}: no enso_ng metadata; was it written by enso_ng?")
+    meta = FeaturesMeta.from_dict(json.loads(raw), path)
     missing = [f.name for f in features_schema(meta.layout, meta.dim) if f.name not in table.column_names]
     if missing:
         raise EnsoError(f"{path}: its {meta.layout} layout needs column(s) {', '.join(missing)}, which it lacks")

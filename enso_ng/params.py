@@ -49,6 +49,7 @@ FOLDS = Interval(2, None, text="at least 2 (folds)")
 FRACTION = Interval(0, 1, high_open=True, text="at least 0 and below 1")
 PROBABILITY = Interval(0, 1, text="between 0 and 1")
 POSITIVE_FINITE = Interval(0, math.inf, low_open=True, high_open=True, text="a positive number")
+FINITE = Interval(-math.inf, math.inf, low_open=True, high_open=True, text="a finite number")
 
 
 @dataclass(frozen=True)
@@ -196,9 +197,14 @@ class _Outside(Exception):
 
 
 def _interval_text(interval: Interval) -> str:
-    low = None if interval.low is None else f"{'above' if interval.low_open else 'at least'} {interval.low:g}"
-    high = None if interval.high is None else f"{'below' if interval.high_open else 'at most'} {interval.high:g}"
+    low = None if interval.low is None else f"{'above' if interval.low_open else 'at least'} {_number(interval.low)}"
+    high = None if interval.high is None else f"{'below' if interval.high_open else 'at most'} {_number(interval.high)}"
     return " and ".join(p for p in (low, high) if p)
+
+
+def _number(value: float) -> str:
+    """A bound as a user types it: whole numbers in full (4294967295, not 4.29497e+09)."""
+    return str(int(value)) if isinstance(value, int) or float(value).is_integer() and abs(value) < 1e16 else f"{value:g}"
 
 
 def run_option(default: Any, help: str, **spec: Any) -> Any:

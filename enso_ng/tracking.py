@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,16 +38,48 @@ BATCH_METRICS, BATCH_PARAMS, BATCH_TAGS, PARAM_CHARS = 1000, 100, 100, 6000
 STATUS = {"running": "RUNNING", "complete": "FINISHED", "interrupted": "KILLED"}
 
 
+#: the tracking stores MLflow knows, by URI scheme (a scheme's driver suffix, ``postgresql+psycopg2``, aside);
+#: a URI without a scheme is a folder (MLflow's file store)
+SCHEMES = ("http", "https", "sqlite", "postgresql", "mysql", "mssql", "file", "databricks", "databricks-uc", "uc")
+#: the libraries that log a store's failure with a traceback of their own before enso's one line
+LIBRARY_LOGGERS = ("mlflow", "sqlalchemy", "alembic", "urllib3")
+
+
+def check_tracking_uri(uri: str) -> None:
+    """A URI MLflow can open, checked before any work (and before a run writes anything)."""
+    scheme = urllib.parse.urlsplit(uri).scheme.partition("+")[0].lower()
+    if "://" in uri and scheme not in SCHEMES:
+        raise EnsoError(
+            f"--mlflow {uri}: no MLflow store has the scheme {scheme!r} "
+            f"(use http://HOST:PORT, https://..., sqlite:///FILE.db, postgresql://..., mysql://... or a folder)"
+        )
+
+
 @contextlib.contextmanager
 def tracking_errors(uri: str) -> Iterator[None]:
-    """An MLflow or connection failure as one line naming the tracking URI."""
+    """An MLflow or connection failure as one line naming the tracking URI, and nothing else: the libraries'
+    own loggers (MLflow's SQLAlchemy tracebacks) are silenced for the call, enso's line says it."""
+    with _libraries_silenced():
+        try:
+            yield
+        except EnsoError:
+            raise
+        except Exception as exc:  # MlflowException, requests' connection errors, ...
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise EnsoError(f"--mlflow {uri}: {first[:300]}") from None
+
+
+@contextlib.contextmanager
+def _libraries_silenced() -> Iterator[None]:
+    loggers = [logging.getLogger(name) for name in LIBRARY_LOGGERS]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL + 1)
     try:
         yield
-    except EnsoError:
-        raise
-    except Exception as exc:  # MlflowException, requests' connection errors, ...
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise EnsoError(f"--mlflow {uri}: {first[:300]}") from None
+    finally:
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
 
 
 @dataclass
@@ -58,6 +92,7 @@ class RunTracker:
     """The MLflow side of one enso run: its experiment, parent run and children, found or created."""
 
     def __init__(self, uri: str, run: str) -> None:
+        check_tracking_uri(uri)
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")  # a dead server: an error in seconds
         try:
             from mlflow.entities import Metric, Param, RunTag
@@ -68,8 +103,8 @@ class RunTracker:
         _quiet_mlflow()
         self.uri, self.run = uri, run
         self.broken = False
-        self.client = MlflowClient(tracking_uri=uri)
         with tracking_errors(uri):
+            self.client = MlflowClient(tracking_uri=uri)
             experiment = self.client.get_experiment_by_name(run)
             if experiment is None:
                 self.experiment_id = self.client.create_experiment(run, artifact_location=_artifact_root(uri, run))

@@ -155,3 +155,31 @@ def tiny_run(root: Path, labels: tuple[str, ...], rows: int, metrics: str = "acc
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     return root
+
+
+def own_workspace(root: Path, *featurizers: str, rows: int = 150) -> Path:
+    """A workspace with one small imported dataset (``own``: 3 classes of short texts with an overlap of
+    words) featurized by ``featurizers`` through the command line: seconds, not the session corpus."""
+    import random
+
+    from conftest import invoke
+
+    words = {
+        "bug": ["crash", "error", "fails", "broken", "freeze"],
+        "feature": ["add", "please", "support", "would", "idea"],
+        "question": ["how", "why", "what", "where", "when"],
+    }
+    draw = random.Random(0)
+    lines = ["text,label"]
+    for i in range(rows):
+        label = list(words)[i % 3]
+        shared = draw.choice(["app", "screen", "login", "report"])
+        lines.append(" ".join(draw.choice(words[label]) for _ in range(4)) + f" {shared} item{i % 7},{label}")
+    source = root.parent / f"{root.name}-own.csv"
+    source.write_text("\n".join(lines) + "\n")
+    result = invoke(root, "download", "--from-file", str(source), "--name", "own")
+    assert result.exit_code == 0, result.output
+    for featurizer in featurizers:
+        result = invoke(root, "featurize", "-f", featurizer)
+        assert result.exit_code == 0, result.output
+    return root

@@ -9,6 +9,7 @@ content that later stages use to tell whether their caches still describe this d
 from __future__ import annotations
 
 import hashlib
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -46,6 +47,8 @@ class Cleaned:
     dropped: Counter = field(default_factory=Counter)
     #: kept rows whose bytes did not all decode (U+FFFD stands in for them)
     repaired: int = 0
+    #: kept rows whose label was not in Unicode NFC (``Zoë`` typed with a combining diaeresis)
+    normalised: int = 0
 
 
 def fingerprint(texts: list[str], labels: list[str], splits: list[str | None]) -> str:
@@ -54,6 +57,23 @@ def fingerprint(texts: list[str], labels: list[str], splits: list[str | None]) -
     for text, label, split in zip(texts, labels, splits):
         digest.update(f"{text}\x1f{label}\x1f{split or ''}\x1e".encode())
     return digest.hexdigest()
+
+
+def test_overlap(cleaned: Cleaned) -> dict[str, int]:
+    """Test rows whose text is exactly a training (or validation) row's, and how many of those carry a
+    label another copy does not: {} where the dataset has no test split, or nothing else."""
+    others: dict[str, set[str]] = {}
+    tests = []
+    for text, label, split in zip(cleaned.texts, cleaned.labels, cleaned.splits):
+        if split == "test":
+            tests.append((text, label))
+        else:
+            others.setdefault(text, set()).add(label)
+    if not tests or not others:
+        return {}
+    copies = [(text, label) for text, label in tests if text in others]
+    conflicting = sum(1 for text, label in copies if others[text] != {label})
+    return {"test_rows": len(tests), "duplicates": len(copies), "conflicting": conflicting}
 
 
 def _row_split(entry: DatasetEntry, file_split: str | None, record: Record, where: str) -> str | None:
@@ -77,6 +97,10 @@ def clean(entry: DatasetEntry, records_by_split: Iterable[tuple[str | None, Iter
         for number, record in enumerate(records, start=1):
             where = f"{file_split + ' ' if file_split else ''}record {number}"
             text, raw_label = record.text.strip(), record.label.strip()
+            # one spelling per label: the same letters typed as one code point or as a letter and a
+            # combining mark would be two classes that print the same
+            nfc = unicodedata.normalize("NFC", raw_label)
+            normalised, raw_label = nfc != raw_label, nfc
             split = _row_split(entry, file_split, record, where)
             if not raw_label or raw_label in entry.missing_labels:
                 out.dropped["missing label"] += 1
@@ -94,6 +118,7 @@ def clean(entry: DatasetEntry, records_by_split: Iterable[tuple[str | None, Iter
                 out.dropped["empty text"] += 1
                 continue
             out.repaired += "\ufffd" in text
+            out.normalised += normalised
             out.texts.append(text)
             out.labels.append(label)
             out.splits.append(split)
@@ -137,6 +162,13 @@ def build(entry: DatasetEntry, workspace: Workspace, mirror: str | None = None, 
     labels = Counter(cleaned.labels)
     if len(labels) < 2:
         raise EnsoError(f"{entry.name}: only one label ({next(iter(labels))!r}); a classifier needs two or more")
+    overlap = test_overlap(cleaned)
+    if overlap.get("duplicates"):
+        warning = (
+            f"{overlap['duplicates']} of {overlap['test_rows']} test rows repeat a training text exactly "
+            f"({overlap['conflicting']} with another label): their scores measure memory, not generalisation"
+        )
+        note = f"{note}; {warning}" if note else warning
     meta = DatasetMeta(
         name=entry.name,
         task=entry.task,
@@ -152,6 +184,8 @@ def build(entry: DatasetEntry, workspace: Workspace, mirror: str | None = None, 
         rows=len(cleaned.texts),
         dropped=dict(cleaned.dropped),
         repaired_rows=cleaned.repaired,
+        normalised_labels=cleaned.normalised,
+        test_overlap=overlap,
         fingerprint=fingerprint(cleaned.texts, cleaned.labels, cleaned.splits),
         enso_ng_version=__version__,
         created=datetime.now(UTC).isoformat(timespec="seconds"),

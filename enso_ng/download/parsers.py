@@ -24,6 +24,7 @@ from typing import NamedTuple
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from enso_ng.download.values import check_column_types, label_of, text_of
 from enso_ng.errors import EnsoError
 
 
@@ -136,9 +137,8 @@ def csv_columns(
                 if where and any(_cell(row.get(k)).strip() != v for k, v in where.items()):
                     continue
                 body = " ".join(t for t in (_cell(row.get(c)).strip() for c in text_columns) if t)
-                yield Record(
-                    body, _cell(row.get(label)), _cell(row.get(split)) if split else None, f"{path.name} line {start}"
-                )
+                at = f"{path.name} line {start}"
+                yield Record(body, label_of(row.get(label), at), _cell(row.get(split)) if split else None, at)
         except csv.Error as exc:
             raise EnsoError(f"{path.name}: line {ended + 1}: malformed {_kind(delimiter)} ({exc})") from None
 
@@ -177,7 +177,7 @@ def folder_per_label(encoding: str = "utf-8", strip_headers: bool = False) -> Pa
 
 
 def jsonl_fields(text: str, label: str, split: str | None = None) -> Parser:
-    """One JSON object per line."""
+    """One JSON object per line; values become texts and labels by :mod:`enso_ng.download.values`."""
 
     def parse(path: Path) -> Iterator[Record]:
         for number, raw in enumerate(decode(read_bytes(path), "utf-8").split("\n"), start=1):
@@ -192,15 +192,17 @@ def jsonl_fields(text: str, label: str, split: str | None = None) -> Parser:
             for column in (text, label, *([split] if split else [])):
                 if column not in row:
                     raise EnsoError(f"{path.name}: line {number}: no field {column!r}")
+            where = f"{path.name} line {number}"
             yield Record(
-                _cell(row[text]), _cell(row[label]), _cell(row[split]) if split else None, f"{path.name} line {number}"
+                text_of(row[text], where), label_of(row[label], where), _cell(row[split]) if split else None, where
             )
 
     return parse
 
 
 def parquet_columns(text: str, label: str, split: str | None = None) -> Parser:
-    """Columns of a Parquet file, read in row groups."""
+    """Columns of a Parquet file, read in row groups; values become texts and labels by
+    :mod:`enso_ng.download.values` (a NaN label is missing, 2.0 is the label 2)."""
 
     def parse(path: Path) -> Iterator[Record]:
         try:
@@ -213,9 +215,15 @@ def parquet_columns(text: str, label: str, split: str | None = None) -> Parser:
             raise EnsoError(
                 f"{path.name}: no column(s) {', '.join(missing)} (has {', '.join(file.schema_arrow.names)})"
             )
+        check_column_types(path.name, file.schema_arrow, text, label)
+        number = 0
         for batch in file.iter_batches(columns=columns):
             values = [batch.column(c).to_pylist() for c in columns]
             for row in zip(*values):
-                yield Record(_cell(row[0]), _cell(row[1]), _cell(row[2]) if split else None)
+                number += 1
+                where = f"{path.name} row {number}"
+                yield Record(
+                    text_of(row[0], where), label_of(row[1], where), _cell(row[2]) if split else None, where
+                )
 
     return parse

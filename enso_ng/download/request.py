@@ -164,6 +164,7 @@ def dataset_line(workspace: Workspace, name: str, done: Downloaded) -> str:
     if len(labels) > 100:
         labels = f"{len(meta.labels)} labels"
     dropped = ", ".join(f"{v} {k}" for k, v in meta.dropped.items())
+    normalised = f"; {meta.normalised_labels} labels NFC-normalised" if meta.normalised_labels else ""
     return f"{'cached' if done.cached else 'wrote'} {workspace.dataset_path(name)}: {meta.rows} rows ({labels})" + (
-        f"; dropped {dropped}" if dropped and not done.cached else ""
+        f"; dropped {dropped}{normalised}" if (dropped or normalised) and not done.cached else ""
     )

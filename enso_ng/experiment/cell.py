@@ -22,9 +22,10 @@ import numpy as np
 import torch
 from threadpoolctl import threadpool_limits
 
+from enso_ng.errors import EnsoError
 from enso_ng.experiment.config import ExperimentConfig
 from enso_ng.experiment.cost import model_bytes, peak_memory
-from enso_ng.experiment.metrics import METRICS, Predictions, predictions
+from enso_ng.experiment.metrics import METRICS, Diverged, Predictions, diverged, predictions
 from enso_ng.experiment.models import MODELS
 from enso_ng.experiment.models.base import CellContext
 from enso_ng.experiment.samplers import RESAMPLERS
@@ -42,6 +43,9 @@ class Group:
     model: str
     size: int
     seeds: tuple[int, ...]
+    #: (featurizer, ``FeaturesMeta.identity()``) of the dataset's features files as the run planned them:
+    #: a group refuses to run on any other (empty: not checked)
+    inputs: tuple[tuple[str, str], ...] = ()
 
     def cell(self, seed: int) -> dict[str, Any]:
         """The result key columns (``RESULT_KEY``) of one of its cells."""
@@ -60,8 +64,9 @@ class GroupResult:
 def run_group(root: Path, config: ExperimentConfig, group: Group) -> GroupResult:
     """Fit and score one group's cells on one thread: the unit of work of any executor."""
     with threadpool_limits(limits=1), _torch_threads(1):
-        path = Workspace(Path(root)).features_path(group.dataset, group.featurizer)
-        feats = _features(path)
+        workspace = Workspace(Path(root))
+        path = workspace.features_path(group.dataset, group.featurizer)
+        feats = _planned_features(path, group, group.featurizer, config.name)
         model_cls = MODELS.get(group.model)
         X = model_cls.view(feats)
         plans = _cached_plans(path, feats, config, group.seeds)
@@ -72,7 +77,6 @@ def run_group(root: Path, config: ExperimentConfig, group: Group) -> GroupResult
         extra = model_cls.features_kwargs(feats.meta)
         models = [model_cls(**config.params_of(group.model), **extra, random_state=seed) for seed in seeds]
         if model_cls.semi_supervised:
-            workspace = Workspace(Path(root))
             for model, seed, train, fitted in zip(models, seeds, trains, fits):
                 pool = plans[seed].order
                 model.attach(
@@ -82,23 +86,36 @@ def run_group(root: Path, config: ExperimentConfig, group: Group) -> GroupResult
                         train=fitted,  # the rows fit() is given, after any resampling
                         unlabelled=pool[~np.isin(pool, train)],
                         test=plans[seed].test,
-                        features=lambda name: _features(workspace.features_path(group.dataset, name)),
+                        features=lambda name: _planned_features(
+                            workspace.features_path(group.dataset, name), group, name, config.name
+                        ),
                     )
                 )
         t0 = time.perf_counter()
-        with peak_memory() as fit_peak:
-            model_cls.fit_many(models, [X[rows] for rows in fits], [feats.labels[rows] for rows in fits])
+        try:
+            with peak_memory() as fit_peak:
+                model_cls.fit_many(models, [X[rows] for rows in fits], [feats.labels[rows] for rows in fits])
+        except ValueError as exc:
+            if not diverged(exc):
+                raise
+            reason = str(exc) if isinstance(exc, Diverged) else "the fit diverged: its numbers went non-finite"
+            result.skipped.extend({**group.cell(seed), "reason": reason} for seed in seeds)
+            return result
         fit_seconds = (time.perf_counter() - t0) / len(models)  # a batch's time, shared by its cells
         classes = np.unique(feats.labels)
         for seed, model, train, fitted in zip(seeds, models, trains, fits):
             test = plans[seed].test
             t1 = time.perf_counter()
-            on_test = predictions(model, X[test], feats.labels[test], classes)
+            try:
+                on_test = predictions(model, X[test], feats.labels[test], classes)
+                scored = [("", on_test)]
+                if config.train_metrics:
+                    scored.append(("train_", predictions(model, X[train], feats.labels[train], classes)))
+            except Diverged as exc:  # a skipped cell with its reason; the group's other cells go on
+                result.skipped.append({**group.cell(seed), "reason": str(exc)})
+                continue
             costs = _costs(model, fit_seconds, time.perf_counter() - t1, len(test), feats, fit_peak(), len(models))
             result.confusion.extend(_confusion_rows(group.cell(seed), on_test))
-            scored = [("", on_test)]
-            if config.train_metrics:
-                scored.append(("train_", predictions(model, X[train], feats.labels[train], classes)))
             params = json.dumps({**getattr(model, "best_params_", {}), **_rows_record(feats, fitted)}, sort_keys=True)
             for prefix, preds in scored:
                 result.rows.extend(
@@ -176,6 +193,24 @@ def _scores(config: ExperimentConfig, preds: Predictions) -> Iterator[tuple[str,
 def _confusion_rows(cell: dict[str, Any], preds: Predictions) -> list[dict[str, Any]]:
     pairs, counts = np.unique(np.stack([preds.y_true, preds.y_pred]).astype(str), axis=1, return_counts=True)
     return [{**cell, "true_label": t, "predicted_label": p, "count": int(c)} for (t, p), c in zip(pairs.T, counts)]
+
+
+class InputsChanged(EnsoError):
+    """A features file is not the one the run planned with (re-featurized while the run was running)."""
+
+
+def _planned_features(path: Path, group: Group, featurizer: str, run: str) -> Features:
+    """The features a group reads, refused unless they are the very file its run planned with: a run
+    rewritten under by another ``enso featurize`` stops instead of mixing two files' vectors in its cells."""
+    feats = _features(path)
+    expected = dict(group.inputs).get(featurizer)
+    if expected is not None and feats.meta.identity() != expected:
+        raise InputsChanged(
+            f"{path} changed while run {run!r} was running (rewritten {feats.meta.created or 'since'}); the run "
+            f"stops and keeps the cells it finished on the features it started with (its config.json names "
+            f"them): featurize those back to resume it, or start another --name"
+        )
+    return feats
 
 
 _FEATURES: dict[tuple, Features] = {}

@@ -19,10 +19,23 @@ from pathlib import Path
 from typing import Any
 
 from enso_ng.errors import EnsoError
-from enso_ng.params import POSITIVE, POSITIVE_FINITE, Interval, Param, dataclass_spec, run_option
+from enso_ng.params import (
+    POSITIVE,  # noqa: F401 (the intervals a new run option takes, README's recipe)
+    POSITIVE_FINITE,
+    Interval,
+    Param,
+    dataclass_spec,
+    run_option,
+)
 from enso_ng.workspace import check_name, check_run_name
 
-AT_LEAST_ONE = Interval(1, None, text="at least 1")
+#: the largest split seed: scikit-learn's and numpy's legacy generators take seeds below 2**32
+MAX_SEED = 2**32 - 1
+SEEDS = Interval(0, MAX_SEED)
+#: ranges that keep a typo (an extra zero or ten) from planning for hours or forking thousands of processes
+SPLITS = Interval(1, 10_000)
+JOBS = Interval(1, 1024)
+SIZES = Interval(1, 2**31 - 1)
 
 DEFAULT_SIZES = (50, 100, 200, 500, 1000)
 DEFAULT_MODELS = ("logreg", "mlp")
@@ -58,10 +71,10 @@ class ExperimentConfig:
         None, "Run name under results/ (default: run-<timestamp>); an existing run resumes.", type=str
     )
     sizes: list[int] = run_option(
-        list(DEFAULT_SIZES), "Training sizes (repeatable or comma-separated).", interval=POSITIVE, metavar="N[,N...]"
+        list(DEFAULT_SIZES), "Training sizes (repeatable or comma-separated).", interval=SIZES, metavar="N[,N...]"
     )
-    splits: int = run_option(5, "Split seeds per size (repeated stratified splits).", interval=AT_LEAST_ONE)
-    seed: int = run_option(0, "First split seed; seeds are seed..seed+splits-1.")
+    splits: int = run_option(5, "Split seeds per size (repeated stratified splits).", interval=SPLITS)
+    seed: int = run_option(0, "First split seed; seeds are seed..seed+splits-1.", interval=SEEDS)
     test_size: float = run_option(
         0.2,
         "Held-out fraction (<1) or count, where the dataset has no official test split.",
@@ -110,7 +123,7 @@ class ExperimentConfig:
     resampler: str = run_option("none", "Rebalance each training subset (see --list).")
     #: worker processes; the results do not depend on it
     jobs: int = run_option(
-        1, "Worker processes; results are identical to --jobs 1.", interval=AT_LEAST_ONE, flags=("-j",)
+        1, "Worker processes; results are identical to --jobs 1.", interval=JOBS, flags=("-j",)
     )
     #: a Dask scheduler address (or ``local:N``) to run the groups on instead; nor does it change results
     scheduler: str | None = run_option(None, "Dask scheduler address, or local:N.", type=str)
@@ -130,6 +143,11 @@ class ExperimentConfig:
         for key in ("datasets", "featurizers"):
             for name in getattr(self, key):
                 check_name(name, flag(key), "datasets/" if key == "datasets" else "features/<dataset>/")
+        if self.seed + self.splits - 1 > MAX_SEED:
+            raise EnsoError(
+                f"--seed {self.seed} with --splits {self.splits} runs past the largest seed, {MAX_SEED}; "
+                f"start at {MAX_SEED - self.splits + 1} at most"
+            )
         for registry, names in ((MODELS, self.models), (METRICS, self.metrics)):
             for name in names:
                 registry.get(name)
@@ -139,12 +157,28 @@ class ExperimentConfig:
             raise EnsoError("--metrics fbeta needs --beta B (e.g. --beta 0.5 weighs precision more than recall)")
         for model, params in self.model_params.items():
             self.model_params[model] = check_model_params(model, params)
+        for model in self.models:  # rules between parameters and other models (a distilled student's kind)
+            from enso_ng.experiment.models import MODELS
+
+            MODELS.get(model).check_params(model, {**MODELS.get(model)().get_params(), **self.params_of(model)})
         if self.scheduler is not None:
             from enso_ng.cluster import local_workers
 
             local_workers(self.scheduler)  # local:N is checked here; an address when connecting
             if self.jobs > 1:
                 raise EnsoError("--jobs and --scheduler both say where cells run: give one (local:N for N workers)")
+
+    def check_option_models(self, recorded: Sequence[str] = ()) -> None:
+        """Options only for models of the run: those of this invocation, or those the run recorded before (a
+        resume restates them to keep the run's parameters). Anything else is a typo that must not run
+        silently: a one-line error naming the option."""
+        for model, params in self.model_params.items():
+            if model not in self.models and model not in recorded:
+                first = next(iter(params), "KEY")
+                raise EnsoError(
+                    f"-o {model}.{first}: model {model!r} is not in this run (models: {', '.join(self.models)}); "
+                    f"add it to --models, or drop its options"
+                )
 
     def params_of(self, model: str) -> dict[str, Any]:
         return dict(self.model_params.get(model, {}))
@@ -201,7 +235,7 @@ RUN_OPTIONS = {
         "Examples per label instead of sizes (MTEB's protocol), e.g. 8,16,32.",
         type=int,
         many=True,
-        interval=POSITIVE,
+        interval=SIZES,
         metavar="K[,K...]",
     ),
 }

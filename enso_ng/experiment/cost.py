@@ -13,6 +13,7 @@ the same way for every model:
 
 from __future__ import annotations
 
+import os
 import pickle
 import tracemalloc
 from collections.abc import Callable, Iterator
@@ -26,9 +27,21 @@ import torch
 _CLEAR_REFS = "/proc/self/clear_refs"
 
 
-def _status(key: str) -> int | None:
+def available_memory() -> int | None:
+    """Bytes this machine can give a process now without swapping (Linux's MemAvailable, which counts
+    reclaimable caches; elsewhere free pages), or None where it cannot tell."""
+    found = _status("MemAvailable:", "/proc/meminfo")
+    if found is not None:
+        return found
     try:
-        with open("/proc/self/status") as fh:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _status(key: str, source: str = "/proc/self/status") -> int | None:
+    try:
+        with open(source) as fh:
             for line in fh:
                 if line.startswith(key):
                     return int(line.split()[1]) * 1024

@@ -69,7 +69,7 @@ def dask(groups: list[Group], root: Path, config: ExperimentConfig) -> Iterator[
     Workers read the features from the workspace at the same path; a group whose worker dies is rerun by
     the scheduler on another, and each future completes once, so every cell reaches the writer once.
     """
-    from enso_ng.cluster import check_workers_see, connect
+    from enso_ng.cluster import check_workers_see, connect, connected
 
     if config.scheduler is None:
         raise EnsoError("the dask executor needs --scheduler ADDRESS (or local:N)")
@@ -79,19 +79,20 @@ def dask(groups: list[Group], root: Path, config: ExperimentConfig) -> Iterator[
         check_workers_see(client, needed)
         futures = {client.submit(_run_group_checked, str(root), config, g, pure=False): g for g in groups}
         try:
-            yield _as_completed(futures)
+            yield _as_completed(futures, config.scheduler)
         finally:
-            client.cancel(list(futures))
+            if connected(client):
+                client.cancel(list(futures))
 
 
-def _as_completed(futures: dict) -> Results:
+def _as_completed(futures: dict, address: str) -> Results:
     from distributed import as_completed
 
     from enso_ng.cluster import result_of
 
     for future in as_completed(list(futures)):
         group = futures.pop(future)
-        yield result_of(future), group
+        yield result_of(future, address), group
         future.release()
 
 

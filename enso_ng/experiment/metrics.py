@@ -157,18 +157,44 @@ def cross_entropy(p: Predictions) -> float:
     return float(log_loss(p.y_true, np.clip(p.proba, 1e-15, 1.0), labels=p.classes))
 
 
+class Diverged(ValueError):
+    """A fit whose model gives non-finite probabilities or scores (a learning rate or C far too large): the
+    cell is skipped with this reason, never scored, and the run goes on."""
+
+
+def diverged(exc: BaseException) -> bool:
+    """Whether a fit's exception says its own numbers went non-finite (the features are checked finite when
+    read, so a NaN inside a fit is the fit's own): :class:`Diverged`, or scikit-learn's input check on it."""
+    text = str(exc)
+    return isinstance(exc, Diverged) or (
+        isinstance(exc, ValueError) and ("contains NaN" in text or "contains infinity" in text)
+    )
+
+
+def _finite(values: np.ndarray, what: str) -> np.ndarray:
+    if not np.isfinite(values).all():
+        raise Diverged(f"the fit diverged: its {what} are not finite (lower the learning rate or C)")
+    return values
+
+
 def predictions(model, X, y_true: np.ndarray, classes: np.ndarray) -> Predictions:
-    """A fitted model's predictions on X, with probabilities laid out over all of ``classes``."""
+    """A fitted model's predictions on X, with probabilities laid out over all of ``classes``; a model whose
+    numbers are not finite raises :class:`Diverged`."""
+    with np.errstate(over="ignore", invalid="ignore"):  # a diverged model's overflow is said once, as its skip
+        return _predictions(model, X, y_true, classes)
+
+
+def _predictions(model, X, y_true: np.ndarray, classes: np.ndarray) -> Predictions:
     columns = np.searchsorted(classes, model.classes_)
     proba = scores = None
     if model.has_proba:
         proba = np.zeros((len(y_true), len(classes)))
-        proba[:, columns] = model.predict_proba(X)
+        proba[:, columns] = _finite(np.asarray(model.predict_proba(X), dtype=np.float64), "probabilities")
         proba /= proba.sum(1, keepdims=True)  # float32 models sum to 1 only within rounding
         scores = proba
         y_pred = model.classes_[proba[:, columns].argmax(1)]
     else:
-        decision = model.decision_scores(X)
+        decision = _finite(np.asarray(model.decision_scores(X), dtype=np.float64), "decision scores")
         # A class the model never saw ranks below everything it did see.
         scores = np.full((len(y_true), len(classes)), decision.min() - 1.0)
         scores[:, columns] = decision

@@ -22,7 +22,7 @@ from enso_ng.experiment.selection import plan_run, select
 from enso_ng.experiment.writer import ResultsWriter, check_resumable, check_same_inputs, merged_provenance
 from enso_ng.formats import CONFIG_FILE, RunRecord
 from enso_ng.progress import bar, ticking
-from enso_ng.tracking import RunTracker
+from enso_ng.tracking import RunTracker, check_tracking_uri
 from enso_ng.workspace import LOCK_FILE, Workspace, run_lock
 
 
@@ -58,6 +58,8 @@ def run_experiment(
     that mirrors the results file as it is written.
     """
     config.validate()
+    if mlflow:
+        check_tracking_uri(mlflow)
     executor = executor or ("dask" if config.scheduler else "local")
     chosen = select(workspace, config)  # missing features fail here, before the run's folder exists
     run_dir = workspace.run_dir(config.name)
@@ -84,6 +86,7 @@ def _run_locked(
 ) -> Outcome:
     run_dir = workspace.run_dir(config.name)
     saved = RunRecord.read(run_dir)  # what a resumed run recorded, read once under the lock
+    config.check_option_models(list(saved.models) if saved else [])
     check_resumable(saved, config)
     tracker = RunTracker(mlflow, config.name) if mlflow else None  # an unreachable tracker fails before work
     writer = ResultsWriter(run_dir, config, on_flush=(lambda table: tracker.mirror(table, warn)) if tracker else None)

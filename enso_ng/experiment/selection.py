@@ -16,6 +16,7 @@ import numpy as np
 from enso_ng.errors import EnsoError, either
 from enso_ng.experiment.cell import Group, plans_for
 from enso_ng.experiment.config import ExperimentConfig
+from enso_ng.experiment.cost import available_memory
 from enso_ng.experiment.models import MODELS
 from enso_ng.experiment.splits import SplitPlan
 from enso_ng.formats import (
@@ -96,6 +97,7 @@ def plan_run(
             "features": {f: m.provenance() for f, m in metas.items()},
         }
         _check_inputs(dataset, featurizers, metas, config.models, workspace, config.model_params)
+        inputs = tuple((f, m.identity()) for f, m in metas.items())
         for featurizer in featurizers:
             for model in config.models:
                 reason = _unfit(model, metas[featurizer], config.params_of(model))
@@ -108,8 +110,29 @@ def plan_run(
                 for size in sizes:
                     seeds = tuple(s for s in config.split_seeds() if (dataset, featurizer, model, size, s) not in done)
                     if seeds:
-                        plan.groups.append(Group(dataset, featurizer, model, size, seeds))
+                        plan.groups.append(Group(dataset, featurizer, model, size, seeds, inputs))
+                        rows = size if first.sampler.unit == "examples" else size * len(np.unique(labels))
+                        _check_memory(f"{dataset}/{featurizer}", model, config, metas[featurizer], rows, labels, seeds)
     return plan
+
+
+def _check_memory(
+    where: str, model: str, config: ExperimentConfig, meta: FeaturesMeta, rows: int, labels: Any, seeds: tuple
+) -> None:
+    """A group whose fit would need more memory than this machine has now is refused before the run starts
+    (not killed, or left interrupted, halfway), saying how much it needs and how much there is."""
+    cls = MODELS.get(model)
+    params = {**cls().get_params(), **config.params_of(model)}
+    needed = cls.memory_bytes(params, rows, meta.dim * meta.layers, len(np.unique(labels)), len(seeds))
+    if not needed:
+        return
+    available = available_memory()
+    if available is not None and needed > available:
+        raise EnsoError(
+            f"model {model} on {where} needs about {needed / 1e9:,.1f} GB of memory to fit {len(seeds)} cell(s) "
+            f"of {rows} rows, and {available / 1e9:,.1f} GB is available here; lower its size "
+            f"(-o {model}.KEY=VALUE, see enso experiment --list) or run fewer --splits at once"
+        )
 
 
 def _check_inputs(

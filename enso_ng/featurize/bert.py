@@ -145,7 +145,7 @@ class BertFeaturizer(Featurizer):
 
         quiet_transformers()
         self._tokenizer = AutoTokenizer.from_pretrained(str(self.folder))
-        self._model = AutoModel.from_pretrained(str(self.folder)).eval().to(self.device)
+        self._model = AutoModel.from_pretrained(str(self.folder), use_safetensors=True).eval().to(self.device)
         n_layers = int(self._model.config.num_hidden_layers)
         if isinstance(self.layer_choice, int) and not -(n_layers + 1) <= self.layer_choice <= n_layers:
             raise EnsoError(f"featurizer 'bert': layers={self.layer_choice} but the model has layers 0..{n_layers}")

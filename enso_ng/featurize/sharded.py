@@ -30,7 +30,7 @@ def cluster_blocks(
 ) -> Iterator[tuple[dict[str, Any], Iterator[Any]]]:
     """The featurizer's timing (measured by the worker that embeds the first block, with ``timed``) and
     an iterator over every block's vectors in row order, while the cluster is connected."""
-    from enso_ng.cluster import connect, result_of
+    from enso_ng.cluster import connect, connected, result_of
 
     starts = list(range(0, len(texts), block_rows))
     with connect(scheduler) as client:
@@ -46,13 +46,13 @@ def cluster_blocks(
         for start in starts[:window]:
             submit(start)
         queued = iter(starts[window:])
-        X, timing = result_of(pending[0])
+        X, timing = result_of(pending[0], scheduler)
 
         def blocks() -> Iterator[Any]:
             nonlocal X
             while pending:
                 future = pending.popleft()
-                vectors = X if X is not None else result_of(future)[0]
+                vectors = X if X is not None else result_of(future, scheduler)[0]
                 X = None
                 future.release()
                 following = next(queued, None)
@@ -63,7 +63,8 @@ def cluster_blocks(
         try:
             yield timing, blocks()
         finally:
-            client.cancel(list(pending))
+            if connected(client):
+                client.cancel(list(pending))
 
 
 def _embed(model: Featurizer, texts: list[str], timed: Callable | None) -> tuple[Any, dict[str, Any] | None]:

@@ -10,6 +10,7 @@ serves the probability metrics; a model without it offers ``decision_function`` 
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -21,8 +22,12 @@ from enso_ng.errors import EnsoError, either
 from enso_ng.experiment.cost import stored_values
 from enso_ng.experiment.criteria import CRITERIA, accuracy, choose
 from enso_ng.formats import DENSE, SPARSE, TOKEN_IDS, TOKEN_VECTORS, Features
-from enso_ng.params import FOLDS, FRACTION, NON_NEGATIVE, POSITIVE, Param
+from enso_ng.params import FRACTION, POSITIVE_FINITE, Interval, Param
 from enso_ng.registry import Registry
+
+#: iterations or steps at most: a typo's extra zeros must not run for days
+ITERATIONS = Interval(1, 1_000_000)
+NON_NEGATIVE_FINITE = Interval(0, math.inf, high_open=True, text="zero or more (finite)")
 
 #: how a model takes a features layout: as decoded, or through ``Features.pooled``
 STORED, POOLED = "stored", "pooled"
@@ -80,19 +85,19 @@ class TargetModel(ClassifierMixin, BaseEstimator):
     #: default is the signature's), merged over the class hierarchy: shared parameters are declared here
     param_spec: ClassVar[dict[str, Param]] = {
         "random_state": Param(help="the split seed of the cell (set by --seed, not by the configuration)"),
-        "cv": Param(help="inner cross-validation folds", interval=FOLDS),
+        "cv": Param(help="inner cross-validation folds", interval=Interval(2, 100, text="at least 2 (folds) and at most 100")),
         "criterion": Param(
             help="how inner CV chooses among candidates (the criteria listed below)",
             check_rule=lambda v: v in CRITERIA,
             check_text=lambda: either(CRITERIA.names()),
         ),
-        "Cs": Param(help="inverse L2 strengths inner CV tries", interval=POSITIVE),
-        "max_iter": Param(help="solver iterations at most", interval=POSITIVE),
-        "weight_decays": Param(help="weight decays inner CV tries", interval=NON_NEGATIVE),
-        "steps": Param(help="optimiser steps at most", interval=POSITIVE),
-        "batch_size": Param(help="rows per optimiser step", interval=POSITIVE),
-        "lr": Param(help="learning rate", interval=POSITIVE),
-        "hidden": Param(help="units per hidden layer", interval=POSITIVE),
+        "Cs": Param(help="inverse L2 strengths inner CV tries", interval=POSITIVE_FINITE),
+        "max_iter": Param(help="solver iterations at most", interval=ITERATIONS),
+        "weight_decays": Param(help="weight decays inner CV tries", interval=NON_NEGATIVE_FINITE),
+        "steps": Param(help="optimiser steps at most", interval=ITERATIONS),
+        "batch_size": Param(help="rows per optimiser step", interval=Interval(1, 2**24)),
+        "lr": Param(help="learning rate", interval=POSITIVE_FINITE),
+        "hidden": Param(help="units per hidden layer", interval=Interval(1, 65536)),
         "dropout": Param(help="dropout probability", interval=FRACTION),
     }
 
@@ -126,6 +131,19 @@ class TargetModel(ClassifierMixin, BaseEstimator):
     def features_kwargs(cls, meta: Any) -> dict[str, Any]:
         """Parameters that come from the features file (its ``FeaturesMeta``), not from the configuration."""
         return {"layers": meta.layers} if cls.layer_aware else {}
+
+    @classmethod
+    def memory_bytes(cls, params: dict[str, Any], rows: int, dim: int, classes: int, cells: int) -> int | None:
+        """About the most memory fitting ``cells`` cells of ``rows`` x ``dim`` features at once takes beyond the
+        features, from the resolved ``params``: checked against what the machine has before a run starts.
+        None where it is small or unknown (the default)."""
+        return None
+
+    @classmethod
+    def check_params(cls, name: str, params: dict[str, Any]) -> None:
+        """Rules beyond each parameter's spec (between parameters, or naming other models), checked with every
+        parameter resolved before a run writes anything: a one-line ``EnsoError`` naming the option, so that a
+        value bound to fail at fit time never reaches ``config.json``. Nothing by default."""
 
     @property
     def has_proba(self) -> bool:

@@ -30,6 +30,11 @@ def parse_teacher(spec: str) -> tuple[str, str]:
     return featurizer, model
 
 
+def _vector_model(cls: type[TargetModel]) -> bool:
+    """A model a student can be: it fits vectors and labels, nothing else (no token ids, teacher or layers)."""
+    return not (TOKEN_IDS in cls.layouts or cls.semi_supervised or cls.layer_aware)
+
+
 def _is_pair(spec: str) -> bool:
     featurizer, sep, model = spec.partition(":")
     return bool(sep and featurizer and model)
@@ -73,6 +78,23 @@ class Distill(TargetModel):
     def requires(cls, params: dict[str, Any]) -> list[tuple[str, str]]:
         return [parse_teacher(params.get("teacher", cls().teacher))]
 
+    @classmethod
+    def check_params(cls, name: str, params: dict[str, Any]) -> None:
+        """The student trains on vectors with labels alone; the teacher exists and gives probabilities."""
+        student = MODELS.get(params["student"])
+        if not _vector_model(student):
+            usable = ", ".join(n for n in MODELS.names() if _vector_model(MODELS.get(n)))
+            raise EnsoError(
+                f"-o {name}.student={params['student']}: the student must be a model of vectors with labels alone "
+                f"({usable}), not {params['student']!r}"
+            )
+        _, teacher = parse_teacher(params["teacher"])
+        teacher_cls = MODELS.get(teacher)
+        if teacher_cls.semi_supervised:
+            raise EnsoError(f"-o {name}.teacher={params['teacher']}: teacher model {teacher!r} needs a teacher itself")
+        if teacher_cls.predict_proba is TargetModel.predict_proba:
+            raise EnsoError(f"-o {name}.teacher={params['teacher']}: teacher model {teacher!r} gives no probabilities")
+
     def attach(self, context: CellContext) -> None:
         self._context = context
 
@@ -93,7 +115,7 @@ class Distill(TargetModel):
         keep = proba.max(1) >= self.min_confidence
         rows = unlabelled[keep]
         student_cls = MODELS.get(self.student)
-        if TOKEN_IDS in student_cls.layouts or student_cls.semi_supervised or student_cls.layer_aware:
+        if not _vector_model(student_cls):
             raise EnsoError(f"distill: student {self.student!r} must be a model of vectors, such as logreg or mlp")
         stack = sp.vstack if sp.issparse(X) else np.concatenate
         self.student_ = student_cls(random_state=self.random_state).fit(

@@ -115,7 +115,7 @@ class FineTune(EncoderModel):
         folder = verified_folder(self.encoder, self.encoder_sha256, "finetune")
         quiet_transformers()
         torch.manual_seed(self.random_state)  # the head's initial weights
-        return _Classifier(AutoModel.from_pretrained(str(folder)), classes, self.dropout).to(device())
+        return _Classifier(AutoModel.from_pretrained(str(folder), use_safetensors=True), classes, self.dropout).to(device())
 
     def fit(self, X: Any, y: np.ndarray) -> FineTune:
         started = time.perf_counter()

@@ -12,8 +12,15 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from enso_ng.experiment.models.base import DEFAULT_CRITERION, MODELS, TargetModel, cv_folds, fold_choice
-from enso_ng.params import POSITIVE, Param
+from enso_ng.experiment.models.base import (
+    DEFAULT_CRITERION,
+    ITERATIONS,
+    MODELS,
+    TargetModel,
+    cv_folds,
+    fold_choice,
+)
+from enso_ng.params import Interval, Param
 
 
 @MODELS.register("mlp")
@@ -42,9 +49,9 @@ class MLP(TargetModel):
     batched = True
     score_kind = "logits"
     param_spec = {
-        "layers": Param(help="hidden layers", interval=POSITIVE),
-        "check_every": Param(help="steps between validation checks", interval=POSITIVE),
-        "patience": Param(help="checks without a better validation loss before a model stops", interval=POSITIVE),
+        "layers": Param(help="hidden layers", interval=Interval(1, 8)),
+        "check_every": Param(help="steps between validation checks", interval=ITERATIONS),
+        "patience": Param(help="checks without a better validation loss before a model stops", interval=ITERATIONS),
         "matmul_dtype": Param(help="dtype of the training products", choices=("auto", "bfloat16", "float32")),
     }
 
@@ -84,6 +91,16 @@ class MLP(TargetModel):
 
     def fit(self, X: Any, y: np.ndarray) -> MLP:
         return self.fit_many([self], [X], [y])[0]
+
+    @classmethod
+    def memory_bytes(cls, params: dict[str, Any], rows: int, dim: int, classes: int, cells: int) -> int:
+        """Every (cell, fold, weight decay) network of a batch is trained at once: float32 weights, their
+        gradients and Adam's two moments (16 bytes a parameter), and each layer's activations and gradients."""
+        hidden, layers = int(params["hidden"]), int(params["layers"])
+        networks = cells * len(params["weight_decays"]) * (int(params["cv"]) + 1)
+        weights = dim * hidden + (layers - 1) * hidden * hidden + hidden * classes
+        activations = 2 * min(rows, int(params["batch_size"])) * (hidden * layers + classes)
+        return networks * (16 * weights + 4 * activations)
 
     def _settings(self) -> tuple:
         return (
