@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import time
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,14 +24,15 @@ from threadpoolctl import threadpool_limits
 
 from enso_ng.errors import EnsoError
 from enso_ng.experiment.models import MODELS
-from enso_ng.experiment.models.base import POOLED
+from enso_ng.experiment.models.base import CellContext
 from enso_ng.experiment.samplers import RESAMPLERS
 from enso_ng.experiment.splits import plan_split
-from enso_ng.formats import DENSE, MODEL_FORMAT_VERSION, ModelManifest, read_dataset, read_features
+from enso_ng.formats import MODEL_FORMAT_VERSION, ModelManifest, TokenVectors, read_dataset, read_features
 from enso_ng.progress import bar
 from enso_ng.provenance import library_versions
 from enso_ng.serve import export, featurizers, weights
 from enso_ng.serve.choice import Choice, choose
+from enso_ng.serve.features import as_features, model_input
 from enso_ng.serve.folder import new_folder, plain, seal, write_parts
 from enso_ng.serve.pipeline import FEATURIZER_PREFIX, MODEL_PREFIX
 from enso_ng.workspace import Workspace
@@ -96,9 +99,6 @@ def train(
     texts = np.asarray(table.column("text").to_pylist(), dtype=object)
     labels = np.asarray(table.column("label").to_pylist(), dtype=object)
     splits = np.asarray(table.column("split").to_pylist(), dtype=object)
-    model_cls = MODELS.get(choice.model)
-    if model_cls.layer_aware or model_cls.semi_supervised or model_cls.layouts.get(DENSE) != POOLED:
-        raise EnsoError(f"enso train cannot yet write model {choice.model!r} (it needs more than pooled vectors)")
     if choice.size is not None:
         fitted_model, fitted_featurizer, rows, fitted_on = _reproduce(workspace, choice, texts, data_meta, options)
     else:
@@ -130,6 +130,7 @@ def _manifest(name, choice, spec, fitted_model, data_meta, labels, rows) -> Mode
             "chosen": plain(getattr(fitted_model, "best_params_", {})),
             "scores": "proba" if fitted_model.has_proba else "decision",
             "run_params": plain(choice.config.params_of(choice.model)),
+            **_distilled(fitted_model),
         },
         labels=[str(c) for c in fitted_model.classes_],
         training={
@@ -142,6 +143,14 @@ def _manifest(name, choice, spec, fitted_model, data_meta, labels, rows) -> Mode
         versions=_versions(),
         created=datetime.now(UTC).isoformat(timespec="seconds"),
     )
+
+
+def _distilled(model: Any) -> dict[str, Any]:
+    """A distilled model's folder holds its student alone: which teacher labelled its extra rows, and which
+    model is deployed."""
+    if not hasattr(model, "student_"):
+        return {}
+    return {"teacher": model.teacher, "deployed": model.student}
 
 
 def _write_parts(tmp: Path, manifest, choice, fitted_featurizer, fitted_model, bundle: bool, onnx: bool) -> None:
@@ -192,24 +201,60 @@ def _reproduce(
         fit_rows = train_rows[resample(feats.labels[train_rows], np.random.default_rng([seed, size]))]
     model_cls = MODELS.get(choice.model)
     model = model_cls(**config.params_of(choice.model), **model_cls.features_kwargs(feats.meta), random_state=seed)
-    X = feats.pooled()
-    with threadpool_limits(limits=1):
+    X = model_cls.view(feats)
+    if model_cls.semi_supervised:  # as the experiment's cell hands it the pool (never a test row)
+        model.attach(
+            CellContext(
+                dataset=choice.dataset,
+                X=X,
+                train=fit_rows,
+                unlabelled=plan.order[~np.isin(plan.order, train_rows)],
+                test=plan.test,
+                features=lambda name: read_features(workspace.features_path(choice.dataset, name)),
+            )
+        )
+    with threadpool_limits(limits=1), one_torch_thread():
         model.fit(X[fit_rows], feats.labels[fit_rows])
     featurizer = featurizers.build(choice.featurizer, feats.meta.params)
     featurizer.prepare(list(texts))
     featurizer.fit(list(texts))  # what enso featurize fitted it on: every text of the dataset, no labels
-    _check_same_vectors(path, featurizer, texts[feats.rows[train_rows[:64]]], X[train_rows[:64]])
+    sample = train_rows[:64]
+    now = model_input(model_cls, featurizer, featurizer.transform(list(texts[feats.rows[sample]])), feats.meta.params)
+    _check_same_vectors(path, now, X[sample])
     return model, featurizer, feats.rows[fit_rows], "every text of the dataset, unlabelled (as its features file)"
 
 
-def _check_same_vectors(path: Path, featurizer: Any, texts: np.ndarray, stored: Any) -> None:
-    """The rebuilt featurizer must give the features file's vectors, or the folder would not be the cell."""
-    now = featurizer.transform(list(texts))
-    now, stored = (m.toarray() if sp.issparse(m) else np.asarray(m) for m in (now, stored))
-    if now.shape != stored.shape or not np.allclose(now, stored, atol=1e-4):
+@contextmanager
+def one_torch_thread() -> Iterator[None]:
+    """As the experiment fits a cell: torch on one thread (its float sums then add up in the same order)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _check_same_vectors(path: Path, now: Any, stored: Any) -> None:
+    """The rebuilt featurizer must give the features file's vectors (or token ids, or token vectors), or
+    the folder would not be the cell."""
+    a, b = _rows_of(now), _rows_of(stored)
+    if len(a) != len(b) or any(x.shape != y.shape or not np.allclose(x, y, atol=1e-4) for x, y in zip(a, b)):
         raise EnsoError(
             f"{path}: the featurizer rebuilt from its options does not give its vectors; run enso featurize --force"
         )
+
+
+def _rows_of(X: Any) -> list[np.ndarray]:
+    """Each row's numbers, unpadded: token vectors per text, token ids without the -1 padding, or a vector."""
+    if isinstance(X, TokenVectors):
+        return [np.asarray(X.values[a:b], dtype=np.float32) for a, b in zip(X.offsets[:-1], X.offsets[1:])]
+    X = X.toarray() if sp.issparse(X) else np.asarray(X)
+    if np.issubdtype(X.dtype, np.integer):
+        return [row[row >= 0] for row in X]
+    return list(X)
 
 
 def _production(
@@ -228,11 +273,33 @@ def _production(
     chosen = list(texts[rows])
     featurizer.prepare(chosen)
     featurizer.fit(chosen)
-    X = _transform(featurizer, chosen)
-    model = MODELS.get(choice.model)(**choice.config.params_of(choice.model), random_state=choice.config.seed)
+    feats = as_features(featurizer, _transform(featurizer, chosen))
+    model_cls = MODELS.get(choice.model)
+    model = model_cls(
+        **choice.config.params_of(choice.model),
+        **model_cls.features_kwargs(feats.meta),
+        random_state=choice.config.seed,
+    )
+    X = model_cls.view(feats)
+    if model_cls.semi_supervised:
+        model.attach(_production_context(workspace, choice, chosen, X))
     with threadpool_limits(limits=1):
         model.fit(X, labels[rows])
     return model, featurizer, rows, "the training rows only (outside the test split), unlabelled"
+
+
+def _production_context(workspace: Workspace, choice: Choice, texts: list[str], X: Any) -> CellContext:
+    """A distilled student's pool when every training row is labelled: no row is left for its teacher to
+    label, so the teacher is fitted (on its own featurizer, fitted on the same rows) and labels none."""
+
+    def features(name: str) -> Any:
+        featurizer = featurizers.build(name, _options(workspace, replace(choice, featurizer=name), None))
+        featurizer.prepare(texts)
+        featurizer.fit(texts)
+        return as_features(featurizer, _transform(featurizer, texts))
+
+    nothing = np.zeros(0, dtype=np.int64)
+    return CellContext(choice.dataset, features, X, np.arange(len(texts)), nothing, nothing)
 
 
 def _options(workspace: Workspace, choice: Choice, options: dict[str, Any] | None) -> dict[str, Any]:
@@ -252,7 +319,9 @@ def _transform(featurizer: Any, texts: list[str]) -> Any:
     with bar(len(texts), "featurize", "texts") as progress:
         for start in range(0, len(texts), BLOCK_ROWS):
             blocks.append(featurizer.transform(texts[start : start + BLOCK_ROWS]))
-            progress.update(len(blocks[-1]) if not sp.issparse(blocks[-1]) else blocks[-1].shape[0])
+            progress.update(blocks[-1].shape[0] if sp.issparse(blocks[-1]) else len(blocks[-1]))
+    if not blocks or isinstance(blocks[0], list):  # token ids or token vectors: one entry per text
+        return [row for block in blocks for row in block]
     return sp.vstack(blocks).tocsr() if sp.issparse(blocks[0]) else np.concatenate(blocks)
 
 
