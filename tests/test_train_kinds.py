@@ -186,3 +186,70 @@ def test_a_cell_of_every_kind_predicts_as_the_experiment_did_in_a_fresh_process(
     labels = np.array([r["label"] for r in got_rows], dtype=object)
     assert (labels == classes[expected.argmax(1)]).all(), "the same label for every test row"
     assert np.mean(labels == truth) == pytest.approx(cell["accuracy"], abs=1e-12), "the run's recorded accuracy"
+
+
+def _model_input(featurizer, transformed):
+    """What a model of the featurizer's layout reads, built here from ``transform``'s output on its own:
+    token vectors back to back with their offsets, token ids padded with -1, vectors as they are."""
+    from enso_ng.formats import TOKEN_IDS, TOKEN_VECTORS, TokenVectors
+
+    if featurizer.layout == TOKEN_VECTORS:
+        lengths = [len(v) for v in transformed]
+        return TokenVectors(np.concatenate(transformed), np.concatenate([[0], np.cumsum(lengths)]))
+    if featurizer.layout == TOKEN_IDS:
+        ids = np.full((len(transformed), max(map(len, transformed))), -1, dtype=np.int64)
+        for i, row in enumerate(transformed):
+            ids[i, : len(row)] = row
+        return ids
+    return transformed
+
+
+PRODUCTION = [
+    ("mix", "mix", "bert", "layer_mix"),
+    ("seq", "seq", "bert", "attention"),
+    ("seq", "seq", "bert", "bilstm"),
+    ("toks", "toks", "bert_tokens", "finetune"),
+    ("dist", "dist", "tfidf", "distill"),
+]
+
+
+@pytest.mark.parametrize("run,dataset,featurizer,model", PRODUCTION, ids=[c[3] for c in PRODUCTION])
+def test_every_training_row_round_trips_through_a_fresh_process(ws, tmp_path, run, dataset, featurizer, model):
+    """Without --size/--split: the featurizer fitted and applied to every training row, the model fitted on
+    them with the run's settings; a fresh process's predictions are those of the pair fitted here."""
+    from enso_ng.featurize import FEATURIZERS
+
+    name = f"all-{model}"
+    result = invoke(ws, "train", "--from-run", run, "-f", featurizer, "-m", model, "--name", name)
+    assert result.exit_code == 0, result.output
+    manifest = ModelManifest.read(ws / "models" / name)
+    table = pq.read_table(ws / "datasets" / f"{dataset}.parquet").to_pylist()
+    train = [r for r in table if r["split"] != "test"]
+    test_rows = np.array([i for i, r in enumerate(table) if r["split"] == "test"])
+    assert manifest.training["rows"] == len(train) == TRAIN_ROWS
+    texts = [r["text"] for r in train]
+    kind = FEATURIZERS.get(featurizer)
+    options = read_features(ws / "features" / dataset / f"{featurizer}.parquet").meta.params
+    made = kind(**{k: v for k, v in options.items() if k in kind.options})
+    made.prepare(texts)
+    made.fit(texts)
+    cls = MODELS.get(model)
+    params = {**RunRecord.read(ws / "results" / run).config["model_params"].get(model, {})}
+    if cls.layer_aware:
+        params["layers"] = made.layers
+    if "encoder" in cls().get_params():
+        params.update(encoder=made.params()["model"], encoder_sha256=made.params()["weights_sha256"])
+    reference = cls(**params, random_state=0)
+    if model == "distill":  # every training row is labelled: nothing is left for the teacher to label
+        reference = MODELS.get("logreg")(random_state=0)
+    import torch
+
+    with threadpool_limits(limits=1):
+        torch.manual_seed(0)
+        reference.fit(_model_input(made, made.transform(texts)), np.array([r["label"] for r in train], dtype=object))
+    test_texts = [table[i]["text"] for i in test_rows]
+    expected = reference.decision_scores(_model_input(made, made.transform(test_texts)))
+    got_rows = scored(ws, tmp_path, dataset, name, test_rows)
+    got = np.array([[r[f"proba_{c}"] for c in manifest.labels] for r in got_rows])
+    np.testing.assert_allclose(got, expected, atol=2e-5, rtol=0)
+    assert [r["label"] for r in got_rows] == list(reference.classes_[expected.argmax(1)])
