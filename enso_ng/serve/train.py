@@ -22,12 +22,20 @@ import numpy as np
 import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
-from enso_ng.errors import EnsoError
+from enso_ng.errors import EnsoError, either
 from enso_ng.experiment.models import MODELS
 from enso_ng.experiment.models.base import CellContext
 from enso_ng.experiment.samplers import RESAMPLERS
 from enso_ng.experiment.splits import plan_split
-from enso_ng.formats import MODEL_FORMAT_VERSION, ModelManifest, TokenVectors, read_dataset, read_features
+from enso_ng.formats import (
+    MODEL_FORMAT_VERSION,
+    TOKEN_IDS,
+    TOKEN_VECTORS,
+    ModelManifest,
+    TokenVectors,
+    read_dataset,
+    read_features,
+)
 from enso_ng.progress import bar
 from enso_ng.provenance import library_versions
 from enso_ng.serve import export, featurizers, weights
@@ -199,6 +207,7 @@ def _reproduce(
     resample = RESAMPLERS.get(config.resampler)
     if resample is not None:
         fit_rows = train_rows[resample(feats.labels[train_rows], np.random.default_rng([seed, size]))]
+    check_takes(choice.model, feats.meta.featurizer, feats.meta.layout, feats.meta.layers)
     model_cls = MODELS.get(choice.model)
     model = model_cls(**config.params_of(choice.model), **model_cls.features_kwargs(feats.meta), random_state=seed)
     X = model_cls.view(feats)
@@ -271,8 +280,10 @@ def _production(
         raise EnsoError(f"dataset {choice.dataset!r} has no rows outside its test split to train on")
     featurizer = featurizers.build(choice.featurizer, _options(workspace, choice, options))
     chosen = list(texts[rows])
+    check_takes(choice.model, featurizer.name, featurizer.layout)
     featurizer.prepare(chosen)
     featurizer.fit(chosen)
+    check_takes(choice.model, featurizer.name, featurizer.layout, featurizer.layers)  # known once loaded
     feats = as_features(featurizer, _transform(featurizer, chosen))
     model_cls = MODELS.get(choice.model)
     model = model_cls(
@@ -286,6 +297,22 @@ def _production(
     with threadpool_limits(limits=1):
         model.fit(X, labels[rows])
     return model, featurizer, rows, "the training rows only (outside the test split), unlabelled"
+
+
+def check_takes(model: str, featurizer: str, layout: str, layers: int | None = None) -> None:
+    """One line, before any fitting, where the model cannot read what the featurizer gives (its layer
+    count checked where given)."""
+    from enso_ng.experiment.selection import LAYOUT_WORDS
+
+    cls = MODELS.get(model)
+    if cls.layer_aware and (layout not in cls.layouts or (layers is not None and layers < 2)):
+        raise EnsoError(f"model {model!r} mixes an encoder's layers; store every one: -f bert -o layers=all")
+    if layout not in cls.layouts:
+        takes = either([LAYOUT_WORDS[t] for t in cls.layouts])
+        make = {TOKEN_IDS: " (-f bert_tokens)", TOKEN_VECTORS: " (-f bert -o pooling=none)"}.get(
+            next(iter(cls.layouts)), ""
+        )
+        raise EnsoError(f"model {model!r} takes {takes}{make}, and {featurizer} gives {LAYOUT_WORDS[layout]}")
 
 
 def _production_context(workspace: Workspace, choice: Choice, texts: list[str], X: Any) -> CellContext:
