@@ -24,6 +24,7 @@ from enso_ng.experiment.models import MODELS
 from enso_ng.experiment.models.base import CellContext
 from enso_ng.experiment.splits import plan_split
 from enso_ng.formats import ModelManifest, RunRecord, read_features
+from enso_ng.serve.train import one_torch_thread
 
 from conftest import invoke
 
@@ -127,15 +128,8 @@ def experiment_scores(root: Path, run: str, dataset: str, featurizer: str, model
                 features=lambda name: read_features(root / "features" / dataset / f"{name}.parquet"),
             )
         )
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with threadpool_limits(limits=1):
-            fitted.fit(X[train], feats.labels[train])
-    finally:
-        torch.set_num_threads(threads)
+    with threadpool_limits(limits=1), one_torch_thread():
+        fitted.fit(X[train], feats.labels[train])
     test = plan.test
     return feats.rows[test], feats.labels[test], fitted.classes_, fitted.decision_scores(X[test]), fitted
 
@@ -167,7 +161,8 @@ def test_a_cell_of_every_kind_predicts_as_the_experiment_did_in_a_fresh_process(
 ):
     name = f"cell-{model}"
     args = ["--from-run", run, "-f", featurizer, "-m", model, "--size", str(SIZE), "--split", str(SPLIT)]
-    result = invoke(ws, "train", *args, "--name", name)
+    onnx = model in ONNX
+    result = invoke(ws, "train", *args, "--name", name, *(["--onnx"] if onnx else []))
     assert result.exit_code == 0, result.output
     manifest = ModelManifest.read(ws / "models" / name)
     rows, truth, classes, expected, fitted = experiment_scores(ws, run, dataset, featurizer, model)
@@ -186,6 +181,23 @@ def test_a_cell_of_every_kind_predicts_as_the_experiment_did_in_a_fresh_process(
     labels = np.array([r["label"] for r in got_rows], dtype=object)
     assert (labels == classes[expected.argmax(1)]).all(), "the same label for every test row"
     assert np.mean(labels == truth) == pytest.approx(cell["accuracy"], abs=1e-12), "the run's recorded accuracy"
+    if onnx:  # the folder's one ONNX graph (encoder, pooling or mix or attention, head) through ONNX Runtime
+        assert manifest.exports["onnx"]["graph"] == "onnx/scorer.onnx"
+        through_onnx = scored(ws, tmp_path, dataset, name, rows, "--runtime", "onnx")
+        np.testing.assert_allclose([[r[f"proba_{c}"] for c in classes] for r in through_onnx], got, atol=1e-5, rtol=0)
+
+
+#: the kinds ``--onnx`` exports (distill's student on bert shares the pooled path, tested in test_train.py)
+ONNX = ("layer_mix", "attention", "finetune")
+
+
+@pytest.mark.parametrize("model", ["bilstm", "setfit"])
+def test_onnx_says_why_it_cannot_express_a_kind_before_training(ws, model):
+    run, featurizer = ("seq", "bert") if model == "bilstm" else ("toks", "bert_tokens")
+    result = invoke(ws, "train", "--from-run", run, "-f", featurizer, "-m", model, "--name", "never", "--onnx")
+    why = {"bilstm": "do not pass torch.export", "setfit": "tokenized again by the sentence encoder"}[model]
+    assert result.exit_code == 1 and f"--onnx cannot express {model}: " in result.output and why in result.output
+    assert len(result.output.strip().splitlines()) == 1 and not (ws / "models" / "never").exists()
 
 
 def _model_input(featurizer, transformed):
@@ -242,10 +254,7 @@ def test_every_training_row_round_trips_through_a_fresh_process(ws, tmp_path, ru
     reference = cls(**params, random_state=0)
     if model == "distill":  # every training row is labelled: nothing is left for the teacher to label
         reference = MODELS.get("logreg")(random_state=0)
-    import torch
-
-    with threadpool_limits(limits=1):
-        torch.manual_seed(0)
+    with threadpool_limits(limits=1), one_torch_thread():
         reference.fit(_model_input(made, made.transform(texts)), np.array([r["label"] for r in train], dtype=object))
     test_texts = [table[i]["text"] for i in test_rows]
     expected = reference.decision_scores(_model_input(made, made.transform(test_texts)))

@@ -40,22 +40,26 @@ def cluster_scores(
         try:
             for batch in stream:
                 texts = [batch.texts[i] for i in ok_rows(batch)]
-                if precision is None:
+                if precision is None and texts:  # measured on the first texts there are
                     precision = _resolved_precision(pipeline, texts)
-                future = client.submit(
-                    score_on_worker, str(folder), pipeline.manifest.digest, precision, runtime, texts, pure=False
-                )
+                future = None
+                if texts:
+                    digest = pipeline.manifest.digest
+                    future = client.submit(score_on_worker, str(folder), digest, precision, runtime, texts, pure=False)
                 pending.append((batch, future))
                 while len(pending) >= window:
                     yield _done(pending.popleft(), result_of)
             while pending:
                 yield _done(pending.popleft(), result_of)
         finally:
-            client.cancel([future for _, future in pending])
+            client.cancel([future for _, future in pending if future is not None])
 
 
-def _done(item: tuple[Batch, Any], result_of: Any) -> tuple[Batch, np.ndarray]:
+def _done(item: tuple[Batch, Any], result_of: Any) -> tuple[Batch, np.ndarray | None]:
+    """A batch and its scores, once its task is done (a batch with nothing to score had none)."""
     batch, future = item
+    if future is None:
+        return batch, None
     scores = result_of(future)
     future.release()
     return batch, scores
@@ -87,6 +91,4 @@ def score_on_worker(folder: str, digest: str, precision: str, runtime: str, text
         if pipeline.manifest.digest != digest:
             raise EnsoError(f"{folder}: on a worker it holds another model than on the client; copy it again")
         _LOADED[key] = pipeline
-    if not texts:
-        return np.zeros((0, len(_LOADED[key].labels)))
     return _LOADED[key].scores(texts)

@@ -61,7 +61,8 @@ class Pipeline:
 
             if "onnx" not in manifest.exports:
                 raise EnsoError(f"{folder}: no ONNX graph in this folder; train it again with enso train ... --onnx")
-            return cls(manifest, None, None, OnnxScorer(folder, int(manifest.featurizer["params"]["max_length"])))
+            tokens = manifest.exports["onnx"].get("max_length", manifest.featurizer["params"]["max_length"])
+            return cls(manifest, None, None, OnnxScorer(folder, int(tokens)))
         spec, model_spec = manifest.featurizer, manifest.model
         params = featurizers.bundled_params(Path(folder), spec.get("encoder"), spec["params"])
         featurizer = featurizers.rebuild(

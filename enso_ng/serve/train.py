@@ -102,7 +102,8 @@ def train(
     weights.codec_of(choice.model)  # a kind without a codec fails before any fitting
     featurizers.state_of(choice.featurizer)
     if onnx:
-        export.check_exportable(choice.featurizer, choice.model, options or {})
+        params = _options(workspace, choice, options)  # as given, or as its features file records them
+        export.check_exportable(choice.featurizer, choice.model, params, choice.config.params_of(choice.model))
     table, data_meta = read_dataset(_dataset_path(workspace, choice.dataset))
     texts = np.asarray(table.column("text").to_pylist(), dtype=object)
     labels = np.asarray(table.column("label").to_pylist(), dtype=object)
@@ -168,11 +169,14 @@ def _write_parts(tmp: Path, manifest, choice, fitted_featurizer, fitted_model, b
     if bundle:
         manifest.featurizer["encoder"] = featurizers.bundle(tmp, fitted_featurizer)
     if onnx:
-        export.check_exportable(choice.featurizer, choice.model, manifest.featurizer["params"])
-        files = export.export(tmp, fitted_featurizer, fitted_model)
+        export.check_exportable(
+            choice.featurizer, choice.model, manifest.featurizer["params"], manifest.model["params"]
+        )
+        files = export.export(tmp, fitted_featurizer, fitted_model, choice.model)
         manifest.exports["onnx"] = {
             "graph": files[0],
             "tokenizer": files[1:],
+            "max_length": export.tokens_read(fitted_featurizer),
             "inputs": list(fitted_featurizer._tokenizer.model_input_names),
             "output": "scores (texts x labels): " + ("probabilities" if fitted_model.has_proba else "margins"),
         }
@@ -294,7 +298,7 @@ def _production(
     X = model_cls.view(feats)
     if model_cls.semi_supervised:
         model.attach(_production_context(workspace, choice, chosen, X))
-    with threadpool_limits(limits=1):
+    with threadpool_limits(limits=1), one_torch_thread():
         model.fit(X, labels[rows])
     return model, featurizer, rows, "the training rows only (outside the test split), unlabelled"
 
