@@ -213,8 +213,14 @@ def _reproduce(
         fit_rows = train_rows[resample(feats.labels[train_rows], np.random.default_rng([seed, size]))]
     check_takes(choice.model, feats.meta.featurizer, feats.meta.layout, feats.meta.layers)
     model_cls = MODELS.get(choice.model)
-    model = model_cls(**config.params_of(choice.model), **model_cls.features_kwargs(feats.meta), random_state=seed)
     X = model_cls.view(feats)
+    featurizer = featurizers.build(choice.featurizer, feats.meta.params)
+    featurizer.prepare(list(texts))
+    featurizer.fit(list(texts))  # what enso featurize fitted it on: every text of the dataset, no labels
+    sample = train_rows[:64]  # checked before any fitting: a folder that is not the cell is never fitted
+    now = model_input(model_cls, featurizer, featurizer.transform(list(texts[feats.rows[sample]])), feats.meta.params)
+    _check_same_vectors(path, now, X[sample])
+    model = model_cls(**config.params_of(choice.model), **model_cls.features_kwargs(feats.meta), random_state=seed)
     if model_cls.semi_supervised:  # as the experiment's cell hands it the pool (never a test row)
         model.attach(
             CellContext(
@@ -228,12 +234,6 @@ def _reproduce(
         )
     with threadpool_limits(limits=1), one_torch_thread():
         model.fit(X[fit_rows], feats.labels[fit_rows])
-    featurizer = featurizers.build(choice.featurizer, feats.meta.params)
-    featurizer.prepare(list(texts))
-    featurizer.fit(list(texts))  # what enso featurize fitted it on: every text of the dataset, no labels
-    sample = train_rows[:64]
-    now = model_input(model_cls, featurizer, featurizer.transform(list(texts[feats.rows[sample]])), feats.meta.params)
-    _check_same_vectors(path, now, X[sample])
     return model, featurizer, feats.rows[fit_rows], "every text of the dataset, unlabelled (as its features file)"
 
 
