@@ -16,7 +16,9 @@ from enso_ng.errors import EnsoError
 @click.option("--dataset", "-d", help="Dataset to train on (default with --from-run: the run's).")
 @click.option("--featurizer", "-f", help="Featurizer (default with --from-run: the winner's).")
 @click.option(
-    "--model", "-m", help="Target model: logreg, mlp, knn, svm, lightgbm (default with --from-run: the winner's)."
+    "--model",
+    "-m",
+    help="Target model, any of enso experiment --list (default with --from-run: the winner's).",
 )
 @click.option(
     "--option",
@@ -37,7 +39,7 @@ from enso_ng.errors import EnsoError
 @click.option("--split", type=int, help="The split seed of the cell --size names.")
 @click.option("--force", is_flag=True, help="Replace an existing models/<name>/.")
 @click.option(
-    "--onnx", is_flag=True, help="Also write encoder + pooling + head as one ONNX graph (bert with logreg, mlp, svm)."
+    "--onnx", is_flag=True, help="Also write encoder + pooling + head as one ONNX graph (see README for which pairs)."
 )
 @service_option("--mlflow", "The folder is logged as an MLflow pyfunc model (serve it with mlflow models serve).")
 @click.option(
@@ -134,6 +136,7 @@ def _key_value(item: str) -> tuple[str, str]:
     show_default=True,
     help="onnx: score with the folder's ONNX graph (enso train --onnx) through ONNX Runtime.",
 )
+@service_option("--scheduler", "Batches of rows are scored by its workers, each loading the model folder itself.")
 @click.pass_context
 @fail_cleanly
 def predict(
@@ -149,6 +152,7 @@ def predict(
     output_format: str | None,
     precision: str | None,
     runtime: str,
+    scheduler: str | None,
 ) -> None:
     """Score INPUT's texts with MODEL (a name under models/ or a folder); INPUT - reads standard input.
 
@@ -161,6 +165,7 @@ def predict(
       enso predict sst2-best tickets.jsonl --id-column ticket_id --top-k 2 -o top2.jsonl
       cat texts.txt | enso predict sst2-best - > scored.csv
       enso predict sst2-minilm new.csv --runtime onnx -o scored.csv
+      enso predict sst2-best big.parquet --scheduler tcp://10.0.0.5:8786 -o scored.parquet
     """
     from enso_ng.serve import predict as score
     from enso_ng.serve.predict import model_folder
@@ -178,5 +183,6 @@ def predict(
         output_fmt=output_format,
         precision=precision,
         runtime=runtime,
+        scheduler=scheduler or None,
     )
     click.echo(done.line(), err=done.output == "-")

@@ -260,3 +260,28 @@ def test_100k_rows_stream_in_bounded_memory(trained, tmp_path):
     assert large - small < 40, (
         f"memory grows with the input: {small:.0f} MB for 10,000 rows, {large:.0f} MB for 100,000"
     )
+
+
+def test_scheduler_scores_the_batches_on_a_dask_cluster_as_a_local_run_does(trained, tmp_path):
+    """``--scheduler local:2``: a real LocalCluster whose two worker processes load the folder themselves;
+    the output is the local run's, row for row, unscorable rows included, in input order."""
+    pytest.importorskip("distributed", reason="needs the enso_ng[dask] extra")
+    texts: list = texts_of(trained)[:450]
+    texts[3], texts[200], texts[449] = "", None, "   "
+    source = tmp_path / "in.parquet"
+    pq.write_table(pa.table({"id": [f"r{i}" for i in range(len(texts))], "text": texts}), source)
+    outputs = {}
+    for where, extra in (("local", []), ("cluster", ["--scheduler", "local:2"])):
+        out = tmp_path / f"{where}.parquet"
+        args = ["predict", "tweets-tfidf", str(source), "--id-column", "id", "--batch-size", "64", "-o", str(out)]
+        result = invoke(trained, *args, *extra)
+        assert result.exit_code == 0, result.output
+        assert "450 rows, 447 scored; not scored: 2 empty, 1 missing" in result.output
+        outputs[where] = pq.read_table(out)
+    assert outputs["cluster"].equals(outputs["local"])
+    assert outputs["cluster"].column("id").to_pylist() == [f"r{i}" for i in range(450)]
+    bad = invoke(
+        trained, "predict", "tweets-tfidf", str(source), "--scheduler", "local:0", "-o", str(tmp_path / "x.csv")
+    )
+    assert bad.exit_code == 1 and "--scheduler 'local:0': expected local:N" in bad.output
+    assert not (tmp_path / "x.csv").exists()

@@ -260,7 +260,12 @@ def test_from_run_trains_the_winner_at_the_largest_size_on_every_training_row(ki
     for args, says in (
         (["--from-run", "nope", "--name", "x"], "no finished run 'nope'"),
         (["-d", CORPUS, "-f", "tfidf", "--name", "x"], "name the pair with -m"),
-        (["-d", CORPUS, "-f", "tfidf", "-m", "attention", "--name", "x"], "cannot yet write model 'attention'"),
+        (
+            ["-d", CORPUS, "-f", "tfidf", "-m", "attention", "--name", "x"],
+            "model 'attention' takes token vectors (-f bert -o pooling=none), and tfidf gives sparse vectors",
+        ),
+        (["-d", CORPUS, "-f", "tfidf", "-m", "layer_mix", "--name", "x"], "store every one: -f bert -o layers=all"),
+        (["-d", CORPUS, "-f", "bert", "-m", "finetune", "--name", "x"], "model 'finetune' takes token ids"),
         (
             ["-d", CORPUS, "-f", "tfidf", "-m", "logreg", "--size", "120", "--name", "x"],
             "--size and --split go together",

@@ -1,11 +1,11 @@
 """``enso train --onnx``: the encoder, its pooling and the head as one ONNX graph, scored by ONNX Runtime.
 
 A service then needs no training stack: token ids in, each class's probability (or an SVM's margins) out.
-Only what ONNX's standard operators express is exported: a pooled BERT-family encoder (one layer, mean,
-cls or max pooling) with a linear or MLP head. tf-idf is not (its tokenizer and n-gram vocabulary lookup
-are string operations outside the standard set), nor knn (it would carry every training vector and a
-top-k vote) nor lightgbm (trees need ONNX-ML operators and a converter this stack does not pin).
-The tokenizer's files travel beside the graph (JSON and text), so the folder tokenizes by itself.
+What ONNX's standard operators express is exported: a pooled BERT-family encoder (one layer, mean, cls or
+max pooling) with a linear or MLP head (logreg, mlp, svm, or a distilled student of those), every layer
+pooled and mixed (layer_mix), a learned attention over the token vectors (attention), and a fine-tuned
+encoder with its head (finetune). What is not, and why, is :data:`WHY_NOT`. The tokenizer's files travel
+beside the graph (JSON and text), so the folder tokenizes by itself.
 """
 
 from __future__ import annotations
@@ -29,21 +29,46 @@ WHY_NOT = {
     "glove": "its word lookup is a string operation outside ONNX's standard operators",
     "knn": "it would carry every training vector and a neighbour vote; score it with enso predict",
     "lightgbm": "trees need ONNX-ML operators and a converter (onnxmltools) this stack does not pin",
+    "bilstm": "its packed sequences (each text's own length, read from the data) do not pass torch.export, "
+    "which the ONNX exporter needs",
+    "setfit": "it scores the text its token ids decode to, tokenized again by the sentence encoder: a graph of "
+    "token ids would not be that scorer",
 }
+#: (featurizer, model) pairs the export expresses, and the encoder layers each needs
+EXPORTED = {
+    ("bert", "logreg"): "last",
+    ("bert", "mlp"): "last",
+    ("bert", "svm"): "last",
+    ("bert", "distill"): "last",
+    ("bert", "layer_mix"): "all",
+    ("bert", "attention"): "last",
+    ("bert_tokens", "finetune"): None,
+}
+#: a distilled student exports as its own kind
+STUDENTS = ("logreg", "mlp", "svm")
 
 
-def check_exportable(featurizer: str, model: str, params: dict[str, Any]) -> None:
+def check_exportable(featurizer: str, model: str, params: dict[str, Any], model_params: dict[str, Any]) -> None:
+    """One line, before training, where the pair (with these featurizer and model parameters) has no graph."""
     for name in (featurizer, model):
         if name in WHY_NOT:
             raise EnsoError(f"--onnx cannot express {name}: {WHY_NOT[name]}")
-    if featurizer != "bert" or model not in ("logreg", "mlp", "svm"):
-        raise EnsoError(f"--onnx exports bert with logreg, mlp or svm, not {featurizer} with {model}")
-    if str(params.get("layers", "last")) != "last" or params.get("pooling") == "none":
-        raise EnsoError("--onnx exports one pooled layer (layers=last, pooling mean, cls or max)")
+    if (featurizer, model) not in EXPORTED:
+        pairs = ", ".join(f"{f} with {m}" for f, m in EXPORTED)
+        raise EnsoError(f"--onnx exports {pairs}; not {featurizer} with {model}")
+    student = model_params.get("student", "logreg")
+    if model == "distill" and student not in STUDENTS:
+        raise EnsoError(f"--onnx cannot express distill's student {student}: {WHY_NOT.get(student, 'not exported')}")
+    layers = EXPORTED[(featurizer, model)]
+    pooled = "none" if model == "attention" else params.get("pooling", "mean")
+    if layers is not None and (str(params.get("layers", "last")) != layers or params.get("pooling", "mean") != pooled):
+        needs = "pooling=none" if model == "attention" else "one pooled layer (pooling mean, cls or max)"
+        raise EnsoError(f"--onnx exports {model} on bert with layers={layers} and {needs}")
 
 
 def _head(model: Any) -> tuple[list[tuple[np.ndarray, np.ndarray]], str]:
     """The head as (weight (in, out), bias) layers with ReLU between them, and what its output is."""
+    model = getattr(model, "student_", model)  # a distilled model is its student
     name = type(model).__name__
     if name == "MLP":
         if model.columns_ is not None:
@@ -60,7 +85,7 @@ def _head(model: Any) -> tuple[list[tuple[np.ndarray, np.ndarray]], str]:
     return [(coef.T, intercept)], "decision" if name == "LinearSVM" else "proba"
 
 
-def export(folder: Path, featurizer: Any, model: Any) -> list[str]:
+def export(folder: Path, featurizer: Any, model: Any, name: str) -> list[str]:
     """Write ``onnx/scorer.onnx`` and the tokenizer's files under ``folder``; their relative paths."""
     import torch
 
@@ -68,11 +93,8 @@ def export(folder: Path, featurizer: Any, model: Any) -> list[str]:
 
     require()
     featurizer._load()
-    layers, kind = _head(model)
     names = list(featurizer._tokenizer.model_input_names)
-    scorer = _Scorer(
-        featurizer._model, str(featurizer.config["pooling"]), bool(featurizer.config["normalize"]), layers, kind, names
-    )
+    scorer = _scorer(featurizer, model, name, names)
     ids = torch.full((2, 7), 101, dtype=torch.long)
     mask = torch.ones((2, 7), dtype=torch.long)
     mask[1, 4:] = 0
@@ -96,11 +118,67 @@ def export(folder: Path, featurizer: Any, model: Any) -> list[str]:
         if stale.name != GRAPH_FILE:
             stale.unlink()
     copied = [GRAPH_FILE]
-    for name in TOKENIZER_FILES:
-        if (featurizer.folder / name).exists():
-            shutil.copy(featurizer.folder / name, target / name)
-            copied.append(name)
-    return [f"{ONNX_DIR}/{name}" for name in copied]
+    for file in TOKENIZER_FILES:
+        if (featurizer.folder / file).exists():
+            shutil.copy(featurizer.folder / file, target / file)
+            copied.append(file)
+    return [f"{ONNX_DIR}/{file}" for file in copied]
+
+
+def tokens_read(featurizer: Any) -> int:
+    """How many tokens of a text the featurizer's encoder reads (what the graph's tokenizer keeps)."""
+    config = featurizer.config
+    if featurizer.name == "bert" and config.get("pooling") == "none":
+        return min(int(config["max_length"]), int(config["max_tokens"]))
+    return int(config["max_length"])
+
+
+def _scorer(featurizer: Any, model: Any, name: str, input_names: list[str]) -> Any:
+    """The pair as one torch module: the exported input names in, scores out."""
+    import torch
+
+    if name == "finetune":
+        net = model.net_.cpu()
+        return _Wrapped(
+            lambda inputs: torch.softmax(net(inputs["input_ids"], inputs["attention_mask"]), 1), net, input_names
+        )
+    encoder, pooling = featurizer._model, str(featurizer.config["pooling"])
+    normalize = bool(featurizer.config["normalize"])
+    if name == "layer_mix":
+        mix = {k: v.detach().clone() for k, v in model.params_.items()}
+
+        def mixed(inputs: dict) -> Any:
+            states = encoder(**inputs, output_hidden_states=True).hidden_states
+            H = torch.stack([pool_tokens(h, inputs["attention_mask"], pooling, normalize) for h in states], dim=1)
+            h = mix["gamma"] * torch.einsum("l,nld->nd", torch.softmax(mix["a"], 0), H)
+            return torch.softmax(h @ mix["W"] + mix["b"], 1)
+
+        return _Wrapped(mixed, encoder, input_names)
+    if name == "attention":
+        head, dtype = model.head_, getattr(torch, featurizer.dtype)
+
+        def attended(inputs: dict) -> Any:
+            tokens = encoder(**inputs).last_hidden_state.to(dtype).float()  # as pooling=none stored them
+            return torch.softmax(head(tokens, inputs["attention_mask"].bool())[:, 0], 1)
+
+        return _Wrapped(attended, torch.nn.ModuleList([encoder, head]), input_names)
+    layers, kind = _head(model)
+    return _Scorer(encoder, pooling, normalize, layers, kind, input_names)
+
+
+def _Wrapped(forward: Any, modules: Any, input_names: list[str]) -> Any:
+    """A module whose forward is ``forward(inputs by name)``, holding ``modules`` (their weights)."""
+    import torch
+
+    class Wrapped(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.held = modules
+
+        def forward(self, *tensors: torch.Tensor) -> torch.Tensor:
+            return forward(dict(zip(input_names, tensors)))
+
+    return Wrapped()
 
 
 def _Scorer(encoder: Any, pooling: str, normalize: bool, layers: list, kind: str, input_names: list[str]) -> Any:

@@ -89,10 +89,10 @@ BUNDLE_FILES = (
 
 
 def bundle(folder: Path, featurizer: Any) -> dict[str, Any]:
-    """Copy the featurizer's encoder into ``folder/encoder`` (bert only); the manifest's encoder record."""
+    """Copy the featurizer's encoder into ``folder/encoder`` (bert, bert_tokens); the manifest's encoder record."""
     import shutil
 
-    if featurizer.name != "bert":
+    if featurizer.name not in ("bert", "bert_tokens"):
         raise EnsoError(f"--bundle copies a bert encoder; featurizer {featurizer.name!r} has none to copy")
     if not (featurizer.folder / "model.safetensors").exists():
         raise EnsoError(f"--bundle: {featurizer.folder} has no model.safetensors (a pickled .bin is never bundled)")
@@ -137,7 +137,9 @@ def _set_nothing(featurizer: Featurizer, parts: Parts) -> None:
     return None
 
 
-STATES.register("bert")(StateCodec(_nothing, _set_nothing, _bert_encoder, _check_bert))
+# bert_tokens: the token ids a fine-tuned encoder reads; its tokenizer is the referenced encoder's
+for _name in ("bert", "bert_tokens"):
+    STATES.register(_name)(StateCodec(_nothing, _set_nothing, _bert_encoder, _check_bert))
 
 
 # ------------------------------------------------------------------ glove: vectors referenced by sha256; SIF's state

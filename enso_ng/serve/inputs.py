@@ -34,6 +34,11 @@ class Batch:
         return len(self.texts)
 
 
+def ok_rows(batch: Batch) -> list[int]:
+    """The positions of a batch's rows that can be scored."""
+    return [i for i, status in enumerate(batch.statuses) if status == OK]
+
+
 def input_format(source: str, given: str | None) -> str:
     if given:
         return given

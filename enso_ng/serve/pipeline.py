@@ -14,6 +14,7 @@ from enso_ng.experiment.models import TargetModel
 from enso_ng.featurize import Featurizer
 from enso_ng.formats import ModelManifest
 from enso_ng.serve import featurizers, weights
+from enso_ng.serve.features import model_input
 from enso_ng.serve.folder import open_folder, read_parts
 
 FEATURIZER_PREFIX, MODEL_PREFIX = "featurizer", "model"
@@ -42,8 +43,13 @@ class Pipeline:
         if self.onnx is not None:
             return self.onnx.scores(texts)
         self.featurizer.prepare(texts)  # precision=auto: measured once, on the first texts scored
-        X = self.featurizer.transform(texts)
+        X = model_input(type(self.model), self.featurizer, self.featurizer.transform(texts), self.recorded)
         return np.asarray(self.model.decision_scores(X), dtype=np.float64)
+
+    @property
+    def recorded(self) -> dict[str, Any]:
+        """The featurizer's parameters as training recorded them."""
+        return dict(self.manifest.featurizer["params"])
 
     @classmethod
     def load(cls, folder: Path, precision: str | None = None, runtime: str = "torch") -> Pipeline:
@@ -55,14 +61,18 @@ class Pipeline:
 
             if "onnx" not in manifest.exports:
                 raise EnsoError(f"{folder}: no ONNX graph in this folder; train it again with enso train ... --onnx")
-            return cls(manifest, None, None, OnnxScorer(folder, int(manifest.featurizer["params"]["max_length"])))
+            tokens = manifest.exports["onnx"].get("max_length", manifest.featurizer["params"]["max_length"])
+            return cls(manifest, None, None, OnnxScorer(folder, int(tokens)))
         spec, model_spec = manifest.featurizer, manifest.model
         params = featurizers.bundled_params(Path(folder), spec.get("encoder"), spec["params"])
         featurizer = featurizers.rebuild(
             spec["name"], params, read_parts(folder, FEATURIZER_PREFIX), precision=precision
         )
         _same_weights(folder, spec["params"], featurizer.params())
-        model = weights.rebuild(model_spec["name"], model_spec["params"], read_parts(folder, MODEL_PREFIX))
+        model_params = dict(model_spec["params"])
+        if "encoder" in model_params and params.get("model") != spec["params"].get("model"):
+            model_params["encoder"] = params["model"]  # a fine-tuned encoder's base, bundled in the folder
+        model = weights.rebuild(model_spec["name"], model_params, read_parts(folder, MODEL_PREFIX))
         if [str(c) for c in model.classes_] != manifest.labels:
             raise EnsoError(f"{folder}: the model's classes differ from the manifest's labels; retrain it")
         return cls(manifest, featurizer, model)

@@ -22,8 +22,9 @@ import pyarrow as pa
 
 from enso_ng.errors import EnsoError, either
 from enso_ng.progress import bar
+from enso_ng.serve.distributed import cluster_scores
 from enso_ng.serve.folder import load_model
-from enso_ng.serve.inputs import OK, Batch, batches, input_format
+from enso_ng.serve.inputs import OK, Batch, batches, input_format, ok_rows
 from enso_ng.serve.pipeline import Pipeline
 from enso_ng.workspace import Workspace, atomic_path
 
@@ -71,7 +72,10 @@ def predict(
     output_fmt: str | None = None,
     precision: str | None = None,
     runtime: str = "torch",
+    scheduler: str | None = None,
 ) -> Predicted:
+    """Score ``source``'s rows with the folder's pipeline (here, or batch by batch on the Dask cluster that
+    ``scheduler`` names) and write one output row per input row."""
     started = time.perf_counter()
     if batch_rows < 1:
         raise EnsoError(f"--batch-size must be positive, not {batch_rows}")
@@ -84,9 +88,14 @@ def predict(
     done = Predicted(output or "-")
     statuses: collections.Counter = collections.Counter()
     labels: collections.Counter = collections.Counter()
+    scored = (
+        ((batch, None) for batch in stream)
+        if scheduler is None
+        else cluster_scores(scheduler, Path(folder), pipeline, stream, runtime)
+    )
     with _writer(output, fmt_out, schema) as write, bar(total, "predict", "rows") as progress:
-        for batch in stream:
-            table = score_batch(pipeline, batch, schema, top_k)
+        for batch, given in scored:
+            table = score_batch(pipeline, batch, schema, top_k, given)
             write(table)
             statuses.update(batch.statuses)
             labels.update(label for label in table.column("label").to_pylist() if label is not None)
@@ -126,12 +135,15 @@ def output_schema(pipeline: Pipeline, with_id: bool, top_k: int | None) -> pa.Sc
     return pa.schema(fields)
 
 
-def score_batch(pipeline: Pipeline, batch: Batch, schema: pa.Schema, top_k: int | None) -> pa.Table:
-    ok = np.flatnonzero(np.asarray(batch.statuses) == OK)
+def score_batch(
+    pipeline: Pipeline, batch: Batch, schema: pa.Schema, top_k: int | None, given: np.ndarray | None = None
+) -> pa.Table:
+    """The batch's output rows; ``given``: its scorable rows' scores, computed elsewhere (a cluster worker)."""
+    ok = ok_rows(batch)
     n, labels = len(batch), np.asarray(pipeline.labels, dtype=object)
     scores = np.full((n, len(labels)), np.nan)
     if len(ok):
-        scores[ok] = pipeline.scores([batch.texts[i] for i in ok])
+        scores[ok] = pipeline.scores([batch.texts[i] for i in ok]) if given is None else given
     valid = np.zeros(n, dtype=bool)
     valid[ok] = True
     columns: dict[str, pa.Array] = {"row": pa.array(np.arange(batch.start, batch.start + n, dtype=np.int64))}

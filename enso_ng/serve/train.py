@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import time
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,16 +22,25 @@ import numpy as np
 import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
-from enso_ng.errors import EnsoError
+from enso_ng.errors import EnsoError, either
 from enso_ng.experiment.models import MODELS
-from enso_ng.experiment.models.base import POOLED
+from enso_ng.experiment.models.base import CellContext
 from enso_ng.experiment.samplers import RESAMPLERS
 from enso_ng.experiment.splits import plan_split
-from enso_ng.formats import DENSE, MODEL_FORMAT_VERSION, ModelManifest, read_dataset, read_features
+from enso_ng.formats import (
+    MODEL_FORMAT_VERSION,
+    TOKEN_IDS,
+    TOKEN_VECTORS,
+    ModelManifest,
+    TokenVectors,
+    read_dataset,
+    read_features,
+)
 from enso_ng.progress import bar
 from enso_ng.provenance import library_versions
 from enso_ng.serve import export, featurizers, weights
 from enso_ng.serve.choice import Choice, choose
+from enso_ng.serve.features import as_features, model_input
 from enso_ng.serve.folder import new_folder, plain, seal, write_parts
 from enso_ng.serve.pipeline import FEATURIZER_PREFIX, MODEL_PREFIX
 from enso_ng.workspace import Workspace
@@ -91,14 +102,12 @@ def train(
     weights.codec_of(choice.model)  # a kind without a codec fails before any fitting
     featurizers.state_of(choice.featurizer)
     if onnx:
-        export.check_exportable(choice.featurizer, choice.model, options or {})
+        params = _options(workspace, choice, options)  # as given, or as its features file records them
+        export.check_exportable(choice.featurizer, choice.model, params, choice.config.params_of(choice.model))
     table, data_meta = read_dataset(_dataset_path(workspace, choice.dataset))
     texts = np.asarray(table.column("text").to_pylist(), dtype=object)
     labels = np.asarray(table.column("label").to_pylist(), dtype=object)
     splits = np.asarray(table.column("split").to_pylist(), dtype=object)
-    model_cls = MODELS.get(choice.model)
-    if model_cls.layer_aware or model_cls.semi_supervised or model_cls.layouts.get(DENSE) != POOLED:
-        raise EnsoError(f"enso train cannot yet write model {choice.model!r} (it needs more than pooled vectors)")
     if choice.size is not None:
         fitted_model, fitted_featurizer, rows, fitted_on = _reproduce(workspace, choice, texts, data_meta, options)
     else:
@@ -130,6 +139,7 @@ def _manifest(name, choice, spec, fitted_model, data_meta, labels, rows) -> Mode
             "chosen": plain(getattr(fitted_model, "best_params_", {})),
             "scores": "proba" if fitted_model.has_proba else "decision",
             "run_params": plain(choice.config.params_of(choice.model)),
+            **_distilled(fitted_model),
         },
         labels=[str(c) for c in fitted_model.classes_],
         training={
@@ -144,6 +154,14 @@ def _manifest(name, choice, spec, fitted_model, data_meta, labels, rows) -> Mode
     )
 
 
+def _distilled(model: Any) -> dict[str, Any]:
+    """A distilled model's folder holds its student alone: which teacher labelled its extra rows, and which
+    model is deployed."""
+    if not hasattr(model, "student_"):
+        return {}
+    return {"teacher": model.teacher, "deployed": model.student}
+
+
 def _write_parts(tmp: Path, manifest, choice, fitted_featurizer, fitted_model, bundle: bool, onnx: bool) -> None:
     """The featurizer's and the model's state, the bundled encoder and the ONNX graph, then the seal."""
     write_parts(tmp, FEATURIZER_PREFIX, featurizers.state_of(choice.featurizer).save(fitted_featurizer))
@@ -151,11 +169,14 @@ def _write_parts(tmp: Path, manifest, choice, fitted_featurizer, fitted_model, b
     if bundle:
         manifest.featurizer["encoder"] = featurizers.bundle(tmp, fitted_featurizer)
     if onnx:
-        export.check_exportable(choice.featurizer, choice.model, manifest.featurizer["params"])
-        files = export.export(tmp, fitted_featurizer, fitted_model)
+        export.check_exportable(
+            choice.featurizer, choice.model, manifest.featurizer["params"], manifest.model["params"]
+        )
+        files = export.export(tmp, fitted_featurizer, fitted_model, choice.model)
         manifest.exports["onnx"] = {
             "graph": files[0],
             "tokenizer": files[1:],
+            "max_length": export.tokens_read(fitted_featurizer),
             "inputs": list(fitted_featurizer._tokenizer.model_input_names),
             "output": "scores (texts x labels): " + ("probabilities" if fitted_model.has_proba else "margins"),
         }
@@ -190,26 +211,63 @@ def _reproduce(
     resample = RESAMPLERS.get(config.resampler)
     if resample is not None:
         fit_rows = train_rows[resample(feats.labels[train_rows], np.random.default_rng([seed, size]))]
+    check_takes(choice.model, feats.meta.featurizer, feats.meta.layout, feats.meta.layers)
     model_cls = MODELS.get(choice.model)
-    model = model_cls(**config.params_of(choice.model), **model_cls.features_kwargs(feats.meta), random_state=seed)
-    X = feats.pooled()
-    with threadpool_limits(limits=1):
-        model.fit(X[fit_rows], feats.labels[fit_rows])
+    X = model_cls.view(feats)
     featurizer = featurizers.build(choice.featurizer, feats.meta.params)
     featurizer.prepare(list(texts))
     featurizer.fit(list(texts))  # what enso featurize fitted it on: every text of the dataset, no labels
-    _check_same_vectors(path, featurizer, texts[feats.rows[train_rows[:64]]], X[train_rows[:64]])
+    sample = train_rows[:64]  # checked before any fitting: a folder that is not the cell is never fitted
+    now = model_input(model_cls, featurizer, featurizer.transform(list(texts[feats.rows[sample]])), feats.meta.params)
+    _check_same_vectors(path, now, X[sample])
+    model = model_cls(**config.params_of(choice.model), **model_cls.features_kwargs(feats.meta), random_state=seed)
+    if model_cls.semi_supervised:  # as the experiment's cell hands it the pool (never a test row)
+        model.attach(
+            CellContext(
+                dataset=choice.dataset,
+                X=X,
+                train=fit_rows,
+                unlabelled=plan.order[~np.isin(plan.order, train_rows)],
+                test=plan.test,
+                features=lambda name: read_features(workspace.features_path(choice.dataset, name)),
+            )
+        )
+    with threadpool_limits(limits=1), one_torch_thread():
+        model.fit(X[fit_rows], feats.labels[fit_rows])
     return model, featurizer, feats.rows[fit_rows], "every text of the dataset, unlabelled (as its features file)"
 
 
-def _check_same_vectors(path: Path, featurizer: Any, texts: np.ndarray, stored: Any) -> None:
-    """The rebuilt featurizer must give the features file's vectors, or the folder would not be the cell."""
-    now = featurizer.transform(list(texts))
-    now, stored = (m.toarray() if sp.issparse(m) else np.asarray(m) for m in (now, stored))
-    if now.shape != stored.shape or not np.allclose(now, stored, atol=1e-4):
+@contextmanager
+def one_torch_thread() -> Iterator[None]:
+    """As the experiment fits a cell: torch on one thread (its float sums then add up in the same order)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _check_same_vectors(path: Path, now: Any, stored: Any) -> None:
+    """The rebuilt featurizer must give the features file's vectors (or token ids, or token vectors), or
+    the folder would not be the cell."""
+    a, b = _rows_of(now), _rows_of(stored)
+    if len(a) != len(b) or any(x.shape != y.shape or not np.allclose(x, y, atol=1e-4) for x, y in zip(a, b)):
         raise EnsoError(
             f"{path}: the featurizer rebuilt from its options does not give its vectors; run enso featurize --force"
         )
+
+
+def _rows_of(X: Any) -> list[np.ndarray]:
+    """Each row's numbers, unpadded: token vectors per text, token ids without the -1 padding, or a vector."""
+    if isinstance(X, TokenVectors):
+        return [np.asarray(X.values[a:b], dtype=np.float32) for a, b in zip(X.offsets[:-1], X.offsets[1:])]
+    X = X.toarray() if sp.issparse(X) else np.asarray(X)
+    if np.issubdtype(X.dtype, np.integer):
+        return [row[row >= 0] for row in X]
+    return list(X)
 
 
 def _production(
@@ -226,13 +284,53 @@ def _production(
         raise EnsoError(f"dataset {choice.dataset!r} has no rows outside its test split to train on")
     featurizer = featurizers.build(choice.featurizer, _options(workspace, choice, options))
     chosen = list(texts[rows])
+    check_takes(choice.model, featurizer.name, featurizer.layout)
     featurizer.prepare(chosen)
     featurizer.fit(chosen)
-    X = _transform(featurizer, chosen)
-    model = MODELS.get(choice.model)(**choice.config.params_of(choice.model), random_state=choice.config.seed)
-    with threadpool_limits(limits=1):
+    check_takes(choice.model, featurizer.name, featurizer.layout, featurizer.layers)  # known once loaded
+    feats = as_features(featurizer, _transform(featurizer, chosen))
+    model_cls = MODELS.get(choice.model)
+    model = model_cls(
+        **choice.config.params_of(choice.model),
+        **model_cls.features_kwargs(feats.meta),
+        random_state=choice.config.seed,
+    )
+    X = model_cls.view(feats)
+    if model_cls.semi_supervised:
+        model.attach(_production_context(workspace, choice, chosen, X))
+    with threadpool_limits(limits=1), one_torch_thread():
         model.fit(X, labels[rows])
     return model, featurizer, rows, "the training rows only (outside the test split), unlabelled"
+
+
+def check_takes(model: str, featurizer: str, layout: str, layers: int | None = None) -> None:
+    """One line, before any fitting, where the model cannot read what the featurizer gives (its layer
+    count checked where given)."""
+    from enso_ng.experiment.selection import LAYOUT_WORDS
+
+    cls = MODELS.get(model)
+    if cls.layer_aware and (layout not in cls.layouts or (layers is not None and layers < 2)):
+        raise EnsoError(f"model {model!r} mixes an encoder's layers; store every one: -f bert -o layers=all")
+    if layout not in cls.layouts:
+        takes = either([LAYOUT_WORDS[t] for t in cls.layouts])
+        make = {TOKEN_IDS: " (-f bert_tokens)", TOKEN_VECTORS: " (-f bert -o pooling=none)"}.get(
+            next(iter(cls.layouts)), ""
+        )
+        raise EnsoError(f"model {model!r} takes {takes}{make}, and {featurizer} gives {LAYOUT_WORDS[layout]}")
+
+
+def _production_context(workspace: Workspace, choice: Choice, texts: list[str], X: Any) -> CellContext:
+    """A distilled student's pool when every training row is labelled: no row is left for its teacher to
+    label, so the teacher is fitted (on its own featurizer, fitted on the same rows) and labels none."""
+
+    def features(name: str) -> Any:
+        featurizer = featurizers.build(name, _options(workspace, replace(choice, featurizer=name), None))
+        featurizer.prepare(texts)
+        featurizer.fit(texts)
+        return as_features(featurizer, _transform(featurizer, texts))
+
+    nothing = np.zeros(0, dtype=np.int64)
+    return CellContext(choice.dataset, features, X, np.arange(len(texts)), nothing, nothing)
 
 
 def _options(workspace: Workspace, choice: Choice, options: dict[str, Any] | None) -> dict[str, Any]:
@@ -252,7 +350,9 @@ def _transform(featurizer: Any, texts: list[str]) -> Any:
     with bar(len(texts), "featurize", "texts") as progress:
         for start in range(0, len(texts), BLOCK_ROWS):
             blocks.append(featurizer.transform(texts[start : start + BLOCK_ROWS]))
-            progress.update(len(blocks[-1]) if not sp.issparse(blocks[-1]) else blocks[-1].shape[0])
+            progress.update(blocks[-1].shape[0] if sp.issparse(blocks[-1]) else len(blocks[-1]))
+    if not blocks or isinstance(blocks[0], list):  # token ids or token vectors: one entry per text
+        return [row for block in blocks for row in block]
     return sp.vstack(blocks).tocsr() if sp.issparse(blocks[0]) else np.concatenate(blocks)
 
 

@@ -14,7 +14,7 @@ import numpy as np
 from enso_ng.errors import EnsoError
 from enso_ng.experiment.models import MODELS, TargetModel
 from enso_ng.registry import Registry
-from enso_ng.serve.folder import Codec, Parts, codec
+from enso_ng.serve.folder import Codec, Parts, codec, plain
 
 CODECS: Registry[Codec] = Registry("model codec")
 
@@ -154,3 +154,159 @@ def _load_lightgbm(model: Any, parts: Parts) -> None:
 
 
 CODECS.register("lightgbm")(Codec(_save_lightgbm, _load_lightgbm))
+
+
+# ------------------------------------------------------------------ torch models: their tensors by name
+
+
+def _arrays(prefix: str, tensors: dict[str, Any]) -> dict[str, np.ndarray]:
+    """A state dict (or a dict of tensors) as named numpy arrays (copies: safetensors keeps no aliases)."""
+    return {f"{prefix}{name}": value.detach().cpu().numpy().copy() for name, value in tensors.items()}
+
+
+def _tensors(prefix: str, parts: Parts) -> dict[str, Any]:
+    import torch
+
+    return {
+        k.removeprefix(prefix): torch.from_numpy(np.array(v)) for k, v in parts.arrays.items() if k.startswith(prefix)
+    }
+
+
+def _fitted(model: TargetModel) -> Parts:
+    return Parts(json={"classes": _labels(model), "best_params": getattr(model, "best_params_", {})})
+
+
+def _save_layer_mix(model: Any) -> Parts:
+    parts = _fitted(model)
+    parts.arrays.update(_arrays("mix.", model.params_))
+    return parts
+
+
+def _load_layer_mix(model: Any, parts: Parts) -> None:
+    _set_labels(model, parts)
+    model.params_ = _tensors("mix.", parts)
+
+
+CODECS.register("layer_mix")(Codec(_save_layer_mix, _load_layer_mix))
+
+
+def _save_sequence(model: Any) -> Parts:
+    """A sequence head's tensors; its shape (token vector width, classes) to rebuild it."""
+    parts = _fitted(model)
+    parts.arrays.update(_arrays("head.", model.head_.state_dict()))
+    head = model.head_
+    parts.json["dim"] = int(head.lstm.input_size if hasattr(head, "lstm") else head.query.shape[1])
+    return parts
+
+
+def _load_sequence(model: Any, parts: Parts) -> None:
+    import torch
+
+    _set_labels(model, parts)
+    head = model._head(int(parts.json["dim"]), len(model.classes_), 1, torch.Generator())
+    head.load_state_dict(_tensors("head.", parts), strict=True)
+    if hasattr(head, "generator"):
+        head.generator = None  # predicting draws no dropout
+    model.head_ = head.eval()
+
+
+for _name in ("attention", "bilstm"):
+    CODECS.register(_name)(Codec(_save_sequence, _load_sequence))
+
+
+def _save_finetune(model: Any) -> Parts:
+    """Every weight of the fine-tuned encoder and its head, and the encoder's architecture (its config)."""
+    parts = _fitted(model)
+    parts.arrays.update(_arrays("net.", model.net_.state_dict()))
+    parts.json["config"] = model.net_.encoder.config.to_dict()
+    return parts
+
+
+def _load_finetune(model: Any, parts: Parts) -> None:
+    from transformers import CONFIG_MAPPING, AutoModel
+
+    from enso_ng.encoders import quiet_transformers
+    from enso_ng.experiment.models.finetune import _Classifier
+
+    _set_labels(model, parts)
+    quiet_transformers()
+    config = dict(parts.json["config"])
+    encoder = AutoModel.from_config(CONFIG_MAPPING[config.pop("model_type")].from_dict(config))
+    net = _Classifier(encoder, len(model.classes_), model.dropout)
+    net.load_state_dict(_tensors("net.", parts), strict=True)
+    model.net_ = net.to(_device()).eval()
+
+
+def _device() -> Any:
+    from enso_ng.device import device
+
+    return device()
+
+
+CODECS.register("finetune")(Codec(_save_finetune, _load_finetune))
+
+
+def _save_setfit(model: Any) -> Parts:
+    """The contrastively tuned sentence encoder's weights and the logistic head's coefficients."""
+    parts = _fitted(model)
+    head = model.model_.model_head
+    parts.arrays.update(_arrays("body.", model.model_.model_body.state_dict()))
+    parts.arrays.update(head_coef=head.coef_, head_intercept=head.intercept_, head_classes=np.asarray(head.classes_))
+    return parts
+
+
+def _load_setfit(model: Any, parts: Parts) -> None:
+    """The base encoder (checked by its sha256) gives the architecture and tokenizer; the folder its weights."""
+    try:
+        from setfit import SetFitModel
+    except ImportError:
+        from enso_ng.experiment.models.setfit_model import MISSING
+
+        raise EnsoError(MISSING) from None
+    from transformers import AutoTokenizer
+
+    from enso_ng.encoders import quiet_transformers, verified_folder
+    from enso_ng.experiment.models.setfit_model import _quiet
+
+    _set_labels(model, parts)
+    folder = verified_folder(model.encoder, model.encoder_sha256, "setfit")
+    quiet_transformers()
+    model.tokenizer_ = AutoTokenizer.from_pretrained(str(folder))
+    with _quiet():
+        model.model_ = SetFitModel.from_pretrained(str(folder))
+    model.model_.model_body.load_state_dict(_tensors("body.", parts), strict=True)
+    head = model.model_.model_head
+    head.coef_, head.intercept_ = parts.arrays["head_coef"], parts.arrays["head_intercept"]
+    head.classes_ = parts.arrays["head_classes"]
+    head.n_features_in_ = int(head.coef_.shape[1])
+    head.n_iter_ = np.zeros(1, dtype=np.int32)
+
+
+CODECS.register("setfit")(Codec(_save_setfit, _load_setfit))
+
+
+# ------------------------------------------------------------------ distill: the student alone, its teacher recorded
+
+
+def _save_distill(model: Any) -> Parts:
+    """What is deployed is the student: its own codec's parts, under ``student.``; the teacher is named in
+    the parameters and its inner-CV choice in ``best_params``, never stored."""
+    student = codec_of(model.student).save(model.student_)
+    parts = _fitted(model)
+    parts.arrays.update({f"student.{k}": v for k, v in student.arrays.items()})
+    parts.texts.update({f"student.{k}": v for k, v in student.texts.items()})
+    parts.json.update(student_state=student.json, student_params=plain(model.student_.get_params()))
+    return parts
+
+
+def _load_distill(model: Any, parts: Parts) -> None:
+    _set_labels(model, parts)
+    student = Parts(
+        arrays={k.removeprefix("student."): v for k, v in parts.arrays.items() if k.startswith("student.")},
+        json=parts.json["student_state"],
+        texts={k.removeprefix("student."): v for k, v in parts.texts.items() if k.startswith("student.")},
+    )
+    model.student_ = rebuild(model.student, parts.json["student_params"], student)
+
+
+CODECS.register("distill")(Codec(_save_distill, _load_distill))
