@@ -77,7 +77,7 @@ def train(
       enso train -d sst2 -f bert -m logreg --name sst2-minilm --onnx
       enso train --from-run first --name sst2-best --mlflow sqlite:///mlflow.db
     """
-    from enso_ng.serve import train as fit_pair
+    from enso_ng.serve.train import train as fit_pair
 
     featurizer_options = dict(_key_value(item) for item in options)
     done = fit_pair(
@@ -167,8 +167,8 @@ def predict(
       enso predict sst2-minilm new.csv --runtime onnx -o scored.csv
       enso predict sst2-best big.parquet --scheduler tcp://10.0.0.5:8786 -o scored.parquet
     """
-    from enso_ng.serve import predict as score
     from enso_ng.serve.predict import model_folder
+    from enso_ng.serve.predict import predict as score
 
     folder = model_folder(ctx.obj["workspace"], model)
     done = score(

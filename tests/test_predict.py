@@ -285,3 +285,30 @@ def test_scheduler_scores_the_batches_on_a_dask_cluster_as_a_local_run_does(trai
     )
     assert bad.exit_code == 1 and "--scheduler 'local:0': expected local:N" in bad.output
     assert not (tmp_path / "x.csv").exists()
+
+
+def test_the_onnx_runtime_tokenizes_as_transformers_does(tmp_path):
+    """``--runtime onnx`` reads tokenizer.json with the tokenizers library (no transformers import at a cold
+    start): the ids, masks and type ids must be transformers' own, truncation included."""
+    import shutil
+
+    from enso_ng.encoders import DEFAULT_MODEL, resolve_model_folder
+    from enso_ng.serve.export import TOKENIZER_FILES, _fast_tokenizer, _transformers_tokenizer
+
+    source = resolve_model_folder(DEFAULT_MODEL)
+    for file in TOKENIZER_FILES:
+        shutil.copy(source / file, tmp_path / file)
+    texts = [
+        "A plain sentence.",
+        "",
+        "   ",
+        "Zoë's café — naïve résumé, ÉCOLE",
+        "emoji 🙂🙃 and CJK 東京 and tabs\tand\nnewlines",
+        "word " * 200,  # truncated at max_length
+        "unbelievably-hyphenated,punctuated!!!words???",
+    ]
+    for max_length in (16, 128):
+        fast = _fast_tokenizer(tmp_path, max_length)(texts)
+        reference = _transformers_tokenizer(tmp_path, max_length)(texts)
+        assert fast == [{key: list(row[key]) for key in fast[0]} for row in reference]
+        assert max(len(row["input_ids"]) for row in fast) == max_length

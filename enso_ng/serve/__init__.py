@@ -2,10 +2,8 @@
 
 The model folder is the interface (declared in :mod:`enso_ng.formats`): ``train`` writes it, ``predict``
 reads it in another process or on another machine, verifying every file's sha256 first.
+
+The entry points are :func:`enso_ng.serve.train.train`, :func:`enso_ng.serve.predict.predict` and
+:func:`enso_ng.serve.folder.load_model`, imported from their modules where used: ``enso predict`` from a
+cold start must not pay for the training stack (scikit-learn, the model registry) it does not run.
 """
-
-from enso_ng.serve.folder import load_model
-from enso_ng.serve.predict import predict
-from enso_ng.serve.train import train
-
-__all__ = ["load_model", "predict", "train"]

@@ -211,37 +211,75 @@ def _Scorer(encoder: Any, pooling: str, normalize: bool, layers: list, kind: str
 
 
 class OnnxScorer:
-    """A folder's exported graph run by ONNX Runtime, with the tokenizer copied beside it."""
+    """A folder's exported graph run by ONNX Runtime, with the tokenizer copied beside it.
+
+    The tokenizer is read by the ``tokenizers`` library itself (``tokenizer.json``), not through
+    transformers: a cold ``enso predict --runtime onnx`` then imports neither torch nor transformers
+    (README, "From answer to production"). A folder without ``tokenizer.json`` falls back to transformers.
+    """
 
     def __init__(self, folder: Path, max_length: int, threads: int = 0) -> None:
         import onnxruntime as ort
-        from transformers import AutoTokenizer
 
-        from enso_ng.encoders import quiet_transformers
-
-        quiet_transformers()
         target = folder / ONNX_DIR
         if not (target / GRAPH_FILE).exists():
             raise EnsoError(f"{folder}: no ONNX graph; train it with enso train ... --onnx")
-        self.tokenizer = AutoTokenizer.from_pretrained(str(target))
+        self.tokenize = _fast_tokenizer(target, max_length) or _transformers_tokenizer(target, max_length)
         options = ort.SessionOptions()
         options.log_severity_level = 3
         if threads:
             options.intra_op_num_threads = threads
         self.session = ort.InferenceSession(str(target / GRAPH_FILE), options, providers=["CPUExecutionProvider"])
         self.names = [i.name for i in self.session.get_inputs()]
-        self.max_length = max_length
 
     def scores(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
-        encoded = self.tokenizer(list(texts), truncation=True, max_length=self.max_length)
-        order = np.argsort([len(ids) for ids in encoded["input_ids"]], kind="stable")
+        rows = self.tokenize(list(texts))  # per text: {input name: ids}
+        order = np.argsort([len(row["input_ids"]) for row in rows], kind="stable")
         out = None
         for start in range(0, len(order), batch_size):
             idx = order[start : start + batch_size]
-            features = [{key: encoded[key][i] for key in encoded.keys()} for i in idx]
-            batch = self.tokenizer.pad(features, padding=True, return_tensors="np")
-            (scores,) = self.session.run(None, {n: batch[n].astype(np.int64) for n in self.names})
+            width = max(len(rows[i]["input_ids"]) for i in idx)
+            batch = {name: np.zeros((len(idx), width), dtype=np.int64) for name in self.names}
+            for j, i in enumerate(idx):  # right-padded: pad id 0, attention 0, as BERT's tokenizers pad
+                for name in self.names:
+                    values = rows[i][name]
+                    batch[name][j, : len(values)] = values
+            (scores,) = self.session.run(None, batch)
             if out is None:
                 out = np.empty((len(order), scores.shape[1]), dtype=np.float64)
             out[idx] = scores
         return out if out is not None else np.zeros((0, 0))
+
+
+def _fast_tokenizer(target: Path, max_length: int):
+    """Texts -> per-text ids with the ``tokenizers`` library, truncated to ``max_length``, unpadded."""
+    if not (target / "tokenizer.json").exists():
+        return None
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(target / "tokenizer.json"))
+    tokenizer.enable_truncation(max_length)
+    tokenizer.no_padding()
+
+    def tokenize(texts: list[str]) -> list[dict[str, list[int]]]:
+        return [
+            {"input_ids": e.ids, "attention_mask": e.attention_mask, "token_type_ids": e.type_ids}
+            for e in tokenizer.encode_batch(texts)
+        ]
+
+    return tokenize
+
+
+def _transformers_tokenizer(target: Path, max_length: int):
+    from transformers import AutoTokenizer
+
+    from enso_ng.encoders import quiet_transformers
+
+    quiet_transformers()
+    tokenizer = AutoTokenizer.from_pretrained(str(target))
+
+    def tokenize(texts: list[str]) -> list[dict[str, list[int]]]:
+        encoded = tokenizer(texts, truncation=True, max_length=max_length)
+        return [{key: encoded[key][i] for key in encoded.keys()} for i in range(len(texts))]
+
+    return tokenize

@@ -5,17 +5,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from enso_ng.errors import EnsoError
-from enso_ng.experiment.models import TargetModel
-from enso_ng.featurize import Featurizer
 from enso_ng.formats import ModelManifest
-from enso_ng.serve import featurizers, weights
-from enso_ng.serve.features import model_input
 from enso_ng.serve.folder import open_folder, read_parts
+
+if TYPE_CHECKING:  # imported where used: the ONNX runtime path needs neither torch nor scikit-learn
+    from enso_ng.experiment.models import TargetModel
+    from enso_ng.featurize import Featurizer
 
 FEATURIZER_PREFIX, MODEL_PREFIX = "featurizer", "model"
 
@@ -42,6 +42,8 @@ class Pipeline:
         texts = list(texts)
         if self.onnx is not None:
             return self.onnx.scores(texts)
+        from enso_ng.serve.features import model_input
+
         self.featurizer.prepare(texts)  # precision=auto: measured once, on the first texts scored
         X = model_input(type(self.model), self.featurizer, self.featurizer.transform(texts), self.recorded)
         return np.asarray(self.model.decision_scores(X), dtype=np.float64)
@@ -63,6 +65,8 @@ class Pipeline:
                 raise EnsoError(f"{folder}: no ONNX graph in this folder; train it again with enso train ... --onnx")
             tokens = manifest.exports["onnx"].get("max_length", manifest.featurizer["params"]["max_length"])
             return cls(manifest, None, None, OnnxScorer(folder, int(tokens)))
+        from enso_ng.serve import featurizers, weights
+
         spec, model_spec = manifest.featurizer, manifest.model
         params = featurizers.bundled_params(Path(folder), spec.get("encoder"), spec["params"])
         featurizer = featurizers.rebuild(
