@@ -251,11 +251,37 @@ def _edited(tmp_path, module: str, edits: list[tuple[str, str]]) -> Path:
     return root
 
 
-def _enso(root: Path, workspace: Path, *args: str) -> subprocess.CompletedProcess:
-    script = "import sys; from enso_ng.cli import main; sys.argv = ['enso', '-q', '-w', *sys.argv[1:]]; main()"
+#: runs each command of a JSON list as ``enso -q -w WORKSPACE ...`` would, in this one process, and prints each
+#: one's exit code, standard output and standard error
+_COMMANDS = textwrap.dedent("""
+    import contextlib, io, json, sys
+    from enso_ng.cli import main
+    workspace, commands, done = sys.argv[1], json.loads(sys.argv[2]), []
+    for args in commands:
+        out, err = io.StringIO(), io.StringIO()
+        sys.argv = ["enso", "-q", "-w", workspace, *args]
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                main()
+                code = 0
+            except SystemExit as stop:
+                code = stop.code if isinstance(stop.code, int) else int(stop.code is not None)
+        done.append([code, out.getvalue(), err.getvalue()])
+    print(json.dumps(done))
+""")
+
+
+def _enso(root: Path, workspace: Path, *commands: Sequence[str]) -> list[subprocess.CompletedProcess]:
+    """Each command in turn, in one fresh Python process that imports ``root``'s edited copy of the package
+    (not this checkout's): its imports, seconds each, are paid once, not once per command."""
     env = {**os.environ, "PYTHONPATH": str(root)}
-    command = [sys.executable, "-c", script, str(workspace), *args]
-    return subprocess.run(command, capture_output=True, text=True, env=env, cwd=root)  # not this checkout's copy
+    command = [sys.executable, "-c", _COMMANDS, str(workspace), json.dumps([list(c) for c in commands])]
+    session = subprocess.run(command, capture_output=True, text=True, env=env, cwd=root)
+    assert session.returncode == 0, session.stderr[-3000:]
+    return [
+        subprocess.CompletedProcess(args, code, out, err)
+        for args, (code, out, err) in zip(commands, json.loads(session.stdout.splitlines()[-1]))
+    ]
 
 
 def test_a_new_run_option_is_one_field(tmp_path, topics):
@@ -268,15 +294,20 @@ def test_a_new_run_option_is_one_field(tmp_path, topics):
         "experiment/config.py",
         [("\n    def split_seeds(self)", "\n" + field + "\n    def split_seeds(self)")],
     )
-    helped = _enso(root, topics, "experiment", "--help")
+    (tmp_path / "grid.toml").write_text("budget_minutes = 7\nsizes = [30]\nmodels = ['logreg']\n")
+    helped, bad, done, filed = _enso(
+        root,
+        topics,
+        ["experiment", "--help"],
+        ["experiment", "--budget-minutes", "-1", "--name", "never"],
+        ["experiment", "-m", "logreg", "--sizes", "30", "--budget-minutes", "5", "--name", "b"],
+        ["experiment", "--config", str(tmp_path / "grid.toml"), "--name", "f"],
+    )
     assert "--budget-minutes" in helped.stdout and "A time budget noted with the run." in helped.stdout
-    bad = _enso(root, topics, "experiment", "--budget-minutes", "-1", "--name", "never")
     assert bad.returncode == 1 and bad.stderr.strip() == "Error: --budget-minutes must be positive, not -1"
-    done = _enso(root, topics, "experiment", "-m", "logreg", "--sizes", "30", "--budget-minutes", "5", "--name", "b")
+    assert not (topics / "results" / "never").exists()
     assert done.returncode == 0, done.stderr
     assert json.loads((topics / "results" / "b" / "config.json").read_text())["config"]["budget_minutes"] == 5
-    (tmp_path / "grid.toml").write_text("budget_minutes = 7\nsizes = [30]\nmodels = ['logreg']\n")
-    filed = _enso(root, topics, "experiment", "--config", str(tmp_path / "grid.toml"), "--name", "f")
     assert filed.returncode == 0, filed.stderr
     assert json.loads((topics / "results" / "f" / "config.json").read_text())["config"]["budget_minutes"] == 7
 
@@ -295,13 +326,17 @@ def test_a_new_model_parameter_is_its_argument_and_its_spec_entry(tmp_path, topi
             ("        self.ks = ks\n", "        self.ks = ks\n        self.weights = weights\n"),
         ],
     )
-    listed = _enso(root, topics, "experiment", "--list")
+    listed, bad, done = _enso(
+        root,
+        topics,
+        ["experiment", "--list"],
+        ["experiment", "-m", "knn", "-o", "knn.weights=far", "--name", "never"],
+        ["experiment", "-m", "knn", "-o", "knn.weights=distance", "--sizes", "30", "--name", "w"],
+    )
     assert "weights = 'uniform' [uniform | distance]: how neighbours vote" in listed.stdout
-    bad = _enso(root, topics, "experiment", "-m", "knn", "-o", "knn.weights=far", "--name", "never")
     assert bad.returncode == 1
     assert bad.stderr.strip() == "Error: model 'knn': weights must be uniform or distance, not 'far'"
     assert not (topics / "results" / "never").exists()
-    done = _enso(root, topics, "experiment", "-m", "knn", "-o", "knn.weights=distance", "--sizes", "30", "--name", "w")
     assert done.returncode == 0, done.stderr
     config = json.loads((topics / "results" / "w" / "config.json").read_text())
     assert config["models"]["knn"]["params"]["weights"] == "distance"
@@ -311,12 +346,16 @@ def test_a_new_featurizer_option_is_one_entry(tmp_path, topics):
     """One ``Param`` in ``tfidf.options``: listed, parsed and checked from ``-o``, and part of the cache key."""
     option = '        "strip_digits": Param(False, "drop digits before counting"),\n'
     root = _edited(tmp_path, "featurize/tfidf.py", [('        "sublinear_tf":', option + '        "sublinear_tf":')])
-    listed = _enso(root, topics, "featurize", "--list")
+    listed, bad, done = _enso(
+        root,
+        topics,
+        ["featurize", "--list"],
+        ["featurize", "-f", "tfidf", "-o", "strip_digits=maybe"],
+        ["featurize", "-f", "tfidf", "-o", "strip_digits=yes"],
+    )
     assert "strip_digits = False: drop digits before counting" in listed.stdout
-    bad = _enso(root, topics, "featurize", "-f", "tfidf", "-o", "strip_digits=maybe")
     assert bad.returncode == 1
     assert bad.stderr.strip() == "Error: featurizer 'tfidf': option strip_digits must be true or false, not 'maybe'"
-    done = _enso(root, topics, "featurize", "-f", "tfidf", "-o", "strip_digits=yes")
     assert done.returncode == 0, done.stderr
     meta = json.loads(pq.read_schema(topics / "features" / "topics" / "tfidf.parquet").metadata[b"enso_ng"])
     assert meta["params"]["strip_digits"] is True

@@ -136,12 +136,18 @@ def test_sigkilled_parallel_run_takes_its_workers_with_it(workspace):
         workers = wait_for(
             lambda: [p for p in children(process.pid) if alive(p)] if len(children(process.pid)) >= 3 else None,
             "two workers (and the resource tracker)",
+            timeout=600,
             process=process,
         )
-        wait_for(lambda: (workspace / "results" / "par" / "config.json").exists(), "the run to start", process=process)
+        # a finished group: a worker past its initializer (the kernel's death signal in place), not one still
+        # importing (which dies by its parent check once its imports end, seconds later under load)
+        first = workspace / "results" / "par" / "results.parquet"
+        wait_for(first.exists, "a group's cells", timeout=600, process=process)
     finally:
         kill(process)
-    deadline = time.monotonic() + 20
+    # an orphan never ends by itself (it waits on its call queue forever), so this bounds correctness, not
+    # speed: a worker still importing when its parent died may take tens of seconds on a loaded machine
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline and any(alive(p) for p in workers):
         time.sleep(0.1)
     assert not [p for p in workers if alive(p)], "orphaned workers outlived their SIGKILLed parent"
@@ -161,7 +167,11 @@ def test_sigkilled_featurize_leaves_no_temporary_file_behind(tmp_path):
     folder = workspace / "features" / "blocks"
     process = enso(workspace, "featurize", "-f", "bert")
     try:
-        wait_for(lambda: list(folder.glob(".bert.parquet.*.tmp")), "featurize's temporary file", process=process)
+        # the first block of 4,096 texts through MiniLM: well under a minute on a quiet machine, minutes on a
+        # loaded one; the wait ends at the file, and a featurize that never writes one ends the process first
+        wait_for(
+            lambda: list(folder.glob(".bert.parquet.*.tmp")), "featurize's temporary file", timeout=900, process=process
+        )
     finally:
         kill(process)
     assert temp_files(workspace), "the kill should have left the temporary file (the defect's precondition)"

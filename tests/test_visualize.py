@@ -8,12 +8,14 @@ import dataclasses
 import re
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from click.testing import Result
 
 from enso_ng.errors import EnsoError
 from enso_ng.formats import RESULTS_SCHEMA, read_features
@@ -25,22 +27,38 @@ from enso_ng.visualize.projection import tsne_figure
 from enso_ng.visualize.ranking import mean_ranks, paired_test, rank_heatmap, win_tie_loss
 from enso_ng.visualize.summary import Cell, split_values
 
-from conftest import CORPUS, CORPUS_LABELS, CORPUS_TEST_ROWS, invoke, unavailable
+from conftest import CORPUS, CORPUS_LABELS, CORPUS_TEST_ROWS, _read_only, invoke, unavailable
 
 SERIES = ["bert + logreg", "bert + mlp", "tfidf + logreg", "tfidf + mlp"]
 
 
-def test_default_draws_the_latest_run_and_prints_a_summary(run_workspace):
+@pytest.fixture(scope="module")
+def _drawn(_run, tmp_path_factory) -> tuple[Path, Result]:
+    import os
+
+    workspace = Path(shutil.copytree(_run, tmp_path_factory.mktemp("drawn") / "ws"))
+    run = workspace / "results" / "small"
+    older = Path(shutil.copytree(run, workspace / "results" / "zz-older"))
+    then = (run / "config.json").stat().st_mtime - 86400
+    os.utime(older / "config.json", (then, then))
+    return workspace, invoke(workspace, "visualize")
+
+
+@pytest.fixture
+def drawn(_drawn) -> Iterator[tuple[Path, Result]]:
+    """Read-only: a copy of the corpus run's workspace, beside a copy of the run named ``zz-older`` whose config
+    is a day older, and the output of a plain ``enso visualize`` in it. A full report (t-SNE included) costs
+    tens of seconds, so it is drawn once for the tests that read it (its summary, figures, browser rendering)."""
+    with _read_only(_drawn[0]):
+        yield _drawn
+
+
+def test_default_draws_the_latest_run_and_prints_a_summary(drawn):
     """Without --run, the run whose config was written last (not the last name): here ``small``, beside a copy
     of it named ``zz-older`` whose config is a day older. The summary names each size's best pair, checked
     against means worked out from the results file."""
-    import os
-
-    run = run_workspace / "results" / "small"
-    older = Path(shutil.copytree(run, run_workspace / "results" / "zz-older"))
-    then = (run / "config.json").stat().st_mtime - 86400
-    os.utime(older / "config.json", (then, then))
-    result = invoke(run_workspace, "visualize")
+    run_workspace, result = drawn
+    run, older = run_workspace / "results" / "small", run_workspace / "results" / "zz-older"
     assert result.exit_code == 0, result.output
     assert result.output.splitlines()[0].split()[:2] == ["run", "small"], result.output[:200]
     assert "best featurizer x model per dataset and size (accuracy)" in result.output
@@ -334,7 +352,9 @@ def _chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 
 
-def test_report_renders_in_headless_chromium(run_workspace, tmp_path):
+def test_report_renders_in_headless_chromium(drawn, tmp_path):
+    """The report of the default visualize (that of run ``small``: see the test above)."""
+    run_workspace, result = drawn
     run = run_workspace / "results" / "small"
     browser = _chromium()
     if browser is None:
@@ -342,8 +362,7 @@ def test_report_renders_in_headless_chromium(run_workspace, tmp_path):
             "needs chromium to render report.html (Debian: apt-get install chromium chromium-driver; "
             ".ci/run installs it)"
         )
-    result = invoke(run_workspace, "visualize", "--run", "small")
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 0 and f"wrote {run / 'report.html'}" in result.output, result.output
     page = (run / "report.html").as_uri()
     html = (run / "report.html").read_text()
     assert "http://" not in html and "https://" not in html, "self-contained: nothing to fetch"
