@@ -148,3 +148,28 @@ def test_fold_problems_on_their_own_rows_and_carried_stages_match_full_evaluatio
     fresh = own(own.pack(Z, b), one)
     for got, want in zip(carried, fresh):
         assert torch.allclose(got, want, rtol=1e-4, atol=1e-6)
+
+
+def test_fold_fits_on_own_rows_or_under_masks_choose_the_same_and_fit_the_same(monkeypatch):
+    """Whether the fold problems run on their own rows (many classes, large products) or share their cell's
+    product under masks is a question of speed only: the same C, the same scores, the same weights."""
+    import numpy as np
+
+    from enso_ng.experiment.models import logreg as L
+
+    rng = np.random.default_rng(1)
+    K, d, n = 20, 30, 400
+    centres = rng.normal(size=(K, d)) * 1.5
+    y = np.arange(n) % K
+    X = centres[y] + rng.normal(size=(n, d))
+    fits = {}
+    for own in (True, False):
+        monkeypatch.setattr(L, "OWN_ROWS_WORK", 0 if own else float("inf"))
+        monkeypatch.setattr(L, "OWN_ROWS_OUTPUTS", 0 if own else 10**9)
+        models = [L.LogisticRegressionCV(random_state=s, rtol=1e-6, cv_rtol=1e-6) for s in (0, 1)]  # to optima
+        fits[own] = L.LogisticRegressionCV.fit_many(models, [X, X], [y, y])
+    for a, b in zip(fits[True], fits[False]):
+        assert a.best_params_["C"] == b.best_params_["C"]
+        ours, theirs = a.best_params_["cv_scores"], b.best_params_["cv_scores"]
+        assert ours.keys() == theirs.keys() and all(abs(ours[c] - theirs[c]) < 2e-3 for c in ours)
+        assert np.abs(a.predict_proba(X) - b.predict_proba(X)).max() < 2e-3

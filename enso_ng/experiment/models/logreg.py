@@ -384,25 +384,33 @@ def _cv_path(bases, codes_list, K, cell_folds, Cs, max_iter, fold_rtol, criterio
     if not folds:
         return values, accuracies, moved, stage_solutions
     fold_score = CRITERIA.get(criterion).fold_score
-    # Each fold problem is posed on its own training rows (padded to one length with weight-zero rows) in its
-    # cell's coordinates; the cell's full rows score the folds' validation rows after each stage.
-    width = max(len(train) for _, train in folds)
-    rows = np.zeros((len(folds), width), dtype=np.int64)  # the padding points at row 0; its weight is zero
-    masks = np.zeros((len(folds), width))
-    for m, (_, train) in enumerate(folds):
-        rows[m, : len(train)], masks[m, : len(train)] = train, 1
     cell_of = torch.as_tensor([c_index for c_index, _ in folds])
-    problem = _Problem(
-        [bases[c_index].restrict(train, width) for c_index, train in folds],
-        [codes_list[c_index][rows[m]] for m, (c_index, _) in enumerate(folds)],
-        K, torch.as_tensor(masks), torch.full((len(folds),), Cs[0]), torch.arange(len(folds)),
-    )  # fmt: skip
+    outputs = 1 if K == 2 else K
+    if outputs >= OWN_ROWS_OUTPUTS and outputs * max(basis.r for basis in bases) * n >= OWN_ROWS_WORK:
+        # Each fold problem is posed on its own training rows (padded to one length with weight-zero rows)
+        # in its cell's coordinates; the cell's full rows score the folds' validation rows after each stage.
+        width = max(len(train) for _, train in folds)
+        rows = np.zeros((len(folds), width), dtype=np.int64)  # the padding points at row 0; its weight is zero
+        masks = np.zeros((len(folds), width))
+        for m, (_, train) in enumerate(folds):
+            rows[m, : len(train)], masks[m, : len(train)] = train, 1
+        problem = _Problem(
+            [bases[c_index].restrict(train, width) for c_index, train in folds],
+            [codes_list[c_index][rows[m]] for m, (c_index, _) in enumerate(folds)],
+            K, torch.as_tensor(masks), torch.full((len(folds),), Cs[0]), torch.arange(len(folds)),
+        )  # fmt: skip
+        own_rows = torch.as_tensor(rows)[:, None, :].expand(-1, K, -1)
+    else:  # small problems: one product per cell over all its rows, the folds' own under a mask
+        masks = np.zeros((len(folds), n))
+        for m, (_, train) in enumerate(folds):
+            masks[m, train] = 1
+        problem = _Problem(bases, codes_list, K, torch.as_tensor(masks), torch.full((len(folds),), Cs[0]), cell_of)
+        own_rows = None
     scorer = _Problem(bases, codes_list, K, torch.ones(len(folds), n), torch.ones(len(folds)), cell_of)
     valid = np.ones((len(folds), n))
     for m, (_, train) in enumerate(folds):
         valid[m, train] = 0  # k-fold: a row a fold does not train on is one it validates on
     everything = torch.arange(len(folds))
-    own_rows = torch.as_tensor(rows)[:, None, :].expand(-1, K, -1)
     start = problem.start()
     initial = problem(start, everything)  # at the null model: the first stage's start and the bounds' scale
     gtol = (fold_rtol * initial[2]).clamp(min=GTOL_FLOOR)  # as _bound, without evaluating the start again
@@ -413,7 +421,7 @@ def _cv_path(bases, codes_list, K, cell_folds, Cs, max_iter, fold_rtol, criterio
             problem.set_C(torch.full((len(folds),), C))
             initial = problem.evaluated(Z, b, *data)
             if (initial[2] > gtol).any():  # else no iteration will use a preconditioner
-                problem.rescale(Z, b, scores.gather(2, own_rows))  # at the last solutions
+                problem.rescale(Z, b, scores if own_rows is None else scores.gather(2, own_rows))
                 initial = problem.evaluated(Z, b, *data)
             start = problem.pack(Z, b)
         solution = minimize(problem, start, max_iter=max_iter, gtol=gtol, initial=initial)
@@ -454,6 +462,12 @@ def _choose_C(cells, Cs, criterion, values, accuracies, moved, stage_solutions) 
         m += len(folds)
     return best, starts, records
 
+
+#: fold problems with at least this many outputs (classes) and multiply-adds per product (outputs x
+#: coordinates x rows) are posed on their own training rows, a third fewer with 3 folds; with fewer, one
+#: product per fold runs below matrix-product speed and costs more than it saves (up to 24% on TREC and
+#: SST-2), so the folds share their cell's product under masks (README, "Speed")
+OWN_ROWS_OUTPUTS, OWN_ROWS_WORK = 16, 4_000_000
 
 #: below this a mean gradient component is float32 round-off (rows that do not vary give ~2e-8): a bound
 #: is never set under it, or such a problem could only stop on "no progress" and be reported unconverged
