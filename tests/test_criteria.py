@@ -238,11 +238,11 @@ def test_a_changed_default_parameter_refuses_the_resume(workspace):
 @pytest.mark.parametrize(
     "option, expected",
     [
-        ("mlp.steps=0", "model 'mlp': steps must be positive, not 0"),
+        ("mlp.steps=0", "model 'mlp': steps must be at least 1 and at most 1000000, not 0"),
         ("mlp.dropout=1.0", "model 'mlp': dropout must be at least 0 and below 1, not 1.0"),
         ("logreg.cv_rtol=-1", "model 'logreg': cv_rtol must be positive, not -1.0"),
-        ("logreg.Cs=1,-2", "model 'logreg': Cs must be positive, not [1.0, -2.0]"),
-        ("logreg.cv=1", "model 'logreg': cv must be at least 2 (folds), not 1"),
+        ("logreg.Cs=1,-2", "model 'logreg': Cs must be a positive number, not [1.0, -2.0]"),
+        ("logreg.cv=1", "model 'logreg': cv must be at least 2 (folds) and at most 100, not 1"),
     ],
 )
 def test_a_parameter_out_of_its_range_is_a_one_line_error(workspace, option, expected):
