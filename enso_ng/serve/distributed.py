@@ -48,9 +48,9 @@ def cluster_scores(
                     future = client.submit(score_on_worker, str(folder), digest, precision, runtime, texts, pure=False)
                 pending.append((batch, future))
                 while len(pending) >= window:
-                    yield _done(pending.popleft(), result_of)
+                    yield _done(pending.popleft(), lambda f: result_of(f, scheduler))
             while pending:
-                yield _done(pending.popleft(), result_of)
+                yield _done(pending.popleft(), lambda f: result_of(f, scheduler))
         finally:
             client.cancel([future for _, future in pending if future is not None])
 
