@@ -348,7 +348,7 @@ def _fit_group(models, cells, Cs, max_iter, rtol, cv_rtol, criterion) -> None:
         torch.arange(len(cells)),
     )  # fmt: skip
     start = problem.start()
-    gtol = _bound(rtol, problem)
+    gtol = _bound(rtol, _null_gradient(problem))
     if any(s is not None for s in starts):
         zeros_Z, zeros_b = problem.unpack(start)
         Z0 = torch.stack([s[0] if s is not None else zeros_Z[i] for i, s in enumerate(starts)])
@@ -413,7 +413,7 @@ def _cv_path(bases, codes_list, K, cell_folds, Cs, max_iter, fold_rtol, criterio
     everything = torch.arange(len(folds))
     start = problem.start()
     initial = problem(start, everything)  # at the null model: the first stage's start and the bounds' scale
-    gtol = (fold_rtol * initial[2]).clamp(min=GTOL_FLOOR)  # as _bound, without evaluating the start again
+    gtol = _bound(fold_rtol, initial[2])  # the start is the null model: its gradient is already here
     Z, b = problem.unpack(start)
     data = scores = None
     for c, C in enumerate(Cs):
@@ -474,9 +474,9 @@ OWN_ROWS_OUTPUTS, OWN_ROWS_WORK = 16, 4_000_000
 GTOL_FLOOR = 1e-7
 
 
-def _bound(rtol: float, problem: _Problem) -> torch.Tensor:
+def _bound(rtol: float, null_gradient: torch.Tensor) -> torch.Tensor:
     """Each problem's gradient bound: ``rtol`` of its null model's gradient, never below round-off."""
-    return (rtol * _null_gradient(problem)).clamp(min=GTOL_FLOOR)
+    return (rtol * null_gradient).clamp(min=GTOL_FLOOR)
 
 
 def _null_gradient(problem: _Problem) -> torch.Tensor:
