@@ -13,6 +13,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from enso_ng.errors import EnsoError
+from enso_ng.featurize import word_counts
 from enso_ng.featurize.base import Featurizer, register
 from enso_ng.formats import SPARSE
 from enso_ng.params import POSITIVE, Param
@@ -65,4 +66,9 @@ class TfidfFeaturizer(Featurizer):
         return len(self._vectorizer.vocabulary_)
 
     def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
-        return self._vectorizer.transform(texts).astype(np.float32).tocsr()
+        vectorizer = self._vectorizer
+        if word_counts.supported(vectorizer):  # the same matrix as scikit-learn's transform, counted per batch
+            X = vectorizer._tfidf.transform(word_counts.counts(vectorizer, texts), copy=False)
+        else:
+            X = vectorizer.transform(texts)
+        return X.astype(np.float32).tocsr()
