@@ -98,7 +98,7 @@ def predict(
             table = score_batch(pipeline, batch, schema, top_k, given)
             write(table)
             statuses.update(batch.statuses)
-            labels.update(label for label in table.column("label").to_pylist() if label is not None)
+            labels.update(_counts(table.column("label")))
             done.rows += len(batch)
             progress.update(len(batch))
     done.scored = statuses.pop(OK, 0)
@@ -151,19 +151,25 @@ def score_batch(
         columns["id"] = pa.array(batch.ids, pa.string())
     columns["status"] = pa.array(batch.statuses, pa.string())
     order = np.argsort(-np.nan_to_num(scores, nan=-np.inf), axis=1, kind="stable")
-    best = np.where(valid, labels[order[:, 0]], None)
-    columns["label"] = pa.array(best.tolist(), pa.string())
+    columns["label"] = pa.array(labels[order[:, 0]], pa.string(), mask=~valid)
     names = schema.names[len(columns) :]
     if top_k is None:
         for name, column in zip(names, scores.T):
             columns[name] = pa.array(column, pa.float64(), mask=~valid)
     else:
         for k in range(top_k):
-            columns[names[2 * k]] = pa.array(np.where(valid, labels[order[:, k]], None).tolist(), pa.string())
+            columns[names[2 * k]] = pa.array(labels[order[:, k]], pa.string(), mask=~valid)
             columns[names[2 * k + 1]] = pa.array(
                 np.take_along_axis(scores, order[:, k : k + 1], 1)[:, 0], pa.float64(), mask=~valid
             )
     return pa.Table.from_pydict(columns, schema=schema)
+
+
+def _counts(column: pa.ChunkedArray) -> dict[str, int]:
+    """Rows per predicted label (missing labels, of rows not scored, left out), counted by Arrow."""
+    import pyarrow.compute as pc
+
+    return {row["values"]: row["counts"] for row in pc.value_counts(column.drop_null()).to_pylist()}
 
 
 @contextlib.contextmanager
