@@ -131,10 +131,11 @@ def _key_value(item: str) -> tuple[str, str]:
 )
 @click.option(
     "--runtime",
-    type=click.Choice(["torch", "onnx"]),
-    default="torch",
+    type=click.Choice(["auto", "torch", "onnx"]),
+    default="auto",
     show_default=True,
-    help="onnx: score with the folder's ONNX graph (enso train --onnx) through ONNX Runtime.",
+    help="onnx: score with the folder's ONNX graph (enso train --onnx) through ONNX Runtime; auto: onnx where "
+    "the folder has a graph, ONNX Runtime is installed and no --precision is given, else torch.",
 )
 @service_option("--scheduler", "Batches of rows are scored by its workers, each loading the model folder itself.")
 @click.pass_context

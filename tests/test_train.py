@@ -23,6 +23,7 @@ from threadpoolctl import threadpool_limits
 from enso_ng.experiment.models import MODELS
 from enso_ng.experiment.splits import plan_split
 from enso_ng.formats import ModelManifest, RunRecord, read_features
+from enso_ng.serve.pipeline import Pipeline
 
 from conftest import CORPUS, invoke
 
@@ -163,11 +164,13 @@ def test_onnx_graph_scores_as_the_torch_path(kinds, tmp_path, model):
     source = tmp_path / "texts.parquet"
     pq.write_table(pq.read_table(kinds / "datasets" / f"{CORPUS}.parquet").slice(0, 300).select(["text"]), source)
     outputs = {}
-    for runtime in ("torch", "onnx"):
+    for runtime in ("torch", "onnx", "auto"):
         out = tmp_path / f"{runtime}.parquet"
         done = enso(kinds, "predict", name, str(source), "--runtime", runtime, "-o", str(out))
         assert done.returncode == 0, done.stderr.decode()
         outputs[runtime] = pq.read_table(out).to_pylist()
+    assert outputs["auto"] == outputs["onnx"], "auto scores through the folder's graph"
+    assert Pipeline.load(kinds / "models" / name, precision="fp32", runtime="auto").runtime == "torch"
     classes = manifest.labels
     torch_p, onnx_p = (np.array([[r[f"proba_{c}"] for c in classes] for r in outputs[k]]) for k in ("torch", "onnx"))
     assert len(torch_p) == len(texts)

@@ -91,7 +91,7 @@ def predict(
     scored = (
         ((batch, None) for batch in stream)
         if scheduler is None
-        else cluster_scores(scheduler, Path(folder), pipeline, stream, runtime)
+        else cluster_scores(scheduler, Path(folder), pipeline, stream, pipeline.runtime)
     )
     with _writer(output, fmt_out, schema) as write, bar(total, "predict", "rows") as progress:
         for batch, given in scored:
