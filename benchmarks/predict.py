@@ -8,11 +8,12 @@ scikit-learn's ``TfidfVectorizer`` + ``LogisticRegression`` for tf-idf, each fit
 rows, run in a fresh process of its own on the same texts. Every run is one run (no best-of), in its own
 process, so peak memory (``ru_maxrss``) is that command's alone. It prints documents per second, peak
 memory and the ratios, the machine and thread setting, and ``enso predict`` on one text from a cold start
-(bert through torch and through the exported ONNX graph, ``--runtime onnx``; tf-idf). The "steady" rate
+(bert through torch at each ``--precisions`` and through the exported ONNX graph, ``--runtime onnx``;
+tf-idf). The "steady" rate
 takes the same command's cold start out of its time, so it compares scoring with scoring.
 
     python benchmarks/predict.py                                  # sst2; prepares its workspace on first use
-    python benchmarks/predict.py --rows 10000,100000,1000000 --threads 2 --precision auto
+    python benchmarks/predict.py --rows 10000,100000,1000000 --threads 2 --precisions fp32,bf16,auto
 """
 
 from __future__ import annotations
@@ -90,7 +91,11 @@ def main() -> None:
     parser.add_argument("--rows", default="10000,100000", help="input sizes (texts repeated up to each)")
     parser.add_argument("--encoder-rows", type=int, default=10000, help="the encoder pairs' input size")
     parser.add_argument("--threads", type=int, default=2, help="threads for every library (torch, BLAS, ONNX)")
-    parser.add_argument("--precision", default="fp32", help="enso predict --precision for the encoder pair")
+    parser.add_argument(
+        "--precisions",
+        default="fp32,auto",
+        help="enso predict --precision for the encoder pair through torch, one row each (auto: bf16 where it pays)",
+    )
     args = parser.parse_args()
 
     ws = args.workspace
@@ -120,11 +125,8 @@ def main() -> None:
         f"machine: {json.dumps(machine())}; threads {args.threads}; dataset {args.dataset} ({len(texts):,} texts, repeated)"
     )
     #: (row label, featurizer, enso predict options)
-    pairs = [
-        ("bert + logreg", "bert", ["--precision", args.precision]),
-        ("bert, onnx", "bert", ["--runtime", "onnx"]),
-        ("tfidf + logreg", "tfidf", []),
-    ]
+    precisions = [(f"bert, {p}", "bert", ["--runtime", "torch", "--precision", p]) for p in args.precisions.split(",")]
+    pairs = [*precisions, ("bert, onnx", "bert", ["--runtime", "onnx"]), ("tfidf + logreg", "tfidf", [])]
     cold = {}
     for label, featurizer, extra in pairs:
         name = f"bench-{args.dataset}-{featurizer}"
@@ -135,7 +137,7 @@ def main() -> None:
         f"{'baseline docs/s':>17}{'peak MB':>9}{'ratio':>7}{'steady':>8}"
     )
     print(header)
-    sizes = [(pair, args.encoder_rows) for pair in pairs[:2]] + [(pairs[2], int(n)) for n in args.rows.split(",")]
+    sizes = [(pair, args.encoder_rows) for pair in pairs[:-1]] + [(pairs[-1], int(n)) for n in args.rows.split(",")]
     baselines: dict[tuple[str, int], tuple[float, float]] = {}
     for (label, featurizer, extra), n in sizes:
         source = ws / f"bench-{n}.parquet"
