@@ -28,6 +28,7 @@ from enso_ng.experiment.cost import model_bytes, peak_memory
 from enso_ng.experiment.metrics import METRICS, Diverged, Predictions, diverged, predictions
 from enso_ng.experiment.models import MODELS
 from enso_ng.experiment.models.base import CellContext
+from enso_ng.experiment.pairs import pair_view
 from enso_ng.experiment.samplers import RESAMPLERS
 from enso_ng.experiment.splits import SplitPlan, plan_split
 from enso_ng.formats import RESULT_KEY, Features, read_features
@@ -66,8 +67,8 @@ def run_group(root: Path, config: ExperimentConfig, group: Group) -> GroupResult
     with threadpool_limits(limits=1), _torch_threads(1):
         workspace = Workspace(Path(root))
         path = workspace.features_path(group.dataset, group.featurizer)
-        feats = _planned_features(path, group, group.featurizer, config.name)
         model_cls = MODELS.get(group.model)
+        feats = pair_view(_planned_features(path, group, group.featurizer, config.name), model_cls.pairs, config.pair)
         X = model_cls.view(feats)
         plans = _cached_plans(path, feats, config, group.seeds)
         result = GroupResult()

@@ -53,7 +53,7 @@ DEFAULT_METRICS = (
 )
 #: settings that decide which rows train and test each cell (or what a metric means): a resumed run must
 #: not change them
-RESUME_KEYS = ("seed", "test_size", "sampler", "resampler", "official_test", "beta")
+RESUME_KEYS = ("seed", "test_size", "sampler", "resampler", "official_test", "beta", "pair")
 
 
 def _test_size(value: float) -> bool:
@@ -120,6 +120,12 @@ class ExperimentConfig:
     #: also score each model on its own training subset (``train_<metric>`` rows): the over-fitting gap
     train_metrics: bool = run_option(True, "Also score each model on its own training subset (train_<metric>).")
     sampler: str = run_option("stratified", "How training subsets are drawn (see --list).")
+    #: how a sentence-pair row's two vectors u, v become a model's input (``enso_ng.experiment.pairs``)
+    pair: str = run_option(
+        "senteval",
+        "Sentence pairs: senteval [u,v,|u-v|,u*v], diffprod [|u-v|,u*v] or concat [u,v] (also -o pair=NAME).",
+        choices=("senteval", "diffprod", "concat"),
+    )
     resampler: str = run_option("none", "Rebalance each training subset (see --list).")
     #: worker processes; the results do not depend on it
     jobs: int = run_option(
@@ -250,6 +256,8 @@ def from_sources(path: Path | None, flags: dict[str, Any], model_options: Sequen
     """The run's config from its three sources, merged once (flags over the file; ``-o`` over the file's
     model tables) and validated once. A flag value is the string the user typed (or a typed value)."""
     values = read_config_file(path) if path is not None else {}
+    model_options, run_level = _run_level_options(model_options)
+    flags = {**flags, **{k: v for k, v in run_level.items() if flags.get(k) is None}}
     for key, value in flags.items():
         if key not in RUN_OPTIONS:
             raise EnsoError(f"{flag(key)} is not a run option (known: {', '.join(map(flag, RUN_OPTIONS))})")
@@ -261,6 +269,22 @@ def from_sources(path: Path | None, flags: dict[str, Any], model_options: Sequen
     config = resolve(values)
     config.validate()
     return config
+
+
+#: run options that ``-o KEY=VALUE`` may set without a model (``-o pair=diffprod``, as the issue spells it)
+RUN_LEVEL_O = ("pair",)
+
+
+def _run_level_options(items: Sequence[str]) -> tuple[list[str], dict[str, str]]:
+    """``-o`` values split into model options and the run-level ones of :data:`RUN_LEVEL_O`."""
+    models, run = [], {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if sep and key in RUN_LEVEL_O:
+            run[key] = raw
+        else:
+            models.append(item)
+    return models, run
 
 
 def read_config_file(path: Path) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from enso_ng.experiment.cell import Group, plans_for
 from enso_ng.experiment.config import ExperimentConfig
 from enso_ng.experiment.cost import available_memory
 from enso_ng.experiment.models import MODELS
+from enso_ng.experiment.pairs import SIDES
 from enso_ng.experiment.splits import SplitPlan
 from enso_ng.formats import (
     DENSE,
@@ -146,6 +147,12 @@ def _check_inputs(
     """A model that trains on token ids with no token-id features for a dataset, or whose teacher is not in the
     run, is a request error, not a skip."""
     for model in models:
+        pairs = [f for f in featurizers if metas[f].sides == 2]
+        if pairs and not MODELS.get(model).pairs:
+            raise EnsoError(
+                f"model {model!r} does not take sentence pairs yet, and {dataset!r} is a pair dataset: choose a model "
+                f"on frozen features (logreg, mlp, svm, knn, lightgbm) or cosine"
+            )
         for featurizer, other in MODELS.get(model).requires(params.get(model, {})):
             if featurizer not in featurizers or other not in models:
                 raise EnsoError(
@@ -167,6 +174,8 @@ def _check_inputs(
 def _unfit(model: str, meta: FeaturesMeta, params: dict[str, Any]) -> str | None:
     """Why a model cannot use these features, from what it declares; None where it can."""
     cls = MODELS.get(model)
+    if cls.pairs == SIDES and meta.sides != 2:
+        return f"{model} scores sentence pairs, and {meta.featurizer} features hold one text per row"
     if any(featurizer == meta.featurizer for featurizer, _ in cls.requires(params)):
         return f"{meta.featurizer} features are its teacher's own"
     if cls.layer_aware and meta.layers < 2:
