@@ -225,6 +225,9 @@ LAYOUTS = (DENSE, SPARSE, TOKEN_IDS, TOKEN_VECTORS)
 #: read, [CLS] and [SEP] included; ``glove`` each known word; ``elmo`` each word): named here so that the
 #: experiment stage, which meets other layouts, can say which make them (a test checks it against the registry)
 TOKEN_VECTOR_FEATURIZERS = ("bert", "elmo", "glove")
+#: the featurizers that learn from the dataset's own texts (a vocabulary, trained vectors): two datasets'
+#: files of one of them are in two spaces, so a model trained on one cannot score the other (transfer)
+CORPUS_FEATURIZERS = ("doc2vec", "fasttext", "tfidf", "word2vec")
 
 
 @dataclass(frozen=True)
