@@ -12,8 +12,9 @@ import pyarrow.parquet as pq
 import pytest
 import scipy.sparse as sp
 
+from enso_ng.experiment.config import RUN_OPTIONS
 from enso_ng.experiment.models.cosine import CosineThreshold, best_cuts
-from enso_ng.experiment.pairs import COMBINED, SIDES, pair_view
+from enso_ng.experiment.pairs import COMBINATIONS, COMBINED, SIDES, WIDTH, pair_view
 from enso_ng.formats import DENSE, SPARSE, FeaturesMeta, features_batch, features_schema, read_features
 from enso_ng.workspace import parquet_writer, read_meta
 
@@ -139,6 +140,7 @@ def test_pair_features_file_decodes_to_the_declared_combination(tmp_path, layout
         X = view.X.toarray() if sp.issparse(view.X) else view.X
         np.testing.assert_array_equal(X, np.array(rows, dtype=np.float32), err_msg=combination)
         assert view.meta.dim == len(rows[0])
+    assert RUN_OPTIONS["pair"].choices == tuple(COMBINATIONS) == tuple(WIDTH)
     sides = pair_view(feats, SIDES, "senteval").X  # cosine reads the stored sides
     np.testing.assert_array_equal(sides.toarray() if sp.issparse(sides) else sides, stored)
 

@@ -56,7 +56,8 @@ COMBINATIONS: dict[str, Callable[[Any, Any], Any]] = {
     "diffprod": lambda u, v: _stack([_absdiff(u, v), _product(u, v)]),
     "concat": lambda u, v: _stack([u, v]),
 }
-DEFAULT_COMBINATION = "senteval"
+#: a combination's width in stored pair widths (``[u, v]``): what a memory estimate plans for
+WIDTH = {"senteval": 2, "diffprod": 1, "concat": 1}
 
 
 def combine(X: Any, combination: str) -> Any:

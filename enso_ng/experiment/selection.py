@@ -19,7 +19,7 @@ from enso_ng.experiment.cell import Group, plans_for
 from enso_ng.experiment.config import ExperimentConfig
 from enso_ng.experiment.cost import available_memory
 from enso_ng.experiment.models import MODELS
-from enso_ng.experiment.pairs import SIDES
+from enso_ng.experiment.pairs import COMBINED, SIDES, WIDTH
 from enso_ng.experiment.splits import SplitPlan
 from enso_ng.formats import (
     DENSE,
@@ -190,7 +190,8 @@ def _check_memory(
     (not killed, or left interrupted, halfway), saying how much it needs and how much there is."""
     cls = MODELS.get(model)
     params = {**cls().get_params(), **config.params_of(model)}
-    needed = cls.memory_bytes(params, rows, meta.dim * meta.layers, len(np.unique(labels)), len(seeds))
+    dim = meta.dim * meta.layers * (WIDTH[config.pair] if meta.sides == 2 and cls.pairs == COMBINED else 1)
+    needed = cls.memory_bytes(params, rows, dim, len(np.unique(labels)), len(seeds))
     if not needed:
         return
     available = available_memory()
