@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from experiment import HERE, prepare
+from experiment import HERE, prepare, serve_shared
 from scipy import stats
 
 from enso_ng.tables import format_table
@@ -39,19 +39,28 @@ def label_map(a: str, b: str) -> list[str]:
     return ["--label-map", ",".join(pairs)] if pairs else []
 
 
-def airline_binary(workspace: Path) -> None:
+def airline_binary(workspace: Path, featurizer: str) -> None:
     """airline_sentiment's negative and positive tweets as a dataset of their own (no official split)."""
     ws = Workspace.resolve(workspace)
-    if (AIRLINE, "bert") in ws.featurized():
+    if (AIRLINE, featurizer) in ws.featurized():
         return
-    prepare(workspace, ["airline_sentiment"], ["bert"])
+    if not ws.dataset_path("airline_sentiment").exists():
+        server, mirror = serve_shared()
+        try:
+            subprocess.run([*enso_command(workspace), "download", "airline_sentiment", *mirror], check=True)
+        finally:
+            if server:
+                server.terminate()
     table = pq.read_table(ws.dataset_path("airline_sentiment"), columns=["text", "label"])
     keep = [label != "neutral" for label in table.column("label").to_pylist()]
     source = ws.root / "airline_binary.parquet"
     pq.write_table(table.filter(pa.array(keep)), source)
-    enso = [sys.executable, "-m", "enso_ng", "-q", "--workspace", str(workspace)]
-    subprocess.run([*enso, "download", "--from-file", str(source), "--name", AIRLINE], check=True)
-    subprocess.run([*enso, "featurize", "-f", "bert", "-d", AIRLINE], check=True)
+    subprocess.run([*enso_command(workspace), "download", "--from-file", str(source), "--name", AIRLINE], check=True)
+    subprocess.run([*enso_command(workspace), "featurize", "-f", featurizer, "-d", AIRLINE], check=True)
+
+
+def enso_command(workspace: Path) -> list[str]:
+    return [sys.executable, "-m", "enso_ng", "-q", "--workspace", str(workspace)]
 
 
 def values(workspace: Path, run: str) -> dict:
@@ -70,12 +79,13 @@ def main() -> None:
     parser.add_argument("--sizes", default="100,200,500,1000", help="A's training sizes (and B's in domain)")
     parser.add_argument("--mix", default="25,50,100,200,400,800", help="B's labels added to A's pool")
     parser.add_argument("--splits", type=int, default=5)
+    parser.add_argument("--featurizer", default="bert", help="one that does not learn from the texts (bert, glove)")
     parser.add_argument("--tag", default="run", help="suffix of the run names (a new tag, new runs)")
     args = parser.parse_args()
     names = args.datasets.split(",")
-    prepare(args.workspace, [n for n in names if n != AIRLINE], ["bert"])
+    prepare(args.workspace, [n for n in names if n != AIRLINE], [args.featurizer])
     if AIRLINE in names:
-        airline_binary(args.workspace)
+        airline_binary(args.workspace, args.featurizer)
     largest = max(int(s) for s in args.sizes.split(","))
     matrix: dict = {}
     lines = []
@@ -86,7 +96,7 @@ def main() -> None:
             run = f"transfer-{a}-{b}-{args.tag}"
             command = [
                 *(sys.executable, "-m", "enso_ng", "-q", "--workspace", str(args.workspace), "experiment"),
-                *("--train-on", a, "--test-on", b, *label_map(a, b), "-f", "bert", "-m", "logreg"),
+                *("--train-on", a, "--test-on", b, *label_map(a, b), "-f", args.featurizer, "-m", "logreg"),
                 *("--sizes", args.sizes, "--mix", args.mix, "--splits", str(args.splits), "--name", run),
                 *("--metric", "accuracy", "--no-train-metrics"),
             ]
@@ -105,7 +115,7 @@ def main() -> None:
                  f"[{diff.mean() - half:+.3f}, {diff.mean() + half:+.3f}]",
                  str(needed) if needed is not None else f"> {mixed[-1][0] if mixed else 0}"]
             )  # fmt: skip
-    print(f"\naccuracy at size {largest} (MiniLM + logreg, mean of {args.splits} splits): row trained on, column tested on")
+    print(f"\naccuracy at size {largest} ({args.featurizer} + logreg, mean of {args.splits} splits): row trained on, column tested on")
     print(
         format_table(
             ["trained on", *names],

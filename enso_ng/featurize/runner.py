@@ -93,6 +93,8 @@ def featurize(
         else:
             meta = _write(path, model, key, dataset, texts, labels, splits, timing, blocks, rows)
     meta.report = model.report()  # what transforming saw too; the file keeps what fitting saw
+    if sides is not None:
+        meta.report["distinct_texts"] = len(texts)
     return Featurized(meta, cached=False, seconds=time.perf_counter() - started, note=note)
 
 
