@@ -178,3 +178,30 @@ def test_pairs_refused_in_one_line_where_they_are_not_taken(tmp_path):
     assert result.exit_code != 0 and result.output.strip() == "Error: --text-pair-column applies to --from-file only"
     result = _import(tmp_path / "ws3", tmp_path / "m.csv", "--text-pair-column", "nope")
     assert result.exit_code != 0 and "no column(s) nope" in result.output
+
+
+@pytest.mark.parametrize("fmt", ["csv", "tsv", "jsonl", "parquet"])
+def test_each_format_takes_a_text_pair_column_and_drops_empty_second_texts(tmp_path, fmt):
+    import pyarrow as pa
+
+    rows = [(a, b, label, split) for a, b, label, split in _pairs(12)]
+    rows[3] = (rows[3][0], "  ", rows[3][2], rows[3][3])  # an empty second text: dropped, counted
+    columns = ["resume", "job", "match", "fold"]
+    path = tmp_path / f"m.{fmt}"
+    if fmt in ("csv", "tsv"):
+        with open(path, "w", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh, delimiter="," if fmt == "csv" else "\t")
+            writer.writerow(columns)
+            writer.writerows(rows)
+    elif fmt == "jsonl":
+        path.write_text("".join(json.dumps(dict(zip(columns, row))) + "\n" for row in rows))
+    else:
+        pq.write_table(pa.table({c: [r[i] for r in rows] for i, c in enumerate(columns)}), path)
+    result = _import(tmp_path / "ws", path)
+    assert result.exit_code == 0, result.output
+    table = pq.read_table(tmp_path / "ws" / "datasets" / "matches.parquet")
+    kept = [r for i, r in enumerate(rows) if i != 3]
+    assert table.column("text").to_pylist() == [r[0] for r in kept]
+    assert table.column("text_pair").to_pylist() == [r[1] for r in kept]
+    meta = read_meta(tmp_path / "ws" / "datasets" / "matches.parquet")
+    assert meta["dropped"] == {"empty text": 1} and meta["recipe"]["text_pair_column"] == "job"
