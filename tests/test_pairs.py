@@ -171,7 +171,7 @@ def test_pairs_refused_in_one_line_where_they_are_not_taken(tmp_path):
     assert result.exit_code != 0
     assert result.output.strip().splitlines() == [
         "Error: model 'setfit' does not take sentence pairs yet, and 'matches' is a pair dataset: choose a model "
-        "on frozen features (logreg, mlp, svm, knn, lightgbm) or cosine"
+        "on frozen features (logreg, mlp, svm, knn, lightgbm), cosine, or finetune (cross-encoding)"
     ]
     assert not (workspace / "results" / "s").exists()
     result = invoke(tmp_path / "ws2", "download", "sst2", "--text-pair-column", "b")
@@ -205,3 +205,46 @@ def test_each_format_takes_a_text_pair_column_and_drops_empty_second_texts(tmp_p
     assert table.column("text_pair").to_pylist() == [r[1] for r in kept]
     meta = read_meta(tmp_path / "ws" / "datasets" / "matches.parquet")
     assert meta["dropped"] == {"empty text": 1} and meta["recipe"]["text_pair_column"] == "job"
+
+
+def test_finetune_cross_encodes_pairs_as_the_tokenizer_does(tmp_path):
+    """bert_tokens writes each pair as one input ([CLS] a [SEP] b [SEP]); finetune gives the second text token
+    type 1, as the tokenizer does; setfit refuses the file in one line."""
+    import torch
+    from transformers import AutoTokenizer
+
+    from enso_ng.encoders import DEFAULT_MODEL, resolve_model_folder
+    from enso_ng.experiment.models.finetune import _batch, _Classifier, _types
+
+    rows = _pairs(60)
+    _write_csv(tmp_path / "m.csv", rows)
+    workspace = tmp_path / "ws"
+    assert _import(workspace, tmp_path / "m.csv").exit_code == 0
+    assert invoke(workspace, "featurize", "-f", "bert_tokens").exit_code == 0
+    feats = read_features(workspace / "features" / "matches" / "bert_tokens.parquet")
+    assert feats.meta.report["pairs"] == "cross" and feats.meta.sides == 1
+    tokenizer = AutoTokenizer.from_pretrained(str(resolve_model_folder(DEFAULT_MODEL)))
+    expected = tokenizer([r[0] for r in rows], [r[1] for r in rows])
+    ids, mask = _batch(feats.X)
+    for i in range(len(rows)):
+        n = len(expected["input_ids"][i])
+        assert ids[i, :n].tolist() == expected["input_ids"][i] and int(mask[i].sum()) == n
+
+    class Encoder(torch.nn.Module):  # only its config is read
+        config = type("Config", (), {"type_vocab_size": 2, "hidden_size": 4})()
+
+    types = _types(_Classifier(Encoder(), 2, 0.0), ids, mask)
+    for i in range(len(rows)):
+        n = len(expected["token_type_ids"][i])
+        assert types[i, :n].tolist() == expected["token_type_ids"][i]
+    single = _batch(np.array([tokenizer("one text")["input_ids"] + [-1]]))
+    assert _types(_Classifier(Encoder(), 2, 0.0), *single) is None, "a single text keeps the encoder's own types"
+
+    result = invoke(
+        workspace, "experiment", "-m", "finetune", "--sizes", "30", "--splits", "1", "--name", "ft",
+        "-o", "finetune.min_epochs=1", "-o", "finetune.max_epochs=1", "-o", "finetune.valid_fraction=0",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert (workspace / "results" / "ft" / "results.parquet").exists()
+    result = invoke(workspace, "experiment", "-m", "setfit", "--sizes", "30", "--splits", "1", "--name", "sf")
+    assert result.exit_code != 0 and "model 'setfit' does not take sentence pairs yet" in result.output

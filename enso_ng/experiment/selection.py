@@ -214,11 +214,11 @@ def _check_inputs(
     """A model that trains on token ids with no token-id features for a dataset, or whose teacher is not in the
     run, is a request error, not a skip."""
     for model in models:
-        pairs = [f for f in featurizers if metas[f].sides == 2]
+        pairs = [f for f in featurizers if metas[f].sides == 2 or metas[f].report.get("pairs") == "cross"]
         if pairs and not MODELS.get(model).pairs:
             raise EnsoError(
                 f"model {model!r} does not take sentence pairs yet, and {dataset!r} is a pair dataset: choose a model "
-                f"on frozen features (logreg, mlp, svm, knn, lightgbm) or cosine"
+                f"on frozen features (logreg, mlp, svm, knn, lightgbm), cosine, or finetune (cross-encoding)"
             )
         for featurizer, other in MODELS.get(model).requires(params.get(model, {})):
             if featurizer not in featurizers or other not in models:

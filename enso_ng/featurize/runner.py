@@ -58,7 +58,9 @@ def featurize(
     model = FEATURIZERS.get(featurizer)(**(options or {}))
     texts = table.column("text").to_pylist()
     sides = None
-    if data_meta.pairs:  # both sides embedded in one pass over the distinct texts, rows rebuilt from them
+    if data_meta.pairs and model.pairs == "cross":  # each pair one input: [CLS] text [SEP] text_pair [SEP]
+        texts = list(zip(texts, table.column(TEXT_PAIR).to_pylist()))
+    elif data_meta.pairs:  # both sides embedded in one pass over the distinct texts, rows rebuilt from them
         texts, sides = distinct_sides(texts, table.column(TEXT_PAIR).to_pylist())
     model.prepare(texts)
     if sides is not None:
@@ -74,6 +76,7 @@ def featurize(
     started = time.perf_counter()
     labels = table.column("label").to_pylist()
     splits = table.column("split").to_pylist()
+    extra = _pair_report(data_meta.pairs, sides, texts)
     model.fit(texts)
     with contextlib.ExitStack() as stack:
         # open before the first (timed) block, so the bar counts from the start of the work
@@ -89,12 +92,10 @@ def featurize(
             )
         if sides is not None:  # every distinct text embedded (and counted), then the rows built from them
             blocks = pair_blocks(list(blocks), sides, BLOCK_ROWS)
-            meta = _write(path, model, key, dataset, sides, labels, splits, timing, blocks, _Rows(_Silent()), sides=2)
+            meta = _write(path, model, key, dataset, sides, labels, splits, timing, blocks, _Rows(_Silent()), 2, extra)
         else:
-            meta = _write(path, model, key, dataset, texts, labels, splits, timing, blocks, rows)
-    meta.report = model.report()  # what transforming saw too; the file keeps what fitting saw
-    if sides is not None:
-        meta.report["distinct_texts"] = len(texts)
+            meta = _write(path, model, key, dataset, texts, labels, splits, timing, blocks, rows, 1, extra)
+    meta.report = {**model.report(), **extra}  # what transforming saw too; the file keeps what fitting saw
     return Featurized(meta, cached=False, seconds=time.perf_counter() - started, note=note)
 
 
@@ -112,6 +113,14 @@ class _Rows:
     def written(self, rows: int) -> None:
         self.progress.update(max(rows - self.in_block, 0))
         self.in_block = 0
+
+
+def _pair_report(pairs: bool, sides: Any, embedded: Sized) -> dict[str, Any]:
+    """A pair file's own report entries: the distinct texts a ``[u, v]`` file embedded, or that its rows are
+    cross-encoded pairs (what ``finetune`` and the refusals read)."""
+    if not pairs:
+        return {}
+    return {"distinct_texts": len(embedded)} if sides is not None else {"pairs": "cross"}
 
 
 class _Silent:
@@ -139,6 +148,7 @@ def _write(
     blocks: Iterator[Any],
     progress: _Rows,
     sides: int = 1,
+    extra: dict[str, Any] | None = None,
 ) -> FeaturesMeta:
     """The features file, one row group per block as it comes, renamed into place when complete."""
     schema = features_schema(model.layout, model.dim * sides, model.dtype)
@@ -160,7 +170,7 @@ def _write(
         layers=model.layers,
         sides=sides,
         # What fitting saw (truncated texts, out-of-vocabulary rate) belongs with the vectors it explains.
-        report=model.report(),
+        report={**model.report(), **(extra or {})},
         timing=timing,
         versions=library_versions(),
         created=datetime.now(UTC).isoformat(timespec="microseconds"),  # identity(): two writes in one second differ
