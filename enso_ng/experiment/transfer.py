@@ -17,7 +17,6 @@ learns from the dataset's own texts (tf-idf, word2vec, ...) gives vectors in two
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -167,6 +166,3 @@ def label_sides(workspace: Workspace, config: ExperimentConfig, featurizer: str)
 def modes(config: ExperimentConfig) -> list[tuple[str, list[int]]]:
     """(mode, sizes) of the run's transfer cells: A's sizes, and the ``--mix`` counts of B's labels."""
     return [(TRANSFER, list(config.sizes)), *([(MIX, list(config.mix))] if config.mix else [])]
-
-
-Warn = Callable[[str], None]
