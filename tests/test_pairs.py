@@ -174,6 +174,12 @@ def test_pairs_refused_in_one_line_where_they_are_not_taken(tmp_path):
         "on frozen features (logreg, mlp, svm, knn, lightgbm), cosine, or finetune (cross-encoding)"
     ]
     assert not (workspace / "results" / "s").exists()
+    result = invoke(workspace, "train", "-d", "matches", "-f", "tfidf", "-m", "logreg", "--name", "m")
+    assert result.exit_code != 0 and result.output.strip().splitlines() == [
+        "Error: matches is a sentence-pair dataset: enso train and predict take one text per row (pairs are "
+        "scored by enso experiment only, so far)"
+    ]
+    assert not (workspace / "models" / "m").exists()
     result = invoke(tmp_path / "ws2", "download", "sst2", "--text-pair-column", "b")
     assert result.exit_code != 0 and result.output.strip() == "Error: --text-pair-column applies to --from-file only"
     result = _import(tmp_path / "ws3", tmp_path / "m.csv", "--text-pair-column", "nope")
