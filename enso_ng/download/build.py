@@ -23,7 +23,7 @@ from enso_ng.download.catalog import CATALOG, DatasetEntry
 from enso_ng.download.parsers import Parser, Record, csv_columns, jsonl_fields, parquet_columns
 from enso_ng.download.sources import LocalFile
 from enso_ng.errors import EnsoError
-from enso_ng.formats import DATASET_SCHEMA, DatasetMeta
+from enso_ng.formats import DatasetMeta, dataset_schema
 from enso_ng.workspace import Workspace, write_parquet
 
 #: how users spell their splits -> the contract's names
@@ -44,6 +44,8 @@ class Cleaned:
     texts: list[str] = field(default_factory=list)
     labels: list[str] = field(default_factory=list)
     splits: list[str | None] = field(default_factory=list)
+    #: each row's second text (sentence-pair datasets); None for single-text datasets
+    pairs: list[str] | None = None
     dropped: Counter = field(default_factory=Counter)
     #: kept rows whose bytes did not all decode (U+FFFD stands in for them)
     repaired: int = 0
@@ -51,11 +53,16 @@ class Cleaned:
     normalised: int = 0
 
 
-def fingerprint(texts: list[str], labels: list[str], splits: list[str | None]) -> str:
-    """A sha256 over the content, in order: equal fingerprints mean identical datasets."""
+def fingerprint(
+    texts: list[str], labels: list[str], splits: list[str | None], pairs: list[str] | None = None
+) -> str:
+    """A sha256 over the content, in order: equal fingerprints mean identical datasets. A pair dataset's second
+    texts follow each first text (a single-text dataset's fingerprint is what it always was)."""
     digest = hashlib.sha256()
-    for text, label, split in zip(texts, labels, splits):
-        digest.update(f"{text}\x1f{label}\x1f{split or ''}\x1e".encode())
+    seconds = pairs if pairs is not None else [None] * len(texts)
+    for text, pair, label, split in zip(texts, seconds, labels, splits):
+        both = text if pair is None else f"{text}\x1d{pair}"
+        digest.update(f"{both}\x1f{label}\x1f{split or ''}\x1e".encode())
     return digest.hexdigest()
 
 
@@ -64,7 +71,8 @@ def test_overlap(cleaned: Cleaned) -> dict[str, int]:
     label another copy does not: {} where the dataset has no test split, or nothing else."""
     others: dict[str, set[str]] = {}
     tests = []
-    for text, label, split in zip(cleaned.texts, cleaned.labels, cleaned.splits):
+    texts = cleaned.texts if cleaned.pairs is None else [f"{a}\x1d{b}" for a, b in zip(cleaned.texts, cleaned.pairs)]
+    for text, label, split in zip(texts, cleaned.labels, cleaned.splits):
         if split == "test":
             tests.append((text, label))
         else:
@@ -114,10 +122,16 @@ def clean(entry: DatasetEntry, records_by_split: Iterable[tuple[str | None, Iter
                 label = entry.labels[raw_label]
             else:
                 raise EnsoError(f"{entry.name}: {where} has unknown label {raw_label!r}")
-            if not text:
+            pair = None if record.pair is None else record.pair.strip()
+            if not text or pair == "":
                 out.dropped["empty text"] += 1
                 continue
-            out.repaired += "\ufffd" in text
+            if (pair is None) != (out.pairs is None) and out.texts:
+                raise EnsoError(f"{entry.name}: {where} {'lacks' if pair is None else 'has'} a second text, unlike those before")
+            if pair is not None:
+                out.pairs = [] if out.pairs is None else out.pairs
+                out.pairs.append(pair)
+            out.repaired += "\ufffd" in text or "\ufffd" in (pair or "")
             out.normalised += normalised
             out.texts.append(text)
             out.labels.append(label)
@@ -186,11 +200,15 @@ def build(entry: DatasetEntry, workspace: Workspace, mirror: str | None = None, 
         repaired_rows=cleaned.repaired,
         normalised_labels=cleaned.normalised,
         test_overlap=overlap,
-        fingerprint=fingerprint(cleaned.texts, cleaned.labels, cleaned.splits),
+        fingerprint=fingerprint(cleaned.texts, cleaned.labels, cleaned.splits, cleaned.pairs),
+        pairs=cleaned.pairs is not None,
         enso_ng_version=__version__,
         created=datetime.now(UTC).isoformat(timespec="seconds"),
     )
-    table = pa.table({"text": cleaned.texts, "label": cleaned.labels, "split": cleaned.splits}, schema=DATASET_SCHEMA)
+    columns = {"text": cleaned.texts, "label": cleaned.labels, "split": cleaned.splits}
+    if cleaned.pairs is not None:
+        columns["text_pair"] = cleaned.pairs
+    table = pa.table(columns, schema=dataset_schema(cleaned.pairs is not None))
     write_parquet(path, table, meta.to_dict())
     return Downloaded(meta, cached=False, note=note)
 
@@ -221,14 +239,14 @@ def file_format(path: Path) -> str:
     return fmt
 
 
-def _file_parser(fmt: str, text: str, label: str, split: str | None) -> Parser:
+def _file_parser(fmt: str, text: str, label: str, split: str | None, text_pair: str | None = None) -> Parser:
     if fmt == "csv":
-        return csv_columns(text, label, split=split)
+        return csv_columns(text, label, split=split, text_pair=text_pair)
     if fmt == "tsv":
-        return csv_columns(text, label, delimiter="\t", split=split)
+        return csv_columns(text, label, delimiter="\t", split=split, text_pair=text_pair)
     if fmt == "jsonl":
-        return jsonl_fields(text, label, split)
-    return parquet_columns(text, label, split)
+        return jsonl_fields(text, label, split, text_pair)
+    return parquet_columns(text, label, split, text_pair)
 
 
 def from_file(
@@ -239,8 +257,10 @@ def from_file(
     split_column: str | None,
     workspace: Workspace,
     force: bool = False,
+    text_pair_column: str | None = None,
 ) -> Downloaded:
-    """Import a user's labelled file under the same contract as a catalog dataset."""
+    """Import a user's labelled file under the same contract as a catalog dataset; with ``text_pair_column``
+    a sentence-pair dataset (each row's second text in ``text_pair``)."""
     workspace.dataset_path(name, "--name")  # the one name check: one plain file under datasets/
     if name in CATALOG.names():
         raise EnsoError(f"--name {name!r} is a catalog dataset; choose another name for your own data")
@@ -250,11 +270,18 @@ def from_file(
         task="user data",
         description=f"imported from {path.name}",
         files={None: LocalFile.of(path)},
-        parser=_file_parser(fmt, text_column, label_column, split_column),
+        parser=_file_parser(fmt, text_column, label_column, split_column, text_pair_column),
         labels=None,
         licence="the user's own data",
         citation="",
         homepage="",
-        recipe={"format": fmt, "text_column": text_column, "label_column": label_column, "split_column": split_column},
+        recipe={
+            "format": fmt,
+            "text_column": text_column,
+            "label_column": label_column,
+            "split_column": split_column,
+            # only where given: a single-text import's recipe (and so its cache) is what it always was
+            **({"text_pair_column": text_pair_column} if text_pair_column else {}),
+        },
     )
     return build(entry, workspace, force=force)

@@ -34,6 +34,8 @@ class Record(NamedTuple):
     split: str | None = None
     #: where the record starts in its file ("tickets.csv line 7"), for errors about its values
     where: str | None = None
+    #: the second text of a sentence-pair dataset (``text_pair``); None for single-text datasets
+    pair: str | None = None
 
 
 Parser = Callable[[Path], Iterator[Record]]
@@ -101,11 +103,13 @@ def csv_columns(
     fieldnames: Sequence[str] | None = None,
     where: dict[str, str] | None = None,
     split: str | None = None,
+    text_pair: str | None = None,
 ) -> Parser:
     """A delimited file; ``text`` names one column or several joined by a space (title + body).
 
     ``fieldnames`` is for files without a header row; ``where`` keeps only rows whose columns have the given
-    values (one file giving several datasets); ``split`` names a column holding the row's split.
+    values (one file giving several datasets); ``split`` names a column holding the row's split;
+    ``text_pair`` the second text of a sentence-pair dataset.
     """
     text_columns = [text] if isinstance(text, str) else list(text)
 
@@ -128,7 +132,7 @@ def csv_columns(
         try:
             header = reader.fieldnames or []
             ended = reader.line_num
-            wanted = {*text_columns, label, *(where or {}), *([split] if split else [])}
+            wanted = {*text_columns, label, *(where or {}), *([split] if split else []), *([text_pair] if text_pair else [])}
             missing = wanted - set(header)
             if missing:
                 raise EnsoError(f"{path.name}: no column(s) {', '.join(sorted(missing))} (has {', '.join(header)})")
@@ -138,7 +142,8 @@ def csv_columns(
                     continue
                 body = " ".join(t for t in (_cell(row.get(c)).strip() for c in text_columns) if t)
                 at = f"{path.name} line {start}"
-                yield Record(body, label_of(row.get(label), at), _cell(row.get(split)) if split else None, at)
+                pair = _cell(row.get(text_pair)).strip() if text_pair else None
+                yield Record(body, label_of(row.get(label), at), _cell(row.get(split)) if split else None, at, pair)
         except csv.Error as exc:
             raise EnsoError(f"{path.name}: line {ended + 1}: malformed {_kind(delimiter)} ({exc})") from None
 
@@ -176,7 +181,7 @@ def folder_per_label(encoding: str = "utf-8", strip_headers: bool = False) -> Pa
     return parse
 
 
-def jsonl_fields(text: str, label: str, split: str | None = None) -> Parser:
+def jsonl_fields(text: str, label: str, split: str | None = None, text_pair: str | None = None) -> Parser:
     """One JSON object per line; values become texts and labels by :mod:`enso_ng.download.values`."""
 
     def parse(path: Path) -> Iterator[Record]:
@@ -189,18 +194,22 @@ def jsonl_fields(text: str, label: str, split: str | None = None) -> Parser:
                 raise EnsoError(f"{path.name}: line {number}: not JSON ({exc.msg})") from None
             if not isinstance(row, dict):
                 raise EnsoError(f"{path.name}: line {number}: expected a JSON object")
-            for column in (text, label, *([split] if split else [])):
+            for column in (text, label, *([split] if split else []), *([text_pair] if text_pair else [])):
                 if column not in row:
                     raise EnsoError(f"{path.name}: line {number}: no field {column!r}")
             where = f"{path.name} line {number}"
             yield Record(
-                text_of(row[text], where), label_of(row[label], where), _cell(row[split]) if split else None, where
+                text_of(row[text], where),
+                label_of(row[label], where),
+                _cell(row[split]) if split else None,
+                where,
+                text_of(row[text_pair], where) if text_pair else None,
             )
 
     return parse
 
 
-def parquet_columns(text: str, label: str, split: str | None = None) -> Parser:
+def parquet_columns(text: str, label: str, split: str | None = None, text_pair: str | None = None) -> Parser:
     """Columns of a Parquet file, read in row groups; values become texts and labels by
     :mod:`enso_ng.download.values` (a NaN label is missing, 2.0 is the label 2)."""
 
@@ -209,13 +218,15 @@ def parquet_columns(text: str, label: str, split: str | None = None) -> Parser:
             file = pq.ParquetFile(path)
         except (pa.ArrowInvalid, OSError) as exc:
             raise EnsoError(f"{path.name}: not a readable Parquet file ({exc})") from None
-        columns = [text, label, *([split] if split else [])]
+        columns = [text, label, *([split] if split else []), *([text_pair] if text_pair else [])]
         missing = [c for c in columns if c not in file.schema_arrow.names]
         if missing:
             raise EnsoError(
                 f"{path.name}: no column(s) {', '.join(missing)} (has {', '.join(file.schema_arrow.names)})"
             )
         check_column_types(path.name, file.schema_arrow, text, label)
+        if text_pair:
+            check_column_types(path.name, file.schema_arrow, text_pair, label)
         number = 0
         for batch in file.iter_batches(columns=columns):
             values = [batch.column(c).to_pylist() for c in columns]
@@ -223,7 +234,11 @@ def parquet_columns(text: str, label: str, split: str | None = None) -> Parser:
                 number += 1
                 where = f"{path.name} row {number}"
                 yield Record(
-                    text_of(row[0], where), label_of(row[1], where), _cell(row[2]) if split else None, where
+                    text_of(row[0], where),
+                    label_of(row[1], where),
+                    _cell(row[2]) if split else None,
+                    where,
+                    text_of(row[-1], where) if text_pair else None,
                 )
 
     return parse

@@ -27,6 +27,7 @@ class DownloadRequest:
     text_column: str = "text"
     label_column: str = "label"
     split_column: str | None = None
+    text_pair_column: str | None = None
     mirror: str | None = None
     timeout: float = fetch.DEFAULT_TIMEOUT_S
     force: bool = False
@@ -39,7 +40,8 @@ class DownloadRequest:
             if not self.name:
                 raise EnsoError("--from-file needs --name NAME for the dataset")
             return
-        for option, value in (("--name", self.name), ("--split-column", self.split_column)):
+        only_file = (("--name", self.name), ("--split-column", self.split_column))
+        for option, value in (*only_file, ("--text-pair-column", self.text_pair_column)):
             if value is not None:
                 raise EnsoError(f"{option} applies to --from-file only")
         for dataset in self.names:
@@ -83,6 +85,7 @@ def run_download(workspace: Workspace, request: DownloadRequest, on_each: OnEach
             request.split_column,
             workspace,
             force=request.force,
+            text_pair_column=request.text_pair_column,
         )
         on_each(request.name, done, "")
         return DownloadOutcome([request.name])

@@ -28,6 +28,7 @@ from enso_ng.experiment.cost import model_bytes, peak_memory
 from enso_ng.experiment.metrics import METRICS, Diverged, Predictions, diverged, predictions
 from enso_ng.experiment.models import MODELS
 from enso_ng.experiment.models.base import CellContext
+from enso_ng.experiment.pairs import pair_view
 from enso_ng.experiment.samplers import RESAMPLERS
 from enso_ng.experiment.splits import SplitPlan, plan_split
 from enso_ng.formats import RESULT_KEY, Features, read_features
@@ -44,8 +45,13 @@ class Group:
     size: int
     seeds: tuple[int, ...]
     #: (featurizer, ``FeaturesMeta.identity()``) of the dataset's features files as the run planned them:
-    #: a group refuses to run on any other (empty: not checked)
+    #: a group refuses to run on any other (empty: not checked); a transfer group's keys are DATASET/FEATURIZER
     inputs: tuple[tuple[str, str], ...] = ()
+    #: a transfer group (:mod:`enso_ng.experiment.transfer`): its mode ("transfer" or "mix"), the dataset it
+    #: trains on and the one it tests on; ``dataset`` is then the results' name of the pair of them
+    mode: str = ""
+    train_on: str = ""
+    test_on: str = ""
 
     def cell(self, seed: int) -> dict[str, Any]:
         """The result key columns (``RESULT_KEY``) of one of its cells."""
@@ -65,11 +71,15 @@ def run_group(root: Path, config: ExperimentConfig, group: Group) -> GroupResult
     """Fit and score one group's cells on one thread: the unit of work of any executor."""
     with threadpool_limits(limits=1), _torch_threads(1):
         workspace = Workspace(Path(root))
-        path = workspace.features_path(group.dataset, group.featurizer)
-        feats = _planned_features(path, group, group.featurizer, config.name)
         model_cls = MODELS.get(group.model)
+        if group.mode:
+            feats, plans = _transfer_inputs(workspace, config, group)
+        else:
+            path = workspace.features_path(group.dataset, group.featurizer)
+            feats = _planned_features(path, group, group.featurizer, config.name)
+            plans = _cached_plans(path, feats, config, group.seeds)
+        feats = pair_view(feats, model_cls.pairs, config.pair)
         X = model_cls.view(feats)
-        plans = _cached_plans(path, feats, config, group.seeds)
         result = GroupResult()
         seeds, trains, fits = _training_rows(feats, plans, config, group, result)
         if not seeds:
@@ -123,6 +133,18 @@ def run_group(root: Path, config: ExperimentConfig, group: Group) -> GroupResult
                     for name, value in _scores(config, preds)
                 )
         return result
+
+
+def _transfer_inputs(workspace: Workspace, config: ExperimentConfig, group: Group) -> tuple[Features, dict]:
+    """A transfer group's features (A's kept rows then B's) and its plans (B's test rows, A's pool)."""
+    from enso_ng.experiment import transfer
+
+    both = [
+        _planned_features(workspace.features_path(d, group.featurizer), group, f"{d}/{group.featurizer}", config.name)
+        for d in (group.train_on, group.test_on)
+    ]
+    a, b = transfer.sides_of((both[0].labels, both[0].splits), (both[1].labels, both[1].splits), config)
+    return transfer.joined(both[0], both[1], a), transfer.transfer_plans(a, b, config, group.mode, group.seeds)
 
 
 def _rows_record(feats: Features, fitted: np.ndarray) -> dict[str, Any]:

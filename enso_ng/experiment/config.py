@@ -53,7 +53,7 @@ DEFAULT_METRICS = (
 )
 #: settings that decide which rows train and test each cell (or what a metric means): a resumed run must
 #: not change them
-RESUME_KEYS = ("seed", "test_size", "sampler", "resampler", "official_test", "beta")
+RESUME_KEYS = ("seed", "test_size", "sampler", "resampler", "official_test", "beta", "pair", "label_map")
 
 
 def _test_size(value: float) -> bool:
@@ -120,7 +120,31 @@ class ExperimentConfig:
     #: also score each model on its own training subset (``train_<metric>`` rows): the over-fitting gap
     train_metrics: bool = run_option(True, "Also score each model on its own training subset (train_<metric>).")
     sampler: str = run_option("stratified", "How training subsets are drawn (see --list).")
+    #: how a sentence-pair row's two vectors u, v become a model's input (``enso_ng.experiment.pairs``)
+    pair: str = run_option(
+        "senteval",
+        "Sentence pairs: senteval [u,v,|u-v|,u*v], diffprod [|u-v|,u*v] or concat [u,v] (also -o pair=NAME).",
+        choices=("senteval", "diffprod", "concat"),
+    )
     resampler: str = run_option("none", "Rebalance each training subset (see --list).")
+    #: transfer: train on this dataset's pool and test on ``test_on``'s test rows (``enso_ng.experiment.transfer``)
+    train_on: str | None = run_option(
+        None, "Transfer: train on this dataset's pool (with --test-on B; B in domain runs beside it).", type=str
+    )
+    test_on: str | None = run_option(None, "Transfer: test on this dataset's test rows.", type=str)
+    label_map: str | None = run_option(
+        None,
+        "Transfer: --train-on labels in --test-on's names, e.g. fresh=positive,rotten=negative (plot= drops plot).",
+        type=str,
+    )
+    mix: list[int] = run_option(
+        [],
+        "Transfer: also train on A's whole pool plus N of B's own labels, for each N.",
+        type=int,
+        many=True,
+        interval=SIZES,
+        metavar="N[,N...]",
+    )
     #: worker processes; the results do not depend on it
     jobs: int = run_option(
         1, "Worker processes; results are identical to --jobs 1.", interval=JOBS, flags=("-j",)
@@ -140,6 +164,7 @@ class ExperimentConfig:
         from enso_ng.experiment.samplers import RESAMPLERS, SAMPLERS
 
         check_run_name(self.name, flag("name"))
+        self._check_transfer()
         for key in ("datasets", "featurizers"):
             for name in getattr(self, key):
                 check_name(name, flag(key), "datasets/" if key == "datasets" else "features/<dataset>/")
@@ -167,6 +192,25 @@ class ExperimentConfig:
             local_workers(self.scheduler)  # local:N is checked here; an address when connecting
             if self.jobs > 1:
                 raise EnsoError("--jobs and --scheduler both say where cells run: give one (local:N for N workers)")
+
+    def _check_transfer(self) -> None:
+        """--train-on and --test-on go together, name two datasets, and own --label-map and --mix."""
+        if (self.train_on is None) != (self.test_on is None):
+            raise EnsoError("--train-on A and --test-on B go together (train on A's pool, test on B's test rows)")
+        if self.train_on is None:
+            for key in ("label_map", "mix"):
+                if getattr(self, key):
+                    raise EnsoError(f"{flag(key)} applies to a transfer run only (--train-on A --test-on B)")
+            return
+        for key in ("train_on", "test_on"):
+            check_name(getattr(self, key), flag(key), "datasets/")
+        if self.train_on == self.test_on:
+            raise EnsoError(f"--train-on and --test-on both name {self.train_on!r}: that is an in-domain run")
+        if self.datasets and self.datasets != [self.test_on]:
+            raise EnsoError("a transfer run's datasets are --train-on and --test-on: drop --dataset")
+        from enso_ng.experiment.transfer import parse_label_map
+
+        parse_label_map(self.label_map)
 
     def check_option_models(self, recorded: Sequence[str] = ()) -> None:
         """Options only for models of the run: those of this invocation, or those the run recorded before (a
@@ -250,6 +294,8 @@ def from_sources(path: Path | None, flags: dict[str, Any], model_options: Sequen
     """The run's config from its three sources, merged once (flags over the file; ``-o`` over the file's
     model tables) and validated once. A flag value is the string the user typed (or a typed value)."""
     values = read_config_file(path) if path is not None else {}
+    model_options, run_level = _run_level_options(model_options)
+    flags = {**flags, **{k: v for k, v in run_level.items() if flags.get(k) is None}}
     for key, value in flags.items():
         if key not in RUN_OPTIONS:
             raise EnsoError(f"{flag(key)} is not a run option (known: {', '.join(map(flag, RUN_OPTIONS))})")
@@ -261,6 +307,22 @@ def from_sources(path: Path | None, flags: dict[str, Any], model_options: Sequen
     config = resolve(values)
     config.validate()
     return config
+
+
+#: run options that ``-o KEY=VALUE`` may set without a model (``-o pair=diffprod``, as the issue spells it)
+RUN_LEVEL_O = ("pair",)
+
+
+def _run_level_options(items: Sequence[str]) -> tuple[list[str], dict[str, str]]:
+    """``-o`` values split into model options and the run-level ones of :data:`RUN_LEVEL_O`."""
+    models, run = [], {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if sep and key in RUN_LEVEL_O:
+            run[key] = raw
+        else:
+            models.append(item)
+    return models, run
 
 
 def read_config_file(path: Path) -> dict[str, Any]:

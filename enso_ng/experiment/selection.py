@@ -14,10 +14,12 @@ from typing import Any
 import numpy as np
 
 from enso_ng.errors import EnsoError, either
+from enso_ng.experiment import transfer
 from enso_ng.experiment.cell import Group, plans_for
 from enso_ng.experiment.config import ExperimentConfig
 from enso_ng.experiment.cost import available_memory
 from enso_ng.experiment.models import MODELS
+from enso_ng.experiment.pairs import COMBINED, SIDES, WIDTH
 from enso_ng.experiment.splits import SplitPlan
 from enso_ng.formats import (
     DENSE,
@@ -48,7 +50,14 @@ def select(workspace: Workspace, config: ExperimentConfig) -> dict[str, list[str
     if not available:
         raise EnsoError(f"no features in {workspace.features_dir} (run: enso featurize)")
     chosen: dict[str, list[str]] = {}
-    for dataset in config.datasets or sorted(available):
+    if config.train_on is not None:  # a transfer run: B in domain, and A beside it (planned with B)
+        for dataset in (config.train_on, config.test_on):
+            if not available.get(dataset):
+                raise EnsoError(
+                    f"no features for dataset {dataset!r} in {workspace.features_dir} "
+                    f"(run: enso featurize --dataset {dataset})"
+                )
+    for dataset in ([config.test_on] if config.train_on else config.datasets) or sorted(available):
         have = available.get(dataset, [])
         if not have:
             raise EnsoError(
@@ -113,7 +122,65 @@ def plan_run(
                         plan.groups.append(Group(dataset, featurizer, model, size, seeds, inputs))
                         rows = size if first.sampler.unit == "examples" else size * len(np.unique(labels))
                         _check_memory(f"{dataset}/{featurizer}", model, config, metas[featurizer], rows, labels, seeds)
+    if config.train_on is not None:
+        _plan_transfer(workspace, config, chosen[config.test_on], done, warn, plan)
     return plan
+
+
+def _plan_transfer(
+    workspace: Workspace,
+    config: ExperimentConfig,
+    featurizers: list[str],
+    done: set[tuple],
+    warn: Callable[[str], None],
+    plan: Plan,
+) -> None:
+    """The transfer groups (A's pool, B's test rows) beside B's in-domain ones: the labels are aligned first,
+    so a label set that cannot be is a one-line error before anything runs."""
+    a, b = config.train_on, config.test_on
+    assert a is not None and b is not None
+    usable = []
+    for featurizer in featurizers:
+        if not workspace.features_path(a, featurizer).exists():
+            reason = f"no {featurizer} features of {a} (run: enso featurize -f {featurizer} -d {a})"
+        else:
+            reason = transfer.unusable(
+                FeaturesMeta.read(workspace.features_path(a, featurizer)),
+                FeaturesMeta.read(workspace.features_path(b, featurizer)),
+            )
+        if reason:
+            warn(f"{transfer.transfer_name(a, b, transfer.TRANSFER)}: skipping {featurizer}: {reason}")
+            plan.skipped.append({"dataset": transfer.transfer_name(a, b, transfer.TRANSFER), "featurizer": featurizer,
+                                 "model": "", "reason": reason})  # fmt: skip
+            continue
+        usable.append(featurizer)
+    side_a, side_b = transfer.label_sides(workspace, config, featurizers[0])
+    metas = {f"{d}/{f}": FeaturesMeta.read(workspace.features_path(d, f)) for f in usable for d in (a, b)}
+    inputs = tuple((key, meta.identity()) for key, meta in metas.items())
+    for mode, sizes in transfer.modes(config):
+        name = transfer.transfer_name(a, b, mode)
+        first = next(iter(transfer.transfer_plans(side_a, side_b, config, mode, config.split_seeds()[:1]).values()))
+        sizes = _usable_sizes(name, sizes, first, plan, warn)
+        plan.provenance[name] = {
+            "train_on": a,
+            "test_on": b,
+            "mode": mode,
+            "label_map": transfer.parse_label_map(config.label_map),
+            "test_source": first.test_source,
+            "test_rows": int(len(first.test)),
+            "pool_rows": int(len(first.order)),
+            "size_unit": first.sampler.unit,
+            "features": {f: metas[f"{a}/{f}"].provenance() for f in usable},
+        }
+        for featurizer in usable:
+            for model in config.models:
+                reason = _unfit(model, metas[f"{b}/{featurizer}"], config.params_of(model))
+                if reason:
+                    continue  # said once, for B in domain
+                for size in sizes:
+                    seeds = tuple(s for s in config.split_seeds() if (name, featurizer, model, size, s) not in done)
+                    if seeds:
+                        plan.groups.append(Group(name, featurizer, model, size, seeds, inputs, mode, a, b))
 
 
 def _check_memory(
@@ -123,7 +190,8 @@ def _check_memory(
     (not killed, or left interrupted, halfway), saying how much it needs and how much there is."""
     cls = MODELS.get(model)
     params = {**cls().get_params(), **config.params_of(model)}
-    needed = cls.memory_bytes(params, rows, meta.dim * meta.layers, len(np.unique(labels)), len(seeds))
+    dim = meta.dim * meta.layers * (WIDTH[config.pair] if meta.sides == 2 and cls.pairs == COMBINED else 1)
+    needed = cls.memory_bytes(params, rows, dim, len(np.unique(labels)), len(seeds))
     if not needed:
         return
     available = available_memory()
@@ -146,6 +214,12 @@ def _check_inputs(
     """A model that trains on token ids with no token-id features for a dataset, or whose teacher is not in the
     run, is a request error, not a skip."""
     for model in models:
+        pairs = [f for f in featurizers if metas[f].sides == 2 or metas[f].report.get("pairs") == "cross"]
+        if pairs and not MODELS.get(model).pairs:
+            raise EnsoError(
+                f"model {model!r} does not take sentence pairs yet, and {dataset!r} is a pair dataset: choose a model "
+                f"on frozen features (logreg, mlp, svm, knn, lightgbm), cosine, or finetune (cross-encoding)"
+            )
         for featurizer, other in MODELS.get(model).requires(params.get(model, {})):
             if featurizer not in featurizers or other not in models:
                 raise EnsoError(
@@ -167,6 +241,8 @@ def _check_inputs(
 def _unfit(model: str, meta: FeaturesMeta, params: dict[str, Any]) -> str | None:
     """Why a model cannot use these features, from what it declares; None where it can."""
     cls = MODELS.get(model)
+    if cls.pairs == SIDES and meta.sides != 2:
+        return f"{model} scores sentence pairs, and {meta.featurizer} features hold one text per row"
     if any(featurizer == meta.featurizer for featurizer, _ in cls.requires(params)):
         return f"{meta.featurizer} features are its teacher's own"
     if cls.layer_aware and meta.layers < 2:

@@ -50,6 +50,9 @@ class Featurizer(ABC):
     options: ClassVar[dict[str, Param]] = {}
     #: the option that ``enso featurize --model`` sets (a model id, folder or vectors file), if any
     model_option: ClassVar[str | None] = None
+    #: how it takes a sentence-pair dataset: ``"sides"`` (each text embedded alone, rows stored as ``[u, v]``)
+    #: or ``"cross"`` (``transform`` is given ``(text, text_pair)`` tuples and encodes each pair as one input)
+    pairs: ClassVar[str] = "sides"
     #: vectors per row (a multi-layer encoder may store one per layer, flattened; see ``layer_mix``)
     layers: int = 1
     dtype: str = "float32"

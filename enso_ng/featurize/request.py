@@ -80,13 +80,16 @@ def report_lines(workspace: Workspace, dataset: str, featurizer: str, done: Feat
     meta, path = done.meta, workspace.features_path(dataset, featurizer)
     if done.cached:
         return [f"cached {path}: {meta.rows} x {meta.dim} (parameters match)"]
-    rate = meta.rows / max(done.seconds, 1e-9)
+    texts = int(meta.report.get("distinct_texts", meta.rows))  # a pair file embeds its distinct texts once
+    rate = texts / max(done.seconds, 1e-9)
     extra = "".join(
         f", {k.replace('_', ' ')} {v}"
         for k, v in meta.report.items()
         if k in ("truncated", "oov_rate", "precision", "capped")
     )
     shape = f"{meta.rows} texts x tokens x {meta.dim}" if meta.layout == TOKEN_VECTORS else f"{meta.rows} x {meta.dim}"
+    if meta.sides == 2:
+        shape = f"{meta.rows} pairs x {meta.dim} (both sides; {texts} distinct texts)"
     lines = [f"wrote {path}: {shape} in {done.seconds:.1f} s ({rate:.0f} texts/s{extra})"]
     auto = meta.report.get("precision_auto")
     if auto:

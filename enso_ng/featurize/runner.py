@@ -10,7 +10,7 @@ import contextlib
 import itertools
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sized
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,8 +20,9 @@ import numpy as np
 
 from enso_ng.errors import EnsoError
 from enso_ng.featurize.base import FEATURIZERS
+from enso_ng.featurize.pairs import check_pairs, distinct_sides, pair_blocks
 from enso_ng.featurize.sharded import cluster_blocks
-from enso_ng.formats import FeaturesMeta, features_batch, features_schema, read_dataset
+from enso_ng.formats import TEXT_PAIR, FeaturesMeta, features_batch, features_schema, read_dataset
 from enso_ng.progress import bar
 from enso_ng.provenance import library_versions, machine
 from enso_ng.workspace import Workspace, parquet_writer
@@ -56,7 +57,14 @@ def featurize(
     table, data_meta = read_dataset(data_path)
     model = FEATURIZERS.get(featurizer)(**(options or {}))
     texts = table.column("text").to_pylist()
+    sides = None
+    if data_meta.pairs and model.pairs == "cross":  # each pair one input: [CLS] text [SEP] text_pair [SEP]
+        texts = list(zip(texts, table.column(TEXT_PAIR).to_pylist()))
+    elif data_meta.pairs:  # both sides embedded in one pass over the distinct texts, rows rebuilt from them
+        texts, sides = distinct_sides(texts, table.column(TEXT_PAIR).to_pylist())
     model.prepare(texts)
+    if sides is not None:
+        check_pairs(model, dataset)
     key = {"dataset_fingerprint": data_meta.fingerprint, "featurizer": featurizer, "params": model.params()}
     path = workspace.features_path(dataset, featurizer)
     note = ""
@@ -68,6 +76,7 @@ def featurize(
     started = time.perf_counter()
     labels = table.column("label").to_pylist()
     splits = table.column("split").to_pylist()
+    extra = _pair_report(data_meta.pairs, sides, texts)
     model.fit(texts)
     with contextlib.ExitStack() as stack:
         # open before the first (timed) block, so the bar counts from the start of the work
@@ -81,8 +90,12 @@ def featurize(
             timing, blocks = stack.enter_context(
                 cluster_blocks(scheduler, model, texts, BLOCK_ROWS, _timed_first_block)
             )
-        meta = _write(path, model, key, dataset, texts, labels, splits, timing, blocks, rows)
-    meta.report = model.report()  # what transforming saw too; the file keeps what fitting saw
+        if sides is not None:  # every distinct text embedded (and counted), then the rows built from them
+            blocks = pair_blocks(list(blocks), sides, BLOCK_ROWS)
+            meta = _write(path, model, key, dataset, sides, labels, splits, timing, blocks, _Rows(_Silent()), 2, extra)
+        else:
+            meta = _write(path, model, key, dataset, texts, labels, splits, timing, blocks, rows, 1, extra)
+    meta.report = {**model.report(), **extra}  # what transforming saw too; the file keeps what fitting saw
     return Featurized(meta, cached=False, seconds=time.perf_counter() - started, note=note)
 
 
@@ -102,6 +115,21 @@ class _Rows:
         self.in_block = 0
 
 
+def _pair_report(pairs: bool, sides: Any, embedded: Sized) -> dict[str, Any]:
+    """A pair file's own report entries: the distinct texts a ``[u, v]`` file embedded, or that its rows are
+    cross-encoded pairs (what ``finetune`` and the refusals read)."""
+    if not pairs:
+        return {}
+    return {"distinct_texts": len(embedded)} if sides is not None else {"pairs": "cross"}
+
+
+class _Silent:
+    """A bar that shows nothing: a pair file's rows are written after its distinct texts were counted."""
+
+    def update(self, rows: int) -> None:
+        pass
+
+
 def _local_blocks(model: Any, texts: list[str], first: Any) -> Iterator[Any]:
     yield first
     for start in range(BLOCK_ROWS, len(texts), BLOCK_ROWS):
@@ -113,15 +141,17 @@ def _write(
     model: Any,
     key: dict[str, Any],
     dataset: str,
-    texts: list[str],
+    texts: Sized,
     labels: list,
     splits: list,
     timing: dict[str, Any],
     blocks: Iterator[Any],
     progress: _Rows,
+    sides: int = 1,
+    extra: dict[str, Any] | None = None,
 ) -> FeaturesMeta:
     """The features file, one row group per block as it comes, renamed into place when complete."""
-    schema = features_schema(model.layout, model.dim, model.dtype)
+    schema = features_schema(model.layout, model.dim * sides, model.dtype)
     if model.sequence:  # the size a user pays for keeping every token, known before the file is written
         blocks = iter(blocks)
         first = next(blocks)
@@ -134,12 +164,13 @@ def _write(
     meta = FeaturesMeta(
         dataset=dataset,
         **key,
-        dim=model.dim,
+        dim=model.dim * sides,
         rows=len(texts),
         layout=model.layout,
         layers=model.layers,
+        sides=sides,
         # What fitting saw (truncated texts, out-of-vocabulary rate) belongs with the vectors it explains.
-        report=model.report(),
+        report={**model.report(), **(extra or {})},
         timing=timing,
         versions=library_versions(),
         created=datetime.now(UTC).isoformat(timespec="microseconds"),  # identity(): two writes in one second differ

@@ -105,6 +105,11 @@ def train(
         params = _options(workspace, choice, options)  # as given, or as its features file records them
         export.check_exportable(choice.featurizer, choice.model, params, choice.config.params_of(choice.model))
     table, data_meta = read_dataset(_dataset_path(workspace, choice.dataset))
+    if data_meta.pairs:
+        raise EnsoError(
+            f"{choice.dataset} is a sentence-pair dataset: enso train and predict take one text per row "
+            "(pairs are scored by enso experiment only, so far)"
+        )
     texts = np.asarray(table.column("text").to_pylist(), dtype=object)
     labels = np.asarray(table.column("label").to_pylist(), dtype=object)
     splits = np.asarray(table.column("split").to_pylist(), dtype=object)

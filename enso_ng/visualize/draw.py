@@ -40,8 +40,9 @@ from enso_ng.visualize.summary import (
     split_values,
     summarize,
 )
+from enso_ng.visualize.transfer import closing_labels, format_gaps, gaps, transfer_figure, transfer_names
 from enso_ng.visualize.verdicts import format_verdicts, verdicts
-from enso_ng.workspace import FILE_NAME_MAX, Workspace, check_name, check_run_name, name_path
+from enso_ng.workspace import FILE_NAME_MAX, Workspace, check_name, check_run_name, is_name, name_path
 
 
 @dataclass
@@ -193,6 +194,7 @@ def draw(workspace: Workspace, run: str, options: Options) -> Outcome:
             [list(row_values(r)) for r in strategies],
             outcome,
         )
+    transfer = _transfer(cells, values, record, primary, unit, emit)
     if options.tsne is not None:
         _tsne(workspace, table, options.tsne, emit, outcome)
     per_class = _confusion(run_dir, confusion, emit, outcome) if confusion is not None else None
@@ -205,7 +207,30 @@ def draw(workspace: Workspace, run: str, options: Options) -> Outcome:
     if options.report:
         outcome.written.append(write_report(report, run_dir / "report.html"))
     outcome.summary = _summary(answers, best, records, needed, strategies, primary, options.threshold)
+    if transfer:
+        outcome.summary += "\n\n" + transfer
     return outcome
+
+
+def _transfer(cells: list, values: dict, record: RunRecord, primary: str, unit: str, emit: _Emit) -> str:
+    """A transfer run's gap (figure, CSV, and the summary's lines); "" for any other run."""
+    if transfer_names(record) is None:
+        return ""
+    rows = gaps(values, record)
+    closing = closing_labels(values, record)
+    emit(
+        transfer_figure(cells, record, primary, unit),
+        f"transfer_{primary}",
+        "Transfer: the target dataset in domain, trained on the source, and the source's pool plus N of the "
+        "target's labels; all tested on the target's test rows. Bands are 95% t-intervals across splits.",
+    )
+    _write_csv(
+        emit.run_dir / f"transfer_{primary}.csv",
+        ["featurizer", "model", "train_size", "in_domain", "transferred", "gap", "gap_low", "gap_high", "splits"],
+        [[g.featurizer, g.model, g.size, g.in_domain, g.transferred, g.gap, g.low, g.high, g.splits] for g in rows],
+        emit.outcome,
+    )
+    return format_gaps(rows, closing, record, primary)
 
 
 def _labels_needed(cells, primary: str, threshold: float | None, run: str, unit: str, colours, emit: _Emit) -> list:
@@ -444,8 +469,11 @@ def _write_csv(path: Path, header: list[str], rows: list[list], outcome: Outcome
 
 def _tsne(workspace: Workspace, table, choice: str, emit, outcome: Outcome) -> None:
     dataset, _, featurizer = choice.partition(":")
-    if not dataset:
-        dataset = sorted(set(table.column("dataset").to_pylist()))[0]
+    if not dataset:  # the first with features here (a transfer run's A-to-B cells have none of their own)
+        names = sorted(set(table.column("dataset").to_pylist()))
+        dataset = next(
+            (d for d in names if is_name(d) and name_path(workspace.features_dir, d, "dataset").is_dir()), names[0]
+        )
     if not featurizer:
         featurizer = sorted(set(table.filter(_equals(table, "dataset", dataset)).column("featurizer").to_pylist()))[0]
     path = workspace.features_path(dataset, featurizer)

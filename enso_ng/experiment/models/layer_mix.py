@@ -23,6 +23,7 @@ from enso_ng.params import POSITIVE, Param
 @MODELS.register("layer_mix")
 class LayerMix(TargetModel):
     layer_aware = True
+    pairs = ""  # not on sentence pairs yet
     feature_params = ("layers",)
     param_spec = {"layers": Param(help="layers per row (from the features file)", interval=POSITIVE)}
     layouts = {DENSE: STORED}

@@ -65,6 +65,8 @@ class SequenceModel(TargetModel):
     """Shared by the sequence heads: stacked training of the inner-CV candidates, batching over padded
     texts with masks, seeded and deterministic on the CPU (on CUDA as far as its kernels are)."""
 
+    pairs = ""  # not on sentence pairs yet
+
     layouts: ClassVar[dict[str, str]] = {TOKEN_VECTORS: STORED}
 
     weight_decays: Sequence[float]
