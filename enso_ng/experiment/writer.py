@@ -211,5 +211,6 @@ def merged_provenance(saved: RunRecord | None, provenance: dict[str, Any]) -> di
     merged = dict(saved.datasets) if saved else {}
     for dataset, now in provenance.items():
         features = {**merged.get(dataset, {}).get("features", {}), **now.get("features", {})}
-        merged[dataset] = {**now, "features": features}
+        selection = {**merged.get(dataset, {}).get("selection", {}), **now.get("selection", {})}
+        merged[dataset] = {**now, "features": features, **({"selection": selection} if selection else {})}
     return merged
