@@ -13,14 +13,11 @@ import math
 import os
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
-from threadpoolctl import threadpool_limits
 
 from enso_ng.errors import EnsoError
 from enso_ng.experiment.config import ExperimentConfig
@@ -30,6 +27,7 @@ from enso_ng.experiment.models import MODELS
 from enso_ng.experiment.models.base import CellContext
 from enso_ng.experiment.samplers import RESAMPLERS, SAMPLERS
 from enso_ng.experiment.splits import SplitPlan, plan_split
+from enso_ng.experiment.threads import one_thread, torch_threads  # noqa: F401 (torch_threads: tests use it here)
 from enso_ng.formats import RESULT_KEY, Features, read_features
 from enso_ng.workspace import Workspace
 
@@ -66,7 +64,7 @@ class GroupResult:
 
 def run_group(root: Path, config: ExperimentConfig, group: Group) -> GroupResult:
     """Fit and score one group's cells on one thread: the unit of work of any executor."""
-    with threadpool_limits(limits=1), torch_threads(1):
+    with one_thread():
         workspace = Workspace(Path(root))
         path = workspace.features_path(group.dataset, group.featurizer)
         feats = _planned_features(path, group, group.featurizer, config.name)
@@ -303,13 +301,3 @@ def group_plans(workspace: Workspace, config: ExperimentConfig, group: Group, fe
 def _stat(path: Path) -> tuple:
     stat = path.stat()
     return (path, stat.st_mtime_ns, stat.st_size)
-
-
-@contextmanager
-def torch_threads(n: int) -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)

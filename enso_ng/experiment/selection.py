@@ -15,15 +15,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from enso_ng.errors import EnsoError, either
-from enso_ng.experiment.cell import Group, cached_plans, plans_for, torch_threads
+from enso_ng.experiment.cell import Group, cached_plans, plans_for
 from enso_ng.experiment.config import ExperimentConfig
 from enso_ng.experiment.cost import available_memory
 from enso_ng.experiment.models import MODELS
 from enso_ng.experiment.samplers import SAMPLERS
 from enso_ng.experiment.splits import SplitPlan
+from enso_ng.experiment.threads import one_thread
 from enso_ng.formats import (
     DENSE,
     SPARSE,
@@ -173,7 +173,7 @@ def _select(
         seconds = {}
         for seed in sorted(seeds):
             started = time.perf_counter()
-            with threadpool_limits(limits=1), torch_threads(1):  # as a group fits: one thread
+            with one_thread():  # as a group fits
                 cached_plans(path, feats, config, [seed], sampler, (path, feats))
             seconds[str(seed)] = round(time.perf_counter() - started, 3)
         out[sampler] = {"select_with": select_with, "seconds": seconds, "limit": max(config.sizes)}

@@ -174,26 +174,39 @@ def _active(uncertainty: Callable[[np.ndarray], np.ndarray]) -> Callable[..., np
         regression on the texts labelled so far (the only labels read) and adds the batch of pool texts it
         is least sure about, most uncertain first; rounds grow with the labelled set."""
         from enso_ng.experiment.models.logreg import LogisticRegressionCV
+        from enso_ng.experiment.threads import one_thread
 
-        X = _dense(X)
-        n = len(X)
-        target = min(limit, n)
-        chosen = [int(i) for i in rng.choice(n, min(SEED_SET, n), replace=False)]
-        while len(chosen) < target:
-            batch = min(max(MIN_BATCH, int(BATCH_SHARE * len(chosen))), n - len(chosen))
-            rest = np.setdiff1d(np.arange(n), chosen)
-            known = labels[chosen]
-            if len(np.unique(known)) < 2:  # nothing to fit yet: keep labelling at random
-                chosen.extend(int(i) for i in rng.choice(rest, batch, replace=False))
-                continue
-            model = LogisticRegressionCV(Cs=(1.0,), random_state=0).fit(X[chosen], known)
-            scores = np.concatenate(
-                [uncertainty(model.predict_proba(X[rest[s : s + BLOCK]])) for s in range(0, len(rest), BLOCK)]
-            )
-            chosen.extend(int(i) for i in rest[np.argsort(-scores, kind="stable")[:batch]])
-        return _completed(chosen, n, rng)
+        with one_thread():  # many small fits: threads only contend
+            return _rounds(uncertainty, LogisticRegressionCV, labels, rng, _dense(X), limit)
 
     return order
+
+
+def _rounds(
+    uncertainty: Callable[[np.ndarray], np.ndarray],
+    model_cls: type,
+    labels: np.ndarray,
+    rng: np.random.Generator,
+    X: np.ndarray,
+    limit: int,
+) -> np.ndarray:
+    """The rounds of :func:`_active`'s order."""
+    n = len(X)
+    target = min(limit, n)
+    chosen = [int(i) for i in rng.choice(n, min(SEED_SET, n), replace=False)]
+    while len(chosen) < target:
+        batch = min(max(MIN_BATCH, int(BATCH_SHARE * len(chosen))), n - len(chosen))
+        rest = np.setdiff1d(np.arange(n), chosen)
+        known = labels[chosen]
+        if len(np.unique(known)) < 2:  # nothing to fit yet: keep labelling at random
+            chosen.extend(int(i) for i in rng.choice(rest, batch, replace=False))
+            continue
+        model = model_cls(Cs=(1.0,), random_state=0).fit(X[chosen], known)
+        scores = np.concatenate(
+            [uncertainty(model.predict_proba(X[rest[s : s + BLOCK]])) for s in range(0, len(rest), BLOCK)]
+        )
+        chosen.extend(int(i) for i in rest[np.argsort(-scores, kind="stable")[:batch]])
+    return _completed(chosen, n, rng)
 
 
 margin_order = _active(_margin)
