@@ -126,8 +126,10 @@ def test_samplers_axis_shares_one_selection_and_resumes(workspace):
 
     again = invoke(workspace, *base, "--samplers", "natural,kcenter,margin")
     assert again.exit_code == 0 and "0 new cells, 48 already there" in again.output, again.output
-    more = invoke(workspace, *base, "--samplers", "natural,kcenter,margin,typical")
-    assert more.exit_code == 0 and "16 new cells, 48 already there" in more.output, more.output
+    more = invoke(workspace, *base, "--samplers", "natural,kcenter,margin,typical", "--splits", "3")
+    assert more.exit_code == 0 and "48 new cells, 48 already there" in more.output, more.output
+    selection = json.loads((run / "config.json").read_text())["datasets"]["tweets"]["selection"]
+    assert set(selection["kcenter"]["seconds"]) == set(selection["typical"]["seconds"]) == {"0", "1", "2"}
     for option, message in (
         (("--samplers", "stratified,kcenter"), "made with sampler=natural, not stratified"),
         (("--samplers", "natural,kcenter", "--select-with", "tfidf"), "made with select_with=None, not tfidf"),
