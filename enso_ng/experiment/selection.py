@@ -165,11 +165,12 @@ def _select(
     this process reuse it; a worker process computes the same order again from the same file and seed),
     and record what it chose from and how long it took."""
     out: dict[str, Any] = {}
-    for sampler, seeds in pending.items():
-        if not SAMPLERS.get(sampler).selects:
-            continue
-        path = workspace.features_path(dataset, select_with)
-        feats = read_features(path)
+    selecting = {s: seeds for s, seeds in pending.items() if SAMPLERS.get(s).selects}
+    if not selecting:
+        return out
+    path = workspace.features_path(dataset, select_with)
+    feats = read_features(path)  # once for every sampler
+    for sampler, seeds in selecting.items():
         seconds = {}
         for seed in sorted(seeds):
             started = time.perf_counter()
