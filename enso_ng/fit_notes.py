@@ -20,7 +20,8 @@ from enso_ng.formats import RESULT_KEY
 def _cell_params(table: pa.Table) -> dict[tuple, dict]:
     """Each cell's ``params``, decoded (one row per cell: the metric rows of a cell share them)."""
     params_of: dict[tuple, str] = {}
-    columns = [table.column(k).to_pylist() for k in (*RESULT_KEY, "params")]
+    # the key columns the table holds (a table built before results had a sampler column lacks it)
+    columns = [table.column(k).to_pylist() for k in (*RESULT_KEY, "params") if k in table.column_names]
     for *key, params in zip(*columns):
         params_of.setdefault(tuple(key), params)
     decoded = {}

@@ -471,6 +471,8 @@ RESULTS_SCHEMA = pa.schema(
         pa.field("dataset", pa.string(), nullable=False),
         pa.field("featurizer", pa.string(), nullable=False),
         pa.field("model", pa.string(), nullable=False),
+        # how the training subsets were drawn or selected (files from before the column: the run's sampler)
+        pa.field("sampler", pa.string(), nullable=False),
         pa.field("train_size", pa.int64(), nullable=False),
         pa.field("split", pa.int64(), nullable=False),  # the split seed
         pa.field("metric", pa.string(), nullable=False),
@@ -500,7 +502,7 @@ COST_COLUMNS = (
     "load_per_core",
 )
 #: the columns that name a cell of the grid (one dataset x featurizer x model x training size, over seeds)
-CELL_KEY = ("dataset", "featurizer", "model", "train_size")
+CELL_KEY = ("dataset", "featurizer", "model", "sampler", "train_size")
 #: the columns that name one fitted model: a cell at one split seed, scored by every metric
 RESULT_KEY = (*CELL_KEY, "split")
 
@@ -523,6 +525,11 @@ CONFIG_FILE = "config.json"
 
 
 def _checked(path: Path, table: pa.Table, schema: pa.Schema) -> pa.Table:
+    if "sampler" not in table.column_names:  # written before samplers were an axis: one sampler, the run's
+        at = table.column_names.index("model") + 1 if "model" in table.column_names else 0
+        table = table.add_column(
+            at, schema.field("sampler"), pa.array([run_sampler(path)] * table.num_rows, pa.string())
+        )
     for name in COST_COLUMNS:
         if name in schema.names and name not in table.column_names:
             table = table.append_column(schema.field(name), pa.nulls(table.num_rows, schema.field(name).type))
@@ -540,6 +547,13 @@ def _checked(path: Path, table: pa.Table, schema: pa.Schema) -> pa.Table:
             if bad:
                 raise EnsoError(f"{path}: column {name} holds {bad} missing, NaN or infinite value(s); edited by hand?")
     return table
+
+
+def run_sampler(path: Path) -> str:
+    """The single sampler of the run a results file belongs to (its ``config.json``'s), for files written
+    before results had a ``sampler`` column; ``stratified``, the default, where there is no config.json."""
+    record = RunRecord.read(path.parent) if (path.parent / CONFIG_FILE).exists() else None
+    return str(record.config.get("sampler", "stratified")) if record is not None else "stratified"
 
 
 def read_results(path: Path) -> pa.Table:

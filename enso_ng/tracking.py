@@ -240,20 +240,21 @@ def log_visualization(uri: str, run_dir: Path, paths: list[Path]) -> str:
 
 
 def _groups(results: pa.Table) -> dict[str, list[dict[str, Any]]]:
-    """``dataset/featurizer/model/size`` -> its result rows (one per cell and metric)."""
+    """``dataset/featurizer/model/size[/sampler]`` -> its result rows (one per cell and metric)."""
     names = (*RESULT_KEY, "metric", "value", *TIMES, "params")
     columns = [results.column(name).to_pylist() for name in names]
     out: dict[str, list[dict[str, Any]]] = {}
     for values in zip(*columns):
         row = dict(zip(names, values))
-        row["cell"] = values[:4]
-        out.setdefault(cell_name(*values[:4]), []).append(row)
+        row["cell"] = values[: len(CELL_KEY)]
+        out.setdefault(cell_name(*row["cell"]), []).append(row)
     return out
 
 
-def cell_name(dataset: str, featurizer: str, model: str, size: int) -> str:
-    """A child run's name and ``enso.cell`` tag."""
-    return f"{dataset}/{featurizer}/{model}/{size}"
+def cell_name(dataset: str, featurizer: str, model: str, sampler: str, size: int) -> str:
+    """A child run's name and ``enso.cell`` tag (the sampler named where it is not the default, so the
+    names of runs from before samplers were an axis do not change)."""
+    return f"{dataset}/{featurizer}/{model}/{size}" + ("" if sampler == "stratified" else f"/{sampler}")
 
 
 def _child_values(rows: list[dict[str, Any]], logged: set[int]) -> tuple[list[tuple[str, float, int]], dict[str, str]]:

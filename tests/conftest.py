@@ -354,6 +354,7 @@ def write_run(
                     "dataset": dataset,
                     "featurizer": featurizer,
                     "model": model,
+                    "sampler": (config or {}).get("sampler", "stratified"),
                     "train_size": size,
                     "split": seed,
                     "metric": "accuracy",

@@ -7,7 +7,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from enso_ng.errors import EnsoError
-from enso_ng.experiment.cell import _torch_threads
+from enso_ng.experiment.cell import torch_threads
 from enso_ng.experiment.models import MODELS
 from enso_ng.experiment.samplers import stratified_order
 from enso_ng.experiment.splits import plan_split
@@ -309,7 +309,7 @@ def test_mlp_refits_for_the_steps_early_stopping_chose(corpus_workspace):
     plan = plan_split(feats.labels, feats.splits, seed=0)
     X, y, test = feats.X[plan.train(120)], feats.labels[plan.train(120)], feats.X[plan.test]
     cls = MODELS.get("mlp")
-    with _torch_threads(1):
+    with torch_threads(1):
         model = cls(random_state=3).fit(X, y)
         chosen, decay = model.best_params_["steps"], model.best_params_["weight_decay"]
         assert chosen < model.steps, "early stopping stopped before the budget (the premise)"
@@ -389,7 +389,7 @@ def test_mlp_cell_does_not_depend_on_its_batch(corpus_workspace, featurizer):
     plans = [plan_split(feats.labels, feats.splits, seed=seed) for seed in range(3)]
     trains = [plan.train(120) for plan in plans]
     cls = MODELS.get("mlp")
-    with _torch_threads(1):
+    with torch_threads(1):
         alone = cls(random_state=1).fit(feats.X[trains[1]], feats.labels[trains[1]])
         batch = cls.fit_many(
             [cls(random_state=seed) for seed in range(3)],

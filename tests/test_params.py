@@ -141,6 +141,8 @@ NAMED = {
     "models": ["knn"],
     "metrics": ["accuracy", "macro_f1"],
     "sampler": "natural",
+    "samplers": ["natural", "kcenter"],
+    "select_with": "bert",
     "resampler": "oversample",
     "scheduler": "local:1",
     "jobs": 2,

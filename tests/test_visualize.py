@@ -402,10 +402,10 @@ def test_pareto_front_of_cost_and_accuracy():
         _cell("a", "tie", 50, 0.70),
     ]
     costs = {
-        ("a", "cheap", "logreg", 50): (0.05, 0.1),
-        ("a", "dear", "logreg", 50): (6.0, 0.2),
-        ("a", "waste", "logreg", 50): (8.0, 0.3),
-        ("a", "tie", "logreg", 50): (0.09, 0.1),
+        ("a", "cheap", "logreg", "stratified", 50): (0.05, 0.1),
+        ("a", "dear", "logreg", "stratified", 50): (6.0, 0.2),
+        ("a", "waste", "logreg", "stratified", 50): (8.0, 0.3),
+        ("a", "tie", "logreg", "stratified", 50): (0.09, 0.1),
     }
     front = {p.cell.featurizer: p.pareto for p in cost_points(cells, costs)}
     # waste is dearer and worse than dear; tie scores like cheap at a higher cost
@@ -505,7 +505,7 @@ def test_figures_fit_a_laptop_screen():
 
     sizes = [50, 100, 200, 500, 1000, 2000]
     cells = [_cell(d, f, n, 0.7) for d in ("a", "b", "c", "d", "e", "f") for f in ("p", "q", "r") for n in sizes]
-    costs = {(c.dataset, c.featurizer, c.model, c.train_size): (1.0, 0.1) for c in cells}
+    costs = {(c.dataset, c.featurizer, c.model, c.sampler, c.train_size): (1.0, 0.1) for c in cells}
     for fig in (
         learning_curves({"accuracy": cells, "macro_f1": cells}, "wide"),
         bars_at_size(cells, "accuracy", 50, "wide"),

@@ -13,14 +13,11 @@ import math
 import os
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
-from threadpoolctl import threadpool_limits
 
 from enso_ng.errors import EnsoError
 from enso_ng.experiment.config import ExperimentConfig
@@ -29,8 +26,9 @@ from enso_ng.experiment.metrics import METRICS, Diverged, Predictions, diverged,
 from enso_ng.experiment.models import MODELS
 from enso_ng.experiment.models.base import CellContext
 from enso_ng.experiment.pairs import pair_view
-from enso_ng.experiment.samplers import RESAMPLERS
+from enso_ng.experiment.samplers import RESAMPLERS, SAMPLERS
 from enso_ng.experiment.splits import SplitPlan, plan_split
+from enso_ng.experiment.threads import one_thread, torch_threads  # noqa: F401 (torch_threads: tests use it here)
 from enso_ng.formats import RESULT_KEY, Features, read_features
 from enso_ng.workspace import Workspace
 
@@ -52,10 +50,13 @@ class Group:
     mode: str = ""
     train_on: str = ""
     test_on: str = ""
+    sampler: str = "stratified"
+    #: the featurizer a selection sampler chooses from (the same for every group of the dataset)
+    select_with: str | None = None
 
     def cell(self, seed: int) -> dict[str, Any]:
         """The result key columns (``RESULT_KEY``) of one of its cells."""
-        return dict(zip(RESULT_KEY, (self.dataset, self.featurizer, self.model, self.size, seed)))
+        return dict(zip(RESULT_KEY, (self.dataset, self.featurizer, self.model, self.sampler, self.size, seed)))
 
 
 @dataclass
@@ -69,7 +70,7 @@ class GroupResult:
 
 def run_group(root: Path, config: ExperimentConfig, group: Group) -> GroupResult:
     """Fit and score one group's cells on one thread: the unit of work of any executor."""
-    with threadpool_limits(limits=1), _torch_threads(1):
+    with one_thread():
         workspace = Workspace(Path(root))
         model_cls = MODELS.get(group.model)
         if group.mode:
@@ -77,7 +78,7 @@ def run_group(root: Path, config: ExperimentConfig, group: Group) -> GroupResult
         else:
             path = workspace.features_path(group.dataset, group.featurizer)
             feats = _planned_features(path, group, group.featurizer, config.name)
-            plans = _cached_plans(path, feats, config, group.seeds)
+            plans = group_plans(workspace, config, group, feats)
         feats = pair_view(feats, model_cls.pairs, config.pair)
         X = model_cls.view(feats)
         result = GroupResult()
@@ -243,38 +244,82 @@ def _features(path: Path) -> Features:
     stat = path.stat()
     key = (path, stat.st_mtime_ns, stat.st_size)
     if key not in _FEATURES:
-        if len(_FEATURES) >= 2:  # a student's and its teacher's
+        if len(_FEATURES) >= 3:  # a student's, its teacher's and the selection's
             _FEATURES.pop(next(iter(_FEATURES)))
         _FEATURES[key] = read_features(path)
     return _FEATURES[key]
 
 
 _PLANS: dict[tuple, SplitPlan] = {}
+#: plans kept per process: enough for every sampler and seed of a few datasets
+MAX_PLANS = 512
 
 
-def plans_for(labels: np.ndarray, splits: np.ndarray, config: ExperimentConfig, seeds) -> dict[int, SplitPlan]:
+def plans_for(
+    labels: np.ndarray,
+    splits: np.ndarray,
+    config: ExperimentConfig,
+    seeds,
+    sampler: str | None = None,
+    vectors: np.ndarray | None = None,
+) -> dict[int, SplitPlan]:
+    """The plan of each seed; a selection sampler chooses up to the run's largest size from ``vectors``."""
+    sampler = sampler or config.sampler
     return {
-        seed: plan_split(labels, splits, seed, config.test_size, config.official_test, config.sampler) for seed in seeds
+        seed: plan_split(
+            labels, splits, seed, config.test_size, config.official_test, sampler, vectors, max(config.sizes)
+        )
+        for seed in seeds
     }
 
 
-def _cached_plans(path: Path, feats: Features, config: ExperimentConfig, seeds) -> dict[int, SplitPlan]:
-    """Split plans depend on the labels, not the model: draw each once per features file and process."""
-    stat = path.stat()
-    key = ((path, stat.st_mtime_ns, stat.st_size), config.test_size, config.official_test, config.sampler)
-    if any(k[:4] != key for k in _PLANS):
-        _PLANS.clear()
+def selection_vectors(feats: Features, path: Path) -> np.ndarray:
+    """The vectors a selection sampler chooses from: dense, one per row (token vectors pooled)."""
+    X = feats.pooled()
+    if not isinstance(X, np.ndarray) or X.ndim != 2:
+        raise EnsoError(
+            f"{path}: selection samplers choose from dense vectors, and these features are "
+            f"{'sparse' if X is not None and not isinstance(X, np.ndarray) else 'not vectors'}; "
+            "give --select-with a dense featurizer (e.g. bert)"
+        )
+    return X
+
+
+def cached_plans(
+    labels_path: Path,
+    feats: Features,
+    config: ExperimentConfig,
+    seeds,
+    sampler: str,
+    select: tuple[Path, Features] | None = None,
+) -> dict[int, SplitPlan]:
+    """Split plans depend on the labels (and a selection sampler's representation), not on the features
+    a cell trains on or its model: each is computed once per process and shared by every group."""
+    if select is not None:  # keyed by the representation: one order for every featurizer and model
+        labels_path, feats = select
+    key: tuple = (_stat(labels_path), config.test_size, config.official_test, sampler, max(config.sizes))
     missing = [s for s in seeds if (*key, s) not in _PLANS]
-    for seed, plan in plans_for(feats.labels, feats.splits, config, missing).items():
-        _PLANS[(*key, seed)] = plan
+    if missing:
+        vectors = selection_vectors(feats, labels_path) if select is not None else None
+        for seed, plan in plans_for(feats.labels, feats.splits, config, missing, sampler, vectors).items():
+            while len(_PLANS) >= MAX_PLANS:
+                _PLANS.pop(next(iter(_PLANS)))
+            _PLANS[(*key, seed)] = plan
     return {seed: _PLANS[(*key, seed)] for seed in seeds}
 
 
-@contextmanager
-def _torch_threads(n: int) -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+def group_plans(workspace: Workspace, config: ExperimentConfig, group: Group, feats: Features) -> dict[int, SplitPlan]:
+    """The plans of a group's seeds under its sampler; a selection sampler's order comes from the
+    ``select_with`` features whatever features the group trains on, so every pair trains on the same rows."""
+    path = workspace.features_path(group.dataset, group.featurizer)
+    select = None
+    if SAMPLERS.get(group.sampler).selects:
+        name = group.select_with or group.featurizer
+        select_path = workspace.features_path(group.dataset, name)
+        select = (select_path, _planned_features(select_path, group, name, config.name))
+    return cached_plans(path, feats, config, group.seeds, group.sampler, select)
+
+
+def _stat(path: Path) -> tuple:
+    stat = path.stat()
+    return (path, stat.st_mtime_ns, stat.st_size)

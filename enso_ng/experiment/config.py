@@ -53,7 +53,7 @@ DEFAULT_METRICS = (
 )
 #: settings that decide which rows train and test each cell (or what a metric means): a resumed run must
 #: not change them
-RESUME_KEYS = ("seed", "test_size", "sampler", "resampler", "official_test", "beta", "pair", "label_map")
+RESUME_KEYS = ("seed", "test_size", "sampler", "resampler", "official_test", "beta", "pair", "label_map", "select_with")
 
 
 def _test_size(value: float) -> bool:
@@ -119,7 +119,22 @@ class ExperimentConfig:
     )
     #: also score each model on its own training subset (``train_<metric>`` rows): the over-fitting gap
     train_metrics: bool = run_option(True, "Also score each model on its own training subset (train_<metric>).")
-    sampler: str = run_option("stratified", "How training subsets are drawn (see --list).")
+    sampler: str = run_option(
+        "stratified", "How training subsets are drawn (see --list); with --samplers, the first of them."
+    )
+    #: samplers as a grid axis (results gain their ``sampler``); empty: ``sampler`` alone
+    samplers: list[str] = run_option(
+        [],
+        "Samplers as a grid axis, compared on paired curves, e.g. stratified,kcenter,margin (the first is "
+        "the baseline the others are compared with).",
+        type=str,
+        many=True,
+        metavar="NAME[,NAME...]",
+    )
+    #: the featurizer whose vectors a selection sampler chooses from (None: each dataset's first of the run)
+    select_with: str | None = run_option(
+        None, "Featurizer whose vectors selection samplers choose from (default: the run's first).", type=str
+    )
     #: how a sentence-pair row's two vectors u, v become a model's input (``enso_ng.experiment.pairs``)
     pair: str = run_option(
         "senteval",
@@ -146,14 +161,16 @@ class ExperimentConfig:
         metavar="N[,N...]",
     )
     #: worker processes; the results do not depend on it
-    jobs: int = run_option(
-        1, "Worker processes; results are identical to --jobs 1.", interval=JOBS, flags=("-j",)
-    )
+    jobs: int = run_option(1, "Worker processes; results are identical to --jobs 1.", interval=JOBS, flags=("-j",))
     #: a Dask scheduler address (or ``local:N``) to run the groups on instead; nor does it change results
     scheduler: str | None = run_option(None, "Dask scheduler address, or local:N.", type=str)
 
     def split_seeds(self) -> list[int]:
         return [self.seed + i for i in range(self.splits)]
+
+    def sampler_axis(self) -> list[str]:
+        """The run's samplers, its baseline (``sampler``) first."""
+        return list(self.samplers) or [self.sampler]
 
     def validate(self) -> None:
         """Every option against its spec and registry, before any work starts; a one-line error names it."""
@@ -176,7 +193,18 @@ class ExperimentConfig:
         for registry, names in ((MODELS, self.models), (METRICS, self.metrics)):
             for name in names:
                 registry.get(name)
-        SAMPLERS.get(self.sampler)
+        for name in self.sampler_axis():
+            SAMPLERS.get(name)
+        if self.samplers and self.sampler != self.samplers[0]:
+            raise EnsoError(f"--sampler {self.sampler} and --samplers {','.join(self.samplers)}: give one of them")
+        units = {SAMPLERS.get(name).unit for name in self.sampler_axis()}
+        if len(units) > 1:
+            raise EnsoError(
+                f"--samplers {','.join(self.samplers)} count sizes in different units ({' and '.join(sorted(units))}); "
+                "run per_label in a run of its own"
+            )
+        if self.select_with is not None:
+            check_name(self.select_with, flag("select_with"), "features/<dataset>/")
         RESAMPLERS.get(self.resampler)
         if "fbeta" in self.metrics and self.beta is None:
             raise EnsoError("--metrics fbeta needs --beta B (e.g. --beta 0.5 weighs precision more than recall)")
@@ -208,6 +236,13 @@ class ExperimentConfig:
             raise EnsoError(f"--train-on and --test-on both name {self.train_on!r}: that is an in-domain run")
         if self.datasets and self.datasets != [self.test_on]:
             raise EnsoError("a transfer run's datasets are --train-on and --test-on: drop --dataset")
+        from enso_ng.experiment.samplers import SAMPLERS
+
+        if self.samplers or SAMPLERS.get(self.sampler).selects:
+            raise EnsoError(
+                "a transfer run draws A's pool with one random sampler (stratified, natural or per_label): "
+                "label selection (--samplers, or a selection --sampler) runs in domain only"
+            )
         from enso_ng.experiment.transfer import parse_label_map
 
         parse_label_map(self.label_map)
@@ -433,6 +468,10 @@ def resolve(options: dict[str, Any]) -> ExperimentConfig:
         if options.get("sampler", "per_label") != "per_label":
             raise EnsoError(f"--per-label uses the per_label sampler, not {options['sampler']!r}")
         options["sizes"], options["sampler"] = per_label, "per_label"
+    samplers = options.get("samplers")
+    if samplers:
+        options["samplers"] = list(dict.fromkeys(samplers))
+        options.setdefault("sampler", samplers[0])  # the baseline the others are compared with
     options.setdefault("name", default_run_name())
     config = ExperimentConfig(**options)
     if config.beta is not None and "fbeta" not in config.metrics:

@@ -4,6 +4,9 @@ A sampler turns the pool of one split seed into a nested order: the subset for s
 selection of it, so the 100-example subset contains the 50 and every featurizer and model sees the same
 rows. ``size`` means examples for ``stratified`` and ``natural``, and examples per label for
 ``per_label`` (MTEB's k-examples-per-label protocol).
+
+Selection samplers (``kcenter``, ``orthogonal``, ``typical``, ``margin``, ``entropy``; see
+:mod:`selectors`) choose which texts to label from one representation's vectors instead of at random.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from enso_ng.experiment import selectors
 from enso_ng.registry import Registry
 
 
@@ -21,9 +25,12 @@ class Sampler:
     name: str
     #: what a size counts: "examples" or "examples per label"
     unit: str
-    #: (labels of the pool, rng) -> a nested order of pool positions
-    order: Callable[[np.ndarray, np.random.Generator], np.ndarray]
+    #: (labels of the pool, rng) -> a nested order of pool positions; a selection sampler's also takes
+    #: the pool's vectors and how many positions to choose: (labels, rng, vectors, limit)
+    order: Callable[..., np.ndarray]
     summary: str
+    #: chooses from a representation's vectors (label selection), reading a label only once it is chosen
+    selects: bool = False
 
     def subset(self, order: np.ndarray, labels: np.ndarray, size: int) -> np.ndarray:
         """Pool positions of the training subset of ``size`` (``labels`` are the pool's, in pool order)."""
@@ -92,6 +99,11 @@ for _sampler in (
     Sampler("stratified", "examples", stratified_order, "stratified, every class once the size allows (default)"),
     Sampler("natural", "examples", natural_order, "uniform random: keeps the natural class imbalance"),
     Sampler("per_label", "examples per label", per_label_order, "exactly k examples of every class (MTEB)"),
+    Sampler("kcenter", "examples", selectors.kcenter_order, "greedy k-center cover of the pool (Enso's)", True),
+    Sampler("orthogonal", "examples", selectors.orthogonal_order, "largest product of cosine distances (Enso's)", True),
+    Sampler("typical", "examples", selectors.typical_order, "most typical text of each cluster (TypiClust)", True),
+    Sampler("margin", "examples", selectors.margin_order, "active learning: smallest logreg margin first", True),
+    Sampler("entropy", "examples", selectors.entropy_order, "active learning: largest logreg entropy first", True),
 ):
     SAMPLERS.register(_sampler.name)(_sampler)
 

@@ -7,6 +7,9 @@ reason the run records, not failed.
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,12 +18,14 @@ import numpy as np
 
 from enso_ng.errors import EnsoError, either
 from enso_ng.experiment import transfer
-from enso_ng.experiment.cell import Group, plans_for
+from enso_ng.experiment.cell import Group, cached_plans, plans_for
 from enso_ng.experiment.config import ExperimentConfig
 from enso_ng.experiment.cost import available_memory
 from enso_ng.experiment.models import MODELS
 from enso_ng.experiment.pairs import COMBINED, SIDES, WIDTH
+from enso_ng.experiment.samplers import SAMPLERS
 from enso_ng.experiment.splits import SplitPlan
+from enso_ng.experiment.threads import one_thread
 from enso_ng.formats import (
     DENSE,
     SPARSE,
@@ -28,6 +33,7 @@ from enso_ng.formats import (
     TOKEN_VECTOR_FEATURIZERS,
     TOKEN_VECTORS,
     FeaturesMeta,
+    read_features,
     read_labels_and_splits,
 )
 from enso_ng.workspace import Workspace
@@ -96,7 +102,8 @@ def plan_run(
         labels, splits = read_labels_and_splits(next(iter(paths.values())))
         if len(np.unique(labels)) < 2:
             raise EnsoError(f"dataset {dataset!r} has a single class; nothing to classify")
-        first = next(iter(plans_for(labels, splits, config, config.split_seeds()[:1]).values()))
+        first = next(iter(plans_for(labels, splits, config, config.split_seeds()[:1], "natural").values()))
+        first = dataclasses.replace(first, sampler=SAMPLERS.get(config.sampler))  # sizes are checked in its unit
         sizes = _usable_sizes(dataset, config.sizes, first, plan, warn)
         plan.provenance[dataset] = {
             "test_source": first.test_source,
@@ -106,7 +113,9 @@ def plan_run(
             "features": {f: m.provenance() for f, m in metas.items()},
         }
         _check_inputs(dataset, featurizers, metas, config.models, workspace, config.model_params)
+        select_with = _select_with(workspace, config, dataset, featurizers, metas)
         inputs = tuple((f, m.identity()) for f, m in metas.items())
+        pending: dict[str, set[int]] = {}
         for featurizer in featurizers:
             for model in config.models:
                 reason = _unfit(model, metas[featurizer], config.params_of(model))
@@ -116,12 +125,20 @@ def plan_run(
                         {"dataset": dataset, "featurizer": featurizer, "model": model, "reason": reason}
                     )
                     continue
-                for size in sizes:
-                    seeds = tuple(s for s in config.split_seeds() if (dataset, featurizer, model, size, s) not in done)
+                for sampler, size in itertools.product(config.sampler_axis(), sizes):
+                    seeds = tuple(
+                        s for s in config.split_seeds() if (dataset, featurizer, model, sampler, size, s) not in done
+                    )
                     if seeds:
-                        plan.groups.append(Group(dataset, featurizer, model, size, seeds, inputs))
+                        plan.groups.append(
+                            Group(dataset, featurizer, model, size, seeds, inputs, sampler=sampler, select_with=select_with)
+                        )
+                        pending.setdefault(sampler, set()).update(seeds)
                         rows = size if first.sampler.unit == "examples" else size * len(np.unique(labels))
                         _check_memory(f"{dataset}/{featurizer}", model, config, metas[featurizer], rows, labels, seeds)
+        selection = _select(workspace, config, dataset, select_with, pending)
+        if selection:
+            plan.provenance[dataset]["selection"] = selection
     if config.train_on is not None:
         _plan_transfer(workspace, config, chosen[config.test_on], done, warn, plan)
     return plan
@@ -178,9 +195,63 @@ def _plan_transfer(
                 if reason:
                     continue  # said once, for B in domain
                 for size in sizes:
-                    seeds = tuple(s for s in config.split_seeds() if (name, featurizer, model, size, s) not in done)
+                    key = (name, featurizer, model, config.sampler, size)
+                    seeds = tuple(s for s in config.split_seeds() if (*key, s) not in done)
                     if seeds:
-                        plan.groups.append(Group(name, featurizer, model, size, seeds, inputs, mode, a, b))
+                        plan.groups.append(
+                            Group(name, featurizer, model, size, seeds, inputs, mode=mode, train_on=a, test_on=b,
+                                  sampler=config.sampler)
+                        )  # fmt: skip
+
+
+def _select_with(
+    workspace: Workspace, config: ExperimentConfig, dataset: str, featurizers: list[str], metas: dict[str, FeaturesMeta]
+) -> str | None:
+    """The featurizer a selection sampler of the run chooses from on ``dataset`` (checked: it exists, its
+    data is the dataset's, and it holds dense vectors), or None where the run has no selection sampler."""
+    if not any(SAMPLERS.get(s).selects for s in config.sampler_axis()):
+        return None
+    name = config.select_with or featurizers[0]
+    path = workspace.features_path(dataset, name)
+    if name not in metas:
+        if not path.exists():
+            raise EnsoError(f"--select-with {name}: {path} is missing (run: enso featurize -f {name} -d {dataset})")
+        metas[name] = FeaturesMeta.read(path)
+        if metas[name].dataset_fingerprint != next(iter(metas.values())).dataset_fingerprint:
+            raise EnsoError(f"--select-with {name}: {path} comes from another version of dataset {dataset!r}")
+    if metas[name].layout not in (DENSE, TOKEN_VECTORS):
+        raise EnsoError(
+            f"--select-with {name}: {path} holds {LAYOUT_WORDS[metas[name].layout]}; selection samplers choose "
+            "from dense vectors (e.g. bert)"
+        )
+    return name
+
+
+def _select(
+    workspace: Workspace,
+    config: ExperimentConfig,
+    dataset: str,
+    select_with: str | None,
+    pending: dict[str, set[int]],
+) -> dict[str, Any]:
+    """Compute each selection sampler's order once per split seed, here, before any group runs (groups in
+    this process reuse it; a worker process computes the same order again from the same file and seed),
+    and record what it chose from and how long it took."""
+    out: dict[str, Any] = {}
+    selecting = {s: seeds for s, seeds in pending.items() if SAMPLERS.get(s).selects}
+    if not selecting:
+        return out
+    path = workspace.features_path(dataset, select_with)
+    feats = read_features(path)  # once for every sampler
+    for sampler, seeds in selecting.items():
+        seconds = {}
+        for seed in sorted(seeds):
+            started = time.perf_counter()
+            with one_thread():  # as a group fits
+                cached_plans(path, feats, config, [seed], sampler, (path, feats))
+            seconds[str(seed)] = round(time.perf_counter() - started, 3)
+        out[sampler] = {"select_with": select_with, "seconds": seconds, "limit": max(config.sizes)}
+    return out
 
 
 def _check_memory(

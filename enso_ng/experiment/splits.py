@@ -1,8 +1,8 @@
 """The split plan: which rows are tested on and which train each size, per split seed.
 
-The plan depends only on the labels, the official splits, the sampler and the seed, never on the
-features, so every featurizer and model is scored on the same indices and comparisons between them are
-paired.
+The plan depends only on the labels, the official splits, the sampler and the seed, and for a selection
+sampler on the vectors of one chosen representation (``--select-with``), never on the features a cell
+trains on, so every featurizer and model is scored on the same indices and comparisons stay paired.
 """
 
 from __future__ import annotations
@@ -52,8 +52,13 @@ def plan_split(
     test_size: float = 0.2,
     use_official_test: bool = True,
     sampler: str = "stratified",
+    vectors: np.ndarray | None = None,
+    limit: int | None = None,
 ) -> SplitPlan:
-    """The plan for one split seed: the official test split where there is one, else a stratified hold-out."""
+    """The plan for one split seed: the official test split where there is one, else a stratified hold-out.
+
+    A selection sampler needs ``vectors`` (one row per dataset row) and ``limit``, how many texts to
+    choose (the run's largest size); it sees only the pool's rows, so a test row is never chosen."""
     rng = np.random.default_rng(seed)
     official = np.flatnonzero(splits == "test")
     if use_official_test and len(official):
@@ -62,5 +67,10 @@ def plan_split(
         test, source = stratified_holdout(labels, test_size, rng), "holdout"
     pool = np.setdiff1d(np.arange(len(labels)), test, assume_unique=True)
     chosen = SAMPLERS.get(sampler)
-    order = pool[chosen.order(labels[pool], rng)]
+    if chosen.selects:
+        if vectors is None or limit is None:
+            raise EnsoError(f"sampler {sampler!r} chooses from a representation's vectors: give vectors and limit")
+        order = pool[chosen.order(labels[pool], rng, vectors[pool], limit)]
+    else:
+        order = pool[chosen.order(labels[pool], rng)]
     return SplitPlan(seed=seed, test=test, order=order, order_labels=labels[order], test_source=source, sampler=chosen)

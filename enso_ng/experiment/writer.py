@@ -211,5 +211,9 @@ def merged_provenance(saved: RunRecord | None, provenance: dict[str, Any]) -> di
     merged = dict(saved.datasets) if saved else {}
     for dataset, now in provenance.items():
         features = {**merged.get(dataset, {}).get("features", {}), **now.get("features", {})}
-        merged[dataset] = {**now, "features": features}
+        selection = dict(merged.get(dataset, {}).get("selection", {}))
+        for sampler, info in now.get("selection", {}).items():  # the seeds of every invocation, kept
+            seconds = {**selection.get(sampler, {}).get("seconds", {}), **info["seconds"]}
+            selection[sampler] = {**info, "seconds": seconds}
+        merged[dataset] = {**now, "features": features, **({"selection": selection} if selection else {})}
     return merged

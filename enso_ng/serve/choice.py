@@ -60,6 +60,8 @@ def _from_run(
     split: int | None,
     max_ms_per_doc: float | None = None,
 ) -> Choice:
+    import pyarrow.compute as pc
+
     from enso_ng.visualize.summary import best_table, filter_results, load_results, summarize
 
     run_dir = workspace.run_dir(run)
@@ -69,8 +71,11 @@ def _from_run(
     names = {f.name for f in dataclasses.fields(ExperimentConfig)}
     config = ExperimentConfig(**{k: v for k, v in record.config.items() if k in names})
     metric = "accuracy" if "accuracy" in config.metrics else config.metrics[0]
+    results = load_results(run_dir / RESULTS_FILE)
+    # a run of several samplers: its cells of the baseline sampler, whose rows _reproduce draws again
+    results = results.filter(pc.equal(results.column("sampler"), config.sampler))
     table = filter_results(
-        load_results(run_dir / RESULTS_FILE),
+        results,
         [dataset] if dataset else None,
         [featurizer] if featurizer else None,
         [model] if model else None,

@@ -42,7 +42,7 @@ LOADED = 1.0
 
 
 def mean_costs(table: pa.Table, metric: str) -> dict[tuple, tuple[float, float, float | None]]:
-    """(dataset, featurizer, model, size) -> (ms per document, fit seconds), means over split seeds, and the
+    """(dataset, featurizer, model, sampler, size) -> (ms per document, fit seconds), means over split seeds, and the
     highest load per core they were measured under (None where the run did not record it)."""
     names = (*CELL_KEY, "metric", "predict_seconds_per_1k", "fit_seconds", "load_per_core")
     columns = [table.column(c).to_pylist() for c in names]
@@ -64,7 +64,7 @@ def mean_costs(table: pa.Table, metric: str) -> dict[tuple, tuple[float, float, 
 def cost_points(cells: list[Cell], costs: dict[tuple, tuple[float, float]]) -> list[CostPoint]:
     """Cells that have a measured cost, with their Pareto flag within each dataset and size."""
     points = [
-        CostPoint(c, *costs[k]) for c in cells if (k := (c.dataset, c.featurizer, c.model, c.train_size)) in costs
+        CostPoint(c, *costs[k]) for c in cells if (k := (c.dataset, c.featurizer, c.model, c.sampler, c.train_size)) in costs
     ]
     out = []
     for p in points:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
+import pyarrow.compute as pc
 from matplotlib.colors import to_hex
 
 from enso_ng.csv_files import write_csv
@@ -42,6 +43,10 @@ from enso_ng.visualize.summary import (
 )
 from enso_ng.visualize.transfer import closing_labels, format_gaps, gaps, transfer_figure, transfer_names
 from enso_ng.visualize.verdicts import format_verdicts, verdicts
+from enso_ng.visualize.which_labels import HEADER as WHICH_HEADER
+from enso_ng.visualize.which_labels import baseline_of, choices, format_choices, sampler_curves, samplers_of
+from enso_ng.visualize.which_labels import row_values as which_row
+from enso_ng.visualize.which_labels import verdict as which_verdict
 from enso_ng.workspace import FILE_NAME_MAX, Workspace, check_name, check_run_name, is_name, name_path
 
 
@@ -162,6 +167,9 @@ def draw(workspace: Workspace, run: str, options: Options) -> Outcome:
     available = sorted(set(table.column("metric").to_pylist()))
     metrics = options.metrics or [m for m in ("accuracy", "macro_f1") if m in available] or available[:1]
     record = RunRecord.read(run_dir) or RunRecord(run=run, config={})
+    every_sampler, baseline = table, baseline_of(table, record.config.get("sampler"))
+    if len(samplers_of(table)) > 1:  # the views below are the baseline's; "which labels?" compares samplers
+        table = table.filter(pc.equal(table.column("sampler"), baseline))
     # an unknown metric fails here, before drawing
     cells_by_metric = {m: summarize(table, m, record.higher_is_better(m)) for m in metrics}
     primary, cells = metrics[0], cells_by_metric[metrics[0]]
@@ -203,10 +211,20 @@ def draw(workspace: Workspace, run: str, options: Options) -> Outcome:
     report.tables = _report_tables(
         best, records, needed, cells_by_metric, primary, options.threshold, record, strategies, points, per_class
     )
+    chosen = _which_labels(every_sampler, primary, record, baseline, run, unit, emit)
+    if chosen:
+        report.which_labels = [which_verdict(c) for c in chosen]
+        report.tables.insert(0, Table(f"Which labels? ({primary})", WHICH_HEADER, [which_row(c) for c in chosen]))
+        outcome.notes.append(
+            f"The figures and tables other than 'which labels?' are of the baseline sampler, {baseline}; the run "
+            f"also has {', '.join(s for s in samplers_of(every_sampler) if s != baseline)}."
+        )
     report.notes = outcome.notes
     if options.report:
         outcome.written.append(write_report(report, run_dir / "report.html"))
     outcome.summary = _summary(answers, best, records, needed, strategies, primary, options.threshold)
+    if chosen:
+        outcome.summary += "\n\n" + format_choices(chosen, primary)
     if transfer:
         outcome.summary += "\n\n" + transfer
     return outcome
@@ -231,6 +249,25 @@ def _transfer(cells: list, values: dict, record: RunRecord, primary: str, unit: 
         emit.outcome,
     )
     return format_gaps(rows, closing, record, primary)
+
+
+def _which_labels(table, primary: str, record: RunRecord, baseline: str, run: str, unit: str, emit: _Emit) -> list:
+    """Runs of several samplers: each against the baseline (figure, CSV and the rows of the report)."""
+    if len(samplers_of(table)) < 2:
+        return []
+    higher = record.higher_is_better(primary)
+    chosen = choices(table, primary, higher, baseline)
+    emit(
+        sampler_curves(summarize(table, primary, higher), primary, run, baseline, unit),
+        f"samplers_{primary}",
+        f"Learning curves per sampler: {primary} against labelled training {unit}, one panel per dataset and "
+        f"featurizer + model, bands 95% t-intervals across splits; dotted: {baseline} at its largest size, the "
+        "target of the 'which labels?' table.",
+    )
+    _write_csv(
+        emit.run_dir / f"which_labels_{primary}.csv", list(WHICH_HEADER), [which_row(c) for c in chosen], emit.outcome
+    )
+    return chosen
 
 
 def _labels_needed(cells, primary: str, threshold: float | None, run: str, unit: str, colours, emit: _Emit) -> list:
@@ -515,7 +552,10 @@ def _confusion_cell(run_dir: Path, cells, choice: str, outcome: Outcome) -> tupl
             ):
                 best = c
         dataset, featurizer, model, size = best.dataset, best.featurizer, best.model, best.train_size
-    labels, matrix = confusion_matrix(read_confusion(path), dataset, featurizer, model, size)
+    confusion = read_confusion(path)
+    sampler = cells[0].sampler if cells else None  # the baseline's, as the other views (which_labels)
+    confusion = confusion.filter(pc.equal(confusion.column("sampler"), sampler)) if sampler else confusion
+    labels, matrix = confusion_matrix(confusion, dataset, featurizer, model, size)
     return dataset, featurizer, model, size, labels, matrix
 
 

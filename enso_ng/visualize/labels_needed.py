@@ -62,23 +62,25 @@ def labels_needed(cells: list[Cell], metric: str, threshold: float | None) -> li
     out = []
     for dataset in sorted({c.dataset for c in cells}):
         target = target_of([c for c in cells if c.dataset == dataset], threshold)
-        better = (lambda v, t=target: v >= t) if higher else (lambda v, t=target: v <= t)
         for series in sorted({(c.featurizer, c.model) for c in cells if c.dataset == dataset}):
             points = sorted(
                 (c.train_size, c.mean) for c in cells if c.dataset == dataset and (c.featurizer, c.model) == series
             )
-            size = None
-            for k, (n, value) in enumerate(points):
-                if better(value):
-                    if k == 0:
-                        size = float(n)
-                    else:
-                        (n0, v0) = points[k - 1]
-                        t = (target - v0) / (value - v0)
-                        size = float(math.exp(math.log(n0) + t * (math.log(n) - math.log(n0))))
-                    break
-            out.append(Needed(dataset, series, size, points[-1][0], target))
+            out.append(Needed(dataset, series, crossing(points, target, higher), points[-1][0], target))
     return out
+
+
+def crossing(points: list[tuple[int, float]], target: float, higher: bool = True) -> float | None:
+    """The size where a curve of (size, value) points, sorted by size, first reaches ``target``,
+    interpolated linearly in log(size); the smallest size where it starts there; None where it never does."""
+    for k, (n, value) in enumerate(points):
+        if (value >= target) if higher else (value <= target):
+            if k == 0:
+                return float(n)
+            (n0, v0) = points[k - 1]
+            t = (target - v0) / (value - v0)
+            return float(math.exp(math.log(n0) + t * (math.log(n) - math.log(n0))))
+    return None
 
 
 def format_needed(rows: list[Needed], metric: str, threshold: float | None) -> str:

@@ -53,6 +53,8 @@ class Report:
     #: "featurizer + model" -> CSS colour, the figures' palette, for the swatches beside names in the text
     colours: dict[str, str] = field(default_factory=dict)
     title: str = ""
+    #: "which labels?": one sentence per dataset, featurizer + model and selection sampler (runs of several)
+    which_labels: list[str] = field(default_factory=list)
 
 
 _STYLE = """
@@ -233,6 +235,14 @@ def render(report: Report) -> str:
     ]
     if report.verdicts is not None:
         parts += _verdicts(report.verdicts, report.colours)
+    if report.which_labels:
+        parts += [
+            '<section id="which-labels"><h2>Which labels? Each sampler against the baseline</h2>',
+            '<p class="meta">Labels each sampler needs to reach what the baseline reaches at its largest size; the '
+            f"saving is tested paired by split seed (alpha {ALPHA}).</p><ul>",
+            *(f"<li>{_named(line, report.colours)}</li>" for line in report.which_labels),
+            "</ul></section>",
+        ]
     for note in report.notes:
         parts.append(f'<p class="meta">{html.escape(note)}</p>')
     parts.append("<h2>Figures</h2>")

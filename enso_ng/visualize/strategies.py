@@ -42,7 +42,7 @@ def strategy_rows(cells: list[Cell], values: dict, costs: dict, record: RunRecor
                 if other != s:
                     a, b = per_series.get((c.featurizer, c.model), {}), per_series.get((o.featurizer, o.model), {})
                     tally[paired_outcome(a, b, c.higher_is_better)] += 1
-            cost = costs.get((dataset, c.featurizer, c.model, size))
+            cost = costs.get((dataset, c.featurizer, c.model, c.sampler, size))
             rows.append(StrategyRow(s, c, None if cost is None else cost[0], *tally))
     return rows
 

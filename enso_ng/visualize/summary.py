@@ -27,6 +27,8 @@ class Cell:
     ci_high: float
     #: the metric's declared direction (from the run's config.json)
     higher_is_better: bool = True
+    #: how its training subsets were drawn or selected
+    sampler: str = "stratified"
 
 
 def load_results(path: Path) -> pa.Table:
@@ -70,7 +72,7 @@ def split_values(table: pa.Table, metric: str) -> dict[tuple[str, int], dict[tup
 
 
 def summarize(table: pa.Table, metric: str, higher_is_better: bool = True) -> list[Cell]:
-    """One :class:`Cell` per dataset x featurizer x model x size: mean, sample std, 95% t-interval."""
+    """One :class:`Cell` per dataset x featurizer x model x sampler x size: mean, sample std, 95% t-interval."""
     metrics = set(table.column("metric").to_pylist())
     if metric not in metrics:
         raise EnsoError(f"metric {metric!r} is not in these results (has: {', '.join(sorted(metrics))})")
@@ -94,16 +96,24 @@ def summarize(table: pa.Table, metric: str, higher_is_better: bool = True) -> li
         if unit and len(v) > 1:
             low, high = max(low, 0.0), min(high, 1.0)
         cells.append(
-            Cell(*key, n=len(v), mean=mean, std=std, ci_low=low, ci_high=high, higher_is_better=higher_is_better)
+            Cell(
+                **dict(zip(CELL_KEY, key)),
+                n=len(v),
+                mean=mean,
+                std=std,
+                ci_low=low,
+                ci_high=high,
+                higher_is_better=higher_is_better,
+            )
         )
     return cells
 
 
 def best_table(cells: list[Cell]) -> list[Cell]:
-    """The best featurizer x model per dataset and size (by mean, in the metric's direction)."""
-    best: dict[tuple[str, int], Cell] = {}
+    """The best featurizer x model per dataset, sampler and size (by mean, in the metric's direction)."""
+    best: dict[tuple[str, str, int], Cell] = {}
     for cell in cells:
-        key = (cell.dataset, cell.train_size)
+        key = (cell.dataset, cell.sampler, cell.train_size)
         if key not in best or better(cell.mean, best[key].mean, cell.higher_is_better):
             best[key] = cell
     return [best[k] for k in sorted(best)]
@@ -119,10 +129,13 @@ def best_lines(results: pa.Table, metric: str, higher_is_better: bool) -> list[s
 
 
 def format_table(cells: list[Cell], metric: str) -> str:
-    """A plain-text table for the terminal."""
+    """A plain-text table for the terminal (with a sampler column where the cells have several)."""
     header = ("dataset", "featurizer", "model", "size", metric, "95% CI", "splits")
     rows = [(c.dataset, c.featurizer, c.model, c.train_size, f"{c.mean:.3f}", _interval(c), c.n) for c in cells]
-    return text_table(header, rows, right=range(3, len(header)), rule=True)
+    if len({c.sampler for c in cells}) > 1:
+        header = (*header[:3], "sampler", *header[3:])
+        rows = [(*row[:3], c.sampler, *row[3:]) for row, c in zip(rows, cells)]
+    return text_table(header, rows, right=range(len(header) - 4, len(header)), rule=True)
 
 
 def better(a: float, b: float, higher_is_better: bool) -> bool:
