@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+import torch
 
 from enso_ng.experiment.models import MODELS
 from enso_ng.formats import read_features
@@ -230,8 +231,10 @@ def test_setfit_on_a_tiny_subset(tokens_workspace, monkeypatch):
     train = np.concatenate([pool[feats.labels[pool] == label][:4] for label in np.unique(feats.labels)])
     test = np.flatnonzero(feats.splits == "test")[:20]
     cls = MODELS.get("setfit")
-    model = cls(**cls.features_kwargs(feats.meta), max_steps=3, random_state=0).fit(feats.X[train], feats.labels[train])
+    kwargs = {**cls.features_kwargs(feats.meta), "max_steps": 3, "steps_per_class": 1}
+    model = cls(**kwargs, random_state=0).fit(feats.X[train], feats.labels[train])
     proba = model.predict_proba(feats.X[test])
+    assert model.best_params_["max_steps"] == 3 and cls().steps(77) == 1540 and cls().steps(2) == 300
     assert proba.shape == (20, 3) and np.allclose(proba.sum(1), 1.0)
     # it learned: the head fits its 12 examples (measured: all 12), and the 3 contrastive steps moved the
     # encoder away from the published MiniLM (measured: up to 0.019 in a unit vector's coordinates)
@@ -243,7 +246,68 @@ def test_setfit_on_a_tiny_subset(tokens_workspace, monkeypatch):
     texts = model._texts(feats.X[train])
     base = SentenceTransformer(str(verified_folder(model.encoder, model.encoder_sha256, "setfit")))
     assert np.abs(model.model_.model_body.encode(texts) - base.encode(texts)).max() > 1e-3
+    # the head is logreg with its inner-CV C on the tuned encoder's vectors, as the frozen baseline's
+    from enso_ng.experiment.models.logreg import LogisticRegressionCV
+
+    codes = np.unique(feats.labels[train], return_inverse=True)[1]
+    probe = LogisticRegressionCV(random_state=0).fit(np.asarray(model.model_.encode(texts), dtype=np.float64), codes)
+    np.testing.assert_allclose(model.model_.model_head.coef_, probe.coef_, atol=1e-6)
+    assert model.best_params_["head_C"] == probe.best_params_["C"]
     assert model._texts(feats.X[train[:1]])[0] and "[CLS]" not in model._texts(feats.X[train[:1]])[0]
     monkeypatch.setitem(__import__("sys").modules, "setfit", None)
     with pytest.raises(Exception, match=r"pip install 'enso_ng\[setfit\]'"):
         cls(**cls.features_kwargs(feats.meta)).fit(feats.X[train], feats.labels[train])
+
+
+def _few(feats, per_label: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """``per_label`` training rows of each label, and 60 test rows."""
+    pool = np.flatnonzero(feats.splits != "test")
+    train = np.concatenate([pool[feats.labels[pool] == label][:per_label] for label in np.unique(feats.labels)])
+    return train, np.flatnonzero(feats.splits == "test")[:60]
+
+
+def test_lp_ft_starts_where_the_linear_probe_is(tokens_workspace):
+    """Before the first step, the fine-tune predicts as logreg (inner-CV C) on the frozen pooled vectors."""
+    from enso_ng.experiment.models.logreg import LogisticRegressionCV
+
+    feats = read_features(tokens_workspace / "features" / CORPUS / "bert_tokens.parquet")
+    train, test = _few(feats)
+    model = MODELS.get("finetune")(**MODELS.get("finetune").features_kwargs(feats.meta), random_state=3)
+    model.classes_, codes = np.unique(feats.labels[train], return_inverse=True)
+    net = model._load(len(model.classes_))
+    record = model._fit_probe(net, feats.X[train], codes)
+    probe = LogisticRegressionCV(random_state=3).fit(model._pooled(net, feats.X[train]), codes)
+    expected = probe.predict_proba(model._pooled(net, feats.X[test]))
+    np.testing.assert_allclose(model._scores(net, feats.X[test]), expected, atol=1e-5)
+    assert record["lp_C"] == probe.best_params_["C"]
+    assert len(model.classes_) > 2, "the corpus is many-class: the head has one row per class"
+
+
+def test_layer_decay_gives_each_layer_the_rate_above_it_times_the_factor(tokens_workspace):
+    feats = read_features(tokens_workspace / "features" / CORPUS / "bert_tokens.parquet")
+    model = MODELS.get("finetune")(**MODELS.get("finetune").features_kwargs(feats.meta), lr=1e-4, layer_decay=0.5)
+    net = model._load(3)
+    optimizer, _ = model._optimizer(net, steps=10)
+    groups = optimizer.param_groups
+    layers = net.layers()
+    assert len(layers) == 7 and len(groups) == 8, "embeddings, six MiniLM layers, the head"
+    for i, (group, params) in enumerate(zip(groups, layers)):
+        assert [id(p) for p in group["params"]] == [id(p) for p in params]
+        assert group["initial_lr"] == pytest.approx(1e-4 * 0.5 ** (6 - i))
+    assert groups[-1]["initial_lr"] == model.head_lr and groups[-1]["params"][0] is net.head.weight
+    assert sum(len(g["params"]) for g in groups[:-1]) == len(list(net.encoder.parameters())), "every weight once"
+
+
+def test_unfreezing_leaves_lower_layers_bit_identical_until_their_epoch(tokens_workspace):
+    feats = read_features(tokens_workspace / "features" / CORPUS / "bert_tokens.parquet")
+    train, _ = _few(feats, per_label=6)
+    cls = MODELS.get("finetune")
+    kwargs = {**cls.features_kwargs(feats.meta), "min_epochs": 2, "max_epochs": 2, "unfreeze": True}
+    before = [[p.detach().clone() for p in params] for params in cls(**kwargs)._load(3).layers()]
+    after = cls(**kwargs).fit(feats.X[train], feats.labels[train]).net_.layers()
+
+    def moved(i):
+        return any(not torch.equal(a, b) for a, b in zip(before[i], after[i]))
+
+    assert moved(6) and moved(5), "the top layer trains from epoch 1, the next from epoch 2"
+    assert not any(moved(i) for i in range(5)), "the layers below stay bit-identical"

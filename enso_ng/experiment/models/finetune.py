@@ -14,6 +14,17 @@ as the frozen ``bert`` features are pooled. Seeded (head, dropout, batch order);
 where present, the CPU otherwise (``precision="bf16"`` turns autocast on for the CPU too, where the CPU is
 faster at it: measure with ``benchmarks/finetune.py``).
 
+Recipe (issue 32: a fine-tune that starts from the encoder can keep what the linear probe on its own
+features knows). With ``lp`` (default) the head is not started at random: it is fitted first as the
+project's own logreg (the same inner-CV choice of C as frozen features + logreg) on the frozen encoder's
+pooled vectors of the training rows, then loaded into the head, so before the first step the model
+predicts as that probe does, and early steps no longer push a random head's noise into the encoder
+("LP-FT", Kumar et al. 2022). ``layer_decay`` below 1 gives each encoder layer the rate of the layer above
+it times the factor (the embeddings the lowest), ULMFiT's discriminative rates; ``unfreeze`` trains only
+the top layer in the first epoch and one more layer each epoch after (embeddings last), ULMFiT's gradual
+unfreezing. ``valid_fraction`` 0 (default) trains on every label and keeps the last epoch: holding out a
+fifth of 50 rows to pick an epoch cost more than the choice gave (README, "Fine-tuning recipe").
+
 Speed: the cost of a step is the number of (padded) tokens it pushes through the encoder, so batches are
 drawn by length: each epoch shuffles the rows, cuts them into pools of ``length_pool`` batches, sorts each
 pool by length and cuts it into batches, then shuffles the batches. Every row is still seen once per epoch
@@ -33,11 +44,15 @@ import torch
 
 from enso_ng.device import device
 from enso_ng.encoders import DEFAULT_MODEL, quiet_transformers, verified_folder
+from enso_ng.errors import EnsoError
 from enso_ng.experiment.models.base import MODELS, EncoderModel, cv_folds
-from enso_ng.params import FRACTION, NON_NEGATIVE, POSITIVE, Param
+from enso_ng.params import FRACTION, NON_NEGATIVE, POSITIVE, Interval, Param
 
 #: the training precisions: ``auto`` autocasts to bfloat16 on CUDA only
 PRECISIONS = ("auto", "fp32", "bf16")
+DECAY = Interval(0, 1, low_open=True, text="above 0 and at most 1")
+#: a class the training rows lack (possible with a hold-out) starts this far (in logits) below the others
+LOG_ABSENT = 10.0
 
 
 class _Classifier(torch.nn.Module):
@@ -49,11 +64,28 @@ class _Classifier(torch.nn.Module):
         self.dropout = torch.nn.Dropout(dropout)
         self.head = torch.nn.Linear(int(encoder.config.hidden_size), classes)
 
-    def forward(self, ids: torch.Tensor, mask: torch.Tensor, types: torch.Tensor | None = None) -> torch.Tensor:
+    def pooled(self, ids: torch.Tensor, mask: torch.Tensor, types: torch.Tensor | None = None) -> torch.Tensor:
         hidden = self.encoder(input_ids=ids, attention_mask=mask, token_type_ids=types).last_hidden_state
         weights = mask.unsqueeze(-1).to(hidden.dtype)
-        pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)
-        return self.head(self.dropout(pooled))
+        return (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)
+
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor, types: torch.Tensor | None = None) -> torch.Tensor:
+        return self.head(self.dropout(self.pooled(ids, mask, types)))
+
+    def layers(self) -> list[list[torch.nn.Parameter]]:
+        """The encoder's parameters bottom to top: the embeddings, then each transformer layer; anything
+        else the encoder holds (a pooler mean pooling does not use) goes with the top layer."""
+        stack = getattr(getattr(self.encoder, "encoder", None), "layer", None)
+        embeddings = getattr(self.encoder, "embeddings", None)
+        if stack is None or embeddings is None:
+            raise EnsoError(
+                f"finetune: layer_decay and unfreeze need an encoder with embeddings and a layer stack, "
+                f"not {type(self.encoder).__name__}"
+            )
+        groups = [list(embeddings.parameters())] + [list(layer.parameters()) for layer in stack]
+        seen = {id(p) for group in groups for p in group}
+        groups[-1] += [p for p in self.encoder.parameters() if id(p) not in seen]
+        return groups
 
 
 @MODELS.register("finetune")
@@ -73,6 +105,9 @@ class FineTune(EncoderModel):
         "valid_fraction": Param(help="training rows held out to choose the best epoch", interval=FRACTION),
         "length_pool": Param(help="batches sorted by length together", interval=POSITIVE),
         "precision": Param(help="training precision (auto: bf16 where it is faster here)", choices=PRECISIONS),
+        "lp": Param(help="fit the head first as logreg on the frozen encoder's pooled vectors (LP-FT)"),
+        "layer_decay": Param(help="each layer's rate is the one above it times this (1: one rate)", interval=DECAY),
+        "unfreeze": Param(help="train the top layer first and one more layer each epoch (gradual unfreezing)"),
     }
 
     def __init__(
@@ -88,9 +123,12 @@ class FineTune(EncoderModel):
         max_epochs: int = 10,
         warmup: float = 0.1,
         dropout: float = 0.1,
-        valid_fraction: float = 0.2,
+        valid_fraction: float = 0.0,
         length_pool: int = 8,
         precision: str = "auto",
+        lp: bool = True,
+        layer_decay: float = 1.0,
+        unfreeze: bool = False,
         random_state: int = 0,
     ) -> None:
         self.encoder = encoder
@@ -107,6 +145,9 @@ class FineTune(EncoderModel):
         self.valid_fraction = valid_fraction
         self.length_pool = length_pool
         self.precision = precision
+        self.lp = lp
+        self.layer_decay = layer_decay
+        self.unfreeze = unfreeze
         self.random_state = random_state
 
     def epochs(self, n: int) -> int:
@@ -127,12 +168,17 @@ class FineTune(EncoderModel):
         lengths = (X >= 0).sum(1)
         train, valid = self._holdout(codes)
         net = self._load(len(self.classes_))
+        probe = self._fit_probe(net, X[train], codes[train]) if self.lp else {}
         epochs = self.epochs(len(train))
         per_epoch = math.ceil(len(train) / self.batch_size)
         optimizer, schedule = self._optimizer(net, epochs * per_epoch)
         generator = torch.Generator().manual_seed(self.random_state + 1)
         best, best_score, best_epoch, losses = None, -1.0, epochs, []
+        layers = net.layers() if self.unfreeze else []
         for epoch in range(1, epochs + 1):
+            for depth, params in enumerate(reversed(layers)):  # top layer first, one more each epoch
+                for param in params:
+                    param.requires_grad_(depth < epoch)
             net.train()
             torch.manual_seed(self.random_state + 1000 * epoch)  # dropout masks
             for rows in self._batches(train, lengths, generator):
@@ -161,9 +207,44 @@ class FineTune(EncoderModel):
             "first_loss": round(float(np.mean(losses[:per_epoch])), 6),
             "valid_rows": int(len(valid)),
             "valid_accuracy": round(best_score, 6) if len(valid) else None,
+            **probe,
             "train_seconds": round(time.perf_counter() - started, 3),
         }
         return self
+
+    @torch.no_grad()
+    def _fit_probe(self, net: _Classifier, X: np.ndarray, codes: np.ndarray) -> dict[str, Any]:
+        """LP-FT's first half: the head becomes logreg (inner-CV C) fitted on the frozen encoder's pooled
+        vectors of the training rows, so the fine-tune starts where the linear probe is."""
+        from enso_ng.experiment.models.logreg import LogisticRegressionCV
+
+        started = time.perf_counter()
+        vectors = self._pooled(net, X)
+        probe = LogisticRegressionCV(random_state=self.random_state).fit(vectors, codes)
+        K, coef, intercept = len(self.classes_), probe.coef_, probe.intercept_
+        weight, bias = np.zeros((K, coef.shape[1])), np.full(K, float(intercept.min()) - LOG_ABSENT)
+        present = probe.classes_.astype(np.int64)  # a class the training rows lack keeps a bias far below
+        if len(present) == 2 and coef.shape[0] == 1:  # binary: softmax over (0, w.x + b) is the sigmoid
+            weight[present[1]], bias[present[0]], bias[present[1]] = coef[0], 0.0, intercept[0]
+        else:
+            weight[present], bias[present] = coef, intercept
+        net.head.weight.copy_(torch.as_tensor(weight, dtype=net.head.weight.dtype))
+        net.head.bias.copy_(torch.as_tensor(bias, dtype=net.head.bias.dtype))
+        return {"lp_C": probe.best_params_.get("C"), "lp_seconds": round(time.perf_counter() - started, 3)}
+
+    @torch.no_grad()
+    def _pooled(self, net: _Classifier, X: np.ndarray, batch: int = 64) -> np.ndarray:
+        """The encoder's mean-pooled vectors of token-id rows, in eval mode (no dropout), float64."""
+        net.eval()
+        lengths = (X >= 0).sum(1)
+        order = np.argsort(lengths, kind="stable")
+        out = np.zeros((len(X), int(net.head.in_features)))
+        for start in range(0, len(order), batch):
+            rows = order[start : start + batch]
+            ids, mask = _batch(X[rows])
+            with self._autocast():
+                out[rows] = net.pooled(ids, mask, _types(net, ids, mask)).float().cpu().numpy()
+        return out
 
     def _batches(self, rows: np.ndarray, lengths: np.ndarray, generator: torch.Generator) -> list[np.ndarray]:
         """One epoch's batches: a seeded shuffle, pools of ``length_pool`` batches sorted by length, the
@@ -192,10 +273,15 @@ class FineTune(EncoderModel):
         return split[0]
 
     def _optimizer(self, net: _Classifier, steps: int):
-        groups = [
-            {"params": net.encoder.parameters(), "lr": self.lr},
-            {"params": net.head.parameters(), "lr": self.head_lr},
-        ]
+        if self.layer_decay == 1.0:
+            groups = [{"params": list(net.encoder.parameters()), "lr": self.lr}]
+        else:  # the top layer at lr, each one below at the rate above it times layer_decay
+            layers = net.layers()
+            groups = [
+                {"params": params, "lr": self.lr * self.layer_decay ** (len(layers) - 1 - i)}
+                for i, params in enumerate(layers)
+            ]
+        groups.append({"params": list(net.head.parameters()), "lr": self.head_lr})
         # One fused kernel for the update of all 22M values (what Trainer uses by default): on short texts
         # the update was a quarter of a step's time with the per-tensor kernels, half that fused.
         optimizer = torch.optim.AdamW(groups, weight_decay=self.weight_decay, fused=True)

@@ -3,8 +3,12 @@ library, not a rewrite of it).
 
 It reads the same ``bert_tokens`` features file as ``finetune`` (stages meet through files: the token ids
 are decoded back to text with the encoder's own tokenizer, which for the uncased default gives the text
-the encoder saw). The library's defaults, with the number of contrastive steps capped (``max_steps``) so a
-cell's cost is bounded on a CPU. Install with ``pip install 'enso_ng[setfit]'``.
+the encoder saw). The library's defaults, with the number of contrastive steps capped so a cell's cost is
+bounded on a CPU: at ``max_steps``, or ``steps_per_class`` times the number of classes where that is more
+(a flat cap of 300 gave a 77-class task a few pairs per pair of classes). With ``head_cv`` (default) the
+logistic head is the project's logreg with its inner-CV choice of C, fitted on the tuned encoder's vectors
+of the training rows, as the frozen baseline chooses C, instead of scikit-learn's fixed C = 1. Install
+with ``pip install 'enso_ng[setfit]'``.
 """
 
 from __future__ import annotations
@@ -34,7 +38,9 @@ class SetFit(EncoderModel):
     param_spec = {
         "num_iterations": Param(help="sentence pairs drawn per example", interval=POSITIVE),
         "num_epochs": Param(help="contrastive epochs", interval=POSITIVE),
-        "max_steps": Param(help="contrastive steps at most", interval=POSITIVE),
+        "max_steps": Param(help="contrastive steps at most (raised to steps_per_class x classes)", interval=POSITIVE),
+        "steps_per_class": Param(help="contrastive steps at most per class, where more than max_steps", interval=POSITIVE),
+        "head_cv": Param(help="the head is logreg with inner-CV C (else scikit-learn's C = 1)"),
     }
 
     def __init__(
@@ -45,6 +51,8 @@ class SetFit(EncoderModel):
         num_epochs: int = 1,
         batch_size: int = 16,
         max_steps: int = 300,
+        steps_per_class: int = 20,
+        head_cv: bool = True,
         random_state: int = 0,
     ) -> None:
         self.encoder = encoder
@@ -53,7 +61,13 @@ class SetFit(EncoderModel):
         self.num_epochs = num_epochs
         self.batch_size = batch_size
         self.max_steps = max_steps
+        self.steps_per_class = steps_per_class
+        self.head_cv = head_cv
         self.random_state = random_state
+
+    def steps(self, classes: int) -> int:
+        """The contrastive steps' cap for a task of ``classes`` classes."""
+        return int(max(self.max_steps, self.steps_per_class * classes))
 
     def _texts(self, X: np.ndarray) -> list[str]:
         return [self.tokenizer_.decode(row[row >= 0], skip_special_tokens=True) for row in np.asarray(X)]
@@ -79,21 +93,39 @@ class SetFit(EncoderModel):
                 batch_size=self.batch_size,
                 num_epochs=self.num_epochs,
                 num_iterations=self.num_iterations,
-                max_steps=self.max_steps,
+                max_steps=self.steps(len(self.classes_)),
                 seed=self.random_state,
                 report_to="none",
                 show_progress_bar=False,
                 save_strategy="no",
                 logging_strategy="no",
             )
-            data = Dataset.from_dict({"text": self._texts(X), "label": codes.tolist()})
+            texts = self._texts(X)
+            data = Dataset.from_dict({"text": texts, "label": codes.tolist()})
             Trainer(model=self.model_, args=args, train_dataset=data).train()
+            head = self._head_cv(texts, codes) if self.head_cv else {}
         self.best_params_ = {
             "num_iterations": self.num_iterations,
-            "max_steps": self.max_steps,
+            "max_steps": self.steps(len(self.classes_)),
+            **head,
             "train_seconds": round(time.perf_counter() - started, 3),
         }
         return self
+
+    def _head_cv(self, texts: list[str], codes: np.ndarray) -> dict[str, Any]:
+        """The head's coefficients become logreg's (inner-CV C) on the tuned encoder's training vectors; the
+        library's head object keeps scoring them (softmax, or the sigmoid for two classes), so the folder
+        stores and reloads it as before."""
+        from enso_ng.experiment.models.logreg import LogisticRegressionCV
+
+        vectors = self.model_.encode(texts, batch_size=64)
+        vectors = np.asarray(vectors.cpu().numpy() if hasattr(vectors, "cpu") else vectors, dtype=np.float64)
+        probe = LogisticRegressionCV(random_state=self.random_state).fit(vectors, codes)
+        head = self.model_.model_head
+        if list(probe.classes_) != list(head.classes_):
+            raise EnsoError("setfit: the head's classes differ from the training rows' (a bug: please report it)")
+        head.coef_, head.intercept_ = probe.coef_, probe.intercept_
+        return {"head_C": probe.best_params_.get("C")}
 
     def predict_proba(self, X: Any) -> np.ndarray:
         proba = self.model_.predict_proba(self._texts(X), batch_size=64, show_progress_bar=False)
