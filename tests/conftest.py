@@ -321,6 +321,56 @@ def tiny_elmo(tmp_path_factory):
     return root
 
 
+# ---------------------------------------------------------------- xdist: which tests must share a worker
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """``--dist loadscope`` (setup.cfg), narrowed: xdist hands a module's tests one at a time to whichever
+    worker is free, so that no worker idles at the end behind a long module, except the tests that use a
+    module- or session-scoped fixture of their own module (its workspace, run, cluster or cache): those run
+    together on one worker, which builds that fixture once; the largest such groups are handed out first.
+    The session's corpus and run are built once for all workers (``built_once``)."""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SharedFixtureScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path, _, rest = nodeid.partition("::")
+            test = rest.split("::")[0].split("[")[0]
+            return path if test in _sharing_tests(config.rootpath / path) else nodeid
+
+    return SharedFixtureScheduling(config, log)
+
+
+@functools.cache
+def _sharing_tests(path: Path) -> frozenset[str]:
+    """The test functions of a module that use, directly or through its other fixtures, a module- or
+    session-scoped fixture defined in that module (read from its source: xdist's controller collects
+    nothing)."""
+    import ast
+
+    if path.suffix != ".py" or not path.is_file():
+        return frozenset()
+    functions = [n for n in ast.parse(path.read_text()).body if isinstance(n, ast.FunctionDef)]
+    fixtures: dict[str, tuple[str, list[str]]] = {}
+    for node in functions:
+        for decorator in node.decorator_list:
+            call = decorator if isinstance(decorator, ast.Call) else None
+            target = call.func if call else decorator
+            if isinstance(target, ast.Attribute) and target.attr == "fixture":
+                scope = next((k.value.value for k in (call.keywords if call else []) if k.arg == "scope"), "function")
+                fixtures[node.name] = (str(scope), [a.arg for a in node.args.args])
+
+    def shares(name: str, seen: frozenset[str] = frozenset()) -> bool:
+        if name not in fixtures or name in seen:
+            return False
+        scope, needs = fixtures[name]
+        return scope in ("module", "session") or any(shares(n, seen | {name}) for n in needs)
+
+    return frozenset(n.name for n in functions if n.name.startswith("test") and any(shares(a.arg) for a in n.args.args))
+
+
 # ---------------------------------------------------------------- skips: counted, explained, and fatal under CI
 
 
