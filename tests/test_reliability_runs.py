@@ -155,20 +155,23 @@ def test_sigkilled_parallel_run_takes_its_workers_with_it(workspace):
 
 def test_sigkilled_featurize_leaves_no_temporary_file_behind(tmp_path):
     # Two blocks of rows: the temporary file is opened once the first block is embedded and stays while the
-    # second one is, a window of seconds (with one block it exists only while being written: a race).
+    # second one is, a window of seconds (with one block it exists only while being written: a race). The
+    # first block repeats 24 texts (MiniLM embeds each distinct text once: the file opens at once), the second
+    # holds 4,204 distinct ones (the window), so the kill comes before any long embedding.
     import csv
 
     workspace, source = tmp_path / "ws", tmp_path / "blocks.csv"
     with open(source, "w", newline="") as fh:
         words = ("good", "bad", "fine", "awful", "great", "poor")
-        rows = [[f"{words[i % 6]} film number {i}", "pos" if i % 2 else "neg"] for i in range(8300)]
+        rows = [
+            [f"{words[i % 6]} film number {i if i >= 4096 else i % 8}", "pos" if i % 2 else "neg"] for i in range(8300)
+        ]
         csv.writer(fh).writerows([["text", "label"], *rows])
     assert invoke(workspace, "download", "--from-file", str(source), "--name", "blocks").exit_code == 0
     folder = workspace / "features" / "blocks"
     process = enso(workspace, "featurize", "-f", "bert")
     try:
-        # the first block of 4,096 texts through MiniLM: well under a minute on a quiet machine, minutes on a
-        # loaded one; the wait ends at the file, and a featurize that never writes one ends the process first
+        # the wait ends at the file, and a featurize that never writes one ends the process first
         wait_for(
             lambda: list(folder.glob(".bert.parquet.*.tmp")), "featurize's temporary file", timeout=900, process=process
         )

@@ -279,6 +279,27 @@ def test_from_run_trains_the_winner_at_the_largest_size_on_every_training_row(ki
         assert result.exit_code == 1 and says in result.output and result.output.count("\n") == 1, result.output
 
 
+def test_an_encoders_training_vectors_are_read_from_its_features_file(kinds, monkeypatch):
+    """bert learns nothing from the texts it is fitted on, so training on every training row reads their
+    vectors from the features file that matches it (this dataset, the same parameters) and embeds only the
+    rows it checks them on, not the 1,500 rows again (test_train_kinds.py shows the folder is the same)."""
+    from enso_ng.featurize import FEATURIZERS
+    from enso_ng.serve.train import SAMPLE_ROWS
+
+    bert, embedded = FEATURIZERS.get("bert"), []
+    transform = bert.transform
+
+    def counted(self, texts):
+        embedded.append(len(texts))
+        return transform(self, texts)
+
+    monkeypatch.setattr(bert, "transform", counted)
+    result = invoke(kinds, "train", "-d", CORPUS, "-f", "bert", "-m", "logreg", "--name", "stored")
+    assert result.exit_code == 0, result.output
+    assert ModelManifest.read(kinds / "models" / "stored").training["rows"] == 1500
+    assert sum(embedded) == SAMPLE_ROWS, embedded
+
+
 def test_max_ms_per_doc_takes_the_most_accurate_pair_within_the_budget(kinds):
     rows = pq.read_table(kinds / "results" / "small" / "results.parquet").to_pylist()
     pairs: dict[tuple, list] = {}

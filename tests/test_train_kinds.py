@@ -262,3 +262,36 @@ def test_every_training_row_round_trips_through_a_fresh_process(ws, tmp_path, ru
     got = np.array([[r[f"proba_{c}"] for c in manifest.labels] for r in got_rows])
     np.testing.assert_allclose(got, expected, atol=2e-5, rtol=0)
     assert [r["label"] for r in got_rows] == list(reference.classes_[expected.argmax(1)])
+
+
+def test_a_features_file_whose_vectors_are_not_the_encoders_is_not_read(ws, tmp_path):
+    """Training on every training row reads bert's vectors from the features file only where the encoder
+    gives them: a file whose vectors were changed under the same metadata is passed over, and the folder
+    trained beside it predicts as the one trained where the file is intact."""
+    import shutil
+
+    import pyarrow as pa
+
+    from enso_ng.formats import features_batch
+
+    copy = tmp_path / "ws"
+    (copy / "datasets").mkdir(parents=True)
+    (copy / "features" / "dist").mkdir(parents=True)
+    shutil.copy(ws / "datasets" / "dist.parquet", copy / "datasets" / "dist.parquet")
+    path = ws / "features" / "dist" / "bert.parquet"
+    feats, schema = read_features(path), pq.read_schema(path)
+    changed = features_batch("dense", schema, feats.rows, list(feats.labels), list(feats.splits), -feats.X)
+    pq.write_table(pa.Table.from_batches([changed]), copy / "features" / "dist" / "bert.parquet")
+    assert read_features(copy / "features" / "dist" / "bert.parquet").meta == feats.meta
+    texts = pq.read_table(ws / "datasets" / "dist.parquet").column("text").to_pylist()
+    source = tmp_path / "texts.txt"
+    source.write_text("".join(t + "\n" for t in texts))
+    probabilities = []
+    for root in (ws, copy):
+        result = invoke(root, "train", "-d", "dist", "-f", "bert", "-m", "logreg", "--name", "intact-or-not")
+        assert result.exit_code == 0, result.output
+        out = tmp_path / f"{len(probabilities)}.jsonl"
+        assert invoke(root, "predict", "intact-or-not", str(source), "-o", str(out)).exit_code == 0
+        rows = [json.loads(line) for line in out.read_text().splitlines()]
+        probabilities.append(np.array([[v for k, v in r.items() if k.startswith("proba_")] for r in rows]))
+    np.testing.assert_allclose(probabilities[1], probabilities[0], atol=1e-5, rtol=0)

@@ -28,6 +28,10 @@ class StateCodec(Codec):
 
     encoder: Callable[[dict[str, Any]], dict[str, Any] | None] = lambda params: None
     check: Callable[[dict[str, Any]], None] = lambda params: None
+    #: whether fitting learns from the texts (tf-idf's vocabulary, SIF's weights); where it does not, a
+    #: text's vectors follow from the parameters alone, so a features file with the same parameters holds
+    #: them and ``enso train`` reads them there instead of embedding the training rows again
+    learns: Callable[[dict[str, Any]], bool] = lambda params: True
 
 
 STATES: Registry[StateCodec] = Registry("featurizer state")
@@ -139,7 +143,7 @@ def _set_nothing(featurizer: Featurizer, parts: Parts) -> None:
 
 # bert_tokens: the token ids a fine-tuned encoder reads; its tokenizer is the referenced encoder's
 for _name in ("bert", "bert_tokens"):
-    STATES.register(_name)(StateCodec(_nothing, _set_nothing, _bert_encoder, _check_bert))
+    STATES.register(_name)(StateCodec(_nothing, _set_nothing, _bert_encoder, _check_bert, lambda params: False))
 
 
 # ------------------------------------------------------------------ glove: vectors referenced by sha256; SIF's state
@@ -165,4 +169,8 @@ def _check_glove(params: dict[str, Any]) -> None:
     return None  # the featurizer loads the vectors; its sha256 is compared after (see Pipeline.load)
 
 
-STATES.register("glove")(StateCodec(_save_glove, _load_glove, _glove_encoder, _check_glove))
+def _glove_learns(params: dict[str, Any]) -> bool:
+    return params.get("pooling") == "sif"  # SIF's word weights and removed component come from the texts
+
+
+STATES.register("glove")(StateCodec(_save_glove, _load_glove, _glove_encoder, _check_glove, _glove_learns))

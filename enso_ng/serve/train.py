@@ -31,6 +31,7 @@ from enso_ng.formats import (
     MODEL_FORMAT_VERSION,
     TOKEN_IDS,
     TOKEN_VECTORS,
+    Features,
     ModelManifest,
     TokenVectors,
     read_dataset,
@@ -46,6 +47,8 @@ from enso_ng.serve.pipeline import FEATURIZER_PREFIX, MODEL_PREFIX
 from enso_ng.workspace import Workspace
 
 BLOCK_ROWS = 4096
+#: rows embedded again to check that stored vectors are the featurizer's (a cell's, or the training rows')
+SAMPLE_ROWS = 64
 
 
 @dataclass
@@ -117,7 +120,7 @@ def train(
         fitted_model, fitted_featurizer, rows, fitted_on = _reproduce(workspace, choice, texts, data_meta, options)
     else:
         fitted_model, fitted_featurizer, rows, fitted_on = _production(
-            workspace, choice, texts, labels, splits, options
+            workspace, choice, texts, labels, splits, options, data_meta.fingerprint
         )
     spec = _featurizer_spec(fitted_featurizer, fitted_on)
     manifest = _manifest(name, choice, spec, fitted_model, data_meta, labels, rows)
@@ -222,9 +225,12 @@ def _reproduce(
     featurizer = featurizers.build(choice.featurizer, feats.meta.params)
     featurizer.prepare(list(texts))
     featurizer.fit(list(texts))  # what enso featurize fitted it on: every text of the dataset, no labels
-    sample = train_rows[:64]  # checked before any fitting: a folder that is not the cell is never fitted
+    sample = train_rows[:SAMPLE_ROWS]  # checked before any fitting: a folder that is not the cell is never fitted
     now = model_input(model_cls, featurizer, featurizer.transform(list(texts[feats.rows[sample]])), feats.meta.params)
-    _check_same_vectors(path, now, X[sample])
+    if not _same_vectors(now, X[sample]):
+        raise EnsoError(
+            f"{path}: the featurizer rebuilt from its options does not give its vectors; run enso featurize --force"
+        )
     model = model_cls(**config.params_of(choice.model), **model_cls.features_kwargs(feats.meta), random_state=seed)
     if model_cls.semi_supervised:  # as the experiment's cell hands it the pool (never a test row)
         model.attach(
@@ -255,14 +261,11 @@ def one_torch_thread() -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def _check_same_vectors(path: Path, now: Any, stored: Any) -> None:
-    """The rebuilt featurizer must give the features file's vectors (or token ids, or token vectors), or
-    the folder would not be the cell."""
+def _same_vectors(now: Any, stored: Any) -> bool:
+    """Whether the featurizer gives the features file's vectors (or token ids, or token vectors): a folder
+    that reproduces a cell, or reads its training vectors from the file, is fitted on nothing else."""
     a, b = _rows_of(now), _rows_of(stored)
-    if len(a) != len(b) or any(x.shape != y.shape or not np.allclose(x, y, atol=1e-4) for x, y in zip(a, b)):
-        raise EnsoError(
-            f"{path}: the featurizer rebuilt from its options does not give its vectors; run enso featurize --force"
-        )
+    return len(a) == len(b) and all(x.shape == y.shape and np.allclose(x, y, atol=1e-4) for x, y in zip(a, b))
 
 
 def _rows_of(X: Any) -> list[np.ndarray]:
@@ -282,6 +285,7 @@ def _production(
     labels: np.ndarray,
     splits: np.ndarray,
     options: dict[str, Any] | None,
+    fingerprint: str,
 ) -> tuple[Any, Any, np.ndarray, str]:
     """Every labelled row outside the test split; the featurizer fitted on those rows only."""
     rows = np.flatnonzero(splits != "test")
@@ -293,7 +297,9 @@ def _production(
     featurizer.prepare(chosen)
     featurizer.fit(chosen)
     check_takes(choice.model, featurizer.name, featurizer.layout, featurizer.layers)  # known once loaded
-    feats = as_features(featurizer, _transform(featurizer, chosen))
+    feats = _stored(workspace, choice.dataset, fingerprint, featurizer, rows, chosen)
+    if feats is None:
+        feats = as_features(featurizer, _transform(featurizer, chosen))
     model_cls = MODELS.get(choice.model)
     model = model_cls(
         **choice.config.params_of(choice.model),
@@ -302,7 +308,7 @@ def _production(
     )
     X = model_cls.view(feats)
     if model_cls.semi_supervised:
-        model.attach(_production_context(workspace, choice, chosen, X))
+        model.attach(_production_context(workspace, choice, chosen, X, rows, fingerprint))
     with threadpool_limits(limits=1), one_torch_thread():
         model.fit(X, labels[rows])
     return model, featurizer, rows, "the training rows only (outside the test split), unlabelled"
@@ -324,7 +330,9 @@ def check_takes(model: str, featurizer: str, layout: str, layers: int | None = N
         raise EnsoError(f"model {model!r} takes {takes}{make}, and {featurizer} gives {LAYOUT_WORDS[layout]}")
 
 
-def _production_context(workspace: Workspace, choice: Choice, texts: list[str], X: Any) -> CellContext:
+def _production_context(
+    workspace: Workspace, choice: Choice, texts: list[str], X: Any, rows: np.ndarray, fingerprint: str
+) -> CellContext:
     """A distilled student's pool when every training row is labelled: no row is left for its teacher to
     label, so the teacher is fitted (on its own featurizer, fitted on the same rows) and labels none."""
 
@@ -332,10 +340,52 @@ def _production_context(workspace: Workspace, choice: Choice, texts: list[str], 
         featurizer = featurizers.build(name, _options(workspace, replace(choice, featurizer=name), None))
         featurizer.prepare(texts)
         featurizer.fit(texts)
-        return as_features(featurizer, _transform(featurizer, texts))
+        stored = _stored(workspace, choice.dataset, fingerprint, featurizer, rows, texts)
+        return stored if stored is not None else as_features(featurizer, _transform(featurizer, texts))
 
     nothing = np.zeros(0, dtype=np.int64)
     return CellContext(choice.dataset, features, X, np.arange(len(texts)), nothing, nothing)
+
+
+def _stored(
+    workspace: Workspace, dataset: str, fingerprint: str, featurizer: Any, rows: np.ndarray, texts: list[str]
+) -> Features | None:
+    """The vectors of the dataset's ``rows`` (their ``texts``) as its features file holds them, where they
+    are the ones ``featurizer`` gives: it learns nothing from the texts it is fitted on (a pre-trained
+    encoder), the file matches it as ``enso featurize`` matches a cache (this dataset version, the same
+    parameters), and the first rows embedded again give the stored vectors. None otherwise: the rows are
+    featurized here. Embedding every training row again would give the same numbers, at the cost of a
+    whole featurize."""
+    path = workspace.features_path(dataset, featurizer.name)
+    params = featurizer.params()
+    if featurizers.state_of(featurizer.name).learns(params) or not path.exists():
+        return None
+    try:
+        feats = read_features(path)
+    except EnsoError:  # a damaged file: the rows are featurized here, as without one
+        return None
+    key = {"dataset_fingerprint": fingerprint, "featurizer": featurizer.name, "params": params}
+    shape = (featurizer.layout, featurizer.layers)
+    if feats.meta.cache_key() != key or (feats.meta.layout, feats.meta.layers) != shape:
+        return None
+    where = {int(r): i for i, r in enumerate(feats.rows)}
+    if any(int(r) not in where for r in rows):
+        return None
+    X = _take(feats.X, np.array([where[int(r)] for r in rows], dtype=np.int64), feats.meta.layout)
+    now = as_features(featurizer, featurizer.transform(texts[:SAMPLE_ROWS]), params).X
+    if not _same_vectors(now, X[: len(texts[:SAMPLE_ROWS])]):
+        return None
+    empty = np.empty(0, dtype=object)
+    return Features(X=X, labels=empty, splits=empty, rows=np.arange(len(rows)), meta=feats.meta)
+
+
+def _take(X: Any, at: np.ndarray, layout: str) -> Any:
+    """Rows ``at`` of a decoded features matrix, as the file's codec gives those rows alone (token ids padded
+    to the longest of them)."""
+    taken = X[at]
+    if layout == TOKEN_IDS:
+        taken = taken[:, : max(int((taken >= 0).sum(1).max(initial=0)), 1)]
+    return taken
 
 
 def _options(workspace: Workspace, choice: Choice, options: dict[str, Any] | None) -> dict[str, Any]:
