@@ -473,3 +473,12 @@ def test_elmo_without_its_extra_says_how_to_install(corpus_workspace, monkeypatc
     monkeypatch.setitem(sys.modules, "simple_elmo_pytorch.models.elmo", None)
     result = invoke(corpus_workspace, "featurize", "-f", "elmo", "-d", CORPUS)
     assert result.exit_code == 1 and "pip install 'enso_ng[elmo]'" in result.output
+
+
+def test_auto_on_a_handful_of_texts_is_fp32_and_caches_nothing(tmp_path, monkeypatch):
+    """Two texts time nothing reliably: a decision taken on them once stuck for every later run."""
+    monkeypatch.setenv("ENSO_CACHE", str(tmp_path / "cache"))
+    featurizer = BertFeaturizer(precision="auto")
+    featurizer.prepare(["great film", "awful", "great film"])
+    assert featurizer.precision == "fp32" and "too few to time" in featurizer.auto["why"]
+    assert not (tmp_path / "cache" / "precision").exists()

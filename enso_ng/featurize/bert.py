@@ -25,7 +25,7 @@ from enso_ng.featurize.base import (
     token_vector_report,
     token_vector_setup,
 )
-from enso_ng.featurize.precision import PRECISIONS, SAMPLE_TEXTS, candidates, check, choose
+from enso_ng.featurize.precision import MIN_SAMPLE_TEXTS, PRECISIONS, SAMPLE_TEXTS, candidates, check, choose
 from enso_ng.params import POSITIVE, Param
 from enso_ng.provenance import machine
 
@@ -112,6 +112,11 @@ class BertFeaturizer(Featurizer):
             return
         if not texts:  # nothing to measure on, and nothing to embed
             self.precision = "fp32"
+            return
+        distinct = len(set(texts))
+        if distinct < MIN_SAMPLE_TEXTS:  # a timing on a handful of texts decides nothing: not measured, not cached
+            self.precision = "fp32"
+            self.auto = {"chosen": "fp32", "why": f"{distinct} distinct texts are too few to time (under {MIN_SAMPLE_TEXTS})"}
             return
         key = {
             "machine": machine(),

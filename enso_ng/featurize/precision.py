@@ -26,6 +26,9 @@ PRECISIONS = ("fp32", "fp32-onnx", "bf16", "fp16", "auto")
 MIN_COSINE = 0.9995
 #: texts ``auto`` times each candidate on: a few seconds in all, once per machine and model
 SAMPLE_TEXTS = 128
+#: fewer distinct texts than this are not timed (and nothing is cached): fp32 for them. A decision timed on
+#: the two texts of one ``enso predict`` call once chose fp32-onnx on noise and stuck for every later run
+MIN_SAMPLE_TEXTS = 16
 ROUNDS = 2
 
 #: (precision, warming up) -> the sample's vectors at that precision (a few texts' when warming up)

@@ -92,7 +92,9 @@ def report_lines(workspace: Workspace, dataset: str, featurizer: str, done: Feat
         shape = f"{meta.rows} pairs x {meta.dim} (both sides; {texts} distinct texts)"
     lines = [f"wrote {path}: {shape} in {done.seconds:.1f} s ({rate:.0f} texts/s{extra})"]
     auto = meta.report.get("precision_auto")
-    if auto:
+    if auto and "texts_per_second" not in auto:  # too few texts to time
+        lines.append(f"  precision auto chose {auto['chosen']} ({auto['why']})")
+    elif auto:
         rates = ", ".join(f"{p} {r:,.0f}" for p, r in auto["texts_per_second"].items())
         how = "cached decision" if auto["cached"] else "measured now"
         lines.append(f"  precision auto chose {auto['chosen']} ({how}; texts/s: {rates})")
