@@ -3,7 +3,6 @@ combinations a model is given, and the cosine-threshold model."""
 
 from __future__ import annotations
 
-import csv
 import json
 import random
 
@@ -11,6 +10,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 import scipy.sparse as sp
+from test_download_from_file import _write
 
 from enso_ng.experiment.config import RUN_OPTIONS
 from enso_ng.experiment.models.cosine import CosineThreshold, best_cuts
@@ -45,11 +45,12 @@ def _pairs(n: int = 240, seed: int = 0) -> list[tuple[str, str, str, str]]:
     return rows
 
 
+#: the columns of the pair files the tests import
+COLUMNS = ("resume", "job", "match", "fold")
+
+
 def _write_csv(path, rows) -> None:
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["resume", "job", "match", "fold"])
-        writer.writerows(rows)
+    _write(path, "csv", rows, COLUMNS)
 
 
 def _import(workspace, path, *extra):
@@ -188,21 +189,10 @@ def test_pairs_refused_in_one_line_where_they_are_not_taken(tmp_path):
 
 @pytest.mark.parametrize("fmt", ["csv", "tsv", "jsonl", "parquet"])
 def test_each_format_takes_a_text_pair_column_and_drops_empty_second_texts(tmp_path, fmt):
-    import pyarrow as pa
 
     rows = [(a, b, label, split) for a, b, label, split in _pairs(12)]
     rows[3] = (rows[3][0], "  ", rows[3][2], rows[3][3])  # an empty second text: dropped, counted
-    columns = ["resume", "job", "match", "fold"]
-    path = tmp_path / f"m.{fmt}"
-    if fmt in ("csv", "tsv"):
-        with open(path, "w", newline="", encoding="utf-8") as fh:
-            writer = csv.writer(fh, delimiter="," if fmt == "csv" else "\t")
-            writer.writerow(columns)
-            writer.writerows(rows)
-    elif fmt == "jsonl":
-        path.write_text("".join(json.dumps(dict(zip(columns, row))) + "\n" for row in rows))
-    else:
-        pq.write_table(pa.table({c: [r[i] for r in rows] for i, c in enumerate(columns)}), path)
+    path = _write(tmp_path / f"m.{fmt}", fmt, rows, COLUMNS)
     result = _import(tmp_path / "ws", path)
     assert result.exit_code == 0, result.output
     table = pq.read_table(tmp_path / "ws" / "datasets" / "matches.parquet")
