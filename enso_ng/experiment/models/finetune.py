@@ -232,19 +232,9 @@ class FineTune(EncoderModel):
         net.head.bias.copy_(torch.as_tensor(bias, dtype=net.head.bias.dtype))
         return {"lp_C": probe.best_params_.get("C"), "lp_seconds": round(time.perf_counter() - started, 3)}
 
-    @torch.no_grad()
-    def _pooled(self, net: _Classifier, X: np.ndarray, batch: int = 64) -> np.ndarray:
+    def _pooled(self, net: _Classifier, X: np.ndarray) -> np.ndarray:
         """The encoder's mean-pooled vectors of token-id rows, in eval mode (no dropout), float64."""
-        net.eval()
-        lengths = (X >= 0).sum(1)
-        order = np.argsort(lengths, kind="stable")
-        out = np.zeros((len(X), int(net.head.in_features)))
-        for start in range(0, len(order), batch):
-            rows = order[start : start + batch]
-            ids, mask = _batch(X[rows])
-            with self._autocast():
-                out[rows] = net.pooled(ids, mask, _types(net, ids, mask)).float().cpu().numpy()
-        return out
+        return self._each_batch(net, X, int(net.head.in_features), net.pooled)
 
     def _batches(self, rows: np.ndarray, lengths: np.ndarray, generator: torch.Generator) -> list[np.ndarray]:
         """One epoch's batches: a seeded shuffle, pools of ``length_pool`` batches sorted by length, the
@@ -291,18 +281,21 @@ class FineTune(EncoderModel):
         )
         return optimizer, schedule
 
+    def _scores(self, net: _Classifier, X: np.ndarray) -> np.ndarray:
+        return self._each_batch(net, X, len(self.classes_), lambda *inputs: torch.softmax(net(*inputs).float(), 1))
+
     @torch.no_grad()
-    def _scores(self, net: _Classifier, X: np.ndarray, batch: int = 64) -> np.ndarray:
+    def _each_batch(self, net: _Classifier, X: np.ndarray, width: int, step, batch: int = 64) -> np.ndarray:
+        """``step(ids, mask, types)`` of token-id rows, in eval mode, ``batch`` rows of similar length at a
+        time (little padding), returned in the rows' order as float64 (rows, width)."""
         net.eval()
-        lengths = (X >= 0).sum(1)
-        order = np.argsort(lengths, kind="stable")  # similar lengths together: little padding
-        out = np.zeros((len(X), len(self.classes_)))
+        order = np.argsort((X >= 0).sum(1), kind="stable")
+        out = np.zeros((len(X), width))
         for start in range(0, len(order), batch):
             rows = order[start : start + batch]
             ids, mask = _batch(X[rows])
             with self._autocast():
-                logits = net(ids, mask, _types(net, ids, mask))
-                out[rows] = torch.softmax(logits.float(), 1).cpu().numpy()
+                out[rows] = step(ids, mask, _types(net, ids, mask)).float().cpu().numpy()
         return out
 
     def predict_proba(self, X: Any) -> np.ndarray:
