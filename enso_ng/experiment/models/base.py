@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
 
 from enso_ng.errors import EnsoError, either
 from enso_ng.experiment.cost import stored_values
@@ -54,13 +53,17 @@ class CellContext:
             raise ValueError("unlabelled rows must exclude the test and training rows")
 
 
-class TargetModel(ClassifierMixin, BaseEstimator):
+class TargetModel:
     """What every target model shares, and what it declares it can do.
 
-    scikit-learn's ``BaseEstimator`` gives ``get_params``/``set_params`` from ``__init__``'s signature, so a
-    config file can set any parameter. The runner reads the capabilities below instead of probing.
-    A model implements ``fit`` and either ``predict_proba`` or ``decision_function``; ``predict`` follows.
+    ``get_params``/``set_params`` come from ``__init__``'s signature, as scikit-learn's estimators have them
+    (so ``sklearn.base.clone`` works), without importing scikit-learn: ``enso predict`` with a torch or
+    logreg model then starts without its 0.7-1 s import. The runner reads the capabilities below instead of
+    probing. A model implements ``fit`` and either ``predict_proba`` or ``decision_function``; ``predict``
+    follows.
     """
+
+    _estimator_type: ClassVar[str] = "classifier"
 
     #: the features' layer count is passed as ``layers`` (multi-layer features are kept, not averaged)
     layer_aware: ClassVar[bool] = False
@@ -112,13 +115,35 @@ class TargetModel(ClassifierMixin, BaseEstimator):
         for klass in reversed(cls.__mro__):
             declared.update(vars(klass).get("param_spec", {}))
         out = {}
-        for name, parameter in inspect.signature(cls.__init__).parameters.items():
-            if name == "self" or parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
-                continue
+        signature = inspect.signature(cls.__init__).parameters
+        for name in cls._param_names():
             if name not in declared:
                 raise TypeError(f"model {cls.__name__}: parameter {name!r} has no entry in param_spec")
-            out[name] = declared[name].with_default(parameter.default)
+            out[name] = declared[name].with_default(signature[name].default)
         return out
+
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        return [
+            name
+            for name, parameter in inspect.signature(cls.__init__).parameters.items()
+            if name != "self" and parameter.kind not in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD)
+        ]
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """The ``__init__`` parameters as set (``deep`` is accepted for scikit-learn; no model nests one)."""
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    def set_params(self, **params: Any) -> TargetModel:
+        known = self._param_names()
+        for name, value in params.items():
+            if name not in known:
+                raise ValueError(f"model {type(self).__name__} has no parameter {name!r} (known: {', '.join(known)})")
+            setattr(self, name, value)
+        return self
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.get_params().items())})"
 
     @classmethod
     def view(cls, features: Features) -> Any:

@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from sklearn.neighbors import KNeighborsClassifier
 
 from enso_ng.experiment.models.base import DEFAULT_CRITERION, MODELS, TargetModel, inner_cv_choice
 from enso_ng.params import POSITIVE, Param
@@ -30,7 +29,9 @@ class CosineKNN(TargetModel):
         self.criterion = criterion
         self.random_state = random_state
 
-    def _make(self, k: int, n: int) -> KNeighborsClassifier:
+    def _make(self, k: int, n: int) -> Any:
+        from sklearn.neighbors import KNeighborsClassifier  # here: importing scikit-learn costs predict's start
+
         return KNeighborsClassifier(n_neighbors=min(k, n), metric="cosine", algorithm="brute", weights="distance")
 
     def fit(self, X: Any, y: np.ndarray) -> CosineKNN:

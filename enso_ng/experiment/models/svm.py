@@ -7,8 +7,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.svm import LinearSVC
 
 from enso_ng.experiment.models.base import DEFAULT_CRITERION, MODELS, TargetModel, inner_cv_choice
 
@@ -37,7 +35,10 @@ class LinearSVM(TargetModel):
         self.criterion = criterion
         self.random_state = random_state
 
-    def _fit_one(self, C: float, X: Any, y: np.ndarray) -> LinearSVC:
+    def _fit_one(self, C: float, X: Any, y: np.ndarray) -> Any:
+        from sklearn.exceptions import ConvergenceWarning  # here: importing scikit-learn costs predict's start
+        from sklearn.svm import LinearSVC
+
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             return LinearSVC(C=C, max_iter=self.max_iter, random_state=self.random_state).fit(X, y)
