@@ -253,19 +253,15 @@ class OnnxScorer:
 
 def _fast_tokenizer(target: Path, max_length: int):
     """Texts -> per-text ids with the ``tokenizers`` library, truncated to ``max_length``, unpadded."""
-    if not (target / "tokenizer.json").exists():
-        return None
-    from tokenizers import Tokenizer
+    from enso_ng.featurize.bert_native import TOKENIZER_FILE, Tokenizer
 
-    tokenizer = Tokenizer.from_file(str(target / "tokenizer.json"))
-    tokenizer.enable_truncation(max_length)
-    tokenizer.no_padding()
+    if not (target / TOKENIZER_FILE).exists():
+        return None
+    tokenizer = Tokenizer(target)
 
     def tokenize(texts: list[str]) -> list[dict[str, list[int]]]:
-        return [
-            {"input_ids": e.ids, "attention_mask": e.attention_mask, "token_type_ids": e.type_ids}
-            for e in tokenizer.encode_batch(texts)
-        ]
+        encoded = tokenizer(texts, truncation=True, max_length=max_length)
+        return [{key: values[i] for key, values in encoded.items()} for i in range(len(texts))]
 
     return tokenize
 
