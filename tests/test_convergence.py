@@ -173,3 +173,66 @@ def test_fold_fits_on_own_rows_or_under_masks_choose_the_same_and_fit_the_same(m
         ours, theirs = a.best_params_["cv_scores"], b.best_params_["cv_scores"]
         assert ours.keys() == theirs.keys() and all(abs(ours[c] - theirs[c]) < 2e-3 for c in ours)
         assert np.abs(a.predict_proba(X) - b.predict_proba(X)).max() < 2e-3
+
+
+def test_curvature_pairs_carried_to_another_C_and_preconditioner_are_that_problems_pairs():
+    """A stage starts its quasi-Newton model from the last stage's curvature pairs (and the refit from its
+    first fold's). ``carry`` maps a pair (s, y) taken in one problem's variables into another's: s and y of
+    two points under the new penalty and preconditioner are what evaluating the new problem there gives."""
+    import numpy as np
+
+    from enso_ng.experiment.lbfgs import Memory
+    from enso_ng.experiment.models import logreg as L
+
+    rng = np.random.default_rng(2)
+    n, d, K = 80, 30, 4
+    codes = rng.integers(0, K, n)
+    basis = L._DenseBasis(rng.normal(size=(n, d)) + codes[:, None] * 0.4)
+    problem = L._Problem([basis], [codes], K, torch.ones(1, n), torch.tensor([1.0]), torch.tensor([0]))
+    one = torch.arange(1)
+    Z0 = torch.as_tensor(rng.normal(size=(1, K, basis.r)) * 0.1, dtype=torch.float32)
+    b0 = torch.as_tensor(rng.normal(size=(1, K)) * 0.1, dtype=torch.float32)
+    Z1, b1 = Z0 + 0.05 * torch.randn_like(Z0), b0 + 0.05 * torch.randn_like(b0)
+
+    def pair():
+        (t0, t1) = problem.pack(Z0, b0), problem.pack(Z1, b1)
+        return t1 - t0, problem(t1, one)[1] - problem(t0, one)[1]
+
+    s, y = pair()
+    before = problem.coordinates()
+    memory = Memory(s[None], y[None], 1.0 / torch.linalg.vecdot(s, y)[None])
+    problem.set_C(torch.tensor([30.0]))
+    problem.rescale(Z1, b1)
+    carried = problem.carry(memory, before)
+    s_new, y_new = pair()
+    assert not torch.allclose(s_new, s, rtol=1e-2), "the variables changed, so the pair must be mapped"
+    assert torch.allclose(carried.S[0], s_new, rtol=1e-4, atol=1e-6)
+    assert torch.allclose(carried.Y[0], y_new, rtol=1e-4, atol=1e-6)
+    assert carried.rho[0].item() == pytest.approx(1.0 / torch.linalg.vecdot(s_new, y_new).item(), rel=1e-4)
+
+
+def test_lbfgs_started_from_a_related_problems_memory_reaches_the_same_optimum_in_fewer_iterations():
+    """Curvature from a neighbouring problem (a stronger penalty) is only a starting model: the solution is
+    the problem's own, and here it takes fewer iterations than starting from the identity."""
+    from enso_ng.experiment.lbfgs import minimize
+
+    gen = torch.Generator().manual_seed(0)
+    A = torch.randn(60, 40, generator=gen)
+    H = A.T @ A / 60 + torch.diag(torch.linspace(0.1, 1.0, 40))  # coupled quadratics
+
+    def quadratic(shift):
+        def fun(theta, idx):
+            g = theta @ (H + shift * torch.eye(40)) - 1.0
+            f = 0.5 * ((theta @ (H + shift * torch.eye(40))) * theta).sum(1) - theta.sum(1)
+            return f, g, g.abs().amax(1)
+
+        return fun
+
+    first = minimize(quadratic(0.05), torch.zeros(1, 40), gtol=1e-3, max_iter=500)
+    cold = minimize(quadratic(0.0), first.theta, gtol=1e-3, max_iter=500)
+    memory = first.memory
+    memory.Y += 0.0 - 0.05 * memory.S  # the penalty's curvature removed from each pair, as carry does
+    warm = minimize(quadratic(0.0), first.theta, gtol=1e-3, max_iter=500, memory=memory)
+    assert bool(cold.converged[0]) and bool(warm.converged[0])
+    assert torch.allclose(warm.theta, cold.theta, atol=1e-2)  # both within gtol of the optimum
+    assert int(warm.n_iter[0]) < int(cold.n_iter[0]), (int(warm.n_iter[0]), int(cold.n_iter[0]))

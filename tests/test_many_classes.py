@@ -55,7 +55,7 @@ def _sklearn(X, y, seed: int) -> LogisticRegressionCV:
 
 @pytest.mark.parametrize(
     "dim, rows, separation",
-    [(1024, 600, 0.2), (128, 1500, 0.35)],
+    [(1024, 1000, 0.2), (128, 1500, 0.35)],
     ids=["rows-below-dim", "rows-above-dim"],
 )
 def test_hundred_classes_choose_scikit_learns_C_on_the_same_folds(dim, rows, separation):
@@ -65,7 +65,13 @@ def test_hundred_classes_choose_scikit_learns_C_on_the_same_folds(dim, rows, sep
     record = ours.best_params_
     assert "cv_flat" not in record, record
     assert len(set(record["cv_scores"].values())) > 2, "the C values are told apart"
-    assert record["C"] == float(np.ravel(reference.C_)[0]), (record, reference.C_)
+    # The C that scikit-learn's own CV curve (same folds, same criterion) ranks best, or one it ranks within
+    # 0.01 of it. Both curves rise by 0.2 or more from C = 0.1 to their best, but C = 100 and 1000 score
+    # within 0.001 (weak regularisation either way): which of two such C values a solver's path lands on is
+    # fold noise, and C equality would test that noise (6 rows per class made the whole curve that flat).
+    curve = reference.scores_[next(iter(reference.scores_))].mean(0)
+    ours_on_their_curve = curve[list(reference.Cs_).index(record["C"])]
+    assert curve.max() - ours_on_their_curve <= 0.01, (record, dict(zip(reference.Cs_, curve)))
     ours_acc, their_acc = ((m.predict(X_test) == y_test).mean() for m in (ours, reference))
     assert abs(ours_acc - their_acc) <= 0.01, (ours_acc, their_acc)
     assert record["converged"] and record["stop"] == "gradient"
