@@ -233,6 +233,21 @@ def _run(tmp_path_factory, _corpus) -> Path:
     return built_once(tmp_path_factory, "run", build) / "ws"
 
 
+@pytest.fixture(scope="session")
+def _tokens(tmp_path_factory, _corpus) -> Path:
+    """A copy of the corpus workspace with MiniLM token ids beside its frozen features (the fine-tune tests'
+    input), built once per test run (``built_once``). Defined here, not in ``test_strategies.py``: a fixture
+    of the module's own would tie all of its fine-tunes to one pytest-xdist worker."""
+
+    def build(folder: Path) -> None:
+        root = folder / "ws"
+        shutil.copytree(_corpus, root)
+        result = invoke(root, "featurize", "-f", "bert_tokens", "-d", CORPUS)
+        assert result.exit_code == 0, result.output
+
+    return built_once(tmp_path_factory, "tokens", build) / "ws"
+
+
 @pytest.fixture
 def corpus_workspace(_corpus) -> Iterator[Path]:
     """Read-only: the corpus downloaded and featurized with bert and tfidf (built once per test run)."""
