@@ -336,6 +336,29 @@ def tiny_elmo(tmp_path_factory):
     return root
 
 
+# ---------------------------------------------------------------- xdist: each worker's share of the cores
+
+
+def pytest_configure(config) -> None:
+    """Under pytest-xdist, each worker's torch and BLAS thread pools get its share of the cores, and so do
+    the ``enso`` processes it starts (through the environment): N workers each running threads on every
+    core oversubscribe them, and torch's small ops then wait on descheduled threads (a tiny bilstm fit of
+    ``test_sequence.py`` took about 30 s on 2 threads and 6 s on 1, beside a busy process on 2 cores). One
+    process (``-n 0``) keeps every core; thread counts a user set in the environment are kept."""
+    workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
+    if not workers or not os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    share = str(max(1, (os.cpu_count() or 1) // int(workers)))
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(name, share)
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    threads = int(os.environ["OMP_NUM_THREADS"])
+    torch.set_num_threads(threads)
+    threadpool_limits(threads)
+
+
 # ---------------------------------------------------------------- xdist: which tests must share a worker
 
 
