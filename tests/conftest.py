@@ -233,6 +233,21 @@ def _run(tmp_path_factory, _corpus) -> Path:
     return built_once(tmp_path_factory, "run", build) / "ws"
 
 
+@pytest.fixture(scope="session")
+def _tokens(tmp_path_factory, _corpus) -> Path:
+    """A copy of the corpus workspace with MiniLM token ids beside its frozen features (the fine-tune tests'
+    input), built once per test run (``built_once``). Defined here, not in ``test_strategies.py``: a fixture
+    of the module's own would tie all of its fine-tunes to one pytest-xdist worker."""
+
+    def build(folder: Path) -> None:
+        root = folder / "ws"
+        shutil.copytree(_corpus, root)
+        result = invoke(root, "featurize", "-f", "bert_tokens", "-d", CORPUS)
+        assert result.exit_code == 0, result.output
+
+    return built_once(tmp_path_factory, "tokens", build) / "ws"
+
+
 @pytest.fixture
 def corpus_workspace(_corpus) -> Iterator[Path]:
     """Read-only: the corpus downloaded and featurized with bert and tfidf (built once per test run)."""
@@ -319,6 +334,29 @@ def tiny_elmo(tmp_path_factory):
                 f[f"{cell_group}/B"] = random(4 * cell)
                 f[f"{cell_group}/W_P_0"] = random(cell, projection)
     return root
+
+
+# ---------------------------------------------------------------- xdist: each worker's share of the cores
+
+
+def pytest_configure(config) -> None:
+    """Under pytest-xdist, each worker's torch and BLAS thread pools get its share of the cores, and so do
+    the ``enso`` processes it starts (through the environment): N workers each running threads on every
+    core oversubscribe them, and torch's small ops then wait on descheduled threads (a tiny bilstm fit of
+    ``test_sequence.py`` took about 30 s on 2 threads and 6 s on 1, beside a busy process on 2 cores). One
+    process (``-n 0``) keeps every core; thread counts a user set in the environment are kept."""
+    workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
+    if not workers or not os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    share = str(max(1, (os.cpu_count() or 1) // int(workers)))
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(name, share)
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    threads = int(os.environ["OMP_NUM_THREADS"])
+    torch.set_num_threads(threads)
+    threadpool_limits(threads)
 
 
 # ---------------------------------------------------------------- xdist: which tests must share a worker

@@ -102,15 +102,19 @@ def dask_cluster(folder: Path, workers: int = 2) -> Iterator[DaskCluster]:
             cluster.wait_for_workers(workers)
         yield cluster
     finally:
-        for process in reversed(cluster.processes):
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in cluster.processes:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+        # the workers first, the scheduler once they are gone: a worker told to stop while the scheduler
+        # closes too can hang in its own close (a cancelled plugin removal) until the kill below, 20 s later
+        workers, rest = cluster.processes[1:], cluster.processes[:1]
+        for group in (workers, rest):
+            for process in group:
+                if process.poll() is None:
+                    process.send_signal(signal.SIGTERM)
+            for process in group:
+                try:
+                    process.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait(timeout=10)
 
 
 @contextlib.contextmanager

@@ -471,12 +471,19 @@ def test_logreg_reaches_scikit_learns_optimum_at_tight_tolerance(corpus_workspac
     assert np.linalg.norm(ours.coef_ - reference.coef_) <= 0.01 * np.linalg.norm(reference.coef_)
 
 
-@pytest.mark.parametrize("featurizer, binary", [("bert", False), ("bert", True), ("tfidf", False)])
-def test_logreg_chooses_the_C_that_LogisticRegressionCV_chooses_on_the_same_folds(corpus_workspace, featurizer, binary):
+@pytest.mark.parametrize(
+    "featurizer, binary, seeds",
+    [("bert", False, (0, 1, 2)), ("bert", True, (0, 1, 2)), ("tfidf", False, (1,))],
+    ids=["bert-False", "bert-True", "tfidf-False"],
+)
+def test_logreg_chooses_the_C_that_LogisticRegressionCV_chooses_on_the_same_folds(
+    corpus_workspace, featurizer, binary, seeds
+):
     """With exact fold fits (cv_rtol = rtol) the inner CV is scikit-learn's: the same folds, the same C grid,
-    mean validation accuracy, ties to the smaller C. Checked on three split seeds each. scikit-learn gets
-    tf-idf's rows restricted to the columns they use: the same objective (a column no row uses has zero
-    weight at the optimum), solved far faster by its sparse solver at tol 1e-8."""
+    mean validation accuracy, ties to the smaller C. Checked on three split seeds for bert; tf-idf, whose fits
+    cost most, on one seed (1, not 0: folds drawn with seed 0 whatever the cell's seed would pass on seed 0).
+    scikit-learn gets tf-idf's rows restricted to the columns they use: the same objective (a column no row
+    uses has zero weight at the optimum), solved far faster by its sparse solver at tol 1e-8."""
     import warnings
 
     from sklearn.linear_model import LogisticRegressionCV
@@ -486,7 +493,7 @@ def test_logreg_chooses_the_C_that_LogisticRegressionCV_chooses_on_the_same_fold
     feats = read_features(corpus_workspace / "features" / CORPUS / f"{featurizer}.parquet")
     labels = np.where(feats.labels == "negative", "negative", "other") if binary else feats.labels
     grid = [0.1, 1.0, 10.0, 100.0, 1000.0]
-    for seed in range(3):
+    for seed in seeds:
         train = plan_split(feats.labels, feats.splits, seed=seed).train(300)
         X, y = feats.X[train], labels[train]
         ours = MODELS.get("logreg")(random_state=seed, Cs=grid, rtol=1e-5, cv_rtol=1e-5, criterion="accuracy").fit(X, y)

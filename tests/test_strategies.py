@@ -18,16 +18,6 @@ from enso_ng.formats import read_features
 from conftest import CORPUS, _read_only, invoke
 
 
-@pytest.fixture(scope="module")
-def _tokens(_corpus, tmp_path_factory) -> Path:
-    """The corpus with MiniLM token ids beside its frozen features: featurized once for this module."""
-    root = tmp_path_factory.mktemp("tokens") / "ws"
-    shutil.copytree(_corpus, root)
-    result = invoke(root, "featurize", "-f", "bert_tokens", "-d", CORPUS)
-    assert result.exit_code == 0, result.output
-    return root
-
-
 @pytest.fixture
 def tokens_workspace(_tokens) -> Iterator[Path]:
     """Read-only: the corpus with token ids (a test that changes it fails, as for ``corpus_workspace``)."""
@@ -55,11 +45,12 @@ def test_token_ids_name_the_encoder_and_round_trip(tokens_workspace):
 def test_finetune_learns_and_is_deterministic(tokens_workspace):
     feats = read_features(tokens_workspace / "features" / CORPUS / "bert_tokens.parquet")
     pool = np.flatnonzero(feats.splits != "test")
-    # 8 examples per label (three fits of the whole encoder are the cost: fewer rows, the same checks)
+    # 8 examples per label, 2 epochs, 30 test rows (three fits of the whole encoder are the cost: less work,
+    # the same checks)
     train = np.concatenate([pool[feats.labels[pool] == label][:8] for label in np.unique(feats.labels)])
-    test = np.flatnonzero(feats.splits == "test")[:60]
+    test = np.flatnonzero(feats.splits == "test")[:30]
     cls = MODELS.get("finetune")
-    kwargs = {**cls.features_kwargs(feats.meta), "max_epochs": 3, "valid_fraction": 0.25}
+    kwargs = {**cls.features_kwargs(feats.meta), "max_epochs": 2, "valid_fraction": 0.25}
 
     def fit(seed):
         model = cls(**kwargs, random_state=seed).fit(feats.X[train], feats.labels[train])
@@ -69,7 +60,7 @@ def test_finetune_learns_and_is_deterministic(tokens_workspace):
     record = first.best_params_
     assert record["train_loss"] < record["first_loss"], record
     # 24 rows: 6 validate, 18 train in batches of 16: two steps per epoch
-    assert record["epochs"] == 3 and record["steps"] == 3 * 2 and record["valid_rows"] == 6
+    assert record["epochs"] == 2 and record["steps"] == 2 * 2 and record["valid_rows"] == 6
     assert np.array_equal(proba, again)
     assert not np.allclose(proba, other)
     assert first.n_parameters() > 22_000_000, "the whole encoder is the model"

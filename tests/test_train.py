@@ -243,7 +243,7 @@ def test_mlflow_models_serve_answers_http_with_the_folders_predictions(kinds, tm
                 assert theirs[key] == pytest.approx(value, abs=1e-12)
 
 
-def test_from_run_trains_the_winner_at_the_largest_size_on_every_training_row(kinds):
+def test_from_run_trains_the_winner_at_the_largest_size_on_every_training_row(kinds, monkeypatch):
     from enso_ng.visualize.summary import load_results, summarize
 
     cells = [
@@ -273,10 +273,16 @@ def test_from_run_trains_the_winner_at_the_largest_size_on_every_training_row(ki
             ["-d", CORPUS, "-f", "tfidf", "-m", "logreg", "--size", "120", "--name", "x"],
             "--size and --split go together",
         ),
-        (["--from-run", "small", "--name", "winner"], "exists; choose another --name or give --force"),
     ):
         result = invoke(kinds, "train", *args)
         assert result.exit_code == 1 and says in result.output and result.output.count("\n") == 1, result.output
+    # a taken name is refused before the winner is fitted again on every training row
+    from enso_ng.serve import train as training
+
+    monkeypatch.setattr(training, "_production", lambda *a, **k: pytest.fail("fitted before refusing a taken name"))
+    result = invoke(kinds, "train", "--from-run", "small", "--name", "winner")
+    assert result.exit_code == 1 and result.output.count("\n") == 1, result.output
+    assert "exists; choose another --name or give --force" in result.output
 
 
 def test_an_encoders_training_vectors_are_read_from_its_features_file(kinds, monkeypatch):

@@ -111,11 +111,16 @@ def codec(registry: Registry, name: str, what: str) -> Any:
     return registry.get(name)
 
 
+def refuse_existing(path: Path, force: bool) -> None:
+    """A model folder is replaced only with ``--force``."""
+    if path.exists() and not force:
+        raise EnsoError(f"{path} exists; choose another --name or give --force to replace it")
+
+
 @contextmanager
 def new_folder(path: Path, force: bool) -> Iterator[Path]:
     """A temporary folder that becomes ``path`` when the block succeeds (whole or not at all)."""
-    if path.exists() and not force:
-        raise EnsoError(f"{path} exists; choose another --name or give --force to replace it")
+    refuse_existing(path, force)
     with atomic_path(path) as tmp:
         tmp.mkdir()
         yield tmp

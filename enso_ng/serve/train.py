@@ -42,7 +42,7 @@ from enso_ng.provenance import library_versions
 from enso_ng.serve import export, featurizers, weights
 from enso_ng.serve.choice import Choice, choose
 from enso_ng.serve.features import as_features, model_input
-from enso_ng.serve.folder import new_folder, plain, seal, write_parts
+from enso_ng.serve.folder import new_folder, plain, refuse_existing, seal, write_parts
 from enso_ng.serve.pipeline import FEATURIZER_PREFIX, MODEL_PREFIX
 from enso_ng.workspace import Workspace
 
@@ -100,7 +100,8 @@ def train(
 ) -> Trained:
     """Fit the pair (named, or the run's winner at its largest size) and write ``models/<name>/``."""
     started = time.perf_counter()
-    workspace.model_dir(name)  # a name that is not one folder fails before any work
+    refuse_existing(workspace.model_dir(name), force)  # a bad or taken name fails before any work (a fit
+    # of every training row can take minutes); new_folder checks again when the folder is written
     choice = choose(workspace, dataset, featurizer, model, from_run, size, split, max_ms_per_doc)
     weights.codec_of(choice.model)  # a kind without a codec fails before any fitting
     featurizers.state_of(choice.featurizer)
