@@ -21,20 +21,6 @@ Objective = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Ten
 #: why a problem stopped, as ``Solution.stop`` codes: ``STOPS[code]``
 STOPS = ("gradient", "no_progress", "max_iter")
 GRADIENT, NO_PROGRESS, MAX_ITER = range(3)
-#: curvature pairs kept (a longer history did not help logreg: 5, 10 and 20 pairs cost 59.2, 59.8 and
-#: 58.9 G multiply-adds on 4,928 Banking77 rows)
-HISTORY = 10
-
-
-@dataclass
-class Memory:
-    """Each problem's curvature pairs (s, y) and 1 / (s . y), oldest first, the newest at the last slot; a
-    pair with ``rho == 0`` is absent. A caller may carry it to a related problem (the same one at another
-    penalty, or a refit of similar ones) after mapping the pairs into that problem's coordinates."""
-
-    S: torch.Tensor  # (history, M, P)
-    Y: torch.Tensor  # (history, M, P)
-    rho: torch.Tensor  # (history, M)
 
 
 @dataclass
@@ -49,8 +35,6 @@ class Solution:
     #: (a warm start on a changed objective) need not evaluate them again
     f: torch.Tensor
     g: torch.Tensor
-    #: the curvature pairs each problem ended with
-    memory: Memory
 
 
 def minimize(
@@ -59,10 +43,9 @@ def minimize(
     max_iter: int = 500,
     gtol: float | torch.Tensor = 1e-4,
     ftol: float = 1e-9,
-    history: int = HISTORY,
+    history: int = 10,
     max_backtracks: int = 30,
     initial: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
-    memory: Memory | None = None,
 ) -> Solution:
     """Minimise M independent smooth objectives; stop each at max |g| <= gtol or a relative decrease <= ftol.
 
@@ -76,9 +59,7 @@ def minimize(
     search finds no decrease, stops with ``stop == NO_PROGRESS``; one still running after ``max_iter``
     iterations keeps its last point with ``stop == MAX_ITER``; neither is converged.
 
-    ``initial`` is ``fun(theta0, all problems)`` when the caller has it already. ``memory`` (curvature
-    pairs in ``theta0``'s coordinates, from a related solve) starts the quasi-Newton model there instead of
-    from the identity: the first step is then a full quasi-Newton step, not a short steepest-descent one.
+    ``initial`` is ``fun(theta0, all problems)`` when the caller has it already.
     """
     M, P = theta0.shape
     out = Solution(
@@ -88,40 +69,20 @@ def minimize(
         stop=torch.full((M,), MAX_ITER, dtype=torch.int64),
         f=torch.empty(M, dtype=theta0.dtype),
         g=torch.empty(M, P, dtype=theta0.dtype),
-        memory=Memory(
-            torch.zeros(history, M, P, dtype=theta0.dtype),
-            torch.zeros(history, M, P, dtype=theta0.dtype),
-            torch.zeros(history, M, dtype=theta0.dtype),
-        ),
     )
     idx = torch.arange(M)
     gtol = torch.as_tensor(gtol, dtype=theta0.dtype).expand(M).clone()
     theta = theta0.clone()
     f, g, gmax = fun(theta, idx) if initial is None else (t.clone() for t in initial)
-    if memory is None:
-        S = torch.zeros(history, M, P, dtype=theta.dtype)
-        Y = torch.zeros(history, M, P, dtype=theta.dtype)
-        rho = torch.zeros(history, M, dtype=theta.dtype)
-        filled = 0
-    else:  # oldest first, so the next pair overwrites the oldest (slot 0)
-        if memory.S.shape != (history, M, P):
-            raise ValueError(f"memory of shape {tuple(memory.S.shape)} for {history} pairs of {M} x {P} problems")
-        S, Y, rho, filled = memory.S.clone(), memory.Y.clone(), memory.rho.clone(), history
+    S = torch.empty(history, M, P, dtype=theta.dtype)  # slots are read only once written (see ``filled``)
+    Y = torch.empty(history, M, P, dtype=theta.dtype)
+    rho = torch.zeros(history, M, dtype=theta.dtype)
     n_iter = torch.zeros(M, dtype=torch.int64)
     done = gmax <= gtol
     converged = done.clone()
     slot = 0
-
-    def keep_memory(which: torch.Tensor) -> None:
-        """Problems ``which``'s pairs, rolled so the newest is last (the slot pointer is shared)."""
-        rows = idx[which]
-        out.memory.S[:, rows] = S[:, which].roll(-slot, 0)
-        out.memory.Y[:, rows] = Y[:, which].roll(-slot, 0)
-        out.memory.rho[:, rows] = rho[:, which].roll(-slot, 0)
-
     for it in range(max_iter + 1):
         if done.any():  # write finished problems back and compact the batch
-            keep_memory(done)
             out.theta[idx[done]], out.f[idx[done]], out.g[idx[done]] = theta[done], f[done], g[done]
             out.n_iter[idx[done]] = n_iter[done]
             out.converged[idx[done]] = converged[done]
@@ -140,16 +101,15 @@ def minimize(
         if len(idx) == 0:
             break
         if it == max_iter:  # still running: keep the last point, not converged (``stop`` stays MAX_ITER)
-            keep_memory(torch.ones(len(idx), dtype=torch.bool))
             out.theta[idx], out.n_iter[idx], out.f[idx], out.g[idx] = theta, n_iter, f, g
             break
-        direction = _two_loop(g, S, Y, rho, slot, filled, history).neg_()
+        direction = _two_loop(g, S, Y, rho, slot, min(it, history), history).neg_()
         slope = torch.linalg.vecdot(g, direction)
         uphill = slope >= 0
         if uphill.any():  # a stale curvature pair: fall back to steepest descent for that problem
             direction[uphill] = -g[uphill]
             slope[uphill] = -(g[uphill] ** 2).sum(1)
-        if filled == 0:
+        if it == 0:
             step = torch.clamp(1.0 / direction.abs().amax(1).clamp(min=1e-12), max=1.0)
             new_theta = torch.addcmul(theta, step[:, None], direction)
         else:
@@ -182,7 +142,6 @@ def minimize(
             converged = new_gmax <= gtol
             done = converged | small_change
         slot = (slot + 1) % history
-        filled = min(filled + 1, history)
         n_iter += 1
     return out
 

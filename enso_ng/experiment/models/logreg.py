@@ -23,7 +23,7 @@ import scipy.sparse as sp
 import torch
 
 from enso_ng.experiment.criteria import CRITERIA, accuracy, choose
-from enso_ng.experiment.lbfgs import HISTORY, STOPS, Memory, minimize
+from enso_ng.experiment.lbfgs import STOPS, minimize
 from enso_ng.experiment.models.base import DEFAULT_CRITERION, MODELS, TargetModel, cv_folds
 from enso_ng.params import POSITIVE, Param
 
@@ -342,22 +342,20 @@ def _fit_group(models, cells, Cs, max_iter, rtol, cv_rtol, criterion) -> None:
     bases, codes, K = [cell[0] for cell in cells], [cell[1] for cell in cells], len(models[0].classes_)
     fold_rtol = max(rtol, cv_rtol) if all(basis.loose_cv for basis in bases) else rtol
     path = _cv_path(bases, codes, K, [cell[2] for cell in cells], Cs, max_iter, fold_rtol, criterion)
-    best, starts, records = _choose_C(cells, Cs, criterion, *path[:4])
+    best, starts, records = _choose_C(cells, Cs, criterion, *path)
     problem = _Problem(
         bases, codes, K, torch.ones(len(cells), len(codes[0])), torch.as_tensor([Cs[c] for c in best]),
         torch.arange(len(cells)),
     )  # fmt: skip
     start = problem.start()
     gtol = _bound(rtol, _null_gradient(problem))
-    memory = None
     if any(s is not None for s in starts):
         zeros_Z, zeros_b = problem.unpack(start)
         Z0 = torch.stack([s[0] if s is not None else zeros_Z[i] for i, s in enumerate(starts)])
         b0 = torch.stack([s[1] if s is not None else zeros_b[i] for i, s in enumerate(starts)])
         problem.rescale(Z0, b0)
         start = problem.pack(Z0, b0)
-        memory = _refit_memory(problem, best, [s is not None for s in starts], path[4])
-    solution = minimize(problem, start, max_iter=max_iter, gtol=gtol, memory=memory)
+    solution = minimize(problem, start, max_iter=max_iter, gtol=gtol)
     Z, b = problem.unpack(solution.theta)
     for i, (model, basis) in enumerate(zip(models, bases)):
         W = basis.weights(Z[i, :, : basis.r].numpy().astype(np.float64).T)
@@ -376,20 +374,15 @@ def _fit_group(models, cells, Cs, max_iter, rtol, cv_rtol, criterion) -> None:
 
 def _cv_path(bases, codes_list, K, cell_folds, Cs, max_iter, fold_rtol, criterion) -> tuple:
     """Every (cell, fold) problem along the C path: (values, accuracies, moved), each (C, fold problems),
-    each stage's solutions (Z, b), and each stage's curvature of each cell's first fold (:class:`_Curvature`).
-    ``moved`` is False where a fold fit returned its warm start; a stage where none moved reuses the last
-    one's scores, and skips the preconditioner no iteration would use. Each stage starts from the last one's
-    curvature pairs, mapped to its penalty and preconditioner (:meth:`_Problem.carry`)."""
+    and each stage's solutions (Z, b). ``moved`` is False where a fold fit returned its warm start; a stage
+    where none moved reuses the last one's scores, and skips the preconditioner no iteration would use."""
     n = len(codes_list[0])
     folds = [(c_index, train) for c_index, cell in enumerate(cell_folds) for train, _ in cell]
     values, accuracies = np.zeros((len(Cs), len(folds))), np.zeros((len(Cs), len(folds)))
     moved = np.ones((len(Cs), len(folds)), dtype=bool)
     stage_solutions: list[tuple[torch.Tensor, torch.Tensor]] = []
-    curvatures: list[_Curvature] = []
     if not folds:
-        return values, accuracies, moved, stage_solutions, curvatures
-    # each cell's first fold problem (cells without folds have none)
-    first_folds = torch.as_tensor([m for m, (c_index, _) in enumerate(folds) if m == 0 or folds[m - 1][0] != c_index])
+        return values, accuracies, moved, stage_solutions
     fold_score = CRITERIA.get(criterion).fold_score
     cell_of = torch.as_tensor([c_index for c_index, _ in folds])
     outputs = 1 if K == 2 else K
@@ -422,20 +415,16 @@ def _cv_path(bases, codes_list, K, cell_folds, Cs, max_iter, fold_rtol, criterio
     initial = problem(start, everything)  # at the null model: the first stage's start and the bounds' scale
     gtol = _bound(fold_rtol, initial[2])  # the start is the null model: its gradient is already here
     Z, b = problem.unpack(start)
-    data = scores = memory = None
+    data = scores = None
     for c, C in enumerate(Cs):
         if data is not None:  # the same problems at the next C, from the last solutions: only the penalty changed
-            before = problem.coordinates()
             problem.set_C(torch.full((len(folds),), C))
             initial = problem.evaluated(Z, b, *data)
             if (initial[2] > gtol).any():  # else no iteration will use a preconditioner
                 problem.rescale(Z, b, scores if own_rows is None else scores.gather(2, own_rows))
                 initial = problem.evaluated(Z, b, *data)
             start = problem.pack(Z, b)
-            memory = problem.carry(memory, before)
-        solution = minimize(problem, start, max_iter=max_iter, gtol=gtol, initial=initial, memory=memory)
-        memory = solution.memory
-        curvatures.append(_Curvature(memory, problem.coordinates(), first_folds))
+        solution = minimize(problem, start, max_iter=max_iter, gtol=gtol, initial=initial)
         moved[c] = (solution.theta != start).any(1).numpy()  # a failed line search counts an iteration
         Z, b = problem.unpack(solution.theta)
         data = problem.penalty_free(Z, b, solution.f, solution.g)
@@ -448,35 +437,7 @@ def _cv_path(bases, codes_list, K, cell_folds, Cs, max_iter, fold_rtol, criterio
             values[c] = fold_score(logits, codes, valid, "logits")
             accuracies[c] = accuracy(logits, codes, valid, "logits")
         stage_solutions.append((Z, b))
-    return values, accuracies, moved, stage_solutions, curvatures
-
-
-class _Curvature:
-    """A stage's curvature pairs of each cell's first fold problem, with that problem's coordinates: what
-    the cell's refit at that stage's C starts its quasi-Newton model from (the refit's objective is the
-    same mean loss over more rows of the same cell, so its curvature is close)."""
-
-    def __init__(self, memory: Memory, coordinates: tuple, rows: torch.Tensor) -> None:
-        self.memory = Memory(memory.S[:, rows], memory.Y[:, rows], memory.rho[:, rows])
-        self.coordinates = tuple(t[rows] for t in coordinates)
-
-
-def _refit_memory(problem: _Problem, best: list[int], has_folds: list[bool], curvatures: list) -> Memory | None:
-    """Each cell's refit memory: its first fold's pairs at the chosen C, in the refit's coordinates (none
-    for a cell without folds)."""
-    if not curvatures:
-        return None
-    parts, cell = [], 0
-    for i, (chosen, folded) in enumerate(zip(best, has_folds)):
-        if folded:
-            stage = curvatures[chosen]
-            one = Memory(stage.memory.S[:, cell : cell + 1], stage.memory.Y[:, cell : cell + 1],
-                         stage.memory.rho[:, cell : cell + 1])  # fmt: skip
-            parts.append(problem.carry(one, tuple(t[cell : cell + 1] for t in stage.coordinates), [i]))
-            cell += 1
-        else:
-            parts.append(problem.carry(None, None, [i]))
-    return Memory(*(torch.cat([getattr(m, name) for m in parts], dim=1) for name in ("S", "Y", "rho")))
+    return values, accuracies, moved, stage_solutions
 
 
 def _choose_C(cells, Cs, criterion, values, accuracies, moved, stage_solutions) -> tuple[list, list, list]:
@@ -588,35 +549,6 @@ class _Problem:
         self.scale = h.rsqrt()
         self.bscale = c.sum(2).clamp(min=1e-6).rsqrt()
         self._cached = None
-
-    def coordinates(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """What maps Z and b to the solver's variables (each problem's scale, intercept scale and penalty)."""
-        return self.scale.expand(len(self.cell_of), self.k, self.R), self.bscale, self.lam
-
-    def carry(self, memory: Memory | None, before: tuple | None, rows: list[int] | None = None) -> Memory | None:
-        """Curvature pairs taken where the variables were ``before`` (scale, intercept scale, penalty), in
-        this problem's variables now (of problems ``rows``, default all): each pair back to Z and b units,
-        the penalty's change added to y (its Hessian is lam times the identity in Z), then scaled anew. A pair
-        whose s . y is no longer clearly positive is dropped (rho = 0)."""
-        if memory is None:
-            if rows is None:
-                return None
-            shape = (HISTORY, len(rows), self.k * self.R + self.k)
-            return Memory(
-                torch.zeros(shape, dtype=DTYPE), torch.zeros(shape, dtype=DTYPE), torch.zeros(shape[:2], dtype=DTYPE)
-            )
-        old_scale, old_bscale, old_lam = before
-        new_scale, new_bscale, new_lam = (t if rows is None else t[rows] for t in self.coordinates())
-        h, A = memory.S.shape[:2]
-        kR = self.k * self.R
-        sZ = memory.S[:, :, :kR].view(h, A, self.k, self.R) * old_scale
-        yZ = memory.Y[:, :, :kR].view(h, A, self.k, self.R) / old_scale + (new_lam - old_lam)[None, :, None, None] * sZ
-        sb, yb = memory.S[:, :, kR:] * old_bscale, memory.Y[:, :, kR:] / old_bscale
-        S = torch.cat([(sZ / new_scale).reshape(h, A, kR), sb / new_bscale], dim=2)
-        Y = torch.cat([(yZ * new_scale).reshape(h, A, kR), yb * new_bscale], dim=2)
-        sy = torch.linalg.vecdot(S, Y)
-        rho = torch.where((memory.rho > 0) & (sy > 1e-10), 1.0 / sy.clamp(min=1e-10), torch.zeros_like(sy))
-        return Memory(S, Y, rho)
 
     def penalty_free(
         self, Z: torch.Tensor, b: torch.Tensor, f: torch.Tensor, g: torch.Tensor
