@@ -42,7 +42,7 @@ def _pairs(n: int = 240, seed: int = 0) -> list[tuple[str, str, str, str]]:
             second, label = " ".join(words), "same"
         else:
             second, label = rng.choice([p for p in pool if not set(p.split()) & set(first.split())] or pool), "other"
-        rows.append((first, second, label, "test" if i % 4 == 0 else "train"))
+        rows.append((first, second, label, "test" if i % 8 in (0, 3) else "train"))  # both labels in each split
     return rows
 
 
@@ -76,6 +76,7 @@ def _import(workspace, path, *extra):
 
 def test_pair_rows_keep_both_texts_through_every_stage(tmp_path):
     rows = _pairs()
+    assert {r[2] for r in rows if r[3] == "test"} == {"same", "other"}, "a test split of one label proves little"
     _write_csv(tmp_path / "m.csv", rows)
     workspace = tmp_path / "ws"
     result = _import(workspace, tmp_path / "m.csv")
