@@ -170,14 +170,15 @@ def test_pairs_refused_in_one_line_where_they_are_not_taken(tmp_path):
     workspace = tmp_path / "ws"
     assert _import(workspace, tmp_path / "m.csv").exit_code == 0
     assert invoke(workspace, "featurize", "-f", "tfidf").exit_code == 0
-    result = invoke(workspace, "experiment", "-m", "layer_mix", "--sizes", "20", "--splits", "1", "--name", "s")
-    assert result.exit_code != 0
-    assert result.output.strip().splitlines() == [
-        "Error: model 'layer_mix' does not take sentence pairs yet, and 'matches' is a pair dataset: choose a model "
-        "on frozen features (logreg, mlp, svm, knn, lightgbm), cosine, or one that cross-encodes token ids "
-        "(finetune, setfit)"
-    ]
-    assert not (workspace / "results" / "s").exists()
+    for model in ("layer_mix", "distill", "attention", "bilstm"):
+        result = invoke(workspace, "experiment", "-m", model, "--sizes", "20", "--splits", "1", "--name", "s")
+        assert result.exit_code != 0
+        assert result.output.strip().splitlines() == [
+            f"Error: model '{model}' does not take sentence pairs yet, and 'matches' is a pair dataset: choose a "
+            "model on frozen features (logreg, mlp, svm, knn, lightgbm), cosine, or one that cross-encodes token ids "
+            "(finetune, setfit)"
+        ]
+        assert not (workspace / "results" / "s").exists()
     # setfit takes pairs as token ids: on tf-idf features it is told what it needs, not refused for the pairs
     result = invoke(workspace, "experiment", "-m", "setfit", "--sizes", "20", "--splits", "1", "--name", "s")
     assert result.exit_code != 0 and len(result.output.strip().splitlines()) == 1
