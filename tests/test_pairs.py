@@ -336,3 +336,9 @@ def test_setfit_runs_on_pairs_through_the_experiment(pair_tokens, monkeypatch):
     tokenizer = AutoTokenizer.from_pretrained(str(resolve_model_folder(DEFAULT_MODEL)))
     stored = {tuple(ids) for ids in tokenizer([r[0] for r in rows], [r[1] for r in rows])["input_ids"]}
     assert all(" [SEP] " in text and tuple(tokenizer(text)["input_ids"]) in stored for text in handed[0])
+    result = invoke(workspace, "train", "-d", "matches", "-f", "bert_tokens", "-m", "setfit", "--name", "m")
+    assert result.exit_code != 0 and result.output.strip().splitlines() == [
+        "Error: matches is a sentence-pair dataset: enso train and predict take one text per row (pairs are "
+        "scored by enso experiment only, so far)"
+    ]
+    assert not (workspace / "models" / "m").exists()
