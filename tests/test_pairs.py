@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -41,7 +42,7 @@ def _pairs(n: int = 240, seed: int = 0) -> list[tuple[str, str, str, str]]:
             second, label = " ".join(words), "same"
         else:
             second, label = rng.choice([p for p in pool if not set(p.split()) & set(first.split())] or pool), "other"
-        rows.append((first, second, label, "test" if i % 4 == 0 else "train"))
+        rows.append((first, second, label, "test" if i % 8 in (0, 3) else "train"))  # both labels in each split
     return rows
 
 
@@ -75,6 +76,7 @@ def _import(workspace, path, *extra):
 
 def test_pair_rows_keep_both_texts_through_every_stage(tmp_path):
     rows = _pairs()
+    assert {r[2] for r in rows if r[3] == "test"} == {"same", "other"}, "a test split of one label proves little"
     _write_csv(tmp_path / "m.csv", rows)
     workspace = tmp_path / "ws"
     result = _import(workspace, tmp_path / "m.csv")
@@ -168,12 +170,19 @@ def test_pairs_refused_in_one_line_where_they_are_not_taken(tmp_path):
     workspace = tmp_path / "ws"
     assert _import(workspace, tmp_path / "m.csv").exit_code == 0
     assert invoke(workspace, "featurize", "-f", "tfidf").exit_code == 0
+    for model in ("layer_mix", "distill", "attention", "bilstm"):
+        result = invoke(workspace, "experiment", "-m", model, "--sizes", "20", "--splits", "1", "--name", "s")
+        assert result.exit_code != 0
+        assert result.output.strip().splitlines() == [
+            f"Error: model '{model}' does not take sentence pairs yet, and 'matches' is a pair dataset: choose a "
+            "model on frozen features (logreg, mlp, svm, knn, lightgbm), cosine, or one that cross-encodes token ids "
+            "(finetune, setfit)"
+        ]
+        assert not (workspace / "results" / "s").exists()
+    # setfit takes pairs as token ids: on tf-idf features it is told what it needs, not refused for the pairs
     result = invoke(workspace, "experiment", "-m", "setfit", "--sizes", "20", "--splits", "1", "--name", "s")
-    assert result.exit_code != 0
-    assert result.output.strip().splitlines() == [
-        "Error: model 'setfit' does not take sentence pairs yet, and 'matches' is a pair dataset: choose a model "
-        "on frozen features (logreg, mlp, svm, knn, lightgbm), cosine, or finetune (cross-encoding)"
-    ]
+    assert result.exit_code != 0 and len(result.output.strip().splitlines()) == 1
+    assert "model 'setfit' trains on token ids" in result.output and "sentence pairs" not in result.output
     assert not (workspace / "results" / "s").exists()
     result = invoke(workspace, "train", "-d", "matches", "-f", "tfidf", "-m", "logreg", "--name", "m")
     assert result.exit_code != 0 and result.output.strip().splitlines() == [
@@ -203,20 +212,36 @@ def test_each_format_takes_a_text_pair_column_and_drops_empty_second_texts(tmp_p
     assert meta["dropped"] == {"empty text": 1} and meta["recipe"]["text_pair_column"] == "job"
 
 
-def test_finetune_cross_encodes_pairs_as_the_tokenizer_does(tmp_path):
+@pytest.fixture(scope="module")
+def _pair_tokens(tmp_path_factory):
+    """A pair dataset of 60 rows with its bert_tokens features (MiniLM's cross-encoded ids), built once for
+    this module's fine-tuning tests; each test writes into a copy (``pair_tokens``)."""
+    root = tmp_path_factory.mktemp("pair-tokens")
+    rows = _pairs(60)
+    _write_csv(root / "m.csv", rows)
+    assert _import(root / "ws", root / "m.csv").exit_code == 0
+    result = invoke(root / "ws", "featurize", "-f", "bert_tokens")
+    assert result.exit_code == 0, result.output
+    return root / "ws", rows
+
+
+@pytest.fixture
+def pair_tokens(_pair_tokens, tmp_path):
+    """(a copy of the pair workspace of this test's own, the rows it holds)."""
+    workspace, rows = _pair_tokens
+    return shutil.copytree(workspace, tmp_path / "ws"), rows
+
+
+def test_finetune_cross_encodes_pairs_as_the_tokenizer_does(pair_tokens):
     """bert_tokens writes each pair as one input ([CLS] a [SEP] b [SEP]); finetune gives the second text token
-    type 1, as the tokenizer does; setfit refuses the file in one line."""
+    type 1, as the tokenizer does."""
     import torch
     from transformers import AutoTokenizer
 
     from enso_ng.encoders import DEFAULT_MODEL, resolve_model_folder
     from enso_ng.experiment.models.finetune import _batch, _Classifier, _types
 
-    rows = _pairs(60)
-    _write_csv(tmp_path / "m.csv", rows)
-    workspace = tmp_path / "ws"
-    assert _import(workspace, tmp_path / "m.csv").exit_code == 0
-    assert invoke(workspace, "featurize", "-f", "bert_tokens").exit_code == 0
+    workspace, rows = pair_tokens
     feats = read_features(workspace / "features" / "matches" / "bert_tokens.parquet")
     assert feats.meta.report["pairs"] == "cross" and feats.meta.sides == 1
     tokenizer = AutoTokenizer.from_pretrained(str(resolve_model_folder(DEFAULT_MODEL)))
@@ -242,5 +267,78 @@ def test_finetune_cross_encodes_pairs_as_the_tokenizer_does(tmp_path):
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert (workspace / "results" / "ft" / "results.parquet").exists()
-    result = invoke(workspace, "experiment", "-m", "setfit", "--sizes", "30", "--splits", "1", "--name", "sf")
-    assert result.exit_code != 0 and "model 'setfit' does not take sentence pairs yet" in result.output
+
+
+def _stored(rows: list[list[int]]) -> np.ndarray:
+    """Token-id rows as a features file decodes them: -1-padded to the longest."""
+    X = np.full((len(rows), max(map(len, rows))), -1, dtype=np.int64)
+    for i, row in enumerate(rows):
+        X[i, : len(row)] = row
+    return X
+
+
+def test_setfit_hands_the_library_each_pair_as_one_text_of_the_stored_ids():
+    """SetFit has no pair input: each cross-encoded pair becomes ``a [SEP] b``, which the library's sentence
+    encoder tokenizes back into exactly the stored ids (a truncated pair, unknown characters and a single
+    text included)."""
+    pytest.importorskip("setfit", reason="SetFit is an extra: pip install 'enso_ng[setfit]'")
+    from sentence_transformers import SentenceTransformer
+    from transformers import AutoTokenizer
+
+    from enso_ng.encoders import DEFAULT_MODEL, resolve_model_folder
+    from enso_ng.experiment.models.setfit_model import texts
+    from enso_ng.featurize.token_ids import BertTokens
+
+    pairs = [
+        ("The cat sat on the mat.", "A dog ran, didn't it?"),
+        ("A snowman \u2603 in Caf\u00e9 Zo\u00eb", "naive"),
+        (" ".join(WORDS), "a short second text"),  # too long for 20 tokens: cut from the longer text first
+    ]
+    featurizer = BertTokens(max_length=20)
+    stored = featurizer.transform(pairs) + featurizer.transform(["Just one text, no pair."])
+    assert featurizer.truncated == 1 and len(stored[2]) == 20
+    folder = str(resolve_model_folder(DEFAULT_MODEL))
+    got = texts(AutoTokenizer.from_pretrained(folder), _stored(stored))
+    assert got[:2] == ["the cat sat on the mat. [SEP] a dog ran, didn ' t it?", "a snowman [UNK] in cafe zoe [SEP] naive"]
+    assert got[2].endswith(" [SEP] a short second text") and got[3] == "just one text, no pair."
+    encoded = SentenceTransformer(folder, device="cpu").tokenize(got)  # what the library's encoder reads
+    for i, row in enumerate(stored):
+        assert encoded["input_ids"][i][: len(row)].tolist() == row, got[i]
+        assert int(encoded["attention_mask"][i].sum()) == len(row)
+
+
+def test_setfit_runs_on_pairs_through_the_experiment(pair_tokens, monkeypatch):
+    """``enso experiment -m setfit`` on a pair dataset completes and records its cells (it was refused); the
+    texts the library trained on are the training rows' stored pairs."""
+    setfit = pytest.importorskip("setfit", reason="SetFit is an extra: pip install 'enso_ng[setfit]'")
+    from transformers import AutoTokenizer
+
+    from enso_ng.encoders import DEFAULT_MODEL, resolve_model_folder
+
+    handed = []
+    train = setfit.Trainer.train
+
+    def spy(trainer, *args, **kwargs):  # the real training, its input recorded
+        handed.append(list(trainer.train_dataset["text"]))
+        return train(trainer, *args, **kwargs)
+
+    monkeypatch.setattr(setfit.Trainer, "train", spy)
+    workspace, rows = pair_tokens
+    result = invoke(
+        workspace, "experiment", "-m", "setfit", "--sizes", "30", "--splits", "1", "--name", "sf",
+        "-o", "setfit.max_steps=1", "-o", "setfit.steps_per_class=1", "-o", "setfit.num_iterations=1",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    results = pq.read_table(workspace / "results" / "sf" / "results.parquet").to_pandas()
+    accuracy = results[(results.metric == "accuracy") & (results.model == "setfit")]
+    assert len(accuracy) == 1 and accuracy.train_size.item() == 30 and 0 <= accuracy.value.item() <= 1
+    assert len(handed) == 1 and len(handed[0]) == 30
+    tokenizer = AutoTokenizer.from_pretrained(str(resolve_model_folder(DEFAULT_MODEL)))
+    stored = {tuple(ids) for ids in tokenizer([r[0] for r in rows], [r[1] for r in rows])["input_ids"]}
+    assert all(" [SEP] " in text and tuple(tokenizer(text)["input_ids"]) in stored for text in handed[0])
+    result = invoke(workspace, "train", "-d", "matches", "-f", "bert_tokens", "-m", "setfit", "--name", "m")
+    assert result.exit_code != 0 and result.output.strip().splitlines() == [
+        "Error: matches is a sentence-pair dataset: enso train and predict take one text per row (pairs are "
+        "scored by enso experiment only, so far)"
+    ]
+    assert not (workspace / "models" / "m").exists()

@@ -8,8 +8,10 @@ so every frozen-features model works on pairs unchanged:
 - ``diffprod``: ``[|u-v|, u*v]``, SentEval's MRPC and SICK-E features: symmetric in the two texts;
 - ``concat``: ``[u, v]``, as stored.
 
-A model that declares ``pairs = SIDES`` (``cosine``) reads ``[u, v]`` whatever the option says; one that
-declares no pair use (fine-tuning, SetFit, a distilled student) is refused in one line.
+A model that declares ``pairs = SIDES`` (``cosine``) reads ``[u, v]`` whatever the option says. One that
+declares ``pairs = CROSS`` (``finetune``, ``setfit``) reads a pair dataset's token ids, each pair
+cross-encoded as one input (``[CLS] a [SEP] b [SEP]``, written by ``bert_tokens``); one that declares no
+pair use (a distilled student, ``layer_mix``, the sequence heads) is refused in one line.
 """
 
 from __future__ import annotations
@@ -23,8 +25,9 @@ import scipy.sparse as sp
 
 from enso_ng.formats import Features
 
-#: how a model takes pair features: through the run's combination, or as the two stored sides
-COMBINED, SIDES = "combined", "sides"
+#: how a model takes pair features: through the run's combination, as the two stored sides, or as token ids
+#: of each pair cross-encoded into one input (the ``"pairs": "cross"`` report of a ``bert_tokens`` file)
+COMBINED, SIDES, CROSS = "combined", "sides", "cross"
 
 
 def sides(X: Any) -> tuple[Any, Any]:

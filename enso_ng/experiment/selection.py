@@ -22,7 +22,7 @@ from enso_ng.experiment.cell import Group, cached_plans, plans_for
 from enso_ng.experiment.config import ExperimentConfig
 from enso_ng.experiment.cost import available_memory
 from enso_ng.experiment.models import MODELS
-from enso_ng.experiment.pairs import COMBINED, SIDES, WIDTH
+from enso_ng.experiment.pairs import COMBINED, CROSS, SIDES, WIDTH
 from enso_ng.experiment.samplers import SAMPLERS
 from enso_ng.experiment.splits import SplitPlan
 from enso_ng.experiment.threads import one_thread
@@ -285,11 +285,12 @@ def _check_inputs(
     """A model that trains on token ids with no token-id features for a dataset, or whose teacher is not in the
     run, is a request error, not a skip."""
     for model in models:
-        pairs = [f for f in featurizers if metas[f].sides == 2 or metas[f].report.get("pairs") == "cross"]
+        pairs = [f for f in featurizers if metas[f].sides == 2 or metas[f].report.get("pairs") == CROSS]
         if pairs and not MODELS.get(model).pairs:
             raise EnsoError(
                 f"model {model!r} does not take sentence pairs yet, and {dataset!r} is a pair dataset: choose a model "
-                f"on frozen features (logreg, mlp, svm, knn, lightgbm), cosine, or finetune (cross-encoding)"
+                f"on frozen features (logreg, mlp, svm, knn, lightgbm), cosine, or one that cross-encodes token ids "
+                "(finetune, setfit)"
             )
         for featurizer, other in MODELS.get(model).requires(params.get(model, {})):
             if featurizer not in featurizers or other not in models:

@@ -78,7 +78,8 @@ class TargetModel:
     #: gets a :class:`CellContext` through ``attach`` before ``fit`` (unlabelled pool rows, other features)
     semi_supervised: ClassVar[bool] = False
     #: how it takes a sentence-pair features file (:mod:`enso_ng.experiment.pairs`): ``"combined"`` (the run's
-    #: ``pair`` combination), ``"sides"`` (``[u, v]`` as stored), or ``""``: it does not take pairs (refused)
+    #: ``pair`` combination), ``"sides"`` (``[u, v]`` as stored), ``"cross"`` (token ids of each pair as one
+    #: input), or ``""``: it does not take pairs (refused)
     pairs: ClassVar[str] = "combined"
 
     #: what a model's inner-CV validation scores are (``logits``, ``proba`` or ``decision`` values): the
@@ -205,7 +206,7 @@ class EncoderModel(TargetModel):
     come from the features file (``bert_tokens``), never from the configuration."""
 
     layouts = {TOKEN_IDS: STORED}
-    pairs = ""  # cross-encoding a pair is not built yet
+    pairs = ""  # each encoder model declares its own pair use (finetune and setfit: "cross")
     feature_params = ("encoder", "encoder_sha256")
     param_spec = {
         "encoder": Param(help="the encoder (from the token-ids features file)"),

@@ -46,6 +46,7 @@ from enso_ng.device import device
 from enso_ng.encoders import DEFAULT_MODEL, quiet_transformers, verified_folder
 from enso_ng.errors import EnsoError
 from enso_ng.experiment.models.base import MODELS, EncoderModel, cv_folds
+from enso_ng.experiment.pairs import CROSS
 from enso_ng.params import FRACTION, NON_NEGATIVE, POSITIVE, Interval, Param
 
 #: the training precisions: ``auto`` autocasts to bfloat16 on CUDA only
@@ -93,7 +94,7 @@ class FineTune(EncoderModel):
     strategy = "fine-tuned"
     #: a pair dataset's ``bert_tokens`` file holds each pair cross-encoded ([CLS] a [SEP] b [SEP]); the second
     #: text's tokens get token type 1, as the tokenizer gives them
-    pairs = "cross"
+    pairs = CROSS
     param_spec = {
         "lr": Param(help="the encoder's learning rate", interval=POSITIVE),
         "head_lr": Param(help="the classification head's learning rate", interval=POSITIVE),

@@ -3,12 +3,13 @@ library, not a rewrite of it).
 
 It reads the same ``bert_tokens`` features file as ``finetune`` (stages meet through files: the token ids
 are decoded back to text with the encoder's own tokenizer, which for the uncased default gives the text
-the encoder saw). The library's defaults, with the number of contrastive steps capped so a cell's cost is
-bounded on a CPU: at ``max_steps``, or ``steps_per_class`` times the number of classes where that is more
-(a flat cap of 300 gave a 77-class task a few pairs per pair of classes). With ``head_cv`` (default) the
-logistic head is the project's logreg with its inner-CV choice of C, fitted on the tuned encoder's vectors
-of the training rows, as the frozen baseline chooses C, instead of scikit-learn's fixed C = 1. Install
-with ``pip install 'enso_ng[setfit]'``.
+the encoder saw; a sentence pair, which the library has no input for, becomes one text: :func:`texts`).
+The library's defaults, with the number of contrastive steps capped so a cell's cost is bounded on a CPU:
+at ``max_steps``, or ``steps_per_class`` times the number of classes where that is more (a flat cap of 300
+gave a 77-class task a few pairs per pair of classes). With ``head_cv`` (default) the logistic head is the
+project's logreg with its inner-CV choice of C, fitted on the tuned encoder's vectors of the training rows,
+as the frozen baseline chooses C, instead of scikit-learn's fixed C = 1. Install with
+``pip install 'enso_ng[setfit]'``.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import numpy as np
 from enso_ng.encoders import DEFAULT_MODEL, quiet_transformers, verified_folder
 from enso_ng.errors import EnsoError
 from enso_ng.experiment.models.base import MODELS, EncoderModel
+from enso_ng.experiment.pairs import CROSS
 from enso_ng.params import POSITIVE, Param
 
 MISSING = "model 'setfit' needs the setfit package, not installed by default: pip install 'enso_ng[setfit]'"
@@ -34,6 +36,8 @@ MISSING = "model 'setfit' needs the setfit package, not installed by default: pi
 @MODELS.register("setfit")
 class SetFit(EncoderModel):
     strategy = "few-shot (SetFit)"
+    #: a pair dataset's cross-encoded token ids reach the library as one text per pair (:func:`texts`)
+    pairs = CROSS
 
     param_spec = {
         "num_iterations": Param(help="sentence pairs drawn per example", interval=POSITIVE),
@@ -70,7 +74,7 @@ class SetFit(EncoderModel):
         return int(max(self.max_steps, self.steps_per_class * classes))
 
     def _texts(self, X: np.ndarray) -> list[str]:
-        return [self.tokenizer_.decode(row[row >= 0], skip_special_tokens=True) for row in np.asarray(X)]
+        return texts(self.tokenizer_, X)
 
     def fit(self, X: Any, y: np.ndarray) -> SetFit:
         try:
@@ -130,6 +134,28 @@ class SetFit(EncoderModel):
     def predict_proba(self, X: Any) -> np.ndarray:
         proba = self.model_.predict_proba(self._texts(X), batch_size=64, show_progress_bar=False)
         return np.asarray(proba.cpu().numpy() if hasattr(proba, "cpu") else proba, dtype=np.float64)
+
+
+def texts(tokenizer: Any, X: Any) -> list[str]:
+    """Each row of -1-padded token ids as the one text SetFit takes, which its encoder's tokenizer turns back
+    into the stored ids: ``[CLS] t [SEP]`` becomes ``t``, and a cross-encoded pair ``[CLS] a [SEP] b [SEP]``
+    becomes ``a [SEP] b`` (the tokenizer's own separator). The library has no sentence-pair input
+    (huggingface/setfit issue 91); its maintainers' way is to join the two texts into one, and joining them
+    with the separator gives the encoder the same ids (all token type 0, as for one text). Unknown tokens
+    stay ``[UNK]``: decoding with every special token skipped would drop them from what the encoder sees."""
+    firsts, seconds = [], []
+    for row in np.asarray(X):
+        ids = row[row >= 0].tolist()
+        if ids and ids[0] == tokenizer.cls_token_id:
+            ids = ids[1:]
+        if ids and ids[-1] == tokenizer.sep_token_id:
+            ids = ids[:-1]
+        cut = ids.index(tokenizer.sep_token_id) if tokenizer.sep_token_id in ids else len(ids)
+        firsts.append(ids[:cut])
+        seconds.append(ids[cut + 1 :])
+    decoded = tokenizer.batch_decode(firsts + seconds, skip_special_tokens=False)
+    a_sides, b_sides = decoded[: len(firsts)], decoded[len(firsts) :]
+    return [f"{a} {tokenizer.sep_token} {b}" if b else a for a, b in zip(a_sides, b_sides)]
 
 
 @contextlib.contextmanager
