@@ -65,6 +65,9 @@ RUNS = {
             "finetune,setfit",
             *("-o", "finetune.min_epochs=1", "-o", "finetune.max_epochs=1", "-o", "finetune.valid_fraction=0"),
             *("-o", "setfit.num_iterations=1", "-o", "setfit.max_steps=2", "-o", "setfit.batch_size=8"),
+            # the cap is max(max_steps, steps_per_class x classes): 2 contrastive steps, not the 40 the
+            # default steps_per_class (20) raises it to for two classes
+            *("-o", "setfit.steps_per_class=1"),
         ],
     ),
     "dist": ("dist", ["-f", "tfidf,bert", "-m", "logreg,distill", "-o", "distill.teacher=bert:logreg"]),
