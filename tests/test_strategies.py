@@ -45,12 +45,12 @@ def test_token_ids_name_the_encoder_and_round_trip(tokens_workspace):
 def test_finetune_learns_and_is_deterministic(tokens_workspace):
     feats = read_features(tokens_workspace / "features" / CORPUS / "bert_tokens.parquet")
     pool = np.flatnonzero(feats.splits != "test")
-    # 8 examples per label, 2 epochs, 30 test rows (three fits of the whole encoder are the cost: less work,
-    # the same checks)
-    train = np.concatenate([pool[feats.labels[pool] == label][:8] for label in np.unique(feats.labels)])
+    # 4 examples per label in batches of 8, 2 epochs, 30 test rows (three fits of the whole encoder are the
+    # cost: less work, the same checks)
+    train = np.concatenate([pool[feats.labels[pool] == label][:4] for label in np.unique(feats.labels)])
     test = np.flatnonzero(feats.splits == "test")[:30]
     cls = MODELS.get("finetune")
-    kwargs = {**cls.features_kwargs(feats.meta), "max_epochs": 2, "valid_fraction": 0.25}
+    kwargs = {**cls.features_kwargs(feats.meta), "max_epochs": 2, "valid_fraction": 0.25, "batch_size": 8}
 
     def fit(seed):
         model = cls(**kwargs, random_state=seed).fit(feats.X[train], feats.labels[train])
@@ -59,8 +59,8 @@ def test_finetune_learns_and_is_deterministic(tokens_workspace):
     (first, proba), (_, again), (_, other) = fit(0), fit(0), fit(1)
     record = first.best_params_
     assert record["train_loss"] < record["first_loss"], record
-    # 24 rows: 6 validate, 18 train in batches of 16: two steps per epoch
-    assert record["epochs"] == 2 and record["steps"] == 2 * 2 and record["valid_rows"] == 6
+    # 12 rows: 3 validate (one of each label per fold of 4), 9 train in batches of 8: two steps per epoch
+    assert record["epochs"] == 2 and record["steps"] == 2 * 2 and record["valid_rows"] == 3
     assert np.array_equal(proba, again)
     assert not np.allclose(proba, other)
     assert first.n_parameters() > 22_000_000, "the whole encoder is the model"
