@@ -225,13 +225,14 @@ def test_setfit_on_a_tiny_subset(tokens_workspace, monkeypatch):
     train = np.concatenate([pool[feats.labels[pool] == label][:4] for label in np.unique(feats.labels)])
     test = np.flatnonzero(feats.splits == "test")[:20]
     cls = MODELS.get("setfit")
-    kwargs = {**cls.features_kwargs(feats.meta), "max_steps": 3, "steps_per_class": 1}
+    # batches of 8 sentence pairs, not the default 16: the same 3 steps at half the cost
+    kwargs = {**cls.features_kwargs(feats.meta), "max_steps": 3, "steps_per_class": 1, "batch_size": 8}
     model = cls(**kwargs, random_state=0).fit(feats.X[train], feats.labels[train])
     proba = model.predict_proba(feats.X[test])
     assert model.best_params_["max_steps"] == 3 and cls().steps(77) == 1540 and cls().steps(2) == 300
     assert proba.shape == (20, 3) and np.allclose(proba.sum(1), 1.0)
     # it learned: the head fits its 12 examples (measured: all 12), and the 3 contrastive steps moved the
-    # encoder away from the published MiniLM (measured: up to 0.019 in a unit vector's coordinates)
+    # encoder away from the published MiniLM (measured: up to 0.023 in a unit vector's coordinates)
     assert np.mean(model.predict(feats.X[train]) == feats.labels[train]) >= 11 / 12
     from sentence_transformers import SentenceTransformer
 
