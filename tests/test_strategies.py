@@ -45,12 +45,12 @@ def test_token_ids_name_the_encoder_and_round_trip(tokens_workspace):
 def test_finetune_learns_and_is_deterministic(tokens_workspace):
     feats = read_features(tokens_workspace / "features" / CORPUS / "bert_tokens.parquet")
     pool = np.flatnonzero(feats.splits != "test")
-    # 8 examples per label, 2 epochs, 30 test rows (three fits of the whole encoder are the cost: less work,
-    # the same checks)
-    train = np.concatenate([pool[feats.labels[pool] == label][:8] for label in np.unique(feats.labels)])
+    # 4 examples per label in batches of 8, 2 epochs, 30 test rows (three fits of the whole encoder are the
+    # cost: less work, the same checks)
+    train = np.concatenate([pool[feats.labels[pool] == label][:4] for label in np.unique(feats.labels)])
     test = np.flatnonzero(feats.splits == "test")[:30]
     cls = MODELS.get("finetune")
-    kwargs = {**cls.features_kwargs(feats.meta), "max_epochs": 2, "valid_fraction": 0.25}
+    kwargs = {**cls.features_kwargs(feats.meta), "max_epochs": 2, "valid_fraction": 0.25, "batch_size": 8}
 
     def fit(seed):
         model = cls(**kwargs, random_state=seed).fit(feats.X[train], feats.labels[train])
@@ -59,8 +59,8 @@ def test_finetune_learns_and_is_deterministic(tokens_workspace):
     (first, proba), (_, again), (_, other) = fit(0), fit(0), fit(1)
     record = first.best_params_
     assert record["train_loss"] < record["first_loss"], record
-    # 24 rows: 6 validate, 18 train in batches of 16: two steps per epoch
-    assert record["epochs"] == 2 and record["steps"] == 2 * 2 and record["valid_rows"] == 6
+    # 12 rows: 3 validate (one of each label per fold of 4), 9 train in batches of 8: two steps per epoch
+    assert record["epochs"] == 2 and record["steps"] == 2 * 2 and record["valid_rows"] == 3
     assert np.array_equal(proba, again)
     assert not np.allclose(proba, other)
     assert first.n_parameters() > 22_000_000, "the whole encoder is the model"
@@ -97,6 +97,8 @@ def test_finetune_precision_is_checked_before_the_run(workspace):
 
 
 def test_finetune_trains_on_the_rows_logreg_trains_on(tokens_copy):
+    # the property is about the training rows: a held-out test set of 30 rows (not the official 500, each
+    # scored by the whole encoder), one epoch and no scoring of the training rows are all it needs
     result = invoke(
         tokens_copy,
         "experiment",
@@ -108,8 +110,9 @@ def test_finetune_trains_on_the_rows_logreg_trains_on(tokens_copy):
         "30",
         "--splits",
         "2",
+        *("--no-official-test", "--test-size", "30", "--no-train-metrics"),
         "-o",
-        "finetune.max_epochs=2",
+        "finetune.max_epochs=1",
         "--metrics",
         "accuracy",
         "--name",
@@ -222,13 +225,14 @@ def test_setfit_on_a_tiny_subset(tokens_workspace, monkeypatch):
     train = np.concatenate([pool[feats.labels[pool] == label][:4] for label in np.unique(feats.labels)])
     test = np.flatnonzero(feats.splits == "test")[:20]
     cls = MODELS.get("setfit")
-    kwargs = {**cls.features_kwargs(feats.meta), "max_steps": 3, "steps_per_class": 1}
+    # batches of 8 sentence pairs, not the default 16: the same 3 steps at half the cost
+    kwargs = {**cls.features_kwargs(feats.meta), "max_steps": 3, "steps_per_class": 1, "batch_size": 8}
     model = cls(**kwargs, random_state=0).fit(feats.X[train], feats.labels[train])
     proba = model.predict_proba(feats.X[test])
     assert model.best_params_["max_steps"] == 3 and cls().steps(77) == 1540 and cls().steps(2) == 300
     assert proba.shape == (20, 3) and np.allclose(proba.sum(1), 1.0)
     # it learned: the head fits its 12 examples (measured: all 12), and the 3 contrastive steps moved the
-    # encoder away from the published MiniLM (measured: up to 0.019 in a unit vector's coordinates)
+    # encoder away from the published MiniLM (measured: up to 0.023 in a unit vector's coordinates)
     assert np.mean(model.predict(feats.X[train]) == feats.labels[train]) >= 11 / 12
     from sentence_transformers import SentenceTransformer
 
