@@ -44,8 +44,8 @@ full grid (sst2, trec, banking77, airline_sentiment; sizes 50 to 1,000; 5 seeds)
 ``--recipes --resume`` resumes an interrupted grid (``enso experiment``'s resume check refuses changed
 options); ``--recipes --report-only`` prints the tables from the recipe runs in the workspace.
 Each run names both featurizers and both models, so ``enso experiment`` warns that it skips the pairs that do
-not fit (bert + finetune, bert_tokens + logreg): that is expected. A ``setfit`` cell runs its full contrastive
-budget whatever the size (300 steps at least); ``-o setfit.max_steps=N`` shortens a quick look.
+not fit (bert + finetune, bert_tokens + logreg): that is expected. ``setfit`` cells are the dearest (300 to 780 s
+each here); ``-o setfit.max_steps=N`` shortens a quick look.
 """
 
 from __future__ import annotations
@@ -326,6 +326,9 @@ def recipes_part(workspace: Path, args) -> list[dict]:
             t0 = time.perf_counter()
             subprocess.run([*enso, *common, *run, *options, "--name", name], check=True)
             print(f"{name}: {time.perf_counter() - t0:.0f} s", flush=True)
+        elif not (workspace / "results" / name / "results.parquet").exists():
+            print(f"{name}: no results yet", flush=True)
+            continue
         rows += [dict(r, run=name) for r in read_results(workspace / "results" / name / "results.parquet").to_pylist()]
     return rows
 
@@ -335,7 +338,7 @@ def strategy_of(row: dict) -> str:
         return "frozen logreg"
     if row["model"] == "finetune":
         return "finetune old" if row["run"] == "recipes-old" else "finetune new"
-    return f"{row['featurizer']}+{row['model']}"
+    return row["model"]
 
 
 def pair_recipes(rows: list[dict]) -> tuple[list[dict], list[str]]:
@@ -404,7 +407,7 @@ def print_recipes(records: list[dict], warnings: list[str]) -> None:
             behind = "BEHIND" if r["behind"] else ("n/a" if t.seeds < 2 else "no")
         print(
             f"{r['dataset']:17} {size:>9} {r['strategy']:14} {r['accuracy']:8.4f} {vs:>9} {interval:>17} "
-            f"{t.seeds if vs else '':>5} {wtl:>7} {behind:>6} {r['fit_seconds']:10.1f}"
+            f"{t.seeds if vs else '':>5} {wtl:>7} {behind:>6} {r['fit_seconds']:10.2f}"
         )
     print("vs frozen and its interval: accuracy points, the mean paired difference over the split seeds")
     for strategy in sorted({r["strategy"] for r in records} - {"frozen logreg"}):
@@ -469,7 +472,8 @@ def main() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     if args.recipes:
         args.setfit_sizes = setfit_sizes
-        prepare(args.workspace, args.datasets, ["bert_tokens", "bert"])
+        if not args.report_only:
+            prepare(args.workspace, args.datasets, ["bert_tokens", "bert"])
         print_recipes(*pair_recipes(recipes_part(args.workspace, args)))
         return
     args.setfit_sizes = [int(s) for s in setfit_sizes]
