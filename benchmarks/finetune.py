@@ -23,8 +23,29 @@ Part 2, strategies. ``enso experiment`` runs frozen ``logreg`` (bert and tf-idf)
 cells costs its full contrastive budget) on the same datasets, sizes and split seeds; its wall time is
 printed with the table of mean accuracy per strategy and size, next to part 1's ``finetune``.
 
+Part 3, recipes (``--recipes``, on its own: parts 1 and 2 do not run). Issue 32's comparison, every strategy
+through ``enso experiment`` in the benchmark's workspace, so all share one split plan: one run with frozen
+``-f bert -m logreg`` and ``-f bert_tokens -m finetune`` (the new recipe, finetune's defaults: LP-FT, every
+label used), one run of the old recipe (``-o finetune.lp=false -o finetune.valid_fraction=0.2``), and ``setfit``
+with frozen logreg beside it at ``--setfit-sizes`` (``K/label`` is a ``--per-label K`` run, exactly K
+examples of every class; plain numbers are sizes). Each strategy's accuracy is paired with frozen logreg's on
+the same (dataset, sampler, size, split seed); per dataset and size it prints each strategy's mean accuracy,
+the mean paired difference with its 95% t-interval (``enso_ng.visualize.ranking.paired_test``), win/tie/loss
+over the seeds, ``BEHIND`` where the interval lies entirely below 0, and the mean fit seconds per cell. The
+full grid (sst2, trec, banking77, airline_sentiment; sizes 50 to 1,000; 5 seeds) is about 17 CPU-hours on a
+2-core machine (it has not been run at full scale):
+
     python benchmarks/finetune.py                 # prepares its own workspace (sst2, trec) on first use
     python benchmarks/finetune.py --sizes 50,100 --splits 1 --no-strategies     # a quick look
+    python benchmarks/finetune.py --recipes       # issue 32's grid: new and old finetune, setfit vs frozen logreg
+    python benchmarks/finetune.py --recipes --datasets sst2 --sizes 50 --splits 2 --setfit-sizes 8/label,16 \\
+        -o finetune.max_epochs=3                  # a tiny look (-o goes to the runs of its model)
+
+``--recipes --resume`` resumes an interrupted grid (``enso experiment``'s resume check refuses changed
+options); ``--recipes --report-only`` prints the tables from the recipe runs in the workspace.
+Each run names both featurizers and both models, so ``enso experiment`` warns that it skips the pairs that do
+not fit (bert + finetune, bert_tokens + logreg): that is expected. ``setfit`` cells are the dearest (300 to 780 s
+each here); ``-o setfit.max_steps=N`` shortens a quick look.
 """
 
 from __future__ import annotations
@@ -49,6 +70,7 @@ from experiment import prepare  # noqa: E402  (the same download-through-a-mirro
 from enso_ng.experiment.models import MODELS  # noqa: E402
 from enso_ng.experiment.splits import plan_split  # noqa: E402
 from enso_ng.formats import read_features, read_results  # noqa: E402
+from enso_ng.visualize.ranking import paired_test  # noqa: E402
 from enso_ng.workspace import Workspace  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -261,17 +283,181 @@ def print_strategies(seconds: float, rows: dict, table: dict, args) -> None:
     print(f"enso experiment (frozen, distilled, setfit): {cells} cells in {seconds:.0f} s")
 
 
+#: issue 32's datasets: two the benchmark has always used, the catalog's 77-class intent task and a
+#: three-class sentiment task of another kind (tweets)
+RECIPE_DATASETS = "sst2,trec,banking77,airline_sentiment"
+#: the old recipe: a random head, 20% of the training rows held out to choose the epoch
+OLD_RECIPE = ("finetune.lp=false", "finetune.valid_fraction=0.2")
+FROZEN = ("bert", "logreg")
+
+
+def recipe_runs(args) -> list[tuple[str, list[str]]]:
+    """(run name, the run's own ``enso experiment`` arguments): frozen logreg and the new recipe in one run,
+    the old recipe in another, setfit beside frozen logreg at its sizes and its examples per label."""
+    sizes = ",".join(map(str, args.sizes))
+    old = [a for o in OLD_RECIPE for a in ("-o", o)]
+    runs = [
+        ("recipes-new", ["-f", "bert,bert_tokens", "-m", "logreg,finetune", "--sizes", sizes]),
+        ("recipes-old", ["-f", "bert_tokens", "-m", "finetune", "--sizes", sizes, *old]),
+    ]
+    per_label = [s[: -len("/label")] for s in args.setfit_sizes if s.endswith("/label")]
+    plain = [s for s in args.setfit_sizes if not s.endswith("/label")]
+    setfit = ["-f", "bert,bert_tokens", "-m", "logreg,setfit"]
+    if plain:
+        runs.append(("recipes-setfit", [*setfit, "--sizes", ",".join(plain)]))
+    if per_label:
+        runs.append(("recipes-setfit-per-label", [*setfit, "--per-label", ",".join(per_label)]))
+    return runs
+
+
+def recipes_part(workspace: Path, args) -> list[dict]:
+    """Run every recipe run afresh; the accuracy rows of all of them, each with the run's name."""
+    enso = [sys.executable, "-m", "enso_ng", "-q", "--workspace", str(workspace), "experiment"]
+    common = [*[a for d in args.datasets for a in ("-d", d)], "--splits", str(args.splits), "--seed", "0"]
+    common += ["--metrics", "accuracy"]
+    rows = []
+    for name, run in recipe_runs(args):
+        if not args.report_only:
+            if not args.resume:
+                shutil.rmtree(workspace / "results" / name, ignore_errors=True)  # a fresh run, not a resumed one
+            models = run[run.index("-m") + 1].split(",")
+            # enso refuses an option for a model not in the run: each goes to the runs of its own model
+            options = [a for o in args.option if o.split(".")[0] in models for a in ("-o", o)]
+            t0 = time.perf_counter()
+            subprocess.run([*enso, *common, *run, *options, "--name", name], check=True)
+            print(f"{name}: {time.perf_counter() - t0:.0f} s", flush=True)
+        elif not (workspace / "results" / name / "results.parquet").exists():
+            print(f"{name}: no results yet", flush=True)
+            continue
+        rows += [dict(r, run=name) for r in read_results(workspace / "results" / name / "results.parquet").to_pylist()]
+    return rows
+
+
+def strategy_of(row: dict) -> str:
+    if (row["featurizer"], row["model"]) == FROZEN:
+        return "frozen logreg"
+    if row["model"] == "finetune":
+        return "finetune old" if row["run"] == "recipes-old" else "finetune new"
+    return row["model"]
+
+
+def pair_recipes(rows: list[dict]) -> tuple[list[dict], list[str]]:
+    """Each strategy's accuracy against frozen logreg's on the same (dataset, sampler, size, split seed).
+
+    Frozen logreg runs in several runs (beside the new recipe and beside setfit); where two runs hold the
+    same cell their values must agree (the same split plan), else a warning says which differ. Returns one
+    record per (dataset, sampler, size, strategy), frozen logreg's own row first, and the warnings."""
+    frozen: dict[tuple, dict[int, float]] = defaultdict(dict)
+    series: dict[tuple, dict[int, float]] = defaultdict(dict)
+    seconds: dict[tuple, list[float]] = defaultdict(list)
+    warnings = []
+    for r in rows:
+        if r["metric"] != "accuracy":
+            continue
+        cell, strategy = (r["dataset"], r["sampler"], r["train_size"]), strategy_of(r)
+        if strategy == "frozen logreg":
+            seen = frozen[cell].get(r["split"])
+            if seen is not None:
+                if abs(seen - r["value"]) > 1e-12:
+                    warnings.append(f"frozen logreg differs between runs at {cell} seed {r['split']}")
+                continue
+            frozen[cell][r["split"]] = r["value"]
+        series[cell + (strategy,)][r["split"]] = r["value"]
+        seconds[cell + (strategy,)].append(r["fit_seconds"])
+    order = {"frozen logreg": 0, "finetune old": 1, "finetune new": 2}
+    records = []
+    for key in sorted(series, key=lambda k: (k[0], k[1] != "stratified", k[2], order.get(k[3], 3), k[3])):
+        values, base = series[key], frozen.get(key[:3], {})
+        seeds = sorted(set(values) & set(base))
+        diffs = np.array([values[s] - base[s] for s in seeds])
+        test = paired_test(values, base)
+        records.append(
+            {
+                "dataset": key[0],
+                "sampler": key[1],
+                "size": key[2],
+                "strategy": key[3],
+                "accuracy": float(np.mean(list(values.values()))),
+                "test": test,
+                "wins": int((diffs > 1e-12).sum()),
+                "ties": int((np.abs(diffs) <= 1e-12).sum()),
+                "losses": int((diffs < -1e-12).sum()),
+                # the interval entirely below 0 (the same loss on every seed has a zero-width interval)
+                "behind": bool(test.seeds >= 2 and test.ci_high < 0),
+                "fit_seconds": float(np.mean(seconds[key])),
+            }
+        )
+    return records, warnings
+
+
+def print_recipes(records: list[dict], warnings: list[str]) -> None:
+    print(
+        f"\n{'dataset':17} {'size':>9} {'strategy':14} {'accuracy':>8} {'vs frozen':>9} {'95% interval':>17} "
+        f"{'seeds':>5} {'W/T/L':>7} {'behind':>6} {'fit s/cell':>10}"
+    )
+    for r in records:
+        size = f"{r['size']}/label" if r["sampler"] == "per_label" else str(r["size"])
+        t = r["test"]
+        if r["strategy"] == "frozen logreg":
+            vs = interval = wtl = behind = ""
+        else:
+            vs = f"{100 * t.difference:+.1f}"
+            interval = f"[{100 * t.ci_low:+.1f}, {100 * t.ci_high:+.1f}]" if t.seeds >= 2 else "n/a"
+            wtl = f"{r['wins']}/{r['ties']}/{r['losses']}"
+            behind = "BEHIND" if r["behind"] else ("n/a" if t.seeds < 2 else "no")
+        print(
+            f"{r['dataset']:17} {size:>9} {r['strategy']:14} {r['accuracy']:8.4f} {vs:>9} {interval:>17} "
+            f"{t.seeds if vs else '':>5} {wtl:>7} {behind:>6} {r['fit_seconds']:10.2f}"
+        )
+    print("vs frozen and its interval: accuracy points, the mean paired difference over the split seeds")
+    for strategy in sorted({r["strategy"] for r in records} - {"frozen logreg"}):
+        behind = [r for r in records if r["strategy"] == strategy and r["behind"]]
+        where = ", ".join(
+            f"{r['dataset']} {r['size']}{'/label' if r['sampler'] == 'per_label' else ''}" for r in behind
+        )
+        print(
+            f"{strategy}: "
+            + (
+                f"significantly behind frozen logreg at {where}"
+                if behind
+                else "never significantly behind frozen logreg"
+            )
+        )
+    for w in warnings:
+        print(f"warning: {w}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workspace", type=Path, default=HERE / ".work")
-    parser.add_argument("--datasets", default="sst2,trec")
+    parser.add_argument("--datasets", default=None, help=f"default: sst2,trec ({RECIPE_DATASETS} with --recipes)")
     parser.add_argument("--sizes", default="50,100,200,500,1000")
-    parser.add_argument("--setfit-sizes", default="50,100")
-    parser.add_argument("--splits", type=int, default=3)
+    parser.add_argument(
+        "--setfit-sizes",
+        default=None,
+        help="sizes, K/label for K examples per label (default: 50,100; 8/label,50,100 with --recipes)",
+    )
+    parser.add_argument("--splits", type=int, default=None, help="split seeds (default: 3; 5 with --recipes)")
+    parser.add_argument("--recipes", action="store_true", help="part 3 only: issue 32's recipes against frozen logreg")
+    parser.add_argument(
+        "-o",
+        "--option",
+        action="append",
+        default=[],
+        help="with --recipes: MODEL.KEY=VALUE for the runs of that model (repeatable)",
+    )
     parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"])
     parser.add_argument("--no-strategies", action="store_true", help="part 1 only")
     parser.add_argument(
-        "--report-only", action="store_true", help="print part 1's tables from the cells of the last (even partial) run"
+        "--report-only",
+        action="store_true",
+        help="print part 1's tables from the cells of the last (even partial) run; with --recipes, the tables of "
+        "the recipe runs there are",
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="with --recipes: resume the recipe runs there are rather than start afresh",
     )
     parser.add_argument(
         "--trainer-group-by-length",
@@ -279,12 +465,20 @@ def main() -> None:
         help="give the baseline Trainer's own length grouping (train_sampling_strategy='group_by_length')",
     )
     args = parser.parse_args()
-    args.datasets = args.datasets.split(",")
+    args.datasets = (args.datasets or (RECIPE_DATASETS if args.recipes else "sst2,trec")).split(",")
+    args.splits = args.splits or (5 if args.recipes else 3)
     args.sizes = [int(s) for s in args.sizes.split(",")]
-    args.setfit_sizes = [int(s) for s in args.setfit_sizes.split(",") if s]
+    setfit_sizes = [s for s in (args.setfit_sizes or ("8/label,50,100" if args.recipes else "50,100")).split(",") if s]
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    if args.recipes:
+        args.setfit_sizes = setfit_sizes
+        if not args.report_only:
+            prepare(args.workspace, args.datasets, ["bert_tokens", "bert"])
+        print_recipes(*pair_recipes(recipes_part(args.workspace, args)))
+        return
+    args.setfit_sizes = [int(s) for s in setfit_sizes]
     prepare(args.workspace, args.datasets, ["bert_tokens", "bert", "tfidf"])
     ws = Workspace.resolve(args.workspace)
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, precision {args.precision}")
     args.cells = args.workspace / "finetune-cells.jsonl"
     if not args.report_only:
