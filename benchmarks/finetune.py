@@ -32,8 +32,9 @@ examples of every class; plain numbers are sizes). Each strategy's accuracy is p
 the same (dataset, sampler, size, split seed); per dataset and size it prints each strategy's mean accuracy,
 the mean paired difference with its 95% t-interval (``enso_ng.visualize.ranking.paired_test``), win/tie/loss
 over the seeds, ``BEHIND`` where the interval lies entirely below 0, and the mean fit seconds per cell. The
-full grid (sst2, trec, banking77, airline_sentiment; sizes 50 to 1,000; 5 seeds) is about 17 CPU-hours on a
-2-core machine (it has not been run at full scale):
+full grid (sst2, trec, banking77, airline_sentiment; sizes 50 to 1,000; 5 seeds) is about 7 to 15 CPU-hours
+on a 2-core machine, nearly all of it setfit's cells (it has not been run at full scale; ``--setfit-sizes ,``
+leaves setfit out):
 
     python benchmarks/finetune.py                 # prepares its own workspace (sst2, trec) on first use
     python benchmarks/finetune.py --sizes 50,100 --splits 1 --no-strategies     # a quick look
