@@ -112,7 +112,7 @@ def test_fold_problems_on_their_own_rows_and_carried_stages_match_full_evaluatio
     import numpy as np
     import scipy.sparse as sp
 
-    from enso_ng.experiment.models import logreg as L
+    from enso_ng.experiment.models import logreg_solver as L
 
     rng = np.random.default_rng(0)
     n, d, K = 90, 40, 5
@@ -156,6 +156,7 @@ def test_fold_fits_on_own_rows_or_under_masks_choose_the_same_and_fit_the_same(m
     import numpy as np
 
     from enso_ng.experiment.models import logreg as L
+    from enso_ng.experiment.models import logreg_solver as S
 
     rng = np.random.default_rng(1)
     K, d, n = 20, 30, 400
@@ -164,8 +165,8 @@ def test_fold_fits_on_own_rows_or_under_masks_choose_the_same_and_fit_the_same(m
     X = centres[y] + rng.normal(size=(n, d))
     fits = {}
     for own in (True, False):
-        monkeypatch.setattr(L, "OWN_ROWS_WORK", 0 if own else float("inf"))
-        monkeypatch.setattr(L, "OWN_ROWS_OUTPUTS", 0 if own else 10**9)
+        monkeypatch.setattr(S, "OWN_ROWS_WORK", 0 if own else float("inf"))
+        monkeypatch.setattr(S, "OWN_ROWS_OUTPUTS", 0 if own else 10**9)
         models = [L.LogisticRegressionCV(random_state=s, rtol=1e-6, cv_rtol=1e-6) for s in (0, 1)]  # to optima
         fits[own] = L.LogisticRegressionCV.fit_many(models, [X, X], [y, y])
     for a, b in zip(fits[True], fits[False]):

@@ -233,6 +233,58 @@ def test_experiment_needs_no_plotting_library(topics):
     assert "best featurizer x model per dataset and size" in done.stdout
 
 
+def test_predicting_with_a_tfidf_model_needs_no_torch(topics, tmp_path):
+    """Model modules are imported when their model is asked for (``Registry.lazy``): ``enso predict`` with a
+    tf-idf + logreg folder never imports torch (about a second of every cold start) and scores as a process
+    with everything imported does."""
+    assert invoke(topics, "train", "-d", "topics", "-f", "tfidf", "-m", "logreg", "--name", "plain").exit_code == 0
+    source = tmp_path / "texts.csv"
+    source.write_text("text\nthe striker scored a goal\na guitar solo and drums\nbread soup and a salad\n")
+    here, there = tmp_path / "here.parquet", tmp_path / "there.parquet"
+    assert invoke(topics, "predict", "plain", str(source), "-o", str(here)).exit_code == 0
+    script = textwrap.dedent("""
+        import sys
+        from enso_ng.cli import main
+        sys.argv = ["enso", "-q", "-w", *sys.argv[1:]]
+        try:
+            main()
+        finally:
+            print("imported torch:", "torch" in sys.modules)
+    """)
+    args = [str(topics), "predict", "plain", str(source), "-o", str(there)]
+    done = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "imported torch: False"
+    assert pq.read_table(there).to_pylist() == pq.read_table(here).to_pylist()
+    assert len(pq.read_table(there)) == 3
+
+
+def test_a_lazy_registry_entry_is_imported_on_first_use(tmp_path, monkeypatch):
+    """A declared part is listed without importing its module, imported once when asked for, and a module
+    that does not register what it was declared for, or a name declared twice, fails loudly."""
+    from enso_ng.registry import Registry
+
+    registry: Registry[type] = Registry("widget")
+    (tmp_path / "widgets_here.py").write_text(
+        "from test_extending_registry import REGISTRY\nIMPORTS = 1\n"
+        "@REGISTRY.register('dial')\nclass Dial: pass\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setitem(sys.modules, "test_extending_registry", type(sys)("test_extending_registry"))
+    sys.modules["test_extending_registry"].REGISTRY = registry
+    registry.lazy("widgets_here", "dial", "knob")
+    assert registry.names() == ["dial", "knob"] and "dial" in registry and "widgets_here" not in sys.modules
+    assert registry.get("dial").__name__ == "Dial" and sys.modules["widgets_here"].IMPORTS == 1
+    assert registry.get("dial") is sys.modules["widgets_here"].Dial
+    with pytest.raises(ValueError, match="importing widgets_here did not register widget 'knob'"):
+        registry.get("knob")
+    with pytest.raises(ValueError, match="widget 'dial' is registered twice"):
+        registry.lazy("elsewhere", "dial")
+    with pytest.raises(ValueError, match="widget 'knob' is registered twice"):
+        registry.register("knob")(type("Impostor", (), {}))
+    monkeypatch.delitem(sys.modules, "widgets_here")
+
+
 def _edited(tmp_path, module: str, edits: list[tuple[str, str]]) -> Path:
     """A copy of the package with ``module``'s text edited (each ``old`` replaced by ``new`` once): the edit a
     recipe of the README asks for, made for real, for a subprocess to import."""

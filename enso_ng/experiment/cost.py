@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import sys
 import tracemalloc
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,7 +23,6 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-import torch
 
 _CLEAR_REFS = "/proc/self/clear_refs"
 
@@ -88,9 +88,10 @@ def stored_values(obj: Any, seen: set[int] | None = None) -> int:
     if id(obj) in seen:
         return 0
     seen.add(id(obj))
+    torch = sys.modules.get("torch")  # no object is a tensor unless torch was imported: no need to import it
     if isinstance(obj, np.ndarray):
         return int(obj.size) if obj.dtype.kind in "biufc" else 0
-    if isinstance(obj, torch.Tensor):
+    if torch is not None and isinstance(obj, torch.Tensor):
         return int(obj.numel())
     if sp.issparse(obj):
         return int(obj.nnz)
@@ -98,7 +99,7 @@ def stored_values(obj: Any, seen: set[int] | None = None) -> int:
         return sum(stored_values(v, seen) for v in obj.values())
     if isinstance(obj, (list, tuple)):
         return sum(stored_values(v, seen) for v in obj)
-    if isinstance(obj, torch.nn.Module):
+    if torch is not None and isinstance(obj, torch.nn.Module):
         return sum(int(p.numel()) for p in obj.parameters())
     state = getattr(obj, "__dict__", None)
     if state is None or isinstance(obj, type):
