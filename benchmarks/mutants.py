@@ -67,7 +67,7 @@ MUTANTS = [
     ),
     Mutant(
         "no_cv_default_C",
-        "enso_ng/experiment/models/logreg.py",
+        "enso_ng/experiment/models/logreg_solver.py",
         "best.append(Cs.index(1.0) if 1.0 in Cs else 0)",
         "best.append(0)",
         (EXP + "test_logreg_with_one_example_per_class_fits_C_1",),
@@ -75,7 +75,7 @@ MUTANTS = [
     ),
     Mutant(
         "loose_folds_on_sparse_rows",
-        "enso_ng/experiment/models/logreg.py",
+        "enso_ng/experiment/models/logreg_solver.py",
         "if all(basis.loose_cv for basis in bases) else rtol",
         "if True else rtol",
         (EXP + "test_the_loose_fold_tolerance_applies_to_dense_rows_only",),
@@ -83,7 +83,7 @@ MUTANTS = [
     ),
     Mutant(
         "loose_folds_nowhere",
-        "enso_ng/experiment/models/logreg.py",
+        "enso_ng/experiment/models/logreg_solver.py",
         "if all(basis.loose_cv for basis in bases) else rtol",
         "if False else rtol",
         (EXP + "test_the_loose_fold_tolerance_applies_to_dense_rows_only",),
@@ -111,8 +111,8 @@ MUTANTS = [
     Mutant(
         "resume_keys",
         "enso_ng/experiment/config.py",
-        'RESUME_KEYS = ("seed", "test_size", "sampler", "resampler", "official_test", "beta")',
-        'RESUME_KEYS = ("seed", "test_size", "beta")',
+        'RESUME_KEYS = ("seed", "test_size", "sampler", "resampler", "official_test", "beta", "pair",',
+        'RESUME_KEYS = ("seed", "test_size", "beta", "pair",',
         (EXP + "test_a_resume_under_another_split_protocol_is_refused",),
         "a resume under another sampler, resampler or official-test choice is accepted",
     ),

@@ -45,3 +45,23 @@ def test_a_module_skipped_at_import_is_counted_and_fails_under_ci(tmp_path, ci):
 def test_a_module_that_cannot_import_fails_the_run(tmp_path, ci):
     done = _pytest(tmp_path, ci, "breaks")
     assert done.returncode != 0 and f"No module named '{MISSING}'" in done.stdout, done.stdout
+
+
+def test_every_mutant_still_names_the_code_it_breaks():
+    """Each mutant of ``benchmarks/mutants.py`` replaces text found exactly once in its file, and each test
+    that guards it exists: a refactor that moves the code would otherwise turn the README's mutation score
+    stale without anyone running the script (the resume-keys mutant went stale that way)."""
+    root = Path(__file__).resolve().parents[1]
+    sys.path.insert(0, str(root / "benchmarks"))
+    try:
+        import mutants
+    finally:
+        sys.path.remove(str(root / "benchmarks"))
+    assert len(mutants.MUTANTS) >= 22
+    for mutant in mutants.MUTANTS:
+        text = (root / mutant.path).read_text()
+        for old, _ in mutant.edits():
+            assert text.count(old) == 1, f"{mutant.name}: its text is in {mutant.path} {text.count(old)} times"
+        for test in mutant.tests:
+            path, _, name = test.partition("::")
+            assert f"def {name.split('[')[0]}(" in (root / path).read_text(), f"{mutant.name}: no test {test}"
