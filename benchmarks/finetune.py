@@ -33,8 +33,8 @@ the same (dataset, sampler, size, split seed); per dataset and size it prints ea
 the mean paired difference with its 95% t-interval (``enso_ng.visualize.ranking.paired_test``), win/tie/loss
 over the seeds, ``BEHIND`` where the interval lies entirely below 0, and the mean fit seconds per cell. The
 full grid (sst2, trec, banking77, airline_sentiment; sizes 50 to 1,000; 5 seeds) is about 7 to 15 CPU-hours
-on a 2-core machine, nearly all of it setfit's cells (it has not been run at full scale; ``--setfit-sizes ,``
-leaves setfit out):
+on a 2-core machine, nearly all of it setfit's cells (its fine-tune half, about 2 hours, ran on 2026-12-07;
+setfit's part has not been run at full scale; ``--setfit-sizes ,`` leaves setfit out):
 
     python benchmarks/finetune.py                 # prepares its own workspace (sst2, trec) on first use
     python benchmarks/finetune.py --sizes 50,100 --splits 1 --no-strategies     # a quick look
@@ -416,14 +416,10 @@ def print_recipes(records: list[dict], warnings: list[str]) -> None:
         where = ", ".join(
             f"{r['dataset']} {r['size']}{'/label' if r['sampler'] == 'per_label' else ''}" for r in behind
         )
-        print(
-            f"{strategy}: "
-            + (
-                f"significantly behind frozen logreg at {where}"
-                if behind
-                else "never significantly behind frozen logreg"
-            )
+        verdict = (
+            f"significantly behind frozen logreg at {where}" if behind else "never significantly behind frozen logreg"
         )
+        print(f"{strategy}: {verdict}")
     for w in warnings:
         print(f"warning: {w}")
 

@@ -28,8 +28,8 @@ class Registry(Generic[T]):
 
     def register(self, name: str) -> Callable[[T], T]:
         def decorate(obj: T) -> T:
-            declared = self._modules.get(name, getattr(obj, "__module__", None))
-            if name in self._items or declared != getattr(obj, "__module__", None):
+            module = getattr(obj, "__module__", None)
+            if name in self._items or self._modules.get(name, module) != module:  # or declared for another module
                 raise ValueError(f"{self.kind} {name!r} is registered twice")
             self._items[name] = obj
             return obj

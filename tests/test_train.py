@@ -62,6 +62,16 @@ def enso(workspace: Path, *args: str, stdin: bytes | None = None) -> subprocess.
     )
 
 
+def run_enso(workspace: Path, *args: str, fresh: bool = True) -> None:
+    """``enso ARGS`` in a fresh process (``fresh=False``: in this one); a non-zero exit fails the test."""
+    if fresh:
+        done = enso(workspace, *args)
+        assert done.returncode == 0, done.stderr.decode()
+    else:
+        result = invoke(workspace, *args)
+        assert result.exit_code == 0, result.output
+
+
 def experiment_scores(root: Path, run: str, featurizer: str, model: str, size: int, split: int):
     """The cell's test rows and scores, computed as the experiment's runner computes them."""
     record = RunRecord.read(root / "results" / run)
@@ -168,12 +178,9 @@ def test_onnx_graph_scores_as_the_torch_path(kinds, tmp_path, model):
     outputs = {}
     for runtime in ("torch", "onnx", "auto"):
         out = tmp_path / f"{runtime}.parquet"
-        if runtime == "onnx":  # the graph and its tokenizer alone, in a fresh process
-            done = enso(kinds, "predict", name, str(source), "--runtime", runtime, "-o", str(out))
-            assert done.returncode == 0, done.stderr.decode()
-        else:  # the reference, and which graph auto picks: no process of their own needed (torch is loaded here)
-            done = invoke(kinds, "predict", name, str(source), "--runtime", runtime, "-o", str(out))
-            assert done.exit_code == 0, done.output
+        # the graph and its tokenizer alone in a fresh process; the torch reference, and which graph auto
+        # picks, in this one (no process of their own needed: torch is loaded here)
+        run_enso(kinds, "predict", name, str(source), "--runtime", runtime, "-o", str(out), fresh=runtime == "onnx")
         outputs[runtime] = pq.read_table(out).to_pylist()
     assert outputs["auto"] == outputs["onnx"], "auto scores through the folder's graph"
     assert Pipeline.load(kinds / "models" / name, precision="fp32", runtime="auto").runtime == "torch"

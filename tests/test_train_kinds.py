@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-from test_train import enso, recorded
+from test_train import recorded, run_enso
 from threadpoolctl import threadpool_limits
 
 from enso_ng.experiment.models import MODELS
@@ -145,13 +145,7 @@ def scored(
     source = tmp_path / "test.jsonl"
     source.write_text("".join(json.dumps({"id": int(r), "text": texts[r]}) + "\n" for r in rows))
     out = tmp_path / "scored.parquet"
-    args = ("predict", name, str(source), "--id-column", "id", "-o", str(out), *extra)
-    if fresh:
-        done = enso(root, *args)
-        assert done.returncode == 0, done.stderr.decode()
-    else:
-        result = invoke(root, *args)
-        assert result.exit_code == 0, result.output
+    run_enso(root, "predict", name, str(source), "--id-column", "id", "-o", str(out), *extra, fresh=fresh)
     return pq.read_table(out).to_pylist()
 
 
