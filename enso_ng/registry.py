@@ -55,7 +55,7 @@ class Registry(Generic[T]):
         try:
             return self._items[name]
         except KeyError:
-            known = ", ".join(sorted(self._items)) or "none"
+            known = ", ".join(self.names()) or "none"
             raise EnsoError(f"unknown {self.kind} {name!r} (known: {known})") from None
 
     def names(self) -> list[str]:

@@ -19,6 +19,7 @@ import pytest
 from enso_ng.download.entry import CATALOG, DatasetEntry, add, same
 from enso_ng.download.parsers import csv_columns
 from enso_ng.download.sources import UrlSource
+from enso_ng.errors import EnsoError
 from enso_ng.experiment.metrics import METRICS, Predictions, metric
 from enso_ng.experiment.models import MODELS, TargetModel
 from enso_ng.featurize.base import FEATURIZERS, Featurizer, register
@@ -266,14 +267,15 @@ def test_a_lazy_registry_entry_is_imported_on_first_use(tmp_path, monkeypatch):
 
     registry: Registry[type] = Registry("widget")
     (tmp_path / "widgets_here.py").write_text(
-        "from test_extending_registry import REGISTRY\nIMPORTS = 1\n"
-        "@REGISTRY.register('dial')\nclass Dial: pass\n"
+        "from test_extending_registry import REGISTRY\nIMPORTS = 1\n@REGISTRY.register('dial')\nclass Dial: pass\n"
     )
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setitem(sys.modules, "test_extending_registry", type(sys)("test_extending_registry"))
     sys.modules["test_extending_registry"].REGISTRY = registry
     registry.lazy("widgets_here", "dial", "knob")
     assert registry.names() == ["dial", "knob"] and "dial" in registry and "widgets_here" not in sys.modules
+    with pytest.raises(EnsoError, match=r"unknown widget 'lever' \(known: dial, knob\)"):  # listed unimported
+        registry.get("lever")
     assert registry.get("dial").__name__ == "Dial" and sys.modules["widgets_here"].IMPORTS == 1
     assert registry.get("dial") is sys.modules["widgets_here"].Dial
     with pytest.raises(ValueError, match="importing widgets_here did not register widget 'knob'"):
