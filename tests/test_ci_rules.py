@@ -24,7 +24,9 @@ def _pytest(tmp_path: Path, ci: str, probe: str) -> subprocess.CompletedProcess:
     shutil.copy(Path(__file__).with_name("conftest.py"), tmp_path / "conftest.py")
     (tmp_path / f"test_{probe}.py").write_text(PROBES[probe])
     (tmp_path / "test_fine.py").write_text("def test_fine():\n    pass\n")
-    env = {**os.environ, "CI": ci}
+    # not a pytest-xdist worker (this test's worker's variables would make the probe's conftest narrow torch's
+    # threads, importing torch: seconds per probe, for nothing the probe checks)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST_")} | {"CI": ci}
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
