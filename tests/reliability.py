@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
 import sys
+import textwrap
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from click.testing import Result
@@ -28,6 +30,42 @@ def enso(workspace: Path, *args: str) -> subprocess.Popen:
         stderr=subprocess.STDOUT,
         text=True,
     )
+
+
+#: runs each command of a JSON list as ``enso -q -w WORKSPACE ...`` would, in this one process, and prints each
+#: one's exit code, standard output and standard error
+_COMMANDS = textwrap.dedent("""
+    import contextlib, io, json, sys
+    from enso_ng.cli import main
+    workspace, commands, done = sys.argv[1], json.loads(sys.argv[2]), []
+    for args in commands:
+        out, err = io.StringIO(), io.StringIO()
+        sys.argv = ["enso", "-q", "-w", workspace, *args]
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                main()
+                code = 0
+            except SystemExit as stop:
+                code = stop.code if isinstance(stop.code, int) else int(stop.code is not None)
+        done.append([code, out.getvalue(), err.getvalue()])
+    print(json.dumps(done))
+""")
+
+
+def enso_session(workspace: Path, *commands: Sequence[str], package: Path = REPO) -> list[subprocess.CompletedProcess]:
+    """Each command in turn, in one fresh Python process that imports the package from ``package`` (this
+    checkout, or a test's edited copy of it): nothing of the test's process (imports, caches) helps them, and
+    their imports, seconds each, are paid once, not once per command. A later command shares the process
+    with the earlier ones, as commands share a server: what one leaves behind must not change the next's
+    answer."""
+    env = {**os.environ, "PYTHONPATH": str(package), "ENSO_QUIET": "1"}
+    command = [sys.executable, "-c", _COMMANDS, str(workspace), json.dumps([list(c) for c in commands])]
+    session = subprocess.run(command, capture_output=True, text=True, env=env, cwd=package, timeout=900)
+    assert session.returncode == 0, session.stderr[-3000:]
+    return [
+        subprocess.CompletedProcess(args, code, out, err)
+        for args, (code, out, err) in zip(commands, json.loads(session.stdout.splitlines()[-1]))
+    ]
 
 
 def wait_for(check: Callable[[], object], what: str, timeout: float = 120.0, process=None) -> object:

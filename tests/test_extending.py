@@ -4,7 +4,6 @@ through the command line like the built-in ones. Data is generated here, so thes
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -27,6 +26,7 @@ from enso_ng.params import FRACTION, POSITIVE, Param
 from enso_ng.workspace import sha256_file
 
 from conftest import invoke, serve
+from reliability import enso_session
 
 WORDS = {
     "sport": ["goal", "match", "team", "score"],
@@ -305,39 +305,6 @@ def _edited(tmp_path, module: str, edits: list[tuple[str, str]]) -> Path:
     return root
 
 
-#: runs each command of a JSON list as ``enso -q -w WORKSPACE ...`` would, in this one process, and prints each
-#: one's exit code, standard output and standard error
-_COMMANDS = textwrap.dedent("""
-    import contextlib, io, json, sys
-    from enso_ng.cli import main
-    workspace, commands, done = sys.argv[1], json.loads(sys.argv[2]), []
-    for args in commands:
-        out, err = io.StringIO(), io.StringIO()
-        sys.argv = ["enso", "-q", "-w", workspace, *args]
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                main()
-                code = 0
-            except SystemExit as stop:
-                code = stop.code if isinstance(stop.code, int) else int(stop.code is not None)
-        done.append([code, out.getvalue(), err.getvalue()])
-    print(json.dumps(done))
-""")
-
-
-def _enso(root: Path, workspace: Path, *commands: Sequence[str]) -> list[subprocess.CompletedProcess]:
-    """Each command in turn, in one fresh Python process that imports ``root``'s edited copy of the package
-    (not this checkout's): its imports, seconds each, are paid once, not once per command."""
-    env = {**os.environ, "PYTHONPATH": str(root)}
-    command = [sys.executable, "-c", _COMMANDS, str(workspace), json.dumps([list(c) for c in commands])]
-    session = subprocess.run(command, capture_output=True, text=True, env=env, cwd=root)
-    assert session.returncode == 0, session.stderr[-3000:]
-    return [
-        subprocess.CompletedProcess(args, code, out, err)
-        for args, (code, out, err) in zip(commands, json.loads(session.stdout.splitlines()[-1]))
-    ]
-
-
 def test_a_new_run_option_is_one_field(tmp_path, topics):
     """One field in ``ExperimentConfig`` gives the flag and its help, the config-file key, the check and the
     value in config.json."""
@@ -349,13 +316,13 @@ def test_a_new_run_option_is_one_field(tmp_path, topics):
         [("\n    def split_seeds(self)", "\n" + field + "\n    def split_seeds(self)")],
     )
     (tmp_path / "grid.toml").write_text("budget_minutes = 7\nsizes = [30]\nmodels = ['logreg']\n")
-    helped, bad, done, filed = _enso(
-        root,
+    helped, bad, done, filed = enso_session(
         topics,
         ["experiment", "--help"],
         ["experiment", "--budget-minutes", "-1", "--name", "never"],
         ["experiment", "-m", "logreg", "--sizes", "30", "--budget-minutes", "5", "--name", "b"],
         ["experiment", "--config", str(tmp_path / "grid.toml"), "--name", "f"],
+        package=root,
     )
     assert "--budget-minutes" in helped.stdout and "A time budget noted with the run." in helped.stdout
     assert bad.returncode == 1 and bad.stderr.strip() == "Error: --budget-minutes must be positive, not -1"
@@ -380,12 +347,12 @@ def test_a_new_model_parameter_is_its_argument_and_its_spec_entry(tmp_path, topi
             ("        self.ks = ks\n", "        self.ks = ks\n        self.weights = weights\n"),
         ],
     )
-    listed, bad, done = _enso(
-        root,
+    listed, bad, done = enso_session(
         topics,
         ["experiment", "--list"],
         ["experiment", "-m", "knn", "-o", "knn.weights=far", "--name", "never"],
         ["experiment", "-m", "knn", "-o", "knn.weights=distance", "--sizes", "30", "--name", "w"],
+        package=root,
     )
     assert "weights = 'uniform' [uniform | distance]: how neighbours vote" in listed.stdout
     assert bad.returncode == 1
@@ -400,12 +367,12 @@ def test_a_new_featurizer_option_is_one_entry(tmp_path, topics):
     """One ``Param`` in ``tfidf.options``: listed, parsed and checked from ``-o``, and part of the cache key."""
     option = '        "strip_digits": Param(False, "drop digits before counting"),\n'
     root = _edited(tmp_path, "featurize/tfidf.py", [('        "sublinear_tf":', option + '        "sublinear_tf":')])
-    listed, bad, done = _enso(
-        root,
+    listed, bad, done = enso_session(
         topics,
         ["featurize", "--list"],
         ["featurize", "-f", "tfidf", "-o", "strip_digits=maybe"],
         ["featurize", "-f", "tfidf", "-o", "strip_digits=yes"],
+        package=root,
     )
     assert "strip_digits = False: drop digits before counting" in listed.stdout
     assert bad.returncode == 1

@@ -1,7 +1,8 @@
 """``enso train``: model folders that reproduce experiment cells, read back in a fresh process.
 
 Every model kind is trained with ``--size/--split`` from a real run on the corpus, written to a folder,
-and scored by ``enso predict`` in a new Python process; the predictions must be the experiment's: the
+and scored by ``enso predict`` in a new Python process (one for all of them, as a server holds several
+folders: each is read from disk, and one folder's state must not change another's answers); the predictions must be the experiment's: the
 same test rows, labels and probabilities as the experiment's own code gives (fit as the runner fits, the
 run's seeds in one batch), and the accuracy and log-loss the run recorded for that cell.
 """
@@ -26,6 +27,7 @@ from enso_ng.formats import ModelManifest, RunRecord, read_features
 from enso_ng.serve.pipeline import Pipeline
 
 from conftest import CORPUS, invoke
+from reliability import enso_session
 
 
 @pytest.fixture(scope="module")
@@ -115,27 +117,41 @@ CELLS = [
 ]
 
 
+#: the cell every kind is reproduced at
+SIZE, SPLIT = 120, 1
+
+
+@pytest.fixture(scope="module")
+def reproduced(kinds, tmp_path_factory) -> dict[str, Path]:
+    """Every cell of CELLS trained into a folder (in this process), then its test rows scored by ``enso
+    predict`` in one fresh Python process for all of them: each folder read from disk, nothing of this
+    process helping, and the imports paid once (seven processes took about 30 CPU-seconds)."""
+    folder = tmp_path_factory.mktemp("reproduced")
+    texts = pq.read_table(kinds / "datasets" / f"{CORPUS}.parquet").column("text").to_pylist()
+    commands, outputs = [], {}
+    for run, featurizer, model in CELLS:
+        name = f"{featurizer}-{model}"
+        args = ["--from-run", run, "-f", featurizer, "-m", model, "--size", str(SIZE), "--split", str(SPLIT)]
+        result = invoke(kinds, "train", *args, "--name", name)
+        assert result.exit_code == 0, result.output
+        record = RunRecord.read(kinds / "results" / run)
+        feats = read_features(kinds / "features" / CORPUS / f"{featurizer}.parquet")
+        config = record.config
+        test = plan_split(
+            feats.labels, feats.splits, SPLIT, config["test_size"], config["official_test"], config["sampler"]
+        ).test
+        source, outputs[name] = folder / f"{name}.jsonl", folder / f"{name}.parquet"
+        source.write_text("".join(json.dumps({"id": int(r), "text": texts[r]}) + "\n" for r in feats.rows[test]))
+        commands.append(["predict", name, str(source), "--id-column", "id", "-o", str(outputs[name])])
+    for done in enso_session(kinds, *commands):
+        assert done.returncode == 0, (done.args, done.stderr)
+    return outputs
+
+
 @pytest.mark.parametrize("run,featurizer,model", CELLS, ids=[f"{f}-{m}" for _, f, m in CELLS])
-def test_a_cell_reproduced_predicts_as_the_experiment_did_in_a_fresh_process(kinds, tmp_path, run, featurizer, model):
-    size, split = 120, 1
+def test_a_cell_reproduced_predicts_as_the_experiment_did_in_a_fresh_process(kinds, reproduced, run, featurizer, model):
+    size, split = SIZE, SPLIT
     name = f"{featurizer}-{model}"
-    result = invoke(
-        kinds,
-        "train",
-        "--from-run",
-        run,
-        "-f",
-        featurizer,
-        "-m",
-        model,
-        "--size",
-        str(size),
-        "--split",
-        str(split),
-        "--name",
-        name,
-    )
-    assert result.exit_code == 0, result.output
     manifest = ModelManifest.read(kinds / "models" / name)
     rows, truth, classes, expected, fitted = experiment_scores(kinds, run, featurizer, model, size, split)
     cell = recorded(kinds, run, featurizer, model, size, split)
@@ -143,13 +159,7 @@ def test_a_cell_reproduced_predicts_as_the_experiment_did_in_a_fresh_process(kin
     assert manifest.training["rows"] == size and manifest.labels == [str(c) for c in classes]
     assert manifest.model["chosen"] == json.loads(json.dumps(fitted.best_params_, default=float))
 
-    texts = pq.read_table(kinds / "datasets" / f"{CORPUS}.parquet").column("text").to_pylist()
-    source = tmp_path / "test.jsonl"
-    source.write_text("".join(json.dumps({"id": int(r), "text": texts[r]}) + "\n" for r in rows))
-    out = tmp_path / "scored.parquet"
-    done = enso(kinds, "predict", name, str(source), "--id-column", "id", "-o", str(out))
-    assert done.returncode == 0, done.stderr.decode()
-    scored = pq.read_table(out).to_pylist()
+    scored = pq.read_table(reproduced[name]).to_pylist()
     assert [int(r["id"]) for r in scored] == [int(r) for r in rows] and {r["status"] for r in scored} == {"ok"}
     prefix = "proba" if manifest.model["scores"] == "proba" else "score"
     got = np.array([[r[f"{prefix}_{c}"] for c in classes] for r in scored])

@@ -4,7 +4,7 @@ its teacher).
 
 Tiny generated datasets and the smallest settings keep it fast. Each kind's cell is trained with
 ``--size/--split`` from a real run, written to a folder and scored by ``enso predict`` in a fresh Python
-process: the labels and probabilities must be those of the experiment's own code on the cell's test rows
+process (one for every folder of the module): the labels and probabilities must be those of the experiment's own code on the cell's test rows
 (fitted as the runner fits it), and the accuracy the run recorded.
 """
 
@@ -27,6 +27,7 @@ from enso_ng.formats import ModelManifest, RunRecord, read_features
 from enso_ng.serve.train import one_torch_thread
 
 from conftest import invoke
+from reliability import enso_session
 
 WORDS = {
     "pos": ["great", "lovely", "wonderful", "superb", "delightful", "brilliant", "charming", "excellent"],
@@ -137,18 +138,6 @@ def experiment_scores(root: Path, run: str, dataset: str, featurizer: str, model
     return feats.rows[test], feats.labels[test], fitted.classes_, fitted.decision_scores(X[test]), fitted
 
 
-def scored(
-    root: Path, tmp_path: Path, dataset: str, name: str, rows: np.ndarray, *extra: str, fresh: bool = True
-) -> list[dict]:
-    """``enso predict`` of the dataset's ``rows`` in a fresh process (``fresh=False``: in this one)."""
-    texts = pq.read_table(root / "datasets" / f"{dataset}.parquet").column("text").to_pylist()
-    source = tmp_path / "test.jsonl"
-    source.write_text("".join(json.dumps({"id": int(r), "text": texts[r]}) + "\n" for r in rows))
-    out = tmp_path / "scored.parquet"
-    run_enso(root, "predict", name, str(source), "--id-column", "id", "-o", str(out), *extra, fresh=fresh)
-    return pq.read_table(out).to_pylist()
-
-
 CELLS = [
     ("mix", "mix", "bert", "layer_mix"),
     ("seq", "seq", "bert", "attention"),
@@ -159,15 +148,56 @@ CELLS = [
 ]
 
 
+@pytest.fixture(scope="module")
+def predicted(ws, tmp_path_factory) -> dict[str, Path]:
+    """Each kind trained into two folders here: its cell (``cell-KIND``: ``--size/--split``, with ``--onnx``
+    where the kind exports) and every training row (``all-KIND``); then every folder's test rows scored by
+    ``enso predict`` in one fresh Python process for all of them (the folder's ONNX graph through ONNX
+    Runtime where it has one): each folder read from disk, nothing of this process helping, the imports
+    paid once (eleven processes took about 27 CPU-seconds)."""
+    folder = tmp_path_factory.mktemp("predicted")
+    commands, outputs = [], {}
+
+    def predict(name: str, dataset: str, rows: np.ndarray, *extra: str) -> None:
+        texts = pq.read_table(ws / "datasets" / f"{dataset}.parquet").column("text").to_pylist()
+        source, outputs[name] = folder / f"{name}.jsonl", folder / f"{name}.parquet"
+        source.write_text("".join(json.dumps({"id": int(r), "text": texts[r]}) + "\n" for r in rows))
+        commands.append(["predict", name, str(source), "--id-column", "id", "-o", str(outputs[name]), *extra])
+
+    for run, dataset, featurizer, model in CELLS:
+        args = ["--from-run", run, "-f", featurizer, "-m", model, "--size", str(SIZE), "--split", str(SPLIT)]
+        onnx = ["--onnx"] if model in ONNX else []
+        result = invoke(ws, "train", *args, "--name", f"cell-{model}", *onnx)
+        assert result.exit_code == 0, result.output
+        predict(
+            f"cell-{model}", dataset, _test_rows(ws, run, dataset, featurizer), *(["--runtime", "onnx"] if onnx else [])
+        )
+    for run, dataset, featurizer, model in PRODUCTION:
+        result = invoke(ws, "train", "--from-run", run, "-f", featurizer, "-m", model, "--name", f"all-{model}")
+        assert result.exit_code == 0, result.output
+        split = pq.read_table(ws / "datasets" / f"{dataset}.parquet").column("split").to_pylist()
+        predict(f"all-{model}", dataset, np.array([i for i, s in enumerate(split) if s == "test"]))
+    for done in enso_session(ws, *commands):
+        assert done.returncode == 0, (done.args, done.stderr)
+    return outputs
+
+
+def _test_rows(root: Path, run: str, dataset: str, featurizer: str) -> np.ndarray:
+    """The rows of the cell's test split, as the runner plans them."""
+    feats = read_features(root / "features" / dataset / f"{featurizer}.parquet")
+    config = RunRecord.read(root / "results" / run).config
+    plan = plan_split(
+        feats.labels, feats.splits, SPLIT, config["test_size"], config["official_test"], config["sampler"]
+    )
+    return feats.rows[plan.test]
+
+
 @pytest.mark.parametrize("run,dataset,featurizer,model", CELLS, ids=[c[3] for c in CELLS])
 def test_a_cell_of_every_kind_predicts_as_the_experiment_did_in_a_fresh_process(
-    ws, tmp_path, run, dataset, featurizer, model
+    ws, predicted, tmp_path, run, dataset, featurizer, model
 ):
     name = f"cell-{model}"
-    args = ["--from-run", run, "-f", featurizer, "-m", model, "--size", str(SIZE), "--split", str(SPLIT)]
     onnx = model in ONNX
-    result = invoke(ws, "train", *args, "--name", name, *(["--onnx"] if onnx else []))
-    assert result.exit_code == 0, result.output
     manifest = ModelManifest.read(ws / "models" / name)
     rows, truth, classes, expected, fitted = experiment_scores(ws, run, dataset, featurizer, model)
     cell = recorded(ws, run, featurizer, model, SIZE, SPLIT)
@@ -179,7 +209,7 @@ def test_a_cell_of_every_kind_predicts_as_the_experiment_did_in_a_fresh_process(
         assert manifest.model["chosen"]["unlabelled_rows"] == fitted.best_params_["unlabelled_rows"] > 0
 
     # in a fresh process: the folder's ONNX graph through ONNX Runtime where it has one, else the torch path
-    got_rows = scored(ws, tmp_path, dataset, name, rows, *(["--runtime", "onnx"] if onnx else []))
+    got_rows = pq.read_table(predicted[name]).to_pylist()
     assert [int(r["id"]) for r in got_rows] == [int(r) for r in rows] and {r["status"] for r in got_rows} == {"ok"}
     got = np.array([[r[f"proba_{c}"] for c in classes] for r in got_rows])
     np.testing.assert_allclose(got, expected, atol=2e-5, rtol=0)
@@ -190,7 +220,11 @@ def test_a_cell_of_every_kind_predicts_as_the_experiment_did_in_a_fresh_process(
         assert manifest.exports["onnx"]["graph"] == "onnx/scorer.onnx"
         # the graph scores as the folder's torch path: that path run in this process (it keeps no cache to
         # reuse; the same kinds' torch path in a fresh process is test_every_training_row_round_trips_...'s)
-        through_torch = scored(ws, tmp_path, dataset, name, rows, "--runtime", "torch", fresh=False)
+        source, out = predicted[name].with_suffix(".jsonl"), tmp_path / "torch.parquet"
+        run_enso(
+            ws, "predict", name, str(source), "--id-column", "id", "-o", str(out), "--runtime", "torch", fresh=False
+        )
+        through_torch = pq.read_table(out).to_pylist()
         np.testing.assert_allclose([[r[f"proba_{c}"] for c in classes] for r in through_torch], got, atol=1e-5, rtol=0)
 
 
@@ -233,14 +267,12 @@ PRODUCTION = [
 
 
 @pytest.mark.parametrize("run,dataset,featurizer,model", PRODUCTION, ids=[c[3] for c in PRODUCTION])
-def test_every_training_row_round_trips_through_a_fresh_process(ws, tmp_path, run, dataset, featurizer, model):
+def test_every_training_row_round_trips_through_a_fresh_process(ws, predicted, run, dataset, featurizer, model):
     """Without --size/--split: the featurizer fitted and applied to every training row, the model fitted on
     them with the run's settings; a fresh process's predictions are those of the pair fitted here."""
     from enso_ng.featurize import FEATURIZERS
 
     name = f"all-{model}"
-    result = invoke(ws, "train", "--from-run", run, "-f", featurizer, "-m", model, "--name", name)
-    assert result.exit_code == 0, result.output
     manifest = ModelManifest.read(ws / "models" / name)
     table = pq.read_table(ws / "datasets" / f"{dataset}.parquet").to_pylist()
     train = [r for r in table if r["split"] != "test"]
@@ -265,7 +297,8 @@ def test_every_training_row_round_trips_through_a_fresh_process(ws, tmp_path, ru
         reference.fit(_model_input(made, made.transform(texts)), np.array([r["label"] for r in train], dtype=object))
     test_texts = [table[i]["text"] for i in test_rows]
     expected = reference.decision_scores(_model_input(made, made.transform(test_texts)))
-    got_rows = scored(ws, tmp_path, dataset, name, test_rows)
+    got_rows = pq.read_table(predicted[name]).to_pylist()
+    assert [int(r["id"]) for r in got_rows] == [int(r) for r in test_rows]
     got = np.array([[r[f"proba_{c}"] for c in manifest.labels] for r in got_rows])
     np.testing.assert_allclose(got, expected, atol=2e-5, rtol=0)
     assert [r["label"] for r in got_rows] == list(reference.classes_[expected.argmax(1)])
