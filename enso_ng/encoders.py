@@ -89,12 +89,23 @@ def safetensors_problem(path: Path) -> str | None:
     return None
 
 
+#: weights file -> its sha256, in this process: a featurizer made again, a model folder loaded again or a
+#: server holding several folders asks again for the same encoder (MiniLM's 90 MB: 0.07 s a hash). Keyed by
+#: what rewriting the file changes (its inode, size, and change time, which no user can set back), so a
+#: replaced or edited file is hashed anew.
+_DIGESTS: dict[tuple, str] = {}
+
+
 def weights_sha256(folder: Path) -> str:
     """The sha256 of the folder's weights file: the encoder's identity in every metadata record."""
     weights = [folder / f for f in WEIGHT_FILES if (folder / f).exists()]
     if not weights:
         raise EnsoError(f"model folder {folder} has none of {', '.join(WEIGHT_FILES)}")
-    return sha256_file(weights[0])
+    stat = weights[0].stat()
+    key = (str(weights[0].resolve()), stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+    if key not in _DIGESTS:
+        _DIGESTS[key] = sha256_file(weights[0])
+    return _DIGESTS[key]
 
 
 def verified_folder(model: str, sha256: str, who: str) -> Path:

@@ -122,3 +122,25 @@ def test_featurizing_with_the_default_encoder_does_not_import_transformers():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "[]"
+
+
+def test_the_weights_digest_is_computed_once_and_again_for_a_changed_file(tmp_path, monkeypatch):
+    """An encoder's sha256 (its identity in every record) is hashed once per process, and hashed anew when the
+    file is rewritten, even to the same size and modification time."""
+    import os
+    import time
+
+    from enso_ng import encoders
+
+    weights = tmp_path / "model.safetensors"
+    weights.write_bytes(b"a" * 4096)
+    hashed = []
+    monkeypatch.setattr(encoders, "sha256_file", lambda path: hashed.append(path) or path.read_bytes()[:1].hex())
+    assert encoders.weights_sha256(tmp_path) == encoders.weights_sha256(tmp_path) == "61"
+    assert len(hashed) == 1
+    stat = weights.stat()
+    time.sleep(0.02)  # past the clock tick of a kernel whose change times are coarse (4 ms at HZ=250)
+    with open(weights, "r+b") as fh:  # in place: same inode and size
+        fh.write(b"b")
+    os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # the modification time set back
+    assert encoders.weights_sha256(tmp_path) == "62" and len(hashed) == 2
