@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from enso_ng.errors import EnsoError
-from enso_ng.workspace import sha256_file
+from enso_ng.workspace import file_identity, sha256_file
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 #: the only weights enso loads: safetensors holds arrays, never code
@@ -90,9 +90,8 @@ def safetensors_problem(path: Path) -> str | None:
 
 
 #: weights file -> its sha256, in this process: a featurizer made again, a model folder loaded again or a
-#: server holding several folders asks again for the same encoder (MiniLM's 90 MB: 0.07 s a hash). Keyed by
-#: what rewriting the file changes (its inode, size, and change time, which no user can set back), so a
-#: replaced or edited file is hashed anew.
+#: server holding several folders asks again for the same encoder (MiniLM's 90 MB: 0.07 s a hash); a
+#: replaced or edited file is hashed anew (``file_identity``).
 _DIGESTS: dict[tuple, str] = {}
 
 
@@ -101,8 +100,7 @@ def weights_sha256(folder: Path) -> str:
     weights = [folder / f for f in WEIGHT_FILES if (folder / f).exists()]
     if not weights:
         raise EnsoError(f"model folder {folder} has none of {', '.join(WEIGHT_FILES)}")
-    stat = weights[0].stat()
-    key = (str(weights[0].resolve()), stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+    key = file_identity(weights[0])
     if key not in _DIGESTS:
         _DIGESTS[key] = sha256_file(weights[0])
     return _DIGESTS[key]

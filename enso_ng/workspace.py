@@ -282,6 +282,13 @@ def unreadable(path: Path, rows: int) -> str | None:
     return None
 
 
+def file_identity(path: Path) -> tuple:
+    """What rewriting or replacing a file changes (its path, inode, size, modification time and change time,
+    which no user can set back): the key of a digest or of contents kept in memory for this process."""
+    stat = path.stat()
+    return str(path.resolve()), stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns
+
+
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:

@@ -280,6 +280,29 @@ def test_glove_reads_any_vectors_file_by_path_and_url(tmp_path, header):
     assert remote.params()["vectors_sha256"] == local.params()["vectors_sha256"]
 
 
+def test_glove_vectors_are_read_once_per_process_and_again_when_the_file_changes(tmp_path, monkeypatch):
+    """A second featurizer on the same file reuses the vectors read for the first (read-only: shared), and a
+    rewritten file is read again, even at the same size and modification time."""
+    import time
+
+    from enso_ng.featurize import glove
+
+    path = _vectors_file(tmp_path / "tiny.txt", True)
+    read, real = [], glove._read_vectors
+    monkeypatch.setattr(glove, "_read_vectors", lambda *a: read.append(a) or real(*a))
+    first, second = (glove.GloveFeaturizer(vectors=str(path)) for _ in range(2))
+    assert first._keyed is second._keyed and len(read) == 1
+    with pytest.raises(ValueError, match="read-only"):
+        first._keyed.vectors[0, 0] = 7.0
+    stat = path.stat()
+    time.sleep(0.02)  # past the clock tick of a kernel whose change times are coarse (4 ms at HZ=250)
+    path.write_text(path.read_text().replace("good 1.0", "good 2.0"))
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # the modification time set back
+    assert path.stat().st_size == stat.st_size
+    third = glove.GloveFeaturizer(vectors=str(path))
+    assert len(read) == 2 and third._keyed["good"][0] == 2.0 and first._keyed["good"][0] == 1.0
+
+
 @pytest.mark.parametrize("name", ["word2vec", "fasttext", "doc2vec"])
 def test_trained_vectors_are_reproducible_and_informative(workspace, name):
     from enso_ng.experiment.models import MODELS
