@@ -46,19 +46,27 @@ def test_grid_on_a_dask_cluster_equals_jobs_1_cell_for_cell(workspace, corpus_ru
     assert RunRecord.read(workspace / "results" / "small").config["scheduler"] == cluster.address
 
 
-def test_a_sigkilled_worker_has_its_groups_rerun_and_every_cell_written_once(workspace, corpus_run, tmp_path):
+def test_a_sigkilled_worker_has_its_groups_rerun_and_every_cell_written_once(workspace, corpus_run, cluster):
+    """On the module's cluster (a scheduler and two workers cost about 10 CPU-seconds to start); the killed
+    worker is replaced afterwards, so the tests after this one have two workers again."""
     from distributed import Client
 
-    with dask_cluster(tmp_path / "dask") as cluster:
-        names = cluster.wait_for_workers(2)
+    names = cluster.wait_for_workers(2)
+    victim = min(name for name in names if cluster.workers[name].poll() is None)
+    try:
         process = enso(workspace, "experiment", *GRID, "--name", "small", "--scheduler", cluster.address)
         with Client(cluster.address, timeout="20s") as watcher:
-            busy = wait_for(lambda: watcher.processing(workers=[names["w1"]])[names["w1"]], "w1 to take a group")
-            cluster.workers["w1"].send_signal(signal.SIGKILL)
-            cluster.workers["w1"].wait(timeout=30)
+            busy = wait_for(
+                lambda: watcher.processing(workers=[names[victim]])[names[victim]], f"{victim} to take a group"
+            )
+            cluster.workers[victim].send_signal(signal.SIGKILL)
+            cluster.workers[victim].wait(timeout=30)
             output, _ = process.communicate(timeout=300)
             assert process.returncode == 0, output
-            assert names["w1"] not in watcher.scheduler_info(n_workers=-1)["workers"]
+            assert names[victim] not in watcher.scheduler_info(n_workers=-1)["workers"]
+    finally:
+        cluster.start_worker(f"{victim}-again")
+        cluster.wait_for_workers(2)
     assert busy, "the worker was killed while it held a group"
     table = read_results(workspace / "results" / "small" / "results.parquet")
     keys = list(zip(*(table.column(c).to_pylist() for c in (*RESULT_KEY, "metric"))))
