@@ -33,7 +33,7 @@ def enso(workspace: Path, *args: str) -> subprocess.Popen:
 
 
 #: runs each command of a JSON list as ``enso -q -w WORKSPACE ...`` would, in this one process, and prints each
-#: one's exit code, standard output and standard error
+#: one's exit code, standard output and standard error, and whether torch was imported by then
 _COMMANDS = textwrap.dedent("""
     import contextlib, io, json, sys
     from enso_ng.cli import main
@@ -47,7 +47,7 @@ _COMMANDS = textwrap.dedent("""
                 code = 0
             except SystemExit as stop:
                 code = stop.code if isinstance(stop.code, int) else int(stop.code is not None)
-        done.append([code, out.getvalue(), err.getvalue()])
+        done.append([code, out.getvalue(), err.getvalue(), "torch" in sys.modules])
     print(json.dumps(done))
 """)
 
@@ -57,15 +57,16 @@ def enso_session(workspace: Path, *commands: Sequence[str], package: Path = REPO
     checkout, or a test's edited copy of it): nothing of the test's process (imports, caches) helps them, and
     their imports, seconds each, are paid once, not once per command. A later command shares the process
     with the earlier ones, as commands share a server: what one leaves behind must not change the next's
-    answer."""
+    answer. Each result's ``torch`` says whether torch had been imported by the end of that command."""
     env = {**os.environ, "PYTHONPATH": str(package), "ENSO_QUIET": "1"}
     command = [sys.executable, "-c", _COMMANDS, str(workspace), json.dumps([list(c) for c in commands])]
     session = subprocess.run(command, capture_output=True, text=True, env=env, cwd=package, timeout=900)
     assert session.returncode == 0, session.stderr[-3000:]
-    return [
-        subprocess.CompletedProcess(args, code, out, err)
-        for args, (code, out, err) in zip(commands, json.loads(session.stdout.splitlines()[-1]))
-    ]
+    finished = []
+    for args, (code, out, err, torch) in zip(commands, json.loads(session.stdout.splitlines()[-1])):
+        finished.append(subprocess.CompletedProcess(args, code, out, err))
+        finished[-1].torch = torch  # imported by the end of this command
+    return finished
 
 
 def wait_for(check: Callable[[], object], what: str, timeout: float = 120.0, process=None) -> object:
