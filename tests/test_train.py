@@ -52,26 +52,21 @@ def kinds(_run, tmp_path_factory) -> Path:
     return root
 
 
-def enso(workspace: Path, *args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess:
+def enso(workspace: Path, *args: str) -> subprocess.CompletedProcess:
     """``enso`` in a fresh Python process: nothing of this test's process (imports, caches) helps it."""
     env = {**os.environ, "ENSO_QUIET": "1"}
     return subprocess.run(
         [sys.executable, "-m", "enso_ng", "--workspace", str(workspace), *args],
-        input=stdin,
         capture_output=True,
         env=env,
         timeout=600,
     )
 
 
-def run_enso(workspace: Path, *args: str, fresh: bool = True) -> None:
-    """``enso ARGS`` in a fresh process (``fresh=False``: in this one); a non-zero exit fails the test."""
-    if fresh:
-        done = enso(workspace, *args)
-        assert done.returncode == 0, done.stderr.decode()
-    else:
-        result = invoke(workspace, *args)
-        assert result.exit_code == 0, result.output
+def run_enso(workspace: Path, *args: str) -> None:
+    """``enso ARGS`` in this process; a non-zero exit fails the test."""
+    result = invoke(workspace, *args)
+    assert result.exit_code == 0, result.output
 
 
 def experiment_scores(root: Path, run: str, featurizer: str, model: str, size: int, split: int):
@@ -119,16 +114,31 @@ CELLS = [
 
 #: the cell every kind is reproduced at
 SIZE, SPLIT = 120, 1
+#: the heads ``--onnx`` exports with bert, and how many texts their graphs score: two full batches of the
+#: graph's 64 texts (sorted by length, so every batch pads), 6 to 50 tokens
+ONNX_HEADS, ONNX_ROWS = ("logreg", "mlp"), 128
 
 
 @pytest.fixture(scope="module")
 def reproduced(kinds, tmp_path_factory) -> dict[str, Path]:
     """Every cell of CELLS trained into a folder (in this process), then its test rows scored by ``enso
     predict`` in one fresh Python process for all of them: each folder read from disk, nothing of this
-    process helping, and the imports paid once (seven processes took about 30 CPU-seconds)."""
+    process helping, and the imports paid once (seven processes took about 30 CPU-seconds). First in that
+    process, before anything has imported torch, the ONNX folders (``onnx-logreg``, ``onnx-mlp``: bert with
+    each head, exported with ``--onnx``) score ONNX_ROWS texts through ONNX Runtime, which must not import
+    torch."""
     folder = tmp_path_factory.mktemp("reproduced")
     texts = pq.read_table(kinds / "datasets" / f"{CORPUS}.parquet").column("text").to_pylist()
     commands, outputs = [], {}
+    source = folder / "texts.parquet"
+    pq.write_table(pq.read_table(kinds / "datasets" / f"{CORPUS}.parquet").slice(0, ONNX_ROWS).select(["text"]), source)
+    for model in ONNX_HEADS:
+        name = f"onnx-{model}"
+        args = ["--from-run", "small", "-f", "bert", "-m", model, "--size", str(SIZE), "--split", str(SPLIT)]
+        result = invoke(kinds, "train", *args, "--name", name, "--onnx")
+        assert result.exit_code == 0, result.output
+        outputs[name] = folder / f"{name}.parquet"
+        commands.append(["predict", name, str(source), "--runtime", "onnx", "-o", str(outputs[name])])
     for run, featurizer, model in CELLS:
         name = f"{featurizer}-{model}"
         args = ["--from-run", run, "-f", featurizer, "-m", model, "--size", str(SIZE), "--split", str(SPLIT)]
@@ -145,6 +155,8 @@ def reproduced(kinds, tmp_path_factory) -> dict[str, Path]:
         commands.append(["predict", name, str(source), "--id-column", "id", "-o", str(outputs[name])])
     for done in enso_session(kinds, *commands):
         assert done.returncode == 0, (done.args, done.stderr)
+        if "onnx" in done.args:  # the graph and its tokenizer alone: no training stack
+            assert not done.torch, f"{done.args[1]} through ONNX Runtime imported torch"
     return outputs
 
 
@@ -172,31 +184,24 @@ def test_a_cell_reproduced_predicts_as_the_experiment_did_in_a_fresh_process(kin
         assert -np.mean(np.log(p)) == pytest.approx(cell["log_loss"], abs=1e-4)
 
 
-@pytest.mark.parametrize("model", ["logreg", "mlp"])
-def test_onnx_graph_scores_as_the_torch_path(kinds, tmp_path, model):
+@pytest.mark.parametrize("model", ONNX_HEADS)
+def test_onnx_graph_scores_as_the_torch_path(kinds, reproduced, tmp_path, model):
     name = f"onnx-{model}"
-    args = ["--from-run", "small", "-f", "bert", "-m", model, "--size", "120", "--split", "1", "--name", name, "--onnx"]
-    result = invoke(kinds, "train", *args)
-    assert result.exit_code == 0, result.output
     manifest = ModelManifest.read(kinds / "models" / name)
     assert manifest.exports["onnx"]["graph"] == "onnx/scorer.onnx" and "onnx/scorer.onnx" in manifest.files
-    # two full batches of the graph's 64 texts (sorted by length, so every batch pads), 6 to 50 tokens
-    rows = 128
-    texts = pq.read_table(kinds / "datasets" / f"{CORPUS}.parquet").column("text").to_pylist()[:rows]
-    source = tmp_path / "texts.parquet"
-    pq.write_table(pq.read_table(kinds / "datasets" / f"{CORPUS}.parquet").slice(0, rows).select(["text"]), source)
-    outputs = {}
-    for runtime in ("torch", "onnx", "auto"):
+    source = reproduced[name].with_name("texts.parquet")
+    # the graph and its tokenizer alone, in the fresh process (``reproduced``); the torch reference, and
+    # which graph auto picks, in this one (no process of their own needed: torch is loaded here)
+    outputs = {"onnx": pq.read_table(reproduced[name]).to_pylist()}
+    for runtime in ("torch", "auto"):
         out = tmp_path / f"{runtime}.parquet"
-        # the graph and its tokenizer alone in a fresh process; the torch reference, and which graph auto
-        # picks, in this one (no process of their own needed: torch is loaded here)
-        run_enso(kinds, "predict", name, str(source), "--runtime", runtime, "-o", str(out), fresh=runtime == "onnx")
+        run_enso(kinds, "predict", name, str(source), "--runtime", runtime, "-o", str(out))
         outputs[runtime] = pq.read_table(out).to_pylist()
     assert outputs["auto"] == outputs["onnx"], "auto scores through the folder's graph"
     assert Pipeline.load(kinds / "models" / name, precision="fp32", runtime="auto").runtime == "torch"
     classes = manifest.labels
     torch_p, onnx_p = (np.array([[r[f"proba_{c}"] for c in classes] for r in outputs[k]]) for k in ("torch", "onnx"))
-    assert len(torch_p) == len(texts)
+    assert len(torch_p) == ONNX_ROWS
     np.testing.assert_allclose(onnx_p, torch_p, atol=1e-5, rtol=0)
     assert [r["label"] for r in outputs["onnx"]] == [r["label"] for r in outputs["torch"]]
 

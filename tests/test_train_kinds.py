@@ -225,9 +225,7 @@ def test_a_cell_of_every_kind_predicts_as_the_experiment_did_in_a_fresh_process(
         # the graph scores as the folder's torch path: that path run in this process (it keeps no cache to
         # reuse; the same kinds' torch path in a fresh process is test_every_training_row_round_trips_...'s)
         source, out = predicted[name].with_suffix(".jsonl"), tmp_path / "torch.parquet"
-        run_enso(
-            ws, "predict", name, str(source), "--id-column", "id", "-o", str(out), "--runtime", "torch", fresh=False
-        )
+        run_enso(ws, "predict", name, str(source), "--id-column", "id", "-o", str(out), "--runtime", "torch")
         through_torch = pq.read_table(out).to_pylist()
         np.testing.assert_allclose([[r[f"proba_{c}"] for c in classes] for r in through_torch], got, atol=1e-5, rtol=0)
 
