@@ -13,7 +13,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -50,17 +49,6 @@ def kinds(_run, tmp_path_factory) -> Path:
     )
     assert result.exit_code == 0, result.output
     return root
-
-
-def enso(workspace: Path, *args: str) -> subprocess.CompletedProcess:
-    """``enso`` in a fresh Python process: nothing of this test's process (imports, caches) helps it."""
-    env = {**os.environ, "ENSO_QUIET": "1"}
-    return subprocess.run(
-        [sys.executable, "-m", "enso_ng", "--workspace", str(workspace), *args],
-        capture_output=True,
-        env=env,
-        timeout=600,
-    )
 
 
 def run_enso(workspace: Path, *args: str) -> None:
@@ -126,7 +114,7 @@ def reproduced(kinds, tmp_path_factory) -> dict[str, Path]:
     process helping, and the imports paid once (seven processes took about 30 CPU-seconds). First in that
     process, before anything has imported torch, the ONNX folders (``onnx-logreg``, ``onnx-mlp``: bert with
     each head, exported with ``--onnx``) score ONNX_ROWS texts through ONNX Runtime, which must not import
-    torch."""
+    torch; last, the GloVe SIF folder (``sif``) scores the texts of ``_sif_texts``."""
     folder = tmp_path_factory.mktemp("reproduced")
     texts = pq.read_table(kinds / "datasets" / f"{CORPUS}.parquet").column("text").to_pylist()
     commands, outputs = [], {}
@@ -153,6 +141,12 @@ def reproduced(kinds, tmp_path_factory) -> dict[str, Path]:
         source, outputs[name] = folder / f"{name}.jsonl", folder / f"{name}.parquet"
         source.write_text("".join(json.dumps({"id": int(r), "text": texts[r]}) + "\n" for r in feats.rows[test]))
         commands.append(["predict", name, str(source), "--id-column", "id", "-o", str(outputs[name])])
+    # GloVe SIF + logreg on every training row (test_glove_sif_state_travels_in_the_folder)
+    result = invoke(kinds, "train", "-d", CORPUS, "-f", "glove", "-m", "logreg", "-o", "pooling=sif", "--name", "sif")
+    assert result.exit_code == 0, result.output
+    source, outputs["sif"] = folder / "sif.txt", folder / "sif.parquet"
+    source.write_text("".join(t.replace("\n", " ") + "\n" for t in _sif_texts(kinds)))
+    commands.append(["predict", "sif", str(source), "-o", str(outputs["sif"])])
     for done in enso_session(kinds, *commands):
         assert done.returncode == 0, (done.args, done.stderr)
         if "onnx" in done.args:  # the graph and its tokenizer alone: no training stack
@@ -358,28 +352,28 @@ def test_max_ms_per_doc_takes_the_most_accurate_pair_within_the_budget(kinds):
     )
 
 
-def test_glove_sif_state_travels_in_the_folder(kinds, tmp_path):
+def _sif_texts(root: Path) -> list[str]:
+    """The texts the SIF folder is checked on: the first 200 of the corpus's test split."""
+    return [
+        r["text"] for r in pq.read_table(root / "datasets" / f"{CORPUS}.parquet").to_pylist() if r["split"] == "test"
+    ][:200]
+
+
+def test_glove_sif_state_travels_in_the_folder(kinds, reproduced):
     """SIF's word weights and removed component are fitted on the training rows and read back in a fresh
-    process: the folder's predictions equal a GloVe SIF + logreg fitted here from scratch."""
+    process (``reproduced``): the folder's predictions equal a GloVe SIF + logreg fitted here from scratch."""
     from enso_ng.featurize import FEATURIZERS
 
-    result = invoke(kinds, "train", "-d", CORPUS, "-f", "glove", "-m", "logreg", "-o", "pooling=sif", "--name", "sif")
-    assert result.exit_code == 0, result.output
     rows = pq.read_table(kinds / "datasets" / f"{CORPUS}.parquet").to_pylist()
     train = [r for r in rows if r["split"] != "test"]
-    test = [r["text"] for r in rows if r["split"] == "test"][:200]
     glove = FEATURIZERS.get("glove")(pooling="sif").fit([r["text"] for r in train])
     with threadpool_limits(limits=1):
         model = MODELS.get("logreg")(random_state=0).fit(
             glove.transform([r["text"] for r in train]), np.array([r["label"] for r in train], dtype=object)
         )
-    expected = model.predict_proba(glove.transform(test))
-    source = tmp_path / "test.txt"
-    source.write_text("".join(t.replace("\n", " ") + "\n" for t in test))
-    out = tmp_path / "sif.parquet"
-    done = enso(kinds, "predict", "sif", str(source), "-o", str(out))
-    assert done.returncode == 0, done.stderr.decode()
-    got = np.array([[r[f"proba_{c}"] for c in model.classes_] for r in pq.read_table(out).to_pylist()])
+    expected = model.predict_proba(glove.transform(_sif_texts(kinds)))
+    got = np.array([[r[f"proba_{c}"] for c in model.classes_] for r in pq.read_table(reproduced["sif"]).to_pylist()])
+    assert got.shape == expected.shape == (200, 3)
     np.testing.assert_allclose(got, expected, atol=1e-5, rtol=0)
 
 
