@@ -11,6 +11,7 @@ import sys
 import textwrap
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from click.testing import Result
@@ -32,41 +33,89 @@ def enso(workspace: Path, *args: str) -> subprocess.Popen:
     )
 
 
-#: runs each command of a JSON list as ``enso -q -w WORKSPACE ...`` would, in this one process, and prints each
-#: one's exit code, standard output and standard error, and whether torch was imported by then
-_COMMANDS = textwrap.dedent("""
-    import contextlib, io, json, sys
-    from enso_ng.cli import main
-    workspace, commands, done = sys.argv[1], json.loads(sys.argv[2]), []
-    for args in commands:
-        out, err = io.StringIO(), io.StringIO()
-        sys.argv = ["enso", "-q", "-w", workspace, *args]
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                main()
-                code = 0
-            except SystemExit as stop:
-                code = stop.code if isinstance(stop.code, int) else int(stop.code is not None)
-        done.append([code, out.getvalue(), err.getvalue(), "torch" in sys.modules])
-    print(json.dumps(done))
+#: the session process of ``enso_session``: it imports no module of enso_ng; each command runs as ``enso -q -w
+#: WORKSPACE ...`` would, in a child forked from it, and one line per command (prefixed ``enso_session ``)
+#: gives its exit code, standard output and error, and whether torch was imported by its end. The
+#: third-party libraries to preload are imported once, after the first ``torch_free`` commands.
+_SESSION = textwrap.dedent("""
+    import contextlib, importlib, io, json, os, sys, traceback
+    workspace, commands = sys.argv[1], json.loads(sys.argv[2])
+    torch_free, preload = int(sys.argv[3]), json.loads(sys.argv[4])
+    for i, args in enumerate(commands):
+        if i == torch_free:
+            for name in preload:
+                importlib.import_module(name)
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(read)
+            out, err = io.StringIO(), io.StringIO()
+            sys.argv = ["enso", "-q", "-w", workspace, *args]
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                try:
+                    from enso_ng.cli import main
+                    main()
+                    code = 0
+                except SystemExit as stop:
+                    code = stop.code if isinstance(stop.code, int) else int(stop.code is not None)
+                except BaseException:
+                    traceback.print_exc()
+                    code = -1
+            with os.fdopen(write, "w") as fh:
+                json.dump([code, out.getvalue(), err.getvalue(), "torch" in sys.modules], fh)
+            os._exit(0)
+        os.close(write)
+        with os.fdopen(read) as fh:
+            result = fh.read()
+        _, status = os.waitpid(pid, 0)
+        print("enso_session " + (result or json.dumps([-1, "", f"the child ended with status {status}", None])))
 """)
 
+#: what a session imports once for its commands (each would import them itself: seconds a process)
+PRELOAD = ("numpy", "pyarrow.parquet", "scipy.sparse", "torch", "sklearn.metrics", "sklearn.feature_extraction.text")
 
-def enso_session(workspace: Path, *commands: Sequence[str], package: Path = REPO) -> list[subprocess.CompletedProcess]:
-    """Each command in turn, in one fresh Python process that imports the package from ``package`` (this
-    checkout, or a test's edited copy of it): nothing of the test's process (imports, caches) helps them, and
-    their imports, seconds each, are paid once, not once per command. A later command shares the process
-    with the earlier ones, as commands share a server: what one leaves behind must not change the next's
-    answer. Each result's ``torch`` says whether torch had been imported by the end of that command."""
+
+@dataclass
+class Finished:
+    """One command of an ``enso_session``: its arguments and exit code, what it printed, and whether torch
+    had been imported by its end (None: the child died before reporting)."""
+
+    args: list[str]
+    returncode: int
+    stdout: str
+    stderr: str
+    torch: bool | None
+
+
+def enso_session(
+    workspace: Path,
+    *commands: Sequence[str],
+    package: Path = REPO,
+    torch_free: int = 0,
+    preload: Sequence[str] = PRELOAD,
+) -> list[Finished]:
+    """Each command in turn, as a fresh process would run it, for a fraction of the cost: one new Python
+    process (importing the package from ``package``: this checkout, or a test's edited copy) imports the
+    third-party libraries in ``preload`` once, and forks a child per command. So nothing of the test's
+    process helps a command, and nothing of an earlier command (enso_ng's modules, registries, caches) helps
+    a later one. The first ``torch_free`` commands are forked before anything is preloaded: whether they
+    imported torch is theirs alone."""
     env = {**os.environ, "PYTHONPATH": str(package), "ENSO_QUIET": "1"}
-    command = [sys.executable, "-c", _COMMANDS, str(workspace), json.dumps([list(c) for c in commands])]
-    session = subprocess.run(command, capture_output=True, text=True, env=env, cwd=package, timeout=900)
+    argv = [json.dumps([list(c) for c in commands]), str(torch_free), json.dumps(list(preload))]
+    session = subprocess.run(
+        [sys.executable, "-c", _SESSION, str(workspace), *argv],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=package,
+        timeout=900,
+    )
     assert session.returncode == 0, session.stderr[-3000:]
-    finished = []
-    for args, (code, out, err, torch) in zip(commands, json.loads(session.stdout.splitlines()[-1])):
-        finished.append(subprocess.CompletedProcess(args, code, out, err))
-        finished[-1].torch = torch  # imported by the end of this command
-    return finished
+    lines = [
+        json.loads(line.split(" ", 1)[1]) for line in session.stdout.splitlines() if line.startswith("enso_session ")
+    ]
+    assert len(lines) == len(commands), session.stdout[-3000:] + session.stderr[-3000:]
+    return [Finished(list(args), *line) for args, line in zip(commands, lines, strict=True)]
 
 
 def wait_for(check: Callable[[], object], what: str, timeout: float = 120.0, process=None) -> object:

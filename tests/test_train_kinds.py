@@ -3,9 +3,10 @@ bilstm (token vectors), finetune and setfit (token ids, the encoder itself train
 its teacher).
 
 Tiny generated datasets and the smallest settings keep it fast. Each kind's cell is trained with
-``--size/--split`` from a real run, written to a folder and scored by ``enso predict`` in a fresh Python
-process (one for every folder of the module): the labels and probabilities must be those of the experiment's own code on the cell's test rows
-(fitted as the runner fits it), and the accuracy the run recorded.
+``--size/--split`` from a real run, written to a folder and scored by ``enso predict`` as a fresh Python
+process would (``reliability.enso_session``): the labels and probabilities must be those of the
+experiment's own code on the cell's test rows (fitted as the runner fits it), and the accuracy the run
+recorded.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from enso_ng.formats import ModelManifest, RunRecord, read_features
 from enso_ng.serve.train import one_torch_thread
 
 from conftest import invoke
-from reliability import enso_session
+from reliability import PRELOAD, enso_session
 
 WORDS = {
     "pos": ["great", "lovely", "wonderful", "superb", "delightful", "brilliant", "charming", "excellent"],
@@ -152,9 +153,9 @@ CELLS = [
 def predicted(ws, tmp_path_factory) -> dict[str, Path]:
     """Each kind trained into two folders here: its cell (``cell-KIND``: ``--size/--split``, with ``--onnx``
     where the kind exports) and every training row (``all-KIND``); then every folder's test rows scored by
-    ``enso predict`` in one fresh Python process for all of them (the folder's ONNX graph through ONNX
-    Runtime where it has one): each folder read from disk, nothing of this process helping, the imports
-    paid once (eleven processes took about 27 CPU-seconds)."""
+    ``enso predict`` as a fresh process would (``enso_session``: a child per folder, forked from one process
+    that imported the libraries once; eleven processes took about 27 CPU-seconds), the folder's ONNX graph
+    through ONNX Runtime where it has one, which must not import torch."""
     folder = tmp_path_factory.mktemp("predicted")
     commands, outputs = [], {}
 
@@ -177,9 +178,10 @@ def predicted(ws, tmp_path_factory) -> dict[str, Path]:
         assert result.exit_code == 0, result.output
         split = pq.read_table(ws / "datasets" / f"{dataset}.parquet").column("split").to_pylist()
         predict(f"all-{model}", dataset, np.array([i for i, s in enumerate(split) if s == "test"]))
-    # the ONNX graphs first, before any torch-path folder has imported torch in that process
+    # the ONNX graphs first, before the session preloads torch
     commands.sort(key=lambda command: "onnx" not in command)
-    for done in enso_session(ws, *commands):
+    graphs = sum("onnx" in command for command in commands)
+    for done in enso_session(ws, *commands, torch_free=graphs, preload=(*PRELOAD, "transformers")):
         assert done.returncode == 0, (done.args, done.stderr)
         if "onnx" in done.args:  # ONNX Runtime and the tokenizer alone: no training stack
             assert not done.torch, f"{done.args[1]} through ONNX Runtime imported torch"
