@@ -31,7 +31,8 @@ def comparable(path, model: str = "logreg") -> list[tuple]:
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    """A scheduler and two workers shared by the tests that leave them running (kills get their own)."""
+    """A scheduler and two workers shared by the module's tests; the test that kills a worker starts a
+    replacement, so each test finds two."""
     with dask_cluster(tmp_path_factory.mktemp("dask")) as started:
         yield started
 

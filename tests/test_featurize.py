@@ -280,9 +280,11 @@ def test_glove_reads_any_vectors_file_by_path_and_url(tmp_path, header):
     assert remote.params()["vectors_sha256"] == local.params()["vectors_sha256"]
 
 
-def test_glove_vectors_are_read_once_per_process_and_again_when_the_file_changes(tmp_path, monkeypatch):
-    """A second featurizer on the same file reuses the vectors read for the first (read-only: shared), and a
-    rewritten file is read again, even at the same size and modification time."""
+def test_glove_vectors_are_shared_while_in_use_and_read_again_when_the_file_changes(tmp_path, monkeypatch):
+    """A second featurizer on the same file shares the vectors of the first while it is alive (read-only),
+    nothing keeps them once no featurizer does, and a rewritten file is read again, even at the same size
+    and modification time."""
+    import gc
     import time
 
     from enso_ng.featurize import glove
@@ -301,6 +303,9 @@ def test_glove_vectors_are_read_once_per_process_and_again_when_the_file_changes
     assert path.stat().st_size == stat.st_size
     third = glove.GloveFeaturizer(vectors=str(path))
     assert len(read) == 2 and third._keyed["good"][0] == 2.0 and first._keyed["good"][0] == 1.0
+    del first, second, third
+    gc.collect()
+    assert not glove._IN_USE, "vectors kept in memory after every featurizer let go of them"
 
 
 @pytest.mark.parametrize("name", ["word2vec", "fasttext", "doc2vec"])

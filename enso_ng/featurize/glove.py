@@ -9,6 +9,8 @@ own texts, then the first principal component of the sentence vectors removed.
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -46,35 +48,39 @@ def _packaged_glove() -> tuple[Path, Path]:
     return root / "glove_6B_50d_emb.npy", root / "glove_6B_index.parquet"
 
 
-#: the vectors loaded last in this process, by file and its identity: a featurizer made again (a model folder
-#: loaded again, a server holding several folders) reuses them instead of reading 400,000 words again
-#: (1-2 s); a rewritten file is read anew (``file_identity``). Read-only, as they are shared.
-_LOADED: dict[tuple, tuple[Any, str]] = {}
-_KEEP = 2
+#: vectors in use in this process, by file and its identity (``file_identity``): a featurizer made while
+#: another on the same file is alive (a server holding several folders, a model folder loaded again) shares
+#: its vectors instead of reading 400,000 words again (1-2 s) and holding a second copy; held weakly, so
+#: nothing stays in memory once no featurizer uses it, and read-only, as they are shared. A rewritten file
+#: is read anew. The digests (a few bytes each) are kept.
+_IN_USE: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+_DIGESTS: dict[tuple, str] = {}
+_LOCK = threading.Lock()  # dask workers may run featurizers on several threads
 
 
-def load_vectors(vectors: str):
+def load_vectors(vectors: str) -> tuple[Any, str]:
     """(gensim KeyedVectors, sha256 of the file(s) they came from); the vectors are read-only."""
     files = (
         _packaged_glove() if vectors == DEFAULT_VECTORS else (local_file(vectors, "featurizer 'glove': vectors file"),)
     )
     key = (vectors, *map(file_identity, files))
-    if key not in _LOADED:
-        keyed, digest = _read_vectors(vectors, files[0])
-        keyed.vectors.flags.writeable = False
-        while len(_LOADED) >= _KEEP:
-            del _LOADED[next(iter(_LOADED))]
-        _LOADED[key] = keyed, digest
-    return _LOADED[key]
+    with _LOCK:
+        keyed = _IN_USE.get(key)
+        if keyed is None:
+            keyed, _DIGESTS[key] = _read_vectors(vectors, files)
+            keyed.vectors.flags.writeable = False
+            _IN_USE[key] = keyed
+        return keyed, _DIGESTS[key]
 
 
-def _read_vectors(vectors: str, path: Path):
+def _read_vectors(vectors: str, files: Sequence[Path]) -> tuple[Any, str]:
     from gensim.models import KeyedVectors
 
+    path = files[0]
     if vectors == DEFAULT_VECTORS:
         import pyarrow.parquet as pq
 
-        words = pq.read_table(_packaged_glove()[1]).column(0).to_pylist()
+        words = pq.read_table(files[1]).column(0).to_pylist()
         keyed = KeyedVectors(vector_size=50, count=len(words), dtype=np.float32)
         keyed.add_vectors(words, np.load(path))
         return keyed, sha256_file(path)
