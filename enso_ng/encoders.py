@@ -10,13 +10,20 @@ from __future__ import annotations
 from pathlib import Path
 
 from enso_ng.errors import EnsoError
-from enso_ng.workspace import file_identity, sha256_file
+from enso_ng.workspace import known_sha256
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 #: the only weights enso loads: safetensors holds arrays, never code
 WEIGHT_FILES = ("model.safetensors",)
 #: weights stored as a pickle (torch.save): loading one can run code, so enso never does
-PICKLE_WEIGHTS = ("pytorch_model.bin", "tf_model.h5", "model.pt", "model.pth", "model.ckpt", "pytorch_model.bin.index.json")
+PICKLE_WEIGHTS = (
+    "pytorch_model.bin",
+    "tf_model.h5",
+    "model.pt",
+    "model.pth",
+    "model.ckpt",
+    "pytorch_model.bin.index.json",
+)
 #: a safetensors header larger than this is not a header (the format caps it at 100 MB)
 MAX_HEADER = 100_000_000
 
@@ -89,21 +96,12 @@ def safetensors_problem(path: Path) -> str | None:
     return None
 
 
-#: weights file -> its sha256, in this process: a featurizer made again, a model folder loaded again or a
-#: server holding several folders asks again for the same encoder (MiniLM's 90 MB: 0.07 s a hash); a
-#: replaced or edited file is hashed anew (``file_identity``).
-_DIGESTS: dict[tuple, str] = {}
-
-
 def weights_sha256(folder: Path) -> str:
     """The sha256 of the folder's weights file: the encoder's identity in every metadata record."""
     weights = [folder / f for f in WEIGHT_FILES if (folder / f).exists()]
     if not weights:
         raise EnsoError(f"model folder {folder} has none of {', '.join(WEIGHT_FILES)}")
-    key = file_identity(weights[0])
-    if key not in _DIGESTS:
-        _DIGESTS[key] = sha256_file(weights[0])
-    return _DIGESTS[key]
+    return known_sha256(weights[0])  # MiniLM's 90 MB: 0.07 s a hash, asked for again and again
 
 
 def verified_folder(model: str, sha256: str, who: str) -> Path:

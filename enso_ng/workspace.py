@@ -289,6 +289,20 @@ def file_identity(path: Path) -> tuple:
     return str(path.resolve()), stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns
 
 
+#: file identity -> sha256, for this process (``known_sha256``)
+_DIGESTS: dict[tuple, str] = {}
+
+
+def known_sha256(path: Path) -> str:
+    """``sha256_file``, hashed once per process while the file is unchanged (``file_identity``): an encoder's
+    weights or a vectors file asked for again (a featurizer made again, a server holding several folders) is
+    not read again; a replaced or edited file is."""
+    key = file_identity(path)
+    if key not in _DIGESTS:
+        _DIGESTS[key] = sha256_file(path)
+    return _DIGESTS[key]
+
+
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:

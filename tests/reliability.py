@@ -98,8 +98,8 @@ def enso_session(
     process (importing the package from ``package``: this checkout, or a test's edited copy) imports the
     third-party libraries in ``preload`` once, and forks a child per command. So nothing of the test's
     process helps a command, and nothing of an earlier command (enso_ng's modules, registries, caches) helps
-    a later one. The first ``torch_free`` commands are forked before anything is preloaded: whether they
-    imported torch is theirs alone."""
+    a later one. The first ``torch_free`` commands are forked before anything is preloaded, and must not
+    import torch (ONNX Runtime and a tokenizer need no training stack)."""
     env = {**os.environ, "PYTHONPATH": str(package), "ENSO_QUIET": "1"}
     argv = [json.dumps([list(c) for c in commands]), str(torch_free), json.dumps(list(preload))]
     session = subprocess.run(
@@ -115,7 +115,10 @@ def enso_session(
         json.loads(line.split(" ", 1)[1]) for line in session.stdout.splitlines() if line.startswith("enso_session ")
     ]
     assert len(lines) == len(commands), session.stdout[-3000:] + session.stderr[-3000:]
-    return [Finished(list(args), *line) for args, line in zip(commands, lines, strict=True)]
+    finished = [Finished(list(args), *line) for args, line in zip(commands, lines, strict=True)]
+    for done in finished[:torch_free]:
+        assert done.returncode != 0 or done.torch is False, f"{done.args} imported torch"
+    return finished
 
 
 def wait_for(check: Callable[[], object], what: str, timeout: float = 120.0, process=None) -> object:

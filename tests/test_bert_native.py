@@ -130,12 +130,12 @@ def test_the_weights_digest_is_computed_once_and_again_for_a_changed_file(tmp_pa
     import os
     import time
 
-    from enso_ng import encoders
+    from enso_ng import encoders, workspace
 
     weights = tmp_path / "model.safetensors"
     weights.write_bytes(b"a" * 4096)
     hashed = []
-    monkeypatch.setattr(encoders, "sha256_file", lambda path: hashed.append(path) or path.read_bytes()[:1].hex())
+    monkeypatch.setattr(workspace, "sha256_file", lambda path: hashed.append(path) or path.read_bytes()[:1].hex())
     assert encoders.weights_sha256(tmp_path) == encoders.weights_sha256(tmp_path) == "61"
     assert len(hashed) == 1
     stat = weights.stat()

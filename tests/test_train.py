@@ -80,6 +80,16 @@ def experiment_scores(root: Path, run: str, featurizer: str, model: str, size: i
     return feats.rows[test], feats.labels[test], chosen.classes_, chosen.decision_scores(X[test]), chosen
 
 
+def cell_test_rows(root: Path, run: str, dataset: str, featurizer: str, split: int) -> np.ndarray:
+    """The dataset rows of a cell's test split, as the runner plans them."""
+    feats = read_features(root / "features" / dataset / f"{featurizer}.parquet")
+    config = RunRecord.read(root / "results" / run).config
+    plan = plan_split(
+        feats.labels, feats.splits, split, config["test_size"], config["official_test"], config["sampler"]
+    )
+    return feats.rows[plan.test]
+
+
 def recorded(root: Path, run: str, featurizer: str, model: str, size: int, split: int) -> dict[str, float]:
     table = pq.read_table(root / "results" / run / "results.parquet").to_pylist()
     return {
@@ -132,14 +142,9 @@ def reproduced(kinds, tmp_path_factory) -> dict[str, Path]:
         args = ["--from-run", run, "-f", featurizer, "-m", model, "--size", str(SIZE), "--split", str(SPLIT)]
         result = invoke(kinds, "train", *args, "--name", name)
         assert result.exit_code == 0, result.output
-        record = RunRecord.read(kinds / "results" / run)
-        feats = read_features(kinds / "features" / CORPUS / f"{featurizer}.parquet")
-        config = record.config
-        test = plan_split(
-            feats.labels, feats.splits, SPLIT, config["test_size"], config["official_test"], config["sampler"]
-        ).test
+        rows = cell_test_rows(kinds, run, CORPUS, featurizer, SPLIT)
         source, outputs[name] = folder / f"{name}.jsonl", folder / f"{name}.parquet"
-        source.write_text("".join(json.dumps({"id": int(r), "text": texts[r]}) + "\n" for r in feats.rows[test]))
+        source.write_text("".join(json.dumps({"id": int(r), "text": texts[r]}) + "\n" for r in rows))
         commands.append(["predict", name, str(source), "--id-column", "id", "-o", str(outputs[name])])
     # GloVe SIF + logreg on every training row (test_glove_sif_state_travels_in_the_folder)
     result = invoke(kinds, "train", "-d", CORPUS, "-f", "glove", "-m", "logreg", "-o", "pooling=sif", "--name", "sif")
@@ -149,8 +154,6 @@ def reproduced(kinds, tmp_path_factory) -> dict[str, Path]:
     commands.append(["predict", "sif", str(source), "-o", str(outputs["sif"])])
     for done in enso_session(kinds, *commands, torch_free=len(ONNX_HEADS)):
         assert done.returncode == 0, (done.args, done.stderr)
-        if "onnx" in done.args:  # the graph and its tokenizer alone: no training stack
-            assert not done.torch, f"{done.args[1]} through ONNX Runtime imported torch"
     return outputs
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-from test_train import recorded, run_enso
+from test_train import cell_test_rows, recorded, run_enso
 from threadpoolctl import threadpool_limits
 
 from enso_ng.experiment.models import MODELS
@@ -171,7 +171,10 @@ def predicted(ws, tmp_path_factory) -> dict[str, Path]:
         result = invoke(ws, "train", *args, "--name", f"cell-{model}", *onnx)
         assert result.exit_code == 0, result.output
         predict(
-            f"cell-{model}", dataset, _test_rows(ws, run, dataset, featurizer), *(["--runtime", "onnx"] if onnx else [])
+            f"cell-{model}",
+            dataset,
+            cell_test_rows(ws, run, dataset, featurizer, SPLIT),
+            *(["--runtime", "onnx"] if onnx else []),
         )
     for run, dataset, featurizer, model in PRODUCTION:
         result = invoke(ws, "train", "--from-run", run, "-f", featurizer, "-m", model, "--name", f"all-{model}")
@@ -183,19 +186,7 @@ def predicted(ws, tmp_path_factory) -> dict[str, Path]:
     graphs = sum("onnx" in command for command in commands)
     for done in enso_session(ws, *commands, torch_free=graphs, preload=(*PRELOAD, "transformers")):
         assert done.returncode == 0, (done.args, done.stderr)
-        if "onnx" in done.args:  # ONNX Runtime and the tokenizer alone: no training stack
-            assert not done.torch, f"{done.args[1]} through ONNX Runtime imported torch"
     return outputs
-
-
-def _test_rows(root: Path, run: str, dataset: str, featurizer: str) -> np.ndarray:
-    """The rows of the cell's test split, as the runner plans them."""
-    feats = read_features(root / "features" / dataset / f"{featurizer}.parquet")
-    config = RunRecord.read(root / "results" / run).config
-    plan = plan_split(
-        feats.labels, feats.splits, SPLIT, config["test_size"], config["official_test"], config["sampler"]
-    )
-    return feats.rows[plan.test]
 
 
 @pytest.mark.parametrize("run,dataset,featurizer,model", CELLS, ids=[c[3] for c in CELLS])

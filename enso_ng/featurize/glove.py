@@ -32,7 +32,7 @@ from enso_ng.featurize.base import (
 from enso_ng.featurize.files import local_file
 from enso_ng.featurize.tokens import tokenize
 from enso_ng.params import POSITIVE, Param
-from enso_ng.workspace import file_identity, sha256_file
+from enso_ng.workspace import file_identity, known_sha256
 
 DEFAULT_VECTORS = "glove-6b-50d"
 
@@ -52,9 +52,8 @@ def _packaged_glove() -> tuple[Path, Path]:
 #: another on the same file is alive (a server holding several folders, a model folder loaded again) shares
 #: its vectors instead of reading 400,000 words again (1-2 s) and holding a second copy; held weakly, so
 #: nothing stays in memory once no featurizer uses it, and read-only, as they are shared. A rewritten file
-#: is read anew. The digests (a few bytes each) are kept.
+#: is read anew.
 _IN_USE: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
-_DIGESTS: dict[tuple, str] = {}
 _LOCK = threading.Lock()  # dask workers may run featurizers on several threads
 
 
@@ -67,13 +66,13 @@ def load_vectors(vectors: str) -> tuple[Any, str]:
     with _LOCK:
         keyed = _IN_USE.get(key)
         if keyed is None:
-            keyed, _DIGESTS[key] = _read_vectors(vectors, files)
+            keyed = _read_vectors(vectors, files)
             keyed.vectors.flags.writeable = False
             _IN_USE[key] = keyed
-        return keyed, _DIGESTS[key]
+    return keyed, known_sha256(files[0])
 
 
-def _read_vectors(vectors: str, files: Sequence[Path]) -> tuple[Any, str]:
+def _read_vectors(vectors: str, files: Sequence[Path]) -> Any:
     from gensim.models import KeyedVectors
 
     path = files[0]
@@ -83,7 +82,7 @@ def _read_vectors(vectors: str, files: Sequence[Path]) -> tuple[Any, str]:
         words = pq.read_table(files[1]).column(0).to_pylist()
         keyed = KeyedVectors(vector_size=50, count=len(words), dtype=np.float32)
         keyed.add_vectors(words, np.load(path))
-        return keyed, sha256_file(path)
+        return keyed
     binary = path.suffix == ".bin"
     try:
         if binary:
@@ -95,7 +94,7 @@ def _read_vectors(vectors: str, files: Sequence[Path]) -> tuple[Any, str]:
             keyed = KeyedVectors.load_word2vec_format(str(path), binary=False, no_header=no_header)
     except (ValueError, UnicodeDecodeError, EOFError) as exc:
         raise EnsoError(f"featurizer 'glove': {path} is not a word2vec/GloVe vectors file ({exc})") from None
-    return keyed, sha256_file(path)
+    return keyed
 
 
 class PooledWordVectors(Featurizer):
