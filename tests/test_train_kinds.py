@@ -2,7 +2,10 @@
 bilstm (token vectors), finetune and setfit (token ids, the encoder itself trained), distill (a student with
 its teacher).
 
-Tiny generated datasets and the smallest settings keep it fast. Each kind's cell is trained with
+Tiny generated datasets, the smallest settings and a tiny encoder keep it fast: every BERT features file
+here is made with ``tiny_bert`` (2 layers, 32 dimensions, random weights, MiniLM's tokenizer and layout),
+which travels through train, ``--onnx`` and predict as MiniLM would (how well it classifies is not what these
+tests check; MiniLM's own pairs are test_train.py's). Each kind's cell is trained with
 ``--size/--split`` from a real run, written to a folder and scored by ``enso predict`` as a fresh Python
 process would (``reliability.enso_session``): the labels and probabilities must be those of the
 experiment's own code on the cell's test rows (fitted as the runner fits it), and the accuracy the run
@@ -89,8 +92,9 @@ def _texts(rng: np.random.Generator, n: int) -> list[tuple[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def ws(tmp_path_factory) -> Path:
-    """Four tiny datasets, their features and one small run each (every model kind of this module)."""
+def ws(tmp_path_factory, tiny_bert) -> Path:
+    """Four tiny datasets, their features (BERT's from ``tiny_bert``) and one small run each (every model kind
+    of this module)."""
     root = tmp_path_factory.mktemp("kinds") / "ws"
     for i, (name, featurizations) in enumerate(DATASETS.items()):
         source = root.parent / f"{name}.csv"
@@ -102,7 +106,8 @@ def ws(tmp_path_factory) -> Path:
         result = invoke(root, "download", "--from-file", str(source), "--name", name, "--split-column", "split")
         assert result.exit_code == 0, result.output
         for args in featurizations:
-            result = invoke(root, "featurize", "-d", name, *args)
+            encoder = ["-o", f"model={tiny_bert}"] if args[1] in ("bert", "bert_tokens") else []
+            result = invoke(root, "featurize", "-d", name, *args, *encoder)
             assert result.exit_code == 0, result.output
     for run, (dataset, args) in RUNS.items():
         common = ["-d", dataset, "--sizes", str(SIZE), "--splits", "1", "--name", run]
