@@ -69,6 +69,8 @@ _SESSION = textwrap.dedent("""
             result = fh.read()
         _, status = os.waitpid(pid, 0)
         print("enso_session " + (result or json.dumps([-1, "", f"the child ended with status {status}", None])))
+    sys.stdout.flush()
+    os._exit(0)  # the children have reported; tearing down the preloaded libraries would take a second
 """)
 
 #: what a session imports once for its commands (each would import them itself: seconds a process)
