@@ -287,96 +287,114 @@ def test_a_lazy_registry_entry_is_imported_on_first_use(tmp_path, monkeypatch):
     monkeypatch.delitem(sys.modules, "widgets_here")
 
 
-def _edited(tmp_path, module: str, edits: list[tuple[str, str]]) -> Path:
-    """A copy of the package with ``module``'s text edited (each ``old`` replaced by ``new`` once): the edit a
-    recipe of the README asks for, made for real, for a subprocess to import."""
+#: the edits three recipes of the README ask for, each made for real in a copy of the package: module ->
+#: [(old, new), ...], each ``old`` replaced by ``new`` once
+RECIPES = {
+    # a run option: one field in ExperimentConfig
+    "experiment/config.py": [
+        (
+            "\n    def split_seeds(self)",
+            '\n    budget_minutes: int = run_option(60, "A time budget noted with the run.", interval=POSITIVE)\n'
+            "\n    def split_seeds(self)",
+        )
+    ],
+    # a model parameter: knn's argument and attribute (scikit-learn's contract) and its param_spec entry
+    "experiment/models/neighbors.py": [
+        (
+            "param_spec = {",
+            'param_spec = {"weights": Param(help="how neighbours vote", choices=("uniform", "distance")), ',
+        ),
+        ("        cv: int = 3,", "        weights: str = 'uniform',\n        cv: int = 3,"),
+        ("        self.ks = ks\n", "        self.ks = ks\n        self.weights = weights\n"),
+    ],
+    # a featurizer option: one Param in tfidf.options
+    "featurize/tfidf.py": [
+        (
+            '        "sublinear_tf":',
+            '        "strip_digits": Param(False, "drop digits before counting"),\n        "sublinear_tf":',
+        )
+    ],
+}
+
+
+@pytest.fixture(scope="module")
+def recipes(tmp_path_factory) -> tuple[Path, dict[str, Any]]:
+    """The package with the three RECIPES' edits, and what its commands did: each run as a fresh ``enso``
+    process would (``enso_session``: one process imports the libraries, a child per command imports the
+    edited package), on a topics workspace of the module's own; the experiments run on its default tf-idf
+    features before the option's featurization replaces them. One session for the three recipes: each
+    command is a fresh child all the same, and a second and third session only imported the libraries again."""
     import shutil
 
     import enso_ng
 
-    root = tmp_path / "edited"
+    folder = tmp_path_factory.mktemp("recipes")
+    root, topics = folder / "edited", folder / "ws"
     shutil.copytree(Path(enso_ng.__file__).parent, root / "enso_ng", ignore=shutil.ignore_patterns("__pycache__"))
-    path = root / "enso_ng" / module
-    text = path.read_text()
-    for old, new in edits:
-        assert old in text, old
-        text = text.replace(old, new, 1)
-    path.write_text(text)
-    return root
+    for module, edits in RECIPES.items():
+        path = root / "enso_ng" / module
+        text = path.read_text()
+        for old, new in edits:
+            assert old in text, old
+            text = text.replace(old, new, 1)
+        path.write_text(text)
+    _write_csv(folder / "topics.csv")
+    assert invoke(topics, "download", "--from-file", str(folder / "topics.csv"), "--name", "topics").exit_code == 0
+    assert invoke(topics, "featurize", "-f", "tfidf").exit_code == 0
+    (folder / "grid.toml").write_text("budget_minutes = 7\nsizes = [30]\nmodels = ['logreg']\n")
+    commands = {
+        "option-help": ["experiment", "--help"],
+        "option-bad": ["experiment", "--budget-minutes", "-1", "--name", "never-budget"],
+        "option-run": ["experiment", "-m", "logreg", "--sizes", "30", "--budget-minutes", "5", "--name", "b"],
+        "option-file": ["experiment", "--config", str(folder / "grid.toml"), "--name", "f"],
+        "param-list": ["experiment", "--list"],
+        "param-bad": ["experiment", "-m", "knn", "-o", "knn.weights=far", "--name", "never-knn"],
+        "param-run": ["experiment", "-m", "knn", "-o", "knn.weights=distance", "--sizes", "30", "--name", "w"],
+        "featurizer-list": ["featurize", "--list"],
+        "featurizer-bad": ["featurize", "-f", "tfidf", "-o", "strip_digits=maybe"],
+        "featurizer-run": ["featurize", "-f", "tfidf", "-o", "strip_digits=yes"],
+    }
+    finished = enso_session(topics, *commands.values(), package=root)
+    return topics, dict(zip(commands, finished))
 
 
-def test_a_new_run_option_is_one_field(tmp_path, topics):
+def test_a_new_run_option_is_one_field(recipes):
     """One field in ``ExperimentConfig`` gives the flag and its help, the config-file key, the check and the
     value in config.json."""
-    assert invoke(topics, "featurize", "-f", "tfidf").exit_code == 0
-    field = '    budget_minutes: int = run_option(60, "A time budget noted with the run.", interval=POSITIVE)\n'
-    root = _edited(
-        tmp_path,
-        "experiment/config.py",
-        [("\n    def split_seeds(self)", "\n" + field + "\n    def split_seeds(self)")],
-    )
-    (tmp_path / "grid.toml").write_text("budget_minutes = 7\nsizes = [30]\nmodels = ['logreg']\n")
-    helped, bad, done, filed = enso_session(
-        topics,
-        ["experiment", "--help"],
-        ["experiment", "--budget-minutes", "-1", "--name", "never"],
-        ["experiment", "-m", "logreg", "--sizes", "30", "--budget-minutes", "5", "--name", "b"],
-        ["experiment", "--config", str(tmp_path / "grid.toml"), "--name", "f"],
-        package=root,
-    )
-    assert "--budget-minutes" in helped.stdout and "A time budget noted with the run." in helped.stdout
+    topics, done = recipes
+    assert "--budget-minutes" in done["option-help"].stdout
+    assert "A time budget noted with the run." in done["option-help"].stdout
+    bad = done["option-bad"]
     assert bad.returncode == 1 and bad.stderr.strip() == "Error: --budget-minutes must be positive, not -1"
-    assert not (topics / "results" / "never").exists()
-    assert done.returncode == 0, done.stderr
+    assert not (topics / "results" / "never-budget").exists()
+    assert done["option-run"].returncode == 0, done["option-run"].stderr
     assert json.loads((topics / "results" / "b" / "config.json").read_text())["config"]["budget_minutes"] == 5
-    assert filed.returncode == 0, filed.stderr
+    assert done["option-file"].returncode == 0, done["option-file"].stderr
     assert json.loads((topics / "results" / "f" / "config.json").read_text())["config"]["budget_minutes"] == 7
 
 
-def test_a_new_model_parameter_is_its_argument_and_its_spec_entry(tmp_path, topics):
+def test_a_new_model_parameter_is_its_argument_and_its_spec_entry(recipes):
     """``knn`` gains ``weights``: the argument and attribute (scikit-learn's contract) and its ``param_spec``
     entry, in the same class; ``--list``, ``-o`` parsing, the check and config.json follow."""
-    assert invoke(topics, "featurize", "-f", "tfidf").exit_code == 0
-    spec = '"weights": Param(help="how neighbours vote", choices=("uniform", "distance")), '
-    root = _edited(
-        tmp_path,
-        "experiment/models/neighbors.py",
-        [
-            ("param_spec = {", "param_spec = {" + spec),
-            ("        cv: int = 3,", "        weights: str = 'uniform',\n        cv: int = 3,"),
-            ("        self.ks = ks\n", "        self.ks = ks\n        self.weights = weights\n"),
-        ],
-    )
-    listed, bad, done = enso_session(
-        topics,
-        ["experiment", "--list"],
-        ["experiment", "-m", "knn", "-o", "knn.weights=far", "--name", "never"],
-        ["experiment", "-m", "knn", "-o", "knn.weights=distance", "--sizes", "30", "--name", "w"],
-        package=root,
-    )
-    assert "weights = 'uniform' [uniform | distance]: how neighbours vote" in listed.stdout
+    topics, done = recipes
+    assert "weights = 'uniform' [uniform | distance]: how neighbours vote" in done["param-list"].stdout
+    bad = done["param-bad"]
     assert bad.returncode == 1
     assert bad.stderr.strip() == "Error: model 'knn': weights must be uniform or distance, not 'far'"
-    assert not (topics / "results" / "never").exists()
-    assert done.returncode == 0, done.stderr
+    assert not (topics / "results" / "never-knn").exists()
+    assert done["param-run"].returncode == 0, done["param-run"].stderr
     config = json.loads((topics / "results" / "w" / "config.json").read_text())
     assert config["models"]["knn"]["params"]["weights"] == "distance"
 
 
-def test_a_new_featurizer_option_is_one_entry(tmp_path, topics):
-    """One ``Param`` in ``tfidf.options``: listed, parsed and checked from ``-o``, and part of the cache key."""
-    option = '        "strip_digits": Param(False, "drop digits before counting"),\n'
-    root = _edited(tmp_path, "featurize/tfidf.py", [('        "sublinear_tf":', option + '        "sublinear_tf":')])
-    listed, bad, done = enso_session(
-        topics,
-        ["featurize", "--list"],
-        ["featurize", "-f", "tfidf", "-o", "strip_digits=maybe"],
-        ["featurize", "-f", "tfidf", "-o", "strip_digits=yes"],
-        package=root,
-    )
-    assert "strip_digits = False: drop digits before counting" in listed.stdout
+def test_a_new_featurizer_option_is_one_entry(recipes):
+    """One ``Param`` in ``tfidf.options``: listed, parsed and checked from ``-o``, and part of the cache key (the
+    default tf-idf features already there are made again with the option)."""
+    topics, done = recipes
+    assert "strip_digits = False: drop digits before counting" in done["featurizer-list"].stdout
+    bad = done["featurizer-bad"]
     assert bad.returncode == 1
     assert bad.stderr.strip() == "Error: featurizer 'tfidf': option strip_digits must be true or false, not 'maybe'"
-    assert done.returncode == 0, done.stderr
+    assert done["featurizer-run"].returncode == 0, done["featurizer-run"].stderr
     meta = json.loads(pq.read_schema(topics / "features" / "topics" / "tfidf.parquet").metadata[b"enso_ng"])
     assert meta["params"]["strip_digits"] is True
