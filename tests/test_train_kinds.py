@@ -159,7 +159,7 @@ def predicted(ws, tmp_path_factory) -> dict[str, Path]:
     """Each kind trained into two folders here: its cell (``cell-KIND``: ``--size/--split``, with ``--onnx``
     where the kind exports) and every training row (``all-KIND``); then every folder's test rows scored by
     ``enso predict`` as a fresh process would (``enso_session``: a child per folder, forked from one process
-    that imported the libraries once; eleven processes took about 27 CPU-seconds), the folder's ONNX graph
+    that imported the libraries once, instead of eleven processes that each import them), the folder's ONNX graph
     through ONNX Runtime where it has one, which must not import torch."""
     folder = tmp_path_factory.mktemp("predicted")
     commands, outputs = [], {}
