@@ -300,9 +300,9 @@ def tiny_bert(tmp_path_factory) -> Path:
     assert not set(sizes) & set(kept), "the sizes to change must differ from the ones kept"
     config.update(hidden_size=32, intermediate_size=64, num_attention_heads=2, num_hidden_layers=2)
     (root / "config.json").write_text(json.dumps(config, indent=2))
-    for name in ("tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json"):
-        shutil.copy(source / name, root / name)
-    for name in ("modules.json", "sentence_bert_config.json", "config_sentence_transformers.json"):
+    tokenizer = ("tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json")
+    sentence_transformers = ("modules.json", "sentence_bert_config.json", "config_sentence_transformers.json")
+    for name in (*tokenizer, *sentence_transformers):
         shutil.copy(source / name, root / name)
     pooling = json.loads((source / "1_Pooling" / "config.json").read_text())
     (root / "1_Pooling").mkdir()
@@ -391,6 +391,10 @@ def tiny_elmo(tmp_path_factory):
 # ---------------------------------------------------------------- xdist: each worker's share of the cores
 
 
+#: the environment variables that size a process's OpenMP and BLAS thread pools (torch reads the first)
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
 def pytest_configure(config) -> None:
     """Under pytest-xdist, each worker's torch and BLAS thread pools get its share of the cores, and so do
     the ``enso`` processes it starts (through the environment): N workers each running threads on every
@@ -401,7 +405,7 @@ def pytest_configure(config) -> None:
     if not workers or not os.environ.get("PYTEST_XDIST_WORKER"):
         return
     share = str(max(1, (os.cpu_count() or 1) // int(workers)))
-    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    for name in THREAD_VARIABLES:
         os.environ.setdefault(name, share)
     import torch
     from threadpoolctl import threadpool_limits

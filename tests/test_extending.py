@@ -26,7 +26,7 @@ from enso_ng.params import FRACTION, POSITIVE, Param
 from enso_ng.workspace import sha256_file
 
 from conftest import invoke, serve
-from reliability import enso_session
+from reliability import Finished, enso_session
 
 WORDS = {
     "sport": ["goal", "match", "team", "score"],
@@ -48,13 +48,25 @@ def _write_csv(path, rows: int = 240, seed: int = 0) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
+def _import_topics(workspace: Path, *featurizers: str) -> Path:
+    """The generated three-topic dataset, imported into ``workspace`` from a CSV file beside it, and
+    featurized with each of ``featurizers``."""
+    source = workspace.parent / f"{workspace.name}-topics.csv"
+    _write_csv(source)
+    steps = [
+        ["download", "--from-file", str(source), "--name", "topics"],
+        *(["featurize", "-f", f] for f in featurizers),
+    ]
+    for args in steps:
+        result = invoke(workspace, *args)
+        assert result.exit_code == 0, result.output
+    return workspace
+
+
 @pytest.fixture
 def topics(tmp_path):
     """A workspace with a generated three-topic dataset imported from a CSV file."""
-    _write_csv(tmp_path / "topics.csv")
-    result = invoke(tmp_path, "download", "--from-file", str(tmp_path / "topics.csv"), "--name", "topics")
-    assert result.exit_code == 0, result.output
-    return tmp_path
+    return _import_topics(tmp_path / "ws")
 
 
 def test_a_new_dataset_is_one_catalog_entry(tmp_path):
@@ -318,7 +330,7 @@ RECIPES = {
 
 
 @pytest.fixture(scope="module")
-def recipes(tmp_path_factory) -> tuple[Path, dict[str, Any]]:
+def recipes(tmp_path_factory) -> tuple[Path, dict[str, Finished]]:
     """The package with the three RECIPES' edits, and what its commands did: each run as a fresh ``enso``
     process would (``enso_session``: one process imports the libraries, a child per command imports the
     edited package), on a topics workspace of the module's own; the experiments run on its default tf-idf
@@ -329,7 +341,7 @@ def recipes(tmp_path_factory) -> tuple[Path, dict[str, Any]]:
     import enso_ng
 
     folder = tmp_path_factory.mktemp("recipes")
-    root, topics = folder / "edited", folder / "ws"
+    root, topics = folder / "edited", _import_topics(folder / "ws", "tfidf")
     shutil.copytree(Path(enso_ng.__file__).parent, root / "enso_ng", ignore=shutil.ignore_patterns("__pycache__"))
     for module, edits in RECIPES.items():
         path = root / "enso_ng" / module
@@ -338,13 +350,6 @@ def recipes(tmp_path_factory) -> tuple[Path, dict[str, Any]]:
             assert old in text, old
             text = text.replace(old, new, 1)
         path.write_text(text)
-    _write_csv(folder / "topics.csv")
-    for args in (
-        ["download", "--from-file", str(folder / "topics.csv"), "--name", "topics"],
-        ["featurize", "-f", "tfidf"],
-    ):
-        result = invoke(topics, *args)
-        assert result.exit_code == 0, result.output
     (folder / "grid.toml").write_text("budget_minutes = 7\nsizes = [30]\nmodels = ['logreg']\n")
     commands = {
         "option-help": ["experiment", "--help"],

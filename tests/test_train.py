@@ -126,10 +126,11 @@ def reproduced(kinds, tmp_path_factory) -> dict[str, Path]:
     ``--onnx``) score ONNX_ROWS texts through ONNX Runtime, which must not import torch; last, the GloVe SIF
     folder (``sif``) scores the texts of ``_sif_texts``."""
     folder = tmp_path_factory.mktemp("reproduced")
-    texts = pq.read_table(kinds / "datasets" / f"{CORPUS}.parquet").column("text").to_pylist()
+    corpus = pq.read_table(kinds / "datasets" / f"{CORPUS}.parquet", columns=["text"])
+    texts = corpus.column("text").to_pylist()
     commands, outputs = [], {}
     source = folder / "texts.parquet"
-    pq.write_table(pq.read_table(kinds / "datasets" / f"{CORPUS}.parquet").slice(0, ONNX_ROWS).select(["text"]), source)
+    pq.write_table(corpus.slice(0, ONNX_ROWS), source)
     for model in ONNX_HEADS:
         name = f"onnx-{model}"
         args = ["--from-run", "small", "-f", "bert", "-m", model, "--size", str(SIZE), "--split", str(SPLIT)]
