@@ -458,6 +458,16 @@ def pytest_xdist_make_scheduler(config, log):
             test = rest.split("::")[0].split("[")[0]
             return path if test in _sharing_tests(config.rootpath / path) else nodeid
 
+        def remove_node(self, node):
+            """A worker that crashed has its unfinished units handed out again, not its finished ones: xdist
+            puts back every unit the worker was given, and a finished unit given to another worker runs
+            nothing, so that worker never reports and is never given more work. With a unit per test most
+            units are finished ones, and the run hung after a crash (a worker SIGKILLed mid-run)."""
+            workload = self.assigned_work.get(node, {})
+            for scope in [scope for scope, unit in workload.items() if all(unit.values())]:
+                del workload[scope]
+            return super().remove_node(node)
+
     return SharedFixtureScheduling(config, log)
 
 
