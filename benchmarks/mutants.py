@@ -93,12 +93,20 @@ MUTANTS = [
         "mlp_refit_ignores_steps",
         "enso_ng/experiment/models/mlp.py",
         "        max_steps=chosen_steps,\n",
-        "        max_steps=[settings.steps] * len(cells),\n",
+        "        max_steps=[settings.max_steps(n)] * len(cells),\n",
         (
             EXP + "test_mlp_refits_for_the_steps_early_stopping_chose",
             EXP + "test_mlp_with_fewer_steps_than_its_validation_interval",
         ),
         "the refit trains for the step budget, not the steps early stopping chose",
+    ),
+    Mutant(
+        "mlp_budget_in_steps",
+        "enso_ng/experiment/models/mlp.py",
+        "cap = self.epochs * -(-max(rows, 1) // self.batch_size)",
+        "cap = self.epochs",
+        (EXP + "test_mlp_counts_its_budget_in_passes_over_the_rows",),
+        "the budget counts steps, not passes: it binds sooner the more rows there are",
     ),
     Mutant(
         "mlp_patience_off_by_one",

@@ -312,11 +312,30 @@ def test_mlp_refits_for_the_steps_early_stopping_chose(corpus_workspace):
     with torch_threads(1):
         model = cls(random_state=3).fit(X, y)
         chosen, decay = model.best_params_["steps"], model.best_params_["weight_decay"]
-        assert chosen < model.steps, "early stopping stopped before the budget (the premise)"
+        assert chosen < model.max_steps(len(y)), "early stopping stopped before the budget (the premise)"
         alone = cls(random_state=3, steps=chosen, weight_decays=[decay], cv=1).fit(X, y)
-        budget = cls(random_state=3, steps=model.steps, weight_decays=[decay], cv=1).fit(X, y)
+        budget = cls(random_state=3, weight_decays=[decay], cv=1).fit(X, y)  # no inner CV: the whole budget
     assert np.array_equal(model.predict_proba(test), alone.predict_proba(test))
     assert not np.allclose(model.predict_proba(test), budget.predict_proba(test), atol=1e-4)
+
+
+def test_mlp_counts_its_budget_in_passes_over_the_rows():
+    """The step budget is ``epochs`` passes of ``batch_size`` rows, so it means the same at any number of
+    rows: once 200 steps, it bound the fold models at 4,928 Banking77 rows (5 steps a pass; issue 27).
+    Without inner CV the refit trains exactly the budget; with it, a fold model may train past ``epochs``
+    steps when a pass takes several; ``steps`` is a hard budget on top."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 8)).astype(np.float32)
+    y = np.where(X[:, 0] + X[:, 1] > 0, "pos", "neg")
+    cls = MODELS.get("mlp")
+    whole = cls(random_state=0, cv=1, epochs=3, batch_size=16, weight_decays=[0.01]).fit(X, y)
+    assert whole.best_params_["steps"] == 3 * 4  # 60 rows: 4 batches of 16 a pass
+    by_steps = cls(random_state=0, cv=1, epochs=1000, steps=12, batch_size=16, weight_decays=[0.01]).fit(X, y)
+    one_fewer = cls(random_state=0, cv=1, epochs=1000, steps=11, batch_size=16, weight_decays=[0.01]).fit(X, y)
+    assert np.array_equal(whole.predict_proba(X), by_steps.predict_proba(X))
+    assert not np.array_equal(whole.predict_proba(X), one_fewer.predict_proba(X))
+    slow = cls(random_state=0, epochs=4, batch_size=8, lr=1e-3, check_every=1, patience=50).fit(X, y)
+    assert 4 < slow.best_params_["steps"] <= 4 * 5  # 40 training rows a fold: 5 batches of 8 a pass
 
 
 @pytest.mark.parametrize("patience", [1, 3])

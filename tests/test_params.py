@@ -46,6 +46,8 @@ def _inside(param: Param) -> object:
     if param.kind is bool:
         return not param.default
     one = param.default[0] if param.is_list else param.default
+    if one is None and param.kind in (int, float):  # not set by default (mlp's ``steps``): any value is other
+        return param.kind(param.interval.low if param.interval is not None and param.interval.low else 1)
     if param.kind in (int, float):
         value = one + 1 if param.interval is None or param.interval.high is None else (one + param.interval.low) / 2
         if param.check_rule is not None and not param.check_rule(value):

@@ -53,6 +53,13 @@ class MLP(TargetModel):
         "check_every": Param(help="steps between validation checks", interval=ITERATIONS),
         "patience": Param(help="checks without a better validation loss before a model stops", interval=ITERATIONS),
         "matmul_dtype": Param(help="dtype of the training products", choices=("auto", "bfloat16", "float32")),
+        "epochs": Param(
+            help="passes over a model's rows at most (the refit's length where no inner CV is possible)",
+            interval=ITERATIONS,
+        ),
+        "steps": Param(
+            help="optimiser steps at most, a hard budget over epochs (default: none)", interval=ITERATIONS, type=int
+        ),
     }
 
     def __init__(
@@ -61,7 +68,8 @@ class MLP(TargetModel):
         layers: int = 1,
         dropout: float = 0.2,
         weight_decays: Sequence[float] = (1e-1, 1e-2),
-        steps: int = 200,
+        epochs: int = 200,
+        steps: int | None = None,
         batch_size: int = 1024,
         lr: float = 1e-2,
         cv: int = 3,
@@ -80,7 +88,12 @@ class MLP(TargetModel):
         self.layers = layers
         self.dropout = dropout
         self.weight_decays = weight_decays
-        #: the most steps a fold model trains (and the refit's, where no inner CV is possible)
+        #: the most passes over its rows a fold model trains (early stopping usually ends it first), and the
+        #: refit's length where no inner CV is possible. Counted in passes, not steps, so that the cap means
+        #: the same at any number of rows: a step is one batch of ``batch_size`` rows, and a cap of 200 steps
+        #: (once the default) bound the fold models at 4,928 Banking77 rows (issue 27)
+        self.epochs = epochs
+        #: a hard budget in optimiser steps on top of ``epochs`` (quick runs), none by default
         self.steps = steps
         self.batch_size = batch_size
         self.lr = lr
@@ -108,6 +121,7 @@ class MLP(TargetModel):
             self.layers,
             self.dropout,
             tuple(float(w) for w in self.weight_decays),
+            self.epochs,
             self.steps,
             self.batch_size,
             self.lr,
@@ -135,6 +149,12 @@ class MLP(TargetModel):
         for members in groups.values():
             _fit_group(models[0], members)
         return models
+
+    def max_steps(self, rows: int) -> int:
+        """The most optimiser steps a model on ``rows`` rows trains: ``epochs`` passes of ``batch_size`` rows a
+        step (one step a pass in full batch), within ``steps`` where that is set."""
+        cap = self.epochs * -(-max(rows, 1) // self.batch_size)
+        return cap if self.steps is None else min(cap, self.steps)
 
     def _inputs(self, X: Any) -> Any:
         if self.columns_ is not None:
@@ -168,7 +188,7 @@ def _fit_group(settings: MLP, cells: list[_Cell]) -> None:
     n, K, k = len(cells[0].codes), len(cells[0].model.classes_), len(cells[0].folds)
     decays = [float(w) for w in settings.weight_decays]
     D = len(decays)
-    chosen_decay, chosen_steps = [decays[0]] * len(cells), [settings.steps] * len(cells)
+    chosen_decay, chosen_steps = [decays[0]] * len(cells), [settings.max_steps(n)] * len(cells)
     records: list[dict[str, Any]] = [{"cv_folds": 0}] * len(cells)
     if k:
         # fold sizes differ by at most one: pad each fold's rows to a length set by (n, k) alone, so a
@@ -187,7 +207,7 @@ def _fit_group(settings: MLP, cells: list[_Cell]) -> None:
             torch.tensor([d for *_, d in parts]),
             settings,
             generators,
-            max_steps=[settings.steps] * len(parts),
+            max_steps=[settings.max_steps(train_rows)] * len(parts),
             valid=(valid_in, _padded([c.codes[v] for c, _, v, _ in parts], valid_rows)),
         )
         for i, cell in enumerate(cells):
