@@ -174,3 +174,52 @@ def test_fold_fits_on_own_rows_or_under_masks_choose_the_same_and_fit_the_same(m
         ours, theirs = a.best_params_["cv_scores"], b.best_params_["cv_scores"]
         assert ours.keys() == theirs.keys() and all(abs(ours[c] - theirs[c]) < 2e-3 for c in ours)
         assert np.abs(a.predict_proba(X) - b.predict_proba(X)).max() < 2e-3
+
+
+@pytest.mark.parametrize(
+    "K, rows, scale",
+    [(5, 90, 1.0), (5, 30, 1.0), (2, 90, 1.0), (5, 90, 60.0)],
+    ids=["primal", "dual", "binary", "scores-past-float32-exp"],
+)
+def test_the_batched_objective_is_the_penalised_cross_entropy_and_its_gradient(K, rows, scale):
+    """The solver's objective, checked from outside: its value is the mean cross-entropy of the weights it maps
+    to (input space, float64) plus ||Z||^2 / (2 C n), and its gradient is that function's slope along random
+    directions (central differences). Scores far beyond float32's exponential range (``scale``) stay finite:
+    the softmax is taken after shifting each row's largest score to zero."""
+    import numpy as np
+
+    from enso_ng.experiment.models import logreg_solver as L
+
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(rows, 40)) + rng.integers(0, K, rows)[:, None] * 0.3
+    codes = np.arange(rows) % K
+    basis = L._DenseBasis(X)
+    C, one = 2.0, torch.arange(1)
+    problem = L._Problem([basis], [codes], K, torch.ones(1, rows), torch.tensor([C]), torch.tensor([0]))
+    k = 1 if K == 2 else K
+    Z = torch.as_tensor(rng.normal(size=(1, k, basis.r)) * 0.3 * scale, dtype=torch.float32)
+    b = torch.as_tensor(rng.normal(size=(1, k)) * 0.3, dtype=torch.float32)
+    theta = problem.pack(Z, b)
+    f, g, gmax = problem(theta, one)
+
+    def reference(Z: torch.Tensor, b: torch.Tensor) -> float:
+        W = basis.weights(Z[0, :, : basis.r].double().numpy().T)  # (d, k)
+        scores = X @ W + basis.intercept(b[0].double().numpy(), W)
+        if k == 1:
+            scores = np.hstack([np.zeros_like(scores), scores])
+        scores -= scores.max(1, keepdims=True)
+        log_p = scores - np.log(np.exp(scores).sum(1, keepdims=True))
+        return float(-log_p[np.arange(rows), codes].mean() + (Z.double() ** 2).sum() / (2 * C * rows))
+
+    assert torch.isfinite(f).all() and torch.isfinite(g).all()
+    assert f.item() == pytest.approx(reference(Z, b), rel=1e-5)
+    for _ in range(3):
+        direction = torch.as_tensor(rng.normal(size=theta.shape), dtype=torch.float32)
+        direction /= direction.norm()
+        eps = 1e-4  # the reference is float64: a small step costs no precision
+        ahead, behind = (problem.unpack(theta.double() + step * direction.double()) for step in (eps, -eps))
+        slope = (reference(*ahead) - reference(*behind)) / (2 * eps)
+        assert (g * direction).sum().item() == pytest.approx(slope, rel=2e-3, abs=1e-5)
+    gZ, gb = problem.unpack(g)  # back to Z's and b's units: the largest component is what the bounds compare
+    units = torch.cat([(gZ / problem.scale**2).flatten(), gb.flatten() / problem.bscale.flatten() ** 2])
+    assert gmax.item() == pytest.approx(units.abs().max().item(), rel=1e-5)

@@ -553,9 +553,14 @@ class _Problem:
             f = (torch.nn.functional.softplus(logits) * weight).sum((1, 2)) - (logits * positive).sum((1, 2))
             G = logits.sigmoid_().mul_(weight).sub_(positive)
         else:
-            lse = torch.logsumexp(logits, dim=1, keepdim=True)  # (A, 1, n)
-            f = ((lse - logits.gather(1, codes)) * weight).sum((1, 2))
-            G = logits.sub_(lse).exp_().mul_(weight).scatter_add_(1, codes, -weight)  # (P - Y) * w
+            # one exponential per score: the softmax and the log-sum-exp share it (logsumexp and then exp of
+            # the shifted scores took two, about a sixth of an evaluation at 4,928 Banking77 rows)
+            shifted = logits.sub_(logits.amax(1, keepdim=True))  # (A, k, n), each row's largest score at 0
+            picked = shifted.gather(1, codes)
+            E = shifted.exp_()
+            total = E.sum(1, keepdim=True)  # (A, 1, n), at least 1
+            f = ((total.log() - picked) * weight).sum((1, 2))
+            G = E.mul_(weight / total).scatter_add_(1, codes, -weight)  # (P - Y) * w
         f += 0.5 * lam * Z.pow(2).sum((1, 2))
         gZ = torch.zeros(A, self.k, self.R, dtype=DTYPE) if len(runs) > 1 or runs[0][1].r < self.R else None
         for rows, basis in runs:
