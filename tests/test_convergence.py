@@ -176,16 +176,32 @@ def test_fold_fits_on_own_rows_or_under_masks_choose_the_same_and_fit_the_same(m
         assert np.abs(a.predict_proba(X) - b.predict_proba(X)).max() < 2e-3
 
 
+def _penalised_cross_entropy(basis, X, codes, mask, C: float, Z, b) -> float:
+    """The objective from outside the solver, in float64: the weights (Z, b) map to (input space, through the
+    basis's own maps), their mean cross-entropy over the rows ``mask`` keeps, plus ||Z||^2 / (2 C rows)."""
+    import numpy as np
+
+    W = basis.weights(Z[:, : basis.r].double().numpy().T)  # (d, k)
+    scores = X @ W + basis.intercept(b.double().numpy(), W)
+    if scores.shape[1] == 1:
+        scores = np.hstack([np.zeros_like(scores), scores])
+    scores -= scores.max(1, keepdims=True)
+    log_p = scores - np.log(np.exp(scores).sum(1, keepdims=True))
+    rows = mask.sum()
+    return float(-(log_p[np.arange(len(codes)), codes] * mask).sum() / rows + (Z.double() ** 2).sum() / (2 * C * rows))
+
+
 @pytest.mark.parametrize(
-    "K, rows, scale",
-    [(5, 90, 1.0), (5, 30, 1.0), (2, 90, 1.0), (5, 90, 60.0)],
-    ids=["primal", "dual", "binary", "scores-past-float32-exp"],
+    "K, rows, scale, masked",
+    [(5, 90, 1.0, False), (5, 30, 1.0, False), (2, 90, 1.0, False), (5, 90, 60.0, False), (5, 90, 1.0, True), (2, 90, 1.0, True)],
+    ids=["primal", "dual", "binary", "scores-past-float32-exp", "two-masked-problems", "two-masked-binary"],
 )
-def test_the_batched_objective_is_the_penalised_cross_entropy_and_its_gradient(K, rows, scale):
-    """The solver's objective, checked from outside: its value is the mean cross-entropy of the weights it maps
-    to (input space, float64) plus ||Z||^2 / (2 C n), and its gradient is that function's slope along random
-    directions (central differences). Scores far beyond float32's exponential range (``scale``) stay finite:
-    the softmax is taken after shifting each row's largest score to zero."""
+def test_the_batched_objective_is_the_penalised_cross_entropy_and_its_gradient(K, rows, scale, masked):
+    """The solver's objective, checked from outside: each problem's value is the mean cross-entropy of the
+    weights it maps to over its own rows (input space, float64) plus ||Z||^2 / (2 C n), and its gradient is
+    that function's slope along random directions (central differences). Problems batched together keep
+    their own rows (masks with zeros) and their own C. Scores far beyond float32's exponential range
+    (``scale``) stay finite: the softmax is taken after shifting each row's largest score to zero."""
     import numpy as np
 
     from enso_ng.experiment.models import logreg_solver as L
@@ -194,32 +210,29 @@ def test_the_batched_objective_is_the_penalised_cross_entropy_and_its_gradient(K
     X = rng.normal(size=(rows, 40)) + rng.integers(0, K, rows)[:, None] * 0.3
     codes = np.arange(rows) % K
     basis = L._DenseBasis(X)
-    C, one = 2.0, torch.arange(1)
-    problem = L._Problem([basis], [codes], K, torch.ones(1, rows), torch.tensor([C]), torch.tensor([0]))
-    k = 1 if K == 2 else K
-    Z = torch.as_tensor(rng.normal(size=(1, k, basis.r)) * 0.3 * scale, dtype=torch.float32)
-    b = torch.as_tensor(rng.normal(size=(1, k)) * 0.3, dtype=torch.float32)
+    masks = (rng.random((2, rows)) < 0.7).astype(float) if masked else np.ones((1, rows))
+    Cs = [2.0, 30.0][: len(masks)]
+    problem = L._Problem(
+        [basis], [codes], K, torch.as_tensor(masks), torch.tensor(Cs), torch.zeros(len(masks), dtype=torch.long)
+    )
+    k, every = (1 if K == 2 else K), torch.arange(len(masks))
+    Z = torch.as_tensor(rng.normal(size=(len(masks), k, basis.r)) * 0.3 * scale, dtype=torch.float32)
+    b = torch.as_tensor(rng.normal(size=(len(masks), k)) * 0.3, dtype=torch.float32)
     theta = problem.pack(Z, b)
-    f, g, gmax = problem(theta, one)
+    f, g, gmax = problem(theta, every)
 
-    def reference(Z: torch.Tensor, b: torch.Tensor) -> float:
-        W = basis.weights(Z[0, :, : basis.r].double().numpy().T)  # (d, k)
-        scores = X @ W + basis.intercept(b[0].double().numpy(), W)
-        if k == 1:
-            scores = np.hstack([np.zeros_like(scores), scores])
-        scores -= scores.max(1, keepdims=True)
-        log_p = scores - np.log(np.exp(scores).sum(1, keepdims=True))
-        return float(-log_p[np.arange(rows), codes].mean() + (Z.double() ** 2).sum() / (2 * C * rows))
+    def reference(Z: torch.Tensor, b: torch.Tensor) -> list[float]:
+        return [_penalised_cross_entropy(basis, X, codes, masks[m], Cs[m], Z[m], b[m]) for m in range(len(masks))]
 
     assert torch.isfinite(f).all() and torch.isfinite(g).all()
-    assert f.item() == pytest.approx(reference(Z, b), rel=1e-5)
+    assert f.tolist() == pytest.approx(reference(Z, b), rel=1e-5)
     for _ in range(3):
         direction = torch.as_tensor(rng.normal(size=theta.shape), dtype=torch.float32)
-        direction /= direction.norm()
+        direction /= direction.norm(dim=1, keepdim=True)
         eps = 1e-4  # the reference is float64: a small step costs no precision
-        ahead, behind = (problem.unpack(theta.double() + step * direction.double()) for step in (eps, -eps))
-        slope = (reference(*ahead) - reference(*behind)) / (2 * eps)
-        assert (g * direction).sum().item() == pytest.approx(slope, rel=2e-3, abs=1e-5)
+        ahead, behind = (reference(*problem.unpack(theta.double() + step * direction.double())) for step in (eps, -eps))
+        slope = [(a - c) / (2 * eps) for a, c in zip(ahead, behind)]
+        assert (g * direction).sum(1).tolist() == pytest.approx(slope, rel=2e-3, abs=1e-5)
     gZ, gb = problem.unpack(g)  # back to Z's and b's units: the largest component is what the bounds compare
-    units = torch.cat([(gZ / problem.scale**2).flatten(), gb.flatten() / problem.bscale.flatten() ** 2])
-    assert gmax.item() == pytest.approx(units.abs().max().item(), rel=1e-5)
+    units = torch.cat([(gZ / problem.scale**2).flatten(1), gb / problem.bscale**2], dim=1)
+    assert gmax.tolist() == pytest.approx(units.abs().amax(1).tolist(), rel=1e-5)

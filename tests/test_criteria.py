@@ -235,6 +235,24 @@ def test_a_changed_default_parameter_refuses_the_resume(workspace):
     assert invoke(workspace, *base, "--sizes", "60,120", "-o", "logreg.cv_rtol=0.001").exit_code == 0
 
 
+def test_a_run_made_before_a_parameter_existed_is_refused_without_a_false_hint(workspace):
+    """A parameter the model gained since the run (simulated by deleting it from the record, as a run made
+    before mlp's ``epochs`` lacks it) has no option that gives the run's behaviour back: the refusal says
+    so, and offers no ``-o`` that would only be refused again."""
+    base = ["experiment", "-f", "tfidf", "-m", "logreg", "--splits", "1", "--name", "older"]
+    assert invoke(workspace, *base, "--sizes", "60").exit_code == 0
+    config = workspace / "results" / "older" / "config.json"
+    record = json.loads(config.read_text())
+    del record["models"]["logreg"]["params"]["cv_rtol"]
+    record["models"]["logreg"]["params"]["rtol"] = 0.005
+    config.write_text(json.dumps(record))
+    refused = invoke(workspace, *base, "--sizes", "60,120")
+    line = refused.output.strip()
+    assert refused.exit_code != 0 and len(line.splitlines()) == 1, line
+    assert "had no cv_rtol" in line and "cannot be resumed" in line and "another --name" in line, line
+    assert "-o " not in line, line
+
+
 @pytest.mark.parametrize(
     "option, expected",
     [

@@ -335,7 +335,8 @@ def test_mlp_counts_its_budget_in_passes_over_the_rows():
     assert np.array_equal(whole.predict_proba(X), by_steps.predict_proba(X))
     assert not np.array_equal(whole.predict_proba(X), one_fewer.predict_proba(X))
     slow = cls(random_state=0, epochs=4, batch_size=8, lr=1e-3, check_every=1, patience=50).fit(X, y)
-    assert 4 < slow.best_params_["steps"] <= 4 * 5  # 40 training rows a fold: 5 batches of 8 a pass
+    # 40 training rows a fold: 5 batches of 8 a pass, and validation keeps improving, so the budget binds
+    assert slow.best_params_["steps"] == 4 * 5
 
 
 @pytest.mark.parametrize("patience", [1, 3])

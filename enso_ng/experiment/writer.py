@@ -164,10 +164,16 @@ def _same_params(config: ExperimentConfig, model: str, recorded: dict[str, Any])
         return
     then_text = ", ".join(f"{k}={recorded.get(k)!r}" for k in changed)
     now_text = ", ".join(f"{k}={now.get(k)!r}" for k in changed)
-    options = " ".join(f"-o {model}.{k}={_option_value(recorded[k])}" for k in changed if k in recorded)
+    new = [k for k in changed if k not in recorded]
+    if new:  # the model gained these since: no option gives the run's behaviour back, so none is offered
+        raise EnsoError(
+            f"run {config.name!r} was made with an older {model} (it had no {', '.join(new)}; then "
+            f"{then_text}, now {now_text}) and cannot be resumed; choose another --name to start a new run"
+        )
+    options = " ".join(f"-o {model}.{k}={_option_value(recorded[k])}" for k in changed)
     raise EnsoError(
         f"run {config.name!r} was made with {model} {then_text}, not {now_text}; choose another --name to "
-        f"start a new run" + (f", or {options} to resume it" if options else "")
+        f"start a new run, or {options} to resume it"
     )
 
 
