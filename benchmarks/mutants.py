@@ -103,8 +103,8 @@ MUTANTS = [
     Mutant(
         "mlp_budget_in_steps",
         "enso_ng/experiment/models/mlp.py",
-        "passes = self.epochs * -(-max(rows, 1) // self.batch_size)",
-        "passes = self.epochs",
+        "steps_a_pass = -(-max(rows, 1) // self.batch_size)",
+        "steps_a_pass = 1",
         (EXP + "test_mlp_counts_its_budget_in_passes_over_the_rows",),
         "the budget counts steps, not passes: it binds sooner the more rows there are",
     ),

@@ -154,8 +154,8 @@ class MLP(TargetModel):
         """The most optimiser steps a model on ``rows`` rows trains: ``epochs`` passes of ``batch_size`` rows a
         step (one step a pass in full batch), within ``steps`` where that is set. Without inner CV it is also the
         refit's length: 200 steps up to 1,024 rows, as before, and 200 passes above (1,000 steps at 4,928 rows)."""
-        passes = self.epochs * -(-max(rows, 1) // self.batch_size)
-        cap = min(passes, int(ITERATIONS.high))  # bounded as ``steps`` is (batch_size=1 on many rows, a typo's zeros)
+        steps_a_pass = -(-max(rows, 1) // self.batch_size)
+        cap = min(self.epochs * steps_a_pass, int(ITERATIONS.high))  # bounded as ``steps`` is (batch_size=1, a typo)
         return cap if self.steps is None else min(cap, self.steps)
 
     def _inputs(self, X: Any) -> Any:
