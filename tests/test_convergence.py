@@ -103,6 +103,13 @@ def test_convergence_line_counts_by_model_and_reason():
     assert convergence_line(pa.Table.from_pylist(rows[3:4])) is None
 
 
+def _gradient_in_units(problem, g: torch.Tensor) -> torch.Tensor:
+    """A batch's gradient in the solver's preconditioned variables, back in Z's and b's units (M, k R + k):
+    unpacking multiplies by the scale once, and the variables carry it once more."""
+    gZ, gb = problem.unpack(g)
+    return torch.cat([(gZ / problem.scale**2).flatten(1), gb / problem.bscale**2], dim=1)
+
+
 @pytest.mark.parametrize("sparse", [False, True])
 def test_fold_problems_on_their_own_rows_and_carried_stages_match_full_evaluations(sparse):
     """The two shortcuts of the C path change no number: a fold problem posed on its own (padded) training
@@ -134,10 +141,8 @@ def test_fold_problems_on_their_own_rows_and_carried_stages_match_full_evaluatio
     one = torch.arange(1)
     f_m, g_m, gmax_m = masked(masked.pack(Z, b), one)
     f_o, g_o, gmax_o = own(own.pack(Z, b), one)
-    Zm, bm = masked.unpack(g_m)
-    Zo, bo = own.unpack(g_o)  # the preconditioners differ: compare gradients in Z's and b's units
-    gm = torch.cat([(Zm / masked.scale**2).flatten(), bm.flatten() / masked.bscale.flatten() ** 2])
-    go = torch.cat([(Zo / own.scale**2).flatten(), bo.flatten() / own.bscale.flatten() ** 2])
+    # the preconditioners differ: compare gradients in Z's and b's units
+    gm, go = _gradient_in_units(masked, g_m), _gradient_in_units(own, g_o)
     assert f_o.item() == pytest.approx(f_m.item(), rel=1e-5)
     assert torch.allclose(go, gm, rtol=1e-4, atol=1e-6) and gmax_o.item() == pytest.approx(gmax_m.item(), rel=1e-4)
 
@@ -233,6 +238,5 @@ def test_the_batched_objective_is_the_penalised_cross_entropy_and_its_gradient(K
         ahead, behind = (reference(*problem.unpack(theta.double() + step * direction.double())) for step in (eps, -eps))
         slope = [(a - c) / (2 * eps) for a, c in zip(ahead, behind)]
         assert (g * direction).sum(1).tolist() == pytest.approx(slope, rel=2e-3, abs=1e-5)
-    gZ, gb = problem.unpack(g)  # back to Z's and b's units: the largest component is what the bounds compare
-    units = torch.cat([(gZ / problem.scale**2).flatten(1), gb / problem.bscale**2], dim=1)
+    units = _gradient_in_units(problem, g)  # the largest component is what the bounds compare
     assert gmax.tolist() == pytest.approx(units.abs().amax(1).tolist(), rel=1e-5)
