@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import scipy.linalg
 import scipy.sparse as sp
 import torch
 
@@ -46,12 +47,13 @@ class _DenseBasis:
         Xc = X32 - X32.mean(0)
         self.dual = Xc.shape[0] <= Xc.shape[1]
         self._rotation = None
+        rows = Xc.numpy()  # numpy's product of a matrix with its own transpose computes one triangle (syrk)
         if self.dual:
-            coordinates = self._gram_coordinates(Xc @ Xc.T)
+            coordinates = self._gram_coordinates(torch.as_tensor(rows @ rows.T))
         else:  # every eigenvector kept: a rotation loses nothing, while a cut-off would drop real features
-            vectors = torch.linalg.eigh(Xc.T @ Xc)[1]  # of very different scales (a column 1000x the others)
-            self._rotation = vectors.double().numpy()
-            coordinates = Xc @ vectors
+            vectors = _covariance_eigenvectors(rows.T @ rows)  # of very different scales (a column 1000x others)
+            self._rotation = vectors.astype(np.float64)
+            coordinates = Xc @ torch.as_tensor(vectors)
         if not coordinates.shape[1]:  # identical rows after centring: nothing to rotate, solve as they are
             self.dual, self._rotation, coordinates = False, None, Xc
         if self.dual:
@@ -105,6 +107,16 @@ class _DenseBasis:
     def weighted_colsq(self, c: torch.Tensor) -> torch.Tensor:
         """(m, n) per-row weights -> (m, r): each coordinate column's weighted sum of squares."""
         return c @ self._Fsq
+
+
+def _covariance_eigenvectors(covariance: np.ndarray) -> np.ndarray:
+    """The eigenvectors of a float32 d x d covariance, by LAPACK's divide and conquer (``syevd``).
+
+    Called directly: for 1,000 MiniLM rows ``torch.linalg.eigh`` took 14.1 ms on SST-2's covariance and 9.9 ms
+    on Banking77's, against 10.0 and 9.1 ms (one thread, AVX2 AMD EPYC); it is the largest part of a binary
+    cell's fit at 500-1,000 rows (README, "Speed").
+    """
+    return scipy.linalg.eigh(covariance, driver="evd", check_finite=False)[1]
 
 
 def _eigh(gram: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
