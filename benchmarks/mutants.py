@@ -103,10 +103,18 @@ MUTANTS = [
     Mutant(
         "mlp_budget_in_steps",
         "enso_ng/experiment/models/mlp.py",
-        "steps_a_pass = -(-max(rows, 1) // self.batch_size)",
-        "steps_a_pass = 1",
+        "return -(-max(rows, 1) // self.batch_size)",
+        "return 1",
         (EXP + "test_mlp_counts_its_budget_in_passes_over_the_rows",),
         "the budget counts steps, not passes: it binds sooner the more rows there are",
+    ),
+    Mutant(
+        "mlp_refit_in_fold_steps",
+        "enso_ng/experiment/models/mlp.py",
+        "round(passes * self.steps_a_pass(rows))",
+        "round(passes * self.steps_a_pass(fold_rows))",
+        (EXP + "test_mlp_counts_its_budget_in_passes_over_the_rows",),
+        "the refit takes the folds' best steps, not their passes: fewer passes over all rows than the folds made",
     ),
     Mutant(
         "mlp_patience_off_by_one",

@@ -323,7 +323,8 @@ def test_mlp_counts_its_budget_in_passes_over_the_rows():
     """The step budget is ``epochs`` passes of ``batch_size`` rows, so it means the same at any number of
     rows: once 200 steps, it bound the fold models at 4,928 Banking77 rows (5 steps a pass; issue 27).
     Without inner CV the refit trains exactly the budget; with it, a fold model may train past ``epochs``
-    steps when a pass takes several; ``steps`` is a hard budget on top."""
+    steps when a pass takes several, and the refit on all rows trains as many passes as the folds' best
+    (more steps, when its pass takes more batches than a fold's); ``steps`` is a hard budget on top."""
     rng = np.random.default_rng(0)
     X = rng.normal(size=(60, 8)).astype(np.float32)
     y = np.where(X[:, 0] + X[:, 1] > 0, "pos", "neg")
@@ -335,8 +336,11 @@ def test_mlp_counts_its_budget_in_passes_over_the_rows():
     assert np.array_equal(whole.predict_proba(X), by_steps.predict_proba(X))
     assert not np.array_equal(whole.predict_proba(X), one_fewer.predict_proba(X))
     slow = cls(random_state=0, epochs=4, batch_size=8, lr=1e-3, check_every=1, patience=50).fit(X, y)
-    # 40 training rows a fold: 5 batches of 8 a pass, and validation keeps improving, so the budget binds
-    assert slow.best_params_["steps"] == 4 * 5
+    # 40 training rows a fold: 5 batches of 8 a pass, and validation keeps improving, so the budget binds:
+    # every fold's best is its 4 passes (20 steps), and the refit's 4 passes over 60 rows are 8 batches each
+    assert slow.best_params_["steps"] == 4 * 8
+    capped = cls(random_state=0, epochs=4, steps=25, batch_size=8, lr=1e-3, check_every=1, patience=50).fit(X, y)
+    assert capped.best_params_["steps"] == 25  # the folds' 20 steps would be 32 on all rows: the hard budget binds
 
 
 @pytest.mark.parametrize("patience", [1, 3])

@@ -34,8 +34,8 @@ class MLP(TargetModel):
     that does not use it); every ``check_every`` steps each model's validation loss is measured, and a
     model is done after ``patience`` checks without a better one (its best checkpoint's validation
     scores rank the weight decays) and leaves the stack, so a batch costs the sum of its models' steps.
-    Then one batched refit per cell on all its rows, at the chosen weight decay, for the mean over folds
-    of that decay's best step count. Each cell draws its initial weights and
+    Then one batched refit per cell on all its rows, at the chosen weight decay, for as many passes over
+    them as the mean over folds of that decay's best step count made over a fold's rows. Each cell draws its initial weights and
     dropout masks from its own generators, and every model's stopping depends on its own losses only, so a
     cell's result does not depend on the other cells of its batch (on one thread, as the runner fits; up to
     float32 rounding on dense features, ~3e-8 in the weights). Full-batch below ``batch_size`` rows.
@@ -154,9 +154,19 @@ class MLP(TargetModel):
         """The most optimiser steps a model on ``rows`` rows trains: ``epochs`` passes of ``batch_size`` rows a
         step (one step a pass in full batch), within ``steps`` where that is set. Without inner CV it is also the
         refit's length: 200 steps up to 1,024 rows, as before, and 200 passes above (1,000 steps at 4,928 rows)."""
-        steps_a_pass = -(-max(rows, 1) // self.batch_size)
-        cap = min(self.epochs * steps_a_pass, int(ITERATIONS.high))  # bounded as ``steps`` is (batch_size=1, a typo)
-        return cap if self.steps is None else min(cap, self.steps)
+        cap = min(self.epochs * self.steps_a_pass(rows), int(ITERATIONS.high))  # bounded as ``steps`` is
+        return cap if self.steps is None else min(cap, self.steps)  # (batch_size=1, a typo)
+
+    def steps_a_pass(self, rows: int) -> int:
+        """Optimiser steps in one pass over ``rows`` rows: one in full batch, one per ``batch_size`` rows above."""
+        return -(-max(rows, 1) // self.batch_size)
+
+    def refit_steps(self, fold_steps: float, fold_rows: int, rows: int) -> int:
+        """The refit's length on ``rows`` rows for folds' mean best ``fold_steps`` on ``fold_rows`` rows: the same
+        number of passes over the rows (a fold trains on fewer rows, so above ``batch_size`` it takes fewer
+        steps a pass), within :meth:`max_steps`, and at least one step (no finite validation loss: no best)."""
+        passes = fold_steps / self.steps_a_pass(fold_rows)
+        return max(1, min(int(round(passes * self.steps_a_pass(rows))), self.max_steps(rows)))
 
     def _inputs(self, X: Any) -> Any:
         if self.columns_ is not None:
@@ -217,8 +227,7 @@ def _fit_group(settings: MLP, cells: list[_Cell]) -> None:
             chosen = fold_choice(settings.criterion, "logits", scores, cell.codes, cell.folds, decays)
             chosen_decay[i] = decays[chosen.index]
             steps = best_steps[i * k * D : (i + 1) * k * D].view(k, D)[:, chosen.index]
-            # at least one step: with no finite validation loss no fold records a best step
-            chosen_steps[i] = max(1, int(round(float(steps.float().mean()))))
+            chosen_steps[i] = settings.refit_steps(float(steps.float().mean()), train_rows, n)
             records[i] = chosen.record
     everything = np.arange(n)
     generators = [torch.Generator().manual_seed(c.model.random_state + 1) for c in cells]
