@@ -10,6 +10,9 @@ Examples:
 
 from __future__ import annotations
 
+import functools
+import os
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -389,7 +392,19 @@ cli.add_command(predict)
 
 
 def main() -> None:
+    signal.signal(signal.SIGTERM, functools.partial(_terminated, os.getpid()))
     cli(prog_name="enso")
+
+
+def _terminated(pid: int, signum: int, frame: object) -> None:
+    """SIGTERM (a scheduler's, a supervisor's, ``kill``) ends a command as Ctrl-C does, unwinding it, so that
+    its temporary files are removed and a run records itself interrupted; by default Python dies on the spot
+    and leaves them. A forked child (the experiment's workers) inherits the handler and dies as before."""
+    if os.getpid() != pid:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
+        return
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":

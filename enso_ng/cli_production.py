@@ -155,7 +155,7 @@ def predict(
     runtime: str,
     scheduler: str | None,
 ) -> None:
-    """Score INPUT's texts with MODEL (a name under models/ or a folder); INPUT - reads standard input.
+    """Score INPUT's texts with MODEL (a name under models/, or a folder's path: ./folder); INPUT - reads stdin.
 
     One output row per input row: row, id, status (ok, empty, missing, not_text, unreadable), label and
     each class's probability. The folder's files are verified (sha256) before anything is read.

@@ -55,6 +55,22 @@ def check_tracking_uri(uri: str) -> None:
         )
 
 
+def connect(uri: str) -> Any:
+    """An ``MlflowClient`` of the store at ``uri``, reached once (its experiments listed) before any work: a
+    bad scheme, a missing MLflow or a store that does not answer is one line, not a failure after a fit."""
+    check_tracking_uri(uri)
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")  # a dead server: an error in seconds
+    try:
+        from mlflow.tracking import MlflowClient
+    except ImportError:
+        raise EnsoError(INSTALL_HINT) from None
+    _quiet_mlflow()
+    with tracking_errors(uri):
+        client = MlflowClient(tracking_uri=uri)
+        client.search_experiments(max_results=1)
+    return client
+
+
 @contextlib.contextmanager
 def tracking_errors(uri: str) -> Iterator[None]:
     """An MLflow or connection failure as one line naming the tracking URI, and nothing else: the libraries'
@@ -92,19 +108,13 @@ class RunTracker:
     """The MLflow side of one enso run: its experiment, parent run and children, found or created."""
 
     def __init__(self, uri: str, run: str) -> None:
-        check_tracking_uri(uri)
-        os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")  # a dead server: an error in seconds
-        try:
-            from mlflow.entities import Metric, Param, RunTag
-            from mlflow.tracking import MlflowClient
-        except ImportError:
-            raise EnsoError(INSTALL_HINT) from None
+        self.client = connect(uri)
+        from mlflow.entities import Metric, Param, RunTag
+
         self._entities = (Metric, Param, RunTag)
-        _quiet_mlflow()
         self.uri, self.run = uri, run
         self.broken = False
         with tracking_errors(uri):
-            self.client = MlflowClient(tracking_uri=uri)
             experiment = self.client.get_experiment_by_name(run)
             if experiment is None:
                 self.experiment_id = self.client.create_experiment(run, artifact_location=_artifact_root(uri, run))

@@ -145,9 +145,92 @@ def test_rows_that_cannot_be_scored_keep_their_place_with_a_status(trained, tmp_
     assert all(r["proba_1"] >= r["proba_2"] and r["label_1"] == r["label"] for r in rows if r["status"] == "ok")
 
 
-def test_bad_requests_are_one_line_errors_and_write_nothing(trained, tmp_path):
+def test_a_csv_row_that_cannot_be_scored_keeps_its_place_and_any_field_length_is_read(trained, tmp_path):
+    """A CSV as users' tools write them: a byte-order mark (Excel's "CSV UTF-8"), a blank line (an empty
+    text), a record with a field too many (unreadable), quotes and newlines in a field, a field of 3 MB
+    (arrow's streaming reader refused one over its 1 MiB block); standard input with --input-format too."""
+    long_text = "awful, " * 500_000
+    source = tmp_path / "excel.csv"
+    source.write_bytes(
+        f'\ufeffid,text\n1,great day\n\n3,bad,extra\n4,"she said ""fine""\nthen left"\n5,"{long_text}"\n'.encode()
+    )
+    out = tmp_path / "excel.parquet"
+    result = invoke(trained, "predict", "tweets-tfidf", str(source), "--id-column", "id", "-o", str(out))
+    assert result.exit_code == 0, result.output
+    assert "5 rows, 3 scored; not scored: 1 empty, 1 unreadable" in result.output, result.output
+    rows = pq.read_table(out).to_pylist()
+    assert [r["status"] for r in rows] == ["ok", "empty", "unreadable", "ok", "ok"]
+    assert [r["id"] for r in rows] == ["1", "", None, "4", "5"] and [r["row"] for r in rows] == list(range(5))
+    alone = tmp_path / "alone.csv"
+    _csv(alone, ['she said "fine"\nthen left', long_text], ",")
+    again = tmp_path / "alone.parquet"
+    assert invoke(trained, "predict", "tweets-tfidf", str(alone), "-o", str(again)).exit_code == 0
+    assert [r["proba_negative"] for r in pq.read_table(again).to_pylist()] == [r["proba_negative"] for r in rows[3:]]
+    from click.testing import CliRunner
+
+    from enso_ng.cli import cli
+
+    piped = CliRunner().invoke(
+        cli,
+        ["-q", "--workspace", str(trained), "predict", "tweets-tfidf", "-", "--input-format", "csv"],
+        input="text\ngreat day\n",
+    )
+    assert piped.exit_code == 0, piped.output
+    assert list(csv.DictReader(piped.stdout.splitlines()))[0]["proba_negative"] == str(rows[0]["proba_negative"])
+
+
+def test_an_unterminated_quote_is_an_error_naming_its_line_not_rows_swallowed(trained, tmp_path):
+    """Every row after an unterminated quote would be read into its one field: 51 rows scored of 100 and exit
+    0, before. It is an error naming the line the quote opens, and nothing is written."""
+    lines = ["id,text", *(f"{i},great item {i}" for i in range(100))]
+    lines[51] = '50,"she said great'
+    source = tmp_path / "quote.csv"
+    source.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "quote.csv.out.csv"
+    result = invoke(trained, "predict", "tweets-tfidf", str(source), "--id-column", "id", "-o", str(out))
+    assert result.exit_code == 1, result.output
+    assert result.output == f"Error: {source}: line 52: malformed csv (unexpected end of data)\n"
+    assert not out.exists() and not list(tmp_path.glob(".*tmp"))
+
+
+def test_sigterm_ends_predict_as_ctrl_c_does_leaving_no_temporary_file(trained, tmp_path):
+    """SIGTERM killed Python on the spot: the output's temporary file stayed beside where the output goes."""
+    import signal
+
+    from reliability import enso, wait_for
+
+    source = tmp_path / "many.csv"
+    source.write_text("text\n" + "".join(f"great film number {i}\n" for i in range(300_000)))
+    folder = tmp_path / "out"
+    process = enso(trained, "predict", "tweets-tfidf", str(source), "--batch-size", "200", "-o", str(folder / "o.csv"))
+    try:
+        wait_for(lambda: list(folder.glob(".o.csv.*.tmp")), "predict's temporary file", process=process)
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 1 and output.strip().endswith("Aborted!"), output
+    assert list(folder.iterdir()) == []
+
+
+def test_a_plain_name_is_the_workspaces_model_whatever_the_current_folder_holds(trained, tmp_path, monkeypatch):
+    """A folder of the model's name in the current directory shadowed the workspace's model (and one holding
+    another model scored with it, silently); a path is written as one."""
     source = tmp_path / "in.csv"
     _csv(source, ["fine"], ",")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tweets-tfidf").mkdir()
+    result = invoke(trained, "predict", "tweets-tfidf", str(source))
+    assert result.exit_code == 0 and "1 rows, 1 scored" in result.output, result.output
+    shutil.copytree(trained / "models" / "tweets-tfidf", tmp_path / "copy")
+    assert invoke(trained, "predict", "./copy", str(source)).exit_code == 0
+    assert invoke(trained, "predict", "copy", str(source)).output.startswith("Error: ")
+
+
+def test_bad_requests_are_one_line_errors_and_write_nothing(trained, tmp_path):
+    source, text = tmp_path / "in.csv", tmp_path / "in.txt"
+    _csv(source, ["fine"], ",")
+    text.write_text("fine\n")
     out = tmp_path / "never.parquet"
     for args, says in (
         (["no-such-model", str(source)], "no such model folder"),
@@ -155,11 +238,26 @@ def test_bad_requests_are_one_line_errors_and_write_nothing(trained, tmp_path):
         (["tweets-tfidf", str(source), "--text-column", "body"], "no column 'body'"),
         (["tweets-tfidf", str(source), "--top-k", "4"], "--top-k must be between 1 and 3"),
         (["tweets-tfidf", str(tmp_path / "in.xlsx")], "cannot tell the format from '.xlsx'"),
+        (["tweets-tfidf", str(text), "--id-column", "id"], "is plain text, one text a line, with no columns"),
     ):
         result = invoke(trained, "predict", *args, "-o", str(out))
         assert result.exit_code == 1 and says in result.output, result.output
         assert result.output.count("\n") == 1 and result.output.startswith("Error: ")
         assert not out.exists()
+
+
+def test_train_refuses_an_unknown_option_and_an_unusable_store_before_fitting(trained):
+    """A typo in ``-o`` was left out silently (the folder recorded the default), and ``--mlflow`` with a bad
+    URI failed only after the fit, with the folder written: rerunning then needed --force."""
+    common = ["train", "-d", CORPUS, "-f", "tfidf", "-m", "logreg"]
+    for args, says in (
+        (["-o", "ngram_mx=3", "--name", "typo"], "--option ngram_mx: featurizer tfidf has no option 'ngram_mx'"),
+        (["--mlflow", "ftp://x", "--name", "typo"], "--mlflow ftp://x: no MLflow store has the scheme 'ftp'"),
+    ):
+        result = invoke(trained, *common, *args)
+        assert result.exit_code == 1 and result.output.startswith(f"Error: {says}"), result.output
+        assert result.output.count("\n") == 1
+        assert not (trained / "models" / "typo").exists()
 
 
 def _tampered_copy(trained: Path, tmp_path: Path) -> Path:

@@ -8,6 +8,7 @@ silently. Readers stream: memory holds one batch, whatever the file's size.
 from __future__ import annotations
 
 import contextlib
+import csv
 import json
 import sys
 from collections.abc import Iterator
@@ -59,12 +60,16 @@ def batches(
     if source != "-" and not Path(source).is_file():
         raise EnsoError(f"{source}: no such input file")
     if fmt == "parquet":
+        if source == "-":
+            raise EnsoError("-: Parquet cannot be read from standard input (it is read from its end); give a file")
         return _parquet(Path(source), text_column, id_column, rows)
     if fmt in ("csv", "tsv"):
-        return None, _csv(Path(source), "\t" if fmt == "tsv" else ",", text_column, id_column, rows)
+        return None, _csv(_open(source), source, "\t" if fmt == "tsv" else ",", text_column, id_column, rows)
     if fmt == "jsonl":
         return None, _jsonl(_open(source), source, text_column, id_column, rows)
     if fmt == "text":
+        if id_column:
+            raise EnsoError(f"--id-column {id_column}: {source} is plain text, one text a line, with no columns")
         return None, _lines(_open(source), rows)
     raise EnsoError(f"--input-format {fmt!r} is not one of {either(sorted(set(FORMATS.values())))}")
 
@@ -87,7 +92,7 @@ def to_batch(start: int, values: list[Any], ids: list[Any] | None) -> Batch:
     return Batch(start, texts, statuses, None if ids is None else [None if i is None else str(i) for i in ids])
 
 
-def _columns(source: Path, have: list[str], text_column: str, id_column: str | None) -> list[str]:
+def _columns(source: str | Path, have: list[str], text_column: str, id_column: str | None) -> list[str]:
     wanted = [text_column] + ([id_column] if id_column else [])
     for column in wanted:
         if column not in have:
@@ -117,37 +122,48 @@ def _parquet(source: Path, text_column: str, id_column: str | None, rows: int) -
     return file.metadata.num_rows, read()
 
 
-def _csv(source: Path, delimiter: str, text_column: str, id_column: str | None, rows: int) -> Iterator[Batch]:
-    import pyarrow as pa
-    import pyarrow.csv as pcsv
+def _csv(
+    fh: IO[str], source: str, delimiter: str, text_column: str, id_column: str | None, rows: int
+) -> Iterator[Batch]:
+    """Rows of a csv or tsv file, streamed by Python's ``csv`` module in its strict mode.
 
-    with open(source, encoding="utf-8", errors="replace", newline="") as fh:
-        header = fh.readline().rstrip("\r\n").split(delimiter)
-    columns = _columns(source, [h.strip('"') for h in header], text_column, id_column)
-    try:
-        reader = pcsv.open_csv(
-            source,
-            read_options=pcsv.ReadOptions(block_size=1 << 20),
-            parse_options=pcsv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
-            convert_options=pcsv.ConvertOptions(
-                include_columns=columns, column_types=dict.fromkeys(columns, pa.string()), strings_can_be_null=False
-            ),
-        )
-    except pa.ArrowInvalid as exc:
-        raise EnsoError(f"{source}: not readable as {'tsv' if delimiter == chr(9) else 'csv'} ({exc})") from None
-    start, pending, pending_ids = 0, [], []
-    try:
-        for record in reader:
-            pending.extend(record.column(text_column).to_pylist())
-            if id_column:
-                pending_ids.extend(record.column(id_column).to_pylist())
-            while len(pending) >= rows:
-                yield to_batch(start, pending[:rows], pending_ids[:rows] if id_column else None)
-                pending, pending_ids, start = pending[rows:], pending_ids[rows:], start + rows
-    except pa.ArrowInvalid as exc:
-        raise EnsoError(f"{source}: after row {start + len(pending)}: {str(exc).splitlines()[0]}") from None
-    if pending:
-        yield to_batch(start, pending, pending_ids if id_column else None)
+    Every record is a row, a blank line included (an empty text, as in a one-column file), so ``row`` counts
+    the file's records. A record with another number of fields than the header is ``unreadable``, in its
+    place; an unterminated quote, which would swallow every row after it into one text, is an error naming
+    the line it starts on. A byte-order mark (Excel's "CSV UTF-8") is not part of the first column's name,
+    and a field may be of any length.
+    """
+    kind = "tsv" if delimiter == "\t" else "csv"
+    csv.field_size_limit(sys.maxsize)  # a long document is data, not a malformed file
+    with fh if fh is not sys.stdin else contextlib.nullcontext(fh):
+        reader = csv.reader(fh, delimiter=delimiter, strict=True)
+        ended = 0  # the line the last record ended on: the next one starts after it
+        try:
+            header = next(reader, [])
+            ended = reader.line_num
+            if header and header[0].startswith("\ufeff"):
+                header[0] = header[0][1:]
+            wanted = _columns(source, header, text_column, id_column)
+            at = [header.index(column) for column in wanted]
+            start, values, ids, unreadable = 0, [], [], []
+            for record in reader:
+                ended = reader.line_num
+                if not record:  # a blank line: one empty field
+                    record = [""] * len(header)
+                if len(record) != len(header):
+                    unreadable.append(len(values))
+                    values.append(None)
+                    ids.append(None)
+                else:
+                    values.append(record[at[0]])
+                    ids.append(record[at[1]] if id_column else None)
+                if len(values) == rows:
+                    yield _marked(to_batch(start, values, ids if id_column else None), unreadable)
+                    start, values, ids, unreadable = start + rows, [], [], []
+        except csv.Error as exc:
+            raise EnsoError(f"{source}: line {ended + 1}: malformed {kind} ({exc})") from None
+    if values:
+        yield _marked(to_batch(start, values, ids if id_column else None), unreadable)
 
 
 def _jsonl(fh: IO[str], source: str, text_column: str, id_column: str | None, rows: int) -> Iterator[Batch]:

@@ -3,6 +3,8 @@ answers HTTP scoring requests with it. The pyfunc is :mod:`enso_ng.serve.mlflow_
 
 from __future__ import annotations
 
+import os
+import warnings
 from pathlib import Path
 
 from enso_ng import __version__
@@ -11,17 +13,27 @@ from enso_ng.formats import ModelManifest
 EXPERIMENT = "enso-models"
 
 
+def check_store(uri: str) -> None:
+    """Reach the store before the fit: a bad URI or a dead server fails in one line, not after minutes of
+    fitting with the folder already written."""
+    from enso_ng.tracking import connect
+
+    connect(uri)
+
+
 def log_folder(uri: str, folder: Path, manifest: ModelManifest) -> str:
-    """Log ``folder`` as a pyfunc model in a run of experiment ``enso-models``; the model's URI."""
-    from enso_ng.tracking import tracking_errors
+    """Log ``folder`` as a pyfunc model in a run of experiment ``enso-models``; the model's URI.
 
-    with tracking_errors(uri):
-        try:
-            import mlflow
-        except ImportError:
-            from enso_ng.errors import EnsoError
+    MLflow's warnings (no signature, pip's version) and its artifact progress bars are not the user's
+    business: the command's summary line says where the model went."""
+    from enso_ng.tracking import connect, tracking_errors
 
-            raise EnsoError("--mlflow needs MLflow: pip install 'enso_ng[mlflow]'") from None
+    connect(uri)
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    with tracking_errors(uri), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import mlflow
+
         from enso_ng.serve import mlflow_model
 
         mlflow.set_tracking_uri(uri)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import collections
 import contextlib
 import io
+import itertools
+import os
 import sys
 import time
 from collections.abc import Iterator
@@ -53,10 +55,12 @@ class Predicted:
 
 
 def model_folder(workspace: Workspace, model: str) -> Path:
-    """A model by name (``models/<name>/`` of the workspace) or by path."""
-    path = Path(model)
-    if path.is_dir() or "/" in model or model.startswith("."):
-        return path
+    """A model by name (``models/<name>/`` of the workspace) or by path, written as one (``./name``, a ``/``).
+
+    A plain name is always the workspace's, checked as every name is: a folder of that name in the current
+    directory does not shadow it (that would score with another model, silently)."""
+    if "/" in model or os.sep in model or model.startswith("."):
+        return Path(model)
     return workspace.model_dir(model)
 
 
@@ -88,13 +92,16 @@ def predict(
     done = Predicted(output or "-")
     statuses: collections.Counter = collections.Counter()
     labels: collections.Counter = collections.Counter()
-    scored = (
+    scored = iter(
         ((batch, None) for batch in stream)
         if scheduler is None
         else cluster_scores(scheduler, Path(folder), pipeline, stream, pipeline.runtime)
     )
+    # the first batch is read before the output is opened: an input the reader refuses at its start (no
+    # such column, a malformed header) leaves no output at all, not even a header on standard output
+    first = next(scored, None)
     with _writer(output, fmt_out, schema) as write, bar(total, "predict", "rows") as progress:
-        for batch, given in scored:
+        for batch, given in itertools.chain([first] if first is not None else [], scored):
             table = score_batch(pipeline, batch, schema, top_k, given)
             write(table)
             statuses.update(batch.statuses)

@@ -105,6 +105,12 @@ def train(
     choice = choose(workspace, dataset, featurizer, model, from_run, size, split, max_ms_per_doc)
     weights.codec_of(choice.model)  # a kind without a codec fails before any fitting
     featurizers.state_of(choice.featurizer)
+    if options:
+        featurizers.check_options(choice.featurizer, options)
+    if mlflow:
+        from enso_ng.serve.mlflow_log import check_store
+
+        check_store(mlflow)
     if onnx:
         params = _options(workspace, choice, options)  # as given, or as its features file records them
         export.check_exportable(choice.featurizer, choice.model, params, choice.config.params_of(choice.model))
