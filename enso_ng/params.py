@@ -48,7 +48,10 @@ NON_NEGATIVE = Interval(0, None, text="zero or more")
 FOLDS = Interval(2, None, text="at least 2 (folds)")
 FRACTION = Interval(0, 1, high_open=True, text="at least 0 and below 1")
 PROBABILITY = Interval(0, 1, text="between 0 and 1")
-POSITIVE_FINITE = Interval(0, math.inf, low_open=True, high_open=True, text="a positive number")
+#: float32's largest value: the models compute in float32, where a larger number is infinite (C = 1e39 in an
+#: inner-CV path crashed in torch with an overflow and a traceback)
+FLOAT32_MAX = 3.4028234663852886e38
+POSITIVE_FINITE = Interval(0, FLOAT32_MAX, low_open=True, text="a positive number up to 3.4e38 (float32's largest)")
 FINITE = Interval(-math.inf, math.inf, low_open=True, high_open=True, text="a finite number")
 
 

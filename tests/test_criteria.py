@@ -259,7 +259,14 @@ def test_a_run_made_before_a_parameter_existed_is_refused_without_a_false_hint(w
         ("mlp.steps=0", "model 'mlp': steps must be at least 1 and at most 1000000, not 0"),
         ("mlp.dropout=1.0", "model 'mlp': dropout must be at least 0 and below 1, not 1.0"),
         ("logreg.cv_rtol=-1", "model 'logreg': cv_rtol must be positive, not -1.0"),
-        ("logreg.Cs=1,-2", "model 'logreg': Cs must be a positive number, not [1.0, -2.0]"),
+        (
+            "logreg.Cs=1,-2",
+            "model 'logreg': Cs must be a positive number up to 3.4e38 (float32's largest), not [1.0, -2.0]",
+        ),
+        (
+            "logreg.Cs=1,1e39",
+            "model 'logreg': Cs must be a positive number up to 3.4e38 (float32's largest), not [1.0, 1e+39]",
+        ),
         ("logreg.cv=1", "model 'logreg': cv must be at least 2 (folds) and at most 100, not 1"),
     ],
 )

@@ -140,15 +140,28 @@ def test_a_cell_that_needs_more_memory_than_there_is_is_refused_before_the_run(w
 
 
 def test_a_refusal_on_resume_leaves_the_run_as_it_was(ws):
-    assert invoke(ws, "experiment", "-m", "logreg", "--sizes", "20", "--splits", "1", "--name", "grow").exit_code == 0
+    common = ["-m", "logreg", "--sizes", "20", "--splits", "1", "--name", "grow", "--metrics", "accuracy"]
+    assert invoke(ws, "experiment", *common).exit_code == 0
     before = json.loads((ws / "results" / "grow" / "config.json").read_text())
     result = invoke(
         ws, "experiment", "-m", "logreg,mlp", "-o", "mlp.hidden=65536", "-o", "mlp.layers=8", "--sizes", "20",
-        "--splits", "1", "--name", "grow",
+        "--splits", "1", "--name", "grow", "--metrics", "accuracy",
     )  # fmt: skip
     one_line_error(result)  # the changed parameters are refused first; memory is checked at the same point
     after = json.loads((ws / "results" / "grow" / "config.json").read_text())
     assert after == before and after["state"] == "complete", "a refused request must not mark the run interrupted"
+    # other metrics would score only the new cells by them (the summary then read macro_f1 at one size as
+    # the run's), and config.json was rewritten to list them before any refusal
+    for args, says in (
+        (["--metrics", "accuracy,macro_f1", "--sizes", "20,40"], "was scored with metrics=['accuracy'], not"),
+        (["--metrics", "macro_f1"], "or --metrics accuracy to resume it"),
+        (["--no-train-metrics"], "was scored with train_metrics=True, not False"),
+    ):
+        common = ["-m", "logreg", "--sizes", "20", "--splits", "1", "--name", "grow", "--metrics", "accuracy"]
+        result = invoke(ws, "experiment", *common, *args)
+        one_line_error(result)
+        assert says in result.output, result.output
+        assert json.loads((ws / "results" / "grow" / "config.json").read_text()) == before
 
 
 # ---------------------------------------------------------------- diverged fits (item 17)

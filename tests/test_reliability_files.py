@@ -162,6 +162,20 @@ def test_csv_errors_name_the_files_line(tmp_path, content, line):
         list(csv_columns("text", "label")(source))
 
 
+def test_a_row_with_more_fields_than_the_header_names_its_line(tmp_path):
+    """An unquoted comma in a text read its tail as the label (" loved it", a class of one row) and dropped
+    the real one, silently; the same file with the field quoted imports."""
+    source = tmp_path / "ragged.csv"
+    source.write_text("text,label\ngreat movie,pos\nawful film,neg\ngreat movie, loved it,pos\nboring,neg\n")
+    result = invoke(tmp_path, "download", "--from-file", str(source), "--name", "ragged")
+    one_line_error(result, "ragged.csv: line 4: 3 fields where the header has 2", "quote the field")
+    assert not (tmp_path / "datasets" / "ragged.parquet").exists()
+    source.write_text('text,label\ngreat movie,pos\nawful film,neg\n"great movie, loved it",pos\nboring,neg\n')
+    assert invoke(tmp_path, "download", "--from-file", str(source), "--name", "ragged").exit_code == 0
+    labels = pq.read_table(tmp_path / "datasets" / "ragged.parquet")["label"].to_pylist()
+    assert sorted(labels) == ["neg", "neg", "pos", "pos"]
+
+
 @pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
 def test_an_unknown_split_names_the_file_and_line(tmp_path, suffix):
     source = tmp_path / f"own{suffix}"

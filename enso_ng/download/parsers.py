@@ -138,6 +138,11 @@ def csv_columns(
                 raise EnsoError(f"{path.name}: no column(s) {', '.join(sorted(missing))} (has {', '.join(header)})")
             for row in reader:
                 start, ended = ended + 1, reader.line_num
+                if None in row:  # fields beyond the header's: the text's own delimiter, read as a column
+                    raise EnsoError(
+                        f"{path.name}: line {start}: {len(header) + len(row[None])} fields where the header has "
+                        f"{len(header)} (a {_delimiter_name(delimiter)} inside an unquoted text? quote the field)"
+                    )
                 if where and any(_cell(row.get(k)).strip() != v for k, v in where.items()):
                     continue
                 body = " ".join(t for t in (_cell(row.get(c)).strip() for c in text_columns) if t)
@@ -156,6 +161,10 @@ _LONE_CR = re.compile(r"\r(?!\n)")
 def _first_line_end(content: str) -> str:
     match = re.search(r"\r\n|\r|\n", content)
     return match.group() if match else ""
+
+
+def _delimiter_name(delimiter: str) -> str:
+    return {",": "comma", "\t": "tab", ";": "semicolon", "|": "bar"}.get(delimiter, repr(delimiter))
 
 
 def _kind(delimiter: str) -> str:

@@ -131,6 +131,18 @@ def check_resumable(saved: RunRecord | None, config: ExperimentConfig) -> None:
                 f"run {config.name!r} was made with {key}={saved.config[key]}, not {getattr(config, key)}; "
                 f"choose another --name to start a new run"
             )
+    # every cell of a run is scored by the same metrics: a resume that adds one would score only its new
+    # cells by it (and a summary would read it as if the run had), one that drops one would leave old rows
+    for key, then, now in (
+        ("metrics", sorted(saved.config.get("metrics", config.metrics)), sorted(config.metrics)),
+        ("train_metrics", saved.config.get("train_metrics", config.train_metrics), config.train_metrics),
+    ):
+        if then != now:
+            flag = "--metrics " + ",".join(then) if key == "metrics" else ("" if then else "--no-train-metrics")
+            raise EnsoError(
+                f"run {config.name!r} was scored with {key}={then}, not {now}; choose another --name to start a "
+                f"new run{f', or {flag} to resume it' if flag else ''}"
+            )
     for model in config.models:
         now = config.criterion_of(model)
         if model not in saved.models or now is None:
