@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -42,6 +43,11 @@ def test_training_rows_only_fit_the_tfidf_and_the_manifest_says_what_was_trained
     assert manifest.featurizer["name"] == "tfidf" and manifest.model["name"] == "logreg"
     assert set(manifest.files) == {p.name for p in folder.iterdir()} - {MANIFEST_FILE}
     assert all(not name.endswith((".pkl", ".pickle", ".joblib")) for name in manifest.files)
+    umask = os.umask(0)
+    os.umask(umask)
+    modes = {p.name: p.stat().st_mode & 0o777 for p in folder.iterdir()}
+    # every file under the umask, as a shared folder needs (safetensors' own writer made its file owner-only)
+    assert modes == dict.fromkeys(modes, 0o666 & ~umask), modes
     params = manifest.featurizer["params"]
     reference = TfidfVectorizer(
         ngram_range=(params["ngram_min"], params["ngram_max"]),

@@ -66,14 +66,16 @@ def _flatten(arrays: dict[str, np.ndarray | sp.csr_matrix]) -> tuple[dict[str, n
 
 def write_parts(folder: Path, prefix: str, parts: Parts) -> None:
     """``prefix.safetensors`` (arrays), ``prefix.json`` (state and the sparse shapes), ``prefix.<name>.txt``."""
-    from safetensors.numpy import save_file
+    from safetensors.numpy import save
 
     flat, sparse = _flatten(parts.arrays)
     (folder / f"{prefix}.json").write_text(
         json.dumps(plain({"state": parts.json, "sparse": sparse, "texts": sorted(parts.texts)}), sort_keys=True)
     )
     if flat:
-        save_file(flat, str(folder / f"{prefix}.safetensors"))
+        # written as the other files are, under the umask: safetensors' save_file makes its file owner-only
+        # (0600), so a folder shared with a server or cluster workers of another user could not be loaded
+        (folder / f"{prefix}.safetensors").write_bytes(save(flat))
     for name, text in parts.texts.items():
         (folder / f"{prefix}.{name}.txt").write_text(text)
 
