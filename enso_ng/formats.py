@@ -662,6 +662,43 @@ _RUN_TYPE_TEXT = {
 #: the model folder's layout version: a reader refuses a folder of a newer version than it knows
 MODEL_FORMAT_VERSION = 1
 MANIFEST_FILE = "manifest.json"
+#: the JSON type of each manifest field, and the keys its loader reads: a folder is data from elsewhere, so a
+#: field of another shape (even under a matching digest) is refused in one line, not met as a traceback
+_MANIFEST_SHAPE: dict[str, tuple[type, tuple[str, ...]]] = {
+    "name": (str, ()),
+    "featurizer": (dict, ("name", "params")),
+    "model": (dict, ("name", "params")),
+    "labels": (list, ()),
+    "training": (dict, ()),
+    "expected": (dict, ()),
+    "exports": (dict, ()),
+    "files": (dict, ()),
+    "versions": (dict, ()),
+    "created": (str, ()),
+    "digest": (str, ()),
+}
+
+
+def _check_manifest_shape(path: Path, data: dict[str, Any]) -> None:
+    for key, (kind, inner) in _MANIFEST_SHAPE.items():
+        value = data.get(key, kind())
+        if not isinstance(value, kind):
+            raise EnsoError(
+                f"{path}: {key} is a {type(value).__name__}, not a {kind.__name__}; retrain with enso train"
+            )
+        for part in inner:
+            if part not in value:
+                raise EnsoError(f"{path}: {key} has no {part!r}; retrain with enso train")
+        if key in ("featurizer", "model") and not (
+            isinstance(value["name"], str) and isinstance(value["params"], dict)
+        ):
+            raise EnsoError(f"{path}: {key}'s name must be text and its params an object; retrain with enso train")
+    if not all(isinstance(label, str) for label in data["labels"]):
+        raise EnsoError(f"{path}: labels must all be text; retrain with enso train")
+    if not all(isinstance(v, str) for v in data.get("files", {}).values()):
+        raise EnsoError(f"{path}: files must map each file to its sha256; retrain with enso train")
+
+
 #: the only kinds of file a model folder may hold: none of them can run code when loaded (no pickle, joblib)
 MODEL_FILE_SUFFIXES = (".json", ".safetensors", ".txt", ".onnx")
 
@@ -732,6 +769,7 @@ class ModelManifest:
         ]
         if missing:
             raise EnsoError(f"{path}: manifest lacks {', '.join(missing)}; retrain with enso train")
+        _check_manifest_shape(path, data)
         manifest = cls(**{k: v for k, v in data.items() if k in names})
         if manifest.digest != manifest._digest():
             raise EnsoError(

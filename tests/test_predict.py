@@ -290,6 +290,36 @@ def test_a_changed_byte_in_any_file_is_refused(trained, tmp_path, which):
     assert not out.exists()
 
 
+@pytest.mark.parametrize(
+    "edit, says",
+    [
+        (lambda m: m.update(files=list(m["files"])), "files is a list, not a dict"),
+        (lambda m: m.update(featurizer=None), "featurizer is a NoneType, not a dict"),
+        (lambda m: m.update(model={}), "model has no 'name'"),
+        (lambda m: m["model"]["params"].update(surplus=1), "parts cannot be rebuilt (TypeError"),
+        (lambda m: m.update(labels=[1, 2, 3]), "labels must all be text"),
+    ],
+    ids=["files-list", "featurizer-null", "model-empty", "model-param-extra", "labels-numbers"],
+)
+def test_a_resealed_manifest_of_another_shape_is_refused_in_one_line(trained, tmp_path, edit, says):
+    """Someone who edits a manifest and computes its digest again gets past the checksum; a field of another
+    type then met the loader as an AttributeError, KeyError or TypeError traceback. Nothing in it runs code."""
+    import hashlib
+
+    folder = tmp_path / "resealed"
+    shutil.copytree(trained / "models" / "tweets-tfidf", folder)
+    manifest = json.loads((folder / MANIFEST_FILE).read_text())
+    edit(manifest)
+    body = {k: v for k, v in manifest.items() if k != "digest"}
+    manifest["digest"] = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+    (folder / MANIFEST_FILE).write_text(json.dumps(manifest))
+    source = tmp_path / "in.csv"
+    _csv(source, ["fine"], ",")
+    result = invoke(trained, "predict", str(folder), str(source))
+    assert result.exit_code == 1 and result.output.startswith("Error: ") and says in result.output, result.output
+    assert result.output.count("\n") == 1
+
+
 def test_an_added_file_and_a_newer_format_are_refused(trained, tmp_path):
     folder = _tampered_copy(trained, tmp_path)
     source = tmp_path / "in.txt"

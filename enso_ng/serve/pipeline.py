@@ -77,15 +77,21 @@ class Pipeline:
         from enso_ng.serve import featurizers, weights
 
         spec, model_spec = manifest.featurizer, manifest.model
-        params = featurizers.bundled_params(Path(folder), spec.get("encoder"), spec["params"])
-        featurizer = featurizers.rebuild(
-            spec["name"], params, read_parts(folder, FEATURIZER_PREFIX), precision=precision
-        )
-        _same_weights(folder, spec["params"], featurizer.params())
-        model_params = dict(model_spec["params"])
-        if "encoder" in model_params and params.get("model") != spec["params"].get("model"):
-            model_params["encoder"] = params["model"]  # a fine-tuned encoder's base, bundled in the folder
-        model = weights.rebuild(model_spec["name"], model_params, read_parts(folder, MODEL_PREFIX))
+        try:  # the parts' values come from the folder: one of another type is its defect, told in one line
+            params = featurizers.bundled_params(Path(folder), spec.get("encoder"), spec["params"])
+            featurizer = featurizers.rebuild(
+                spec["name"], params, read_parts(folder, FEATURIZER_PREFIX), precision=precision
+            )
+            _same_weights(folder, spec["params"], featurizer.params())
+            model_params = dict(model_spec["params"])
+            if "encoder" in model_params and params.get("model") != spec["params"].get("model"):
+                model_params["encoder"] = params["model"]  # a fine-tuned encoder's base, bundled in the folder
+            model = weights.rebuild(model_spec["name"], model_params, read_parts(folder, MODEL_PREFIX))
+        except (TypeError, KeyError, AttributeError, ValueError, IndexError) as exc:
+            raise EnsoError(
+                f"{folder}: its {spec['name']} + {model_spec['name']} parts cannot be rebuilt "
+                f"({type(exc).__name__}: {str(exc)[:200]}); retrain it with enso train"
+            ) from None
         if [str(c) for c in model.classes_] != manifest.labels:
             raise EnsoError(f"{folder}: the model's classes differ from the manifest's labels; retrain it")
         return cls(manifest, featurizer, model)
