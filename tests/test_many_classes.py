@@ -147,6 +147,30 @@ def test_the_experiment_summary_and_the_report_flag_a_flat_curve(tmp_path):
     assert "2 of 2 tuned cells had a flat inner-CV curve" in (ws / "results" / "flat" / "report.html").read_text()
 
 
+def test_a_class_no_split_can_train_on_is_warned_about(tmp_path):
+    """A class of one row is held out for testing on every seed, and a label only the official test split has
+    is never in the pool: every model scores those rows wrong, and macro-F1 is capped, with nothing said."""
+    rng = np.random.default_rng(0)
+    rows = [(f"{w} {w} {' '.join(rng.choice(['x', 'y', 'z'], 3))}", w) for w in ("alpha", "omega") * 60]
+    source = tmp_path / "rare.csv"
+    source.write_text("text,label\n" + "".join(f"{t},{y}\n" for t, y in rows) + "only one of its kind,rare\n")
+    ws = tmp_path / "ws"
+    assert invoke(ws, "download", "--from-file", str(source), "--name", "rare").exit_code == 0
+    assert invoke(ws, "featurize", "-f", "tfidf").exit_code == 0
+    run = invoke(ws, "experiment", "-m", "logreg", "--sizes", "20", "--splits", "1", "--name", "r")
+    assert run.exit_code == 0, run.output
+    said = (
+        "warning: rare: 1 class with test rows but no row to train on, scored wrong by every model: rare (1 test row)"
+    )
+    assert said in run.output, run.output
+    common = tmp_path / "common.csv"  # the same rows without the class of one: nothing to say
+    common.write_text("text,label\n" + "".join(f"{t},{y}\n" for t, y in rows))
+    assert invoke(ws, "download", "--from-file", str(common), "--name", "common").exit_code == 0
+    assert invoke(ws, "featurize", "-f", "tfidf", "-d", "common").exit_code == 0
+    quiet = invoke(ws, "experiment", "-d", "common", "-m", "logreg", "--sizes", "20", "--splits", "1", "--name", "c")
+    assert quiet.exit_code == 0 and "no row to train on" not in quiet.output, quiet.output
+
+
 def test_banking77_at_2464_labels_matches_scikit_learn(mirror, tmp_path):
     """77 intents, MiniLM features, one stratified subset of 2,464 training rows and 600 official test rows:
     scikit-learn's LogisticRegressionCV reaches about 0.90; the absolute bound of before scored 0.64."""

@@ -104,6 +104,7 @@ def plan_run(
             raise EnsoError(f"dataset {dataset!r} has a single class; nothing to classify")
         first = next(iter(plans_for(labels, splits, config, config.split_seeds()[:1], "natural").values()))
         first = dataclasses.replace(first, sampler=SAMPLERS.get(config.sampler))  # sizes are checked in its unit
+        _warn_untrainable(dataset, labels, first, warn)
         sizes = _usable_sizes(dataset, config.sizes, first, plan, warn)
         plan.provenance[dataset] = {
             "test_source": first.test_source,
@@ -131,7 +132,16 @@ def plan_run(
                     )
                     if seeds:
                         plan.groups.append(
-                            Group(dataset, featurizer, model, size, seeds, inputs, sampler=sampler, select_with=select_with)
+                            Group(
+                                dataset,
+                                featurizer,
+                                model,
+                                size,
+                                seeds,
+                                inputs,
+                                sampler=sampler,
+                                select_with=select_with,
+                            )
                         )
                         pending.setdefault(sampler, set()).update(seeds)
                         rows = size if first.sampler.unit == "examples" else size * len(np.unique(labels))
@@ -340,6 +350,21 @@ def _maker(layout: str, featurizers: list[str], dataset: str) -> str:
             f"enso featurize -f {makers[0]} -d {dataset} -o pooling=none"
         )
     return f"run: enso featurize -f bert_tokens -d {dataset}"
+
+
+def _warn_untrainable(dataset: str, labels: np.ndarray, split_plan: SplitPlan, warn: Callable[[str], None]) -> None:
+    """Classes with test rows and no row to train on: no model can predict them, so every cell's scores
+    include those rows as errors (a class of one row, which a hold-out keeps for testing, or a label only the
+    official test split has). Said once, from the first split seed's plan, not found in the numbers."""
+    pool = set(split_plan.order_labels.tolist())
+    missing, counts = np.unique([y for y in labels[split_plan.test] if y not in pool], return_counts=True)
+    if len(missing):
+        shown = ", ".join(f"{label} ({n} test row{'s' if n > 1 else ''})" for label, n in zip(missing[:5], counts[:5]))
+        more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+        warn(
+            f"{dataset}: {len(missing)} class{'es' if len(missing) > 1 else ''} with test rows but no row to train "
+            f"on, scored wrong by every model: {shown}{more}"
+        )
 
 
 def _usable_sizes(
