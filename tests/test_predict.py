@@ -250,6 +250,11 @@ def test_bad_requests_are_one_line_errors_and_write_nothing(trained, tmp_path):
         assert result.exit_code == 1 and says in result.output, result.output
         assert result.output.count("\n") == 1 and result.output.startswith("Error: ")
         assert not out.exists()
+    folder = tmp_path / "out"
+    folder.mkdir()
+    result = invoke(trained, "predict", "tweets-tfidf", str(source), "-o", str(folder), "--format", "csv")
+    assert result.output == f"Error: {folder}: is a folder; -o takes a file name (e.g. {folder}/scored.parquet)\n"
+    assert list(folder.iterdir()) == []
 
 
 def test_train_refuses_an_unknown_option_and_an_unusable_store_before_fitting(trained):

@@ -116,6 +116,8 @@ def predict(
 
 
 def _output_format(output: str | None, given: str | None) -> str:
+    if output not in (None, "-") and Path(str(output)).is_dir():
+        raise EnsoError(f"{output}: is a folder; -o takes a file name (e.g. {Path(str(output)) / 'scored.parquet'})")
     if given:
         return given
     if output in (None, "-"):
