@@ -167,6 +167,17 @@ def test_a_refusal_on_resume_leaves_the_run_as_it_was(ws):
 # ---------------------------------------------------------------- diverged fits (item 17)
 
 
+def test_with_several_samplers_a_skipped_cell_says_which(ws):
+    """One warning line a sampler: without the sampler's name the lines of a --samplers run were identical."""
+    result = invoke(
+        ws, "experiment", "-f", "tfidf", "-m", "logreg,mlp", "-o", "mlp.lr=1e30", "--sizes", "20", "--splits", "1",
+        "--samplers", "stratified,natural", "--name", "two",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    for sampler in ("stratified", "natural"):
+        assert f"skipping tfidf mlp size 20 split 0 sampler {sampler}: the fit diverged" in result.output
+
+
 def test_a_diverged_fit_is_a_skipped_cell_with_its_reason(ws):
     """Every model's test probabilities (or decision scores) are checked finite before any metric reads them:
     mlp at lr=1e30 diverges on both dense (doc2vec) and sparse (tf-idf) features. (logreg at C=1e300,

@@ -113,9 +113,10 @@ def _run_locked(
                 _say_fitting(progress, waiting)
                 for result, group in results:
                     for skip in result.skipped:
+                        by = f" sampler {skip['sampler']}" if config.samplers else ""  # else one line a sampler alike
                         warn(
                             f"{skip['dataset']}: skipping {skip['featurizer']} {skip['model']} size "
-                            f"{skip['train_size']} split {skip['split']}: {skip['reason']}"
+                            f"{skip['train_size']} split {skip['split']}{by}: {skip['reason']}"
                         )
                     fit_skips.extend(result.skipped)
                     writer.add(result)
