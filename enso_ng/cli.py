@@ -392,18 +392,31 @@ cli.add_command(predict)
 
 
 def main() -> None:
-    signal.signal(signal.SIGTERM, functools.partial(_terminated, os.getpid()))
-    cli(prog_name="enso")
+    received: list[int] = []
+    signal.signal(signal.SIGTERM, functools.partial(_terminated, os.getpid(), received))
+    try:
+        cli(prog_name="enso")
+    finally:
+        if received:  # unwound: now end by the signal, as a supervisor expects of SIGTERM (status 143)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
 
 
-def _terminated(pid: int, signum: int, frame: object) -> None:
+def _terminated(pid: int, received: list[int], signum: int, frame: object) -> None:
     """SIGTERM (a scheduler's, a supervisor's, ``kill``) ends a command as Ctrl-C does, unwinding it, so that
     its temporary files are removed and a run records itself interrupted; by default Python dies on the spot
-    and leaves them. A forked child (the experiment's workers) inherits the handler and dies as before."""
+    and leaves them. Unlike Ctrl-C it reaches this process alone: its worker processes (``--jobs``, a
+    ``local:N`` cluster) are ended first, or the unwinding would wait for the groups they are fitting. A
+    forked child that inherited the handler dies as before."""
     if os.getpid() != pid:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         os.kill(os.getpid(), signal.SIGTERM)
         return
+    received.append(signum)
+    import multiprocessing
+
+    for child in multiprocessing.active_children():
+        child.terminate()
     raise KeyboardInterrupt
 
 

@@ -48,10 +48,11 @@ NON_NEGATIVE = Interval(0, None, text="zero or more")
 FOLDS = Interval(2, None, text="at least 2 (folds)")
 FRACTION = Interval(0, 1, high_open=True, text="at least 0 and below 1")
 PROBABILITY = Interval(0, 1, text="between 0 and 1")
-#: float32's largest value: the models compute in float32, where a larger number is infinite (C = 1e39 in an
-#: inner-CV path crashed in torch with an overflow and a traceback)
-FLOAT32_MAX = 3.4028234663852886e38
-POSITIVE_FINITE = Interval(0, FLOAT32_MAX, low_open=True, text="a positive number up to 3.4e38 (float32's largest)")
+#: float32's smallest normal and largest values: the models compute in float32, where a larger number is
+#: infinite (C = 1e39 in an inner-CV path crashed in torch with an overflow) and a smaller one is zero or
+#: loses its precision (C = 1e-50 made 1 / (C n) infinite and every probability NaN)
+FLOAT32_TINY, FLOAT32_MAX = 1.1754943508222875e-38, 3.4028234663852886e38
+POSITIVE_FINITE = Interval(FLOAT32_TINY, FLOAT32_MAX, text="a positive number from 1.2e-38 to 3.4e38 (float32's range)")
 FINITE = Interval(-math.inf, math.inf, low_open=True, high_open=True, text="a finite number")
 
 

@@ -261,11 +261,11 @@ def test_a_run_made_before_a_parameter_existed_is_refused_without_a_false_hint(w
         ("logreg.cv_rtol=-1", "model 'logreg': cv_rtol must be positive, not -1.0"),
         (
             "logreg.Cs=1,-2",
-            "model 'logreg': Cs must be a positive number up to 3.4e38 (float32's largest), not [1.0, -2.0]",
+            "model 'logreg': Cs must be a positive number from 1.2e-38 to 3.4e38 (float32's range), not [1.0, -2.0]",
         ),
         (
             "logreg.Cs=1,1e39",
-            "model 'logreg': Cs must be a positive number up to 3.4e38 (float32's largest), not [1.0, 1e+39]",
+            "model 'logreg': Cs must be a positive number from 1.2e-38 to 3.4e38 (float32's range), not [1.0, 1e+39]",
         ),
         ("logreg.cv=1", "model 'logreg': cv must be at least 2 (folds) and at most 100, not 1"),
     ],

@@ -78,9 +78,9 @@ def test_beta_scores_fbeta_and_is_recorded(workspace):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--beta", "0"], "Error: --beta must be a positive number up to 3.4e38 (float32's largest), not 0.0"),
-        (["--beta", "-1"], "Error: --beta must be a positive number up to 3.4e38 (float32's largest), not -1.0"),
-        (["--beta", "nan"], "Error: --beta must be a positive number up to 3.4e38 (float32's largest), not nan"),
+        (["--beta", "0"], "Error: --beta must be a positive number from 1.2e-38 to 3.4e38 (float32's range), not 0.0"),
+        (["--beta", "-1"], "Error: --beta must be a positive number from 1.2e-38 to 3.4e38 (float32's range), not -1.0"),
+        (["--beta", "nan"], "Error: --beta must be a positive number from 1.2e-38 to 3.4e38 (float32's range), not nan"),
         (["--beta", "x"], "Error: --beta must be a number, not 'x'"),
         (["--metrics", "fbeta"], "Error: --metrics fbeta needs --beta B"),
     ],

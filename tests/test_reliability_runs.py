@@ -4,6 +4,7 @@ tested with real ``enso`` processes started here."""
 
 import json
 import os
+import signal
 import time
 
 import numpy as np
@@ -130,7 +131,11 @@ def test_visualize_run_names_are_names(corpus_run, name):
     one_line_error(invoke(corpus_run.parents[1], "visualize", "--run", name), f"--run {name!r}")
 
 
-def test_sigkilled_parallel_run_takes_its_workers_with_it(workspace):
+@pytest.mark.parametrize("how", ["SIGKILL", "SIGTERM"])
+def test_a_killed_parallel_run_takes_its_workers_with_it(workspace, how):
+    """SIGKILL: the workers die by the kernel's death signal. SIGTERM reaches the parent alone (``kill``, a
+    supervisor): it ends its workers and unwinds at once (it waited for the groups they were fitting), records
+    the run interrupted, and ends by the signal (a shell's status 143)."""
     process = enso(workspace, "experiment", "--name", "par", "--jobs", "2", *SLOW)
     try:
         workers = wait_for(
@@ -143,6 +148,12 @@ def test_sigkilled_parallel_run_takes_its_workers_with_it(workspace):
         # importing (which dies by its parent check once its imports end, seconds later under load)
         first = workspace / "results" / "par" / "results.parquet"
         wait_for(first.exists, "a group's cells", timeout=600, process=process)
+        if how == "SIGTERM":
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=30)
+            assert process.returncode == -signal.SIGTERM, process.stdout.read()
+            config = json.loads((workspace / "results" / "par" / "config.json").read_text())
+            assert config["state"] == "interrupted"
     finally:
         kill(process)
     # an orphan never ends by itself (it waits on its call queue forever), so this bounds correctness, not

@@ -76,11 +76,16 @@ class Featurizer(ABC):
         if self.on_rows is not None:
             self.on_rows(rows)
 
-    def __init__(self, **options: Any) -> None:
-        unknown = set(options) - set(self.options)
+    @classmethod
+    def check_known(cls, options: dict[str, Any]) -> None:
+        """Every key of ``options`` is an option of this featurizer (a typo is refused, never dropped)."""
+        unknown = set(options) - set(cls.options)
         if unknown:
-            known = ", ".join(sorted(self.options)) or "none"
-            raise EnsoError(f"featurizer {self.name!r} has no option {', '.join(sorted(unknown))} (options: {known})")
+            known = ", ".join(sorted(cls.options)) or "none"
+            raise EnsoError(f"featurizer {cls.name!r} has no option {', '.join(sorted(unknown))} (options: {known})")
+
+    def __init__(self, **options: Any) -> None:
+        self.check_known(options)
         self.config = {
             key: option.check(options[key], f"featurizer {self.name!r}: option {key}")
             if key in options

@@ -41,17 +41,6 @@ def state_of(name: str) -> StateCodec:
     return codec(STATES, name, "featurizer")
 
 
-def check_options(name: str, options: dict[str, Any]) -> None:
-    """The user's ``-o`` keys are options of featurizer ``name`` (``build`` leaves out recorded entries that
-    are not, such as measured ones; a typo would be left out the same way, silently)."""
-    known = FEATURIZERS.get(name).options
-    for key in options:
-        if key not in known:
-            raise EnsoError(
-                f"--option {key}: featurizer {name} has no option {key!r} (it has {', '.join(sorted(known))})"
-            )
-
-
 def build(name: str, params: dict[str, Any]) -> Featurizer:
     """The featurizer with the options ``params`` record (measured or derived entries left out)."""
     cls = FEATURIZERS.get(name)

@@ -8,6 +8,7 @@ with one line that says what to do.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -66,16 +67,18 @@ def _flatten(arrays: dict[str, np.ndarray | sp.csr_matrix]) -> tuple[dict[str, n
 
 def write_parts(folder: Path, prefix: str, parts: Parts) -> None:
     """``prefix.safetensors`` (arrays), ``prefix.json`` (state and the sparse shapes), ``prefix.<name>.txt``."""
-    from safetensors.numpy import save
+    from safetensors.numpy import save_file
 
     flat, sparse = _flatten(parts.arrays)
     (folder / f"{prefix}.json").write_text(
         json.dumps(plain({"state": parts.json, "sparse": sparse, "texts": sorted(parts.texts)}), sort_keys=True)
     )
     if flat:
-        # written as the other files are, under the umask: safetensors' save_file makes its file owner-only
-        # (0600), so a folder shared with a server or cluster workers of another user could not be loaded
-        (folder / f"{prefix}.safetensors").write_bytes(save(flat))
+        target = folder / f"{prefix}.safetensors"
+        save_file(flat, str(target))  # streamed to the file (save() would hold the whole buffer twice)
+        # save_file makes the file owner-only (0600): a folder shared with a server or cluster workers of
+        # another user could not be loaded. It takes the mode of its sibling, written under the umask
+        os.chmod(target, (folder / f"{prefix}.json").stat().st_mode & 0o777)
     for name, text in parts.texts.items():
         (folder / f"{prefix}.{name}.txt").write_text(text)
 

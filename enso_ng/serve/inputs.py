@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import io
 import json
 import sys
 from collections.abc import Iterator
@@ -75,7 +76,12 @@ def batches(
 
 
 def _open(source: str) -> IO[str]:
-    return sys.stdin if source == "-" else open(source, encoding="utf-8", errors="replace", newline="")
+    """The input as text: UTF-8, an undecodable byte replaced (standard input too, whatever the locale)."""
+    if source != "-":
+        return open(source, encoding="utf-8", errors="replace", newline="")
+    if hasattr(sys.stdin, "buffer"):
+        return io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace", newline="")
+    return sys.stdin
 
 
 def status_of(value: Any) -> str:
@@ -122,21 +128,28 @@ def _parquet(source: Path, text_column: str, id_column: str | None, rows: int) -
     return file.metadata.num_rows, read()
 
 
+#: the longest csv field read: a text is never this long, while an unterminated quote makes one field of
+#: the rest of the file, which the csv module holds whole (about 4 bytes a character) before it can say so
+FIELD_LIMIT = 64 * 2**20
+
+
 def _csv(
     fh: IO[str], source: str, delimiter: str, text_column: str, id_column: str | None, rows: int
 ) -> Iterator[Batch]:
-    """Rows of a csv or tsv file, streamed by Python's ``csv`` module in its strict mode.
+    """Rows of a csv file, streamed by Python's ``csv`` module in its strict mode, or of a tsv file.
 
-    Every record is a row, a blank line included (an empty text, as in a one-column file), so ``row`` counts
-    the file's records. A record with another number of fields than the header is ``unreadable``, in its
-    place; an unterminated quote, which would swallow every row after it into one text, is an error naming
-    the line it starts on. A byte-order mark (Excel's "CSV UTF-8") is not part of the first column's name,
-    and a field may be of any length.
+    Every record is a row, a blank line included (an empty text, as in a one-column file; blank lines after
+    the last record are the file's end, not rows), so ``row`` counts the file's records. A record with
+    another number of fields than the header is ``unreadable``, in its place; an unterminated quote, which
+    would swallow every row after it into one field, is an error naming the line it opens on. A byte-order
+    mark (Excel's "CSV UTF-8") is not part of the first column's name. tsv has no quoting (IANA's format:
+    a field holds no tab or newline), so a quote in a text is a character, as the catalog's tsv is read.
     """
     kind = "tsv" if delimiter == "\t" else "csv"
-    csv.field_size_limit(sys.maxsize)  # a long document is data, not a malformed file
+    quoting = csv.QUOTE_NONE if kind == "tsv" else csv.QUOTE_MINIMAL
+    csv.field_size_limit(FIELD_LIMIT)
     with fh if fh is not sys.stdin else contextlib.nullcontext(fh):
-        reader = csv.reader(fh, delimiter=delimiter, strict=True)
+        reader = csv.reader(fh, delimiter=delimiter, quoting=quoting, strict=True)
         ended = 0  # the line the last record ended on: the next one starts after it
         try:
             header = next(reader, [])
@@ -145,23 +158,29 @@ def _csv(
                 header[0] = header[0][1:]
             wanted = _columns(source, header, text_column, id_column)
             at = [header.index(column) for column in wanted]
-            start, values, ids, unreadable = 0, [], [], []
+            start, values, ids, unreadable, blank = 0, [], [], [], 0
             for record in reader:
                 ended = reader.line_num
-                if not record:  # a blank line: one empty field
-                    record = [""] * len(header)
-                if len(record) != len(header):
-                    unreadable.append(len(values))
-                    values.append(None)
-                    ids.append(None)
-                else:
-                    values.append(record[at[0]])
-                    ids.append(record[at[1]] if id_column else None)
-                if len(values) == rows:
-                    yield _marked(to_batch(start, values, ids if id_column else None), unreadable)
-                    start, values, ids, unreadable = start + rows, [], [], []
+                if not record:  # a blank line: an empty row, once a record after it shows it is not the end
+                    blank += 1
+                    continue
+                for kept in [[""] * len(header)] * blank + [record]:
+                    if len(kept) != len(header):
+                        unreadable.append(len(values))
+                        values.append(None)
+                        ids.append(None)
+                    else:
+                        values.append(kept[at[0]])
+                        ids.append(kept[at[1]] if id_column else None)
+                    if len(values) == rows:
+                        yield _marked(to_batch(start, values, ids if id_column else None), unreadable)
+                        start, values, ids, unreadable = start + rows, [], [], []
+                blank = 0
         except csv.Error as exc:
-            raise EnsoError(f"{source}: line {ended + 1}: malformed {kind} ({exc})") from None
+            reason = str(exc)
+            if "field larger than field limit" in reason:
+                reason = f"a field over {FIELD_LIMIT // 2**20} MiB: an unterminated quote?"
+            raise EnsoError(f"{source}: line {ended + 1}: malformed {kind} ({reason})") from None
     if values:
         yield _marked(to_batch(start, values, ids if id_column else None), unreadable)
 

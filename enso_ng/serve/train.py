@@ -27,6 +27,7 @@ from enso_ng.experiment.models import MODELS
 from enso_ng.experiment.models.base import CellContext
 from enso_ng.experiment.samplers import RESAMPLERS
 from enso_ng.experiment.splits import plan_split
+from enso_ng.featurize import FEATURIZERS
 from enso_ng.formats import (
     MODEL_FORMAT_VERSION,
     TOKEN_IDS,
@@ -105,8 +106,8 @@ def train(
     choice = choose(workspace, dataset, featurizer, model, from_run, size, split, max_ms_per_doc)
     weights.codec_of(choice.model)  # a kind without a codec fails before any fitting
     featurizers.state_of(choice.featurizer)
-    if options:
-        featurizers.check_options(choice.featurizer, options)
+    if options:  # ``build`` leaves out recorded entries that are not options (measured ones): a typo too
+        FEATURIZERS.get(choice.featurizer).check_known(options)
     if mlflow:
         from enso_ng.serve.mlflow_log import check_store
 
