@@ -169,6 +169,23 @@ def test_a_class_no_split_can_train_on_is_warned_about(tmp_path):
     assert invoke(ws, "featurize", "-f", "tfidf", "-d", "common").exit_code == 0
     quiet = invoke(ws, "experiment", "-d", "common", "-m", "logreg", "--sizes", "20", "--splits", "1", "--name", "c")
     assert quiet.exit_code == 0 and "no row to train on" not in quiet.output, quiet.output
+    official = tmp_path / "official.csv"  # a label only the official test split has: never in the pool
+    official.write_text(
+        "text,label,split\n"
+        + "".join(f"{t},{y},{'test' if i % 4 == 0 else 'train'}\n" for i, (t, y) in enumerate(rows))
+        + "".join(f"novel words {i},novel,test\n" for i in range(3))
+    )
+    assert (
+        invoke(ws, "download", "--from-file", str(official), "--name", "official", "--split-column", "split").exit_code
+        == 0
+    )
+    assert invoke(ws, "featurize", "-f", "tfidf", "-d", "official").exit_code == 0
+    split = invoke(ws, "experiment", "-d", "official", "-m", "logreg", "--sizes", "20", "--splits", "1", "--name", "o")
+    assert split.exit_code == 0, split.output
+    assert (
+        "official: 1 class with test rows but no row to train on, scored wrong by every model: novel (3 test rows)"
+        in split.output
+    )
 
 
 def test_banking77_at_2464_labels_matches_scikit_learn(mirror, tmp_path):

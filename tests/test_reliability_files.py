@@ -168,9 +168,10 @@ def test_a_row_with_more_fields_than_the_header_names_its_line(tmp_path):
     source = tmp_path / "ragged.csv"
     source.write_text("text,label\ngreat movie,pos\nawful film,neg\ngreat movie, loved it,pos\nboring,neg\n")
     result = invoke(tmp_path, "download", "--from-file", str(source), "--name", "ragged")
-    one_line_error(result, "ragged.csv: line 4: 3 fields where the header has 2", "quote the field")
+    one_line_error(result, "ragged.csv: line 4: 3 fields where the header has 2", "inside a text? quote the field")
     assert not (tmp_path / "datasets" / "ragged.parquet").exists()
-    source.write_text('text,label\ngreat movie,pos\nawful film,neg\n"great movie, loved it",pos\nboring,neg\n')
+    # quoted, it imports; a spreadsheet's trailing delimiters (empty fields past the header's) are nothing
+    source.write_text('text,label\ngreat movie,pos,\nawful film,neg,,\n"great movie, loved it",pos\nboring,neg\n')
     assert invoke(tmp_path, "download", "--from-file", str(source), "--name", "ragged").exit_code == 0
     labels = pq.read_table(tmp_path / "datasets" / "ragged.parquet")["label"].to_pylist()
     assert sorted(labels) == ["neg", "neg", "pos", "pos"]

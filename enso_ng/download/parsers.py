@@ -138,10 +138,12 @@ def csv_columns(
                 raise EnsoError(f"{path.name}: no column(s) {', '.join(sorted(missing))} (has {', '.join(header)})")
             for row in reader:
                 start, ended = ended + 1, reader.line_num
-                if None in row:  # fields beyond the header's: the text's own delimiter, read as a column
+                if any(field.strip() for field in row.get(None, ())):  # beyond the header's fields: the text's own
+                    # delimiter, read as a column (empty ones, a spreadsheet's trailing delimiters, are nothing)
+                    advice = "" if quoting == csv.QUOTE_NONE else " quote the field"
                     raise EnsoError(
                         f"{path.name}: line {start}: {len(header) + len(row[None])} fields where the header has "
-                        f"{len(header)} (a {_delimiter_name(delimiter)} inside an unquoted text? quote the field)"
+                        f"{len(header)} (a {_delimiter_name(delimiter)} inside a text?{advice})"
                     )
                 if where and any(_cell(row.get(k)).strip() != v for k, v in where.items()):
                     continue

@@ -77,24 +77,35 @@ class Pipeline:
         from enso_ng.serve import featurizers, weights
 
         spec, model_spec = manifest.featurizer, manifest.model
-        try:  # the parts' values come from the folder: one of another type is its defect, told in one line
-            params = featurizers.bundled_params(Path(folder), spec.get("encoder"), spec["params"])
-            featurizer = featurizers.rebuild(
-                spec["name"], params, read_parts(folder, FEATURIZER_PREFIX), precision=precision
-            )
-            _same_weights(folder, spec["params"], featurizer.params())
-            model_params = dict(model_spec["params"])
-            if "encoder" in model_params and params.get("model") != spec["params"].get("model"):
-                model_params["encoder"] = params["model"]  # a fine-tuned encoder's base, bundled in the folder
-            model = weights.rebuild(model_spec["name"], model_params, read_parts(folder, MODEL_PREFIX))
-        except (TypeError, KeyError, AttributeError, ValueError, IndexError) as exc:
-            raise EnsoError(
-                f"{folder}: its {spec['name']} + {model_spec['name']} parts cannot be rebuilt "
-                f"({type(exc).__name__}: {str(exc)[:200]}); retrain it with enso train"
-            ) from None
+        params = featurizers.bundled_params(Path(folder), spec.get("encoder"), spec["params"])
+        featurizer = featurizers.rebuild(
+            spec["name"], params, read_parts(folder, FEATURIZER_PREFIX), precision=precision
+        )
+        _same_weights(folder, spec["params"], featurizer.params())
+        model_params = dict(model_spec["params"])
+        if "encoder" in model_params and params.get("model") != spec["params"].get("model"):
+            model_params["encoder"] = params["model"]  # a fine-tuned encoder's base, bundled in the folder
+        _takes(folder, model_spec["name"], model_params)
+        model = weights.rebuild(model_spec["name"], model_params, read_parts(folder, MODEL_PREFIX))
         if [str(c) for c in model.classes_] != manifest.labels:
             raise EnsoError(f"{folder}: the model's classes differ from the manifest's labels; retrain it")
         return cls(manifest, featurizer, model)
+
+
+def _takes(folder: Path, name: str, params: dict[str, Any]) -> None:
+    """The manifest's model parameters are ones its model takes (a resealed manifest is still data: a key
+    of its own met the model's constructor as a TypeError)."""
+    import inspect
+
+    from enso_ng.experiment.models import MODELS
+
+    accepted = inspect.signature(MODELS.get(name).__init__).parameters
+    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values()):
+        unknown = sorted(set(params) - set(accepted))
+        if unknown:
+            raise EnsoError(
+                f"{folder}: model {name} takes no parameter {', '.join(unknown)}; retrain it with enso train"
+            )
 
 
 def _has_onnxruntime() -> bool:
