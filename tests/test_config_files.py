@@ -62,6 +62,17 @@ def test_anchors_that_expand_a_little_still_work(tmp_path):
     assert read_config_file(path)["sizes"] == [50, 100]
 
 
+def test_yaml_integers_are_yaml_1_2s(tmp_path):
+    """A leading zero is decimal (YAML 1.1 read 050 as octal: size 40, silently); 0o and 0x say a base."""
+    path = tmp_path / "zeros.yaml"
+    path.write_text("sizes: [050, 0100, 0o20, 0x20, 200]\nseed: 007\n")
+    config = read_config_file(path)
+    assert config["sizes"] == [50, 100, 16, 32, 200] and config["seed"] == 7
+    path.write_text("sizes: [1:30]\n")  # YAML 1.1's base 60 (90): a string here, refused by the option's check
+    with pytest.raises(EnsoError, match="sizes"):
+        read_config_file(path)
+
+
 @pytest.mark.parametrize("key", ["sizes", "name", "models", "seed"])
 def test_a_huge_bad_value_is_not_printed_back(tmp_path, key):
     path = tmp_path / "big.yaml"

@@ -403,13 +403,42 @@ def _load(path: Path) -> Any:
 YAML_MAX_NODES = 100_000
 
 
+def _yaml_loader() -> type:
+    """YAML's safe loader with YAML 1.2's integers: a leading zero is decimal (``sizes: [050, 100]`` is 50,
+    where YAML 1.1 read 050 as octal, 40, silently), ``0o`` octal and ``0x`` hexadecimal, and ``1:30`` (1.1's
+    base 60, 90) a string, which the option's check then refuses in one line."""
+    import re
+
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    integer = "tag:yaml.org,2002:int"
+    Loader.yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag != integer]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    Loader.add_implicit_resolver(
+        integer, re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$"), list("-+0123456789")
+    )
+
+    def construct_int(loader: Any, node: Any) -> int:
+        text = loader.construct_scalar(node)
+        base = {"0o": 8, "0x": 16}.get(text[:2], 10)
+        return int(text[2:] if base != 10 else text, base)
+
+    Loader.add_constructor(integer, construct_int)
+    return Loader
+
+
 def _bounded_yaml(path: Path, text: str) -> Any:
     """YAML's safe subset, refused in one line where anchors and aliases would expand it past
     :data:`YAML_MAX_NODES` (a "billion laughs": 300 bytes that stand for billions of values). The node
     graph is counted before any value is built, each shared node once, so the count itself stays small."""
     import yaml
 
-    loader = yaml.SafeLoader(text)
+    loader = _yaml_loader()(text)
     try:
         node = loader.get_single_node()
         if node is None:
