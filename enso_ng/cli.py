@@ -10,9 +10,11 @@ Examples:
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import signal
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -398,6 +400,9 @@ def main() -> None:
         cli(prog_name="enso")
     finally:
         if received:  # unwound: now end by the signal, as a supervisor expects of SIGTERM (status 143)
+            for stream in (sys.stdout, sys.stderr):  # the default action skips the interpreter's own flush:
+                with contextlib.suppress(Exception):  # rows already written to a pipe would be cut off
+                    stream.flush()
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             os.kill(os.getpid(), signal.SIGTERM)
 

@@ -233,6 +233,38 @@ def test_sigterm_ends_predict_as_ctrl_c_does_leaving_no_temporary_file(trained, 
     assert list(folder.iterdir()) == []
 
 
+def test_sigterm_keeps_what_a_command_wrote_to_standard_output(tmp_path):
+    """Ending by the signal skips the interpreter's flush: rows a command had written to a pipe's buffer
+    (``enso predict`` to standard output) were lost, the last ones. PYTHONUNBUFFERED, which this environment
+    sets, hid it: it is unset here, as in a user's shell."""
+    import signal
+
+    code = (
+        "import sys, time\n"
+        "from enso_ng import cli\n"
+        "@cli.cli.command('emit')\n"
+        "def emit():\n"
+        "    for i in range(1000):\n"
+        "        sys.stdout.buffer.write(b'%d\\n' % i)\n"
+        "    sys.stderr.write('written\\n'); sys.stderr.flush(); time.sleep(60)\n"
+        "sys.argv = ['enso', 'emit']\n"
+        "cli.main()\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    env["PYTHONPATH"] = str(Path(__file__).parents[1])
+    process = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=tmp_path
+    )
+    try:
+        assert process.stderr.readline() == b"written\n"
+        process.send_signal(signal.SIGTERM)
+        out, _ = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == -signal.SIGTERM
+    assert out.decode().split() == [str(i) for i in range(1000)], "every row written before the signal"
+
+
 def test_a_plain_name_is_the_workspaces_model_whatever_the_current_folder_holds(trained, tmp_path, monkeypatch):
     """A folder of the model's name in the current directory shadowed the workspace's model (and one holding
     another model scored with it, silently); a path is written as one."""

@@ -179,7 +179,8 @@ def _csv(
         except csv.Error as exc:
             reason = str(exc)
             if "field larger than field limit" in reason:
-                reason = f"a field over {FIELD_LIMIT // 2**20} MiB: an unterminated quote?"
+                what = "an unterminated quote?" if kind == "csv" else "not one text a line?"
+                reason = f"a field over {FIELD_LIMIT // 2**20} MiB: {what}"
             raise EnsoError(f"{source}: line {ended + 1}: malformed {kind} ({reason})") from None
     if values:
         yield _marked(to_batch(start, values, ids if id_column else None), unreadable)
