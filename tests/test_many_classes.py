@@ -188,6 +188,20 @@ def test_a_class_no_split_can_train_on_is_warned_about(tmp_path):
     )
 
 
+def test_knn_on_more_classes_than_half_its_rows_says_nothing_of_regression():
+    """scikit-learn's "could represent a regression problem" warning reached the terminal once a fold on
+    many-class data (100 classes of 3-10 rows); the labels are classes by construction."""
+    import warnings
+
+    rng = np.random.default_rng(0)
+    y = np.repeat([f"c{i}" for i in range(40)], 2)
+    X = rng.normal(size=(80, 8)) + np.repeat(np.arange(40), 2)[:, None]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = MODELS.get("knn")().fit(X, y)
+    assert (model.predict(X) == y).mean() > 0.9
+
+
 def test_banking77_at_2464_labels_matches_scikit_learn(mirror, tmp_path):
     """77 intents, MiniLM features, one stratified subset of 2,464 training rows and 600 official test rows:
     scikit-learn's LogisticRegressionCV reaches about 0.90; the absolute bound of before scored 0.64."""

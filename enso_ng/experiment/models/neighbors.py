@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -34,9 +35,17 @@ class CosineKNN(TargetModel):
 
         return KNeighborsClassifier(n_neighbors=min(k, n), metric="cosine", algorithm="brute", weights="distance")
 
+    def _fitted(self, k: int, X: Any, y: np.ndarray) -> Any:
+        """scikit-learn warns that more classes than half the rows "could represent a regression problem":
+        labels here are classes by construction, and on many-class data (a few rows a class) the warning
+        only reached the user's terminal, once a fold."""
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="The number of unique classes is greater than 50%")
+            return self._make(k, len(y)).fit(X, y)
+
     def fit(self, X: Any, y: np.ndarray) -> CosineKNN:
         def fit_predict(k, X_tr, y_tr, X_va):
-            return self._make(k, len(y_tr)).fit(X_tr, y_tr).predict_proba(X_va)
+            return self._fitted(k, X_tr, y_tr).predict_proba(X_va)
 
         # Distinct effective k only (a k above the fold's size would repeat the largest one), from the
         # most regularised (the most neighbours) to the least.
@@ -44,7 +53,7 @@ class CosineKNN(TargetModel):
         k, record = inner_cv_choice(
             X, y, candidates, fit_predict, self.cv, self.random_state, min(5, len(y)), self.criterion, self.score_kind
         )
-        self.estimator_ = self._make(k, len(y)).fit(X, y)
+        self.estimator_ = self._fitted(k, X, y)
         self.classes_ = self.estimator_.classes_
         self.best_params_ = {"k": int(min(k, len(y))), **record}
         return self
