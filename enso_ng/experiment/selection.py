@@ -132,16 +132,7 @@ def plan_run(
                     )
                     if seeds:
                         plan.groups.append(
-                            Group(
-                                dataset,
-                                featurizer,
-                                model,
-                                size,
-                                seeds,
-                                inputs,
-                                sampler=sampler,
-                                select_with=select_with,
-                            )
+                            Group(dataset, featurizer, model, size, seeds, inputs, sampler=sampler, select_with=select_with)
                         )
                         pending.setdefault(sampler, set()).update(seeds)
                         rows = size if first.sampler.unit == "examples" else size * len(np.unique(labels))

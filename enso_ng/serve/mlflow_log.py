@@ -13,22 +13,14 @@ from enso_ng.formats import ModelManifest
 EXPERIMENT = "enso-models"
 
 
-def check_store(uri: str) -> None:
-    """Reach the store before the fit: a bad URI or a dead server fails in one line, not after minutes of
-    fitting with the folder already written."""
-    from enso_ng.tracking import connect
-
-    connect(uri)
-
-
 def log_folder(uri: str, folder: Path, manifest: ModelManifest) -> str:
-    """Log ``folder`` as a pyfunc model in a run of experiment ``enso-models``; the model's URI.
+    """Log ``folder`` as a pyfunc model in a run of experiment ``enso-models``; the model's URI. The caller
+    has reached the store with :func:`enso_ng.tracking.connect` before the fit (MLflow is there, quieted).
 
     MLflow's warnings (no signature, pip's version) and its artifact progress bars are not the user's
     business: the command's summary line says where the model went."""
-    from enso_ng.tracking import connect, tracking_errors
+    from enso_ng.tracking import tracking_errors
 
-    connect(uri)
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     with tracking_errors(uri), warnings.catch_warnings():
         warnings.simplefilter("ignore")

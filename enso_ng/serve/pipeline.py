@@ -95,17 +95,11 @@ class Pipeline:
 def _takes(folder: Path, name: str, params: dict[str, Any]) -> None:
     """The manifest's model parameters are ones its model takes (a resealed manifest is still data: a key
     of its own met the model's constructor as a TypeError)."""
-    import inspect
-
     from enso_ng.experiment.models import MODELS
 
-    accepted = inspect.signature(MODELS.get(name).__init__).parameters
-    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values()):
-        unknown = sorted(set(params) - set(accepted))
-        if unknown:
-            raise EnsoError(
-                f"{folder}: model {name} takes no parameter {', '.join(unknown)}; retrain it with enso train"
-            )
+    unknown = sorted(set(params) - set(MODELS.get(name).spec()))
+    if unknown:
+        raise EnsoError(f"{folder}: model {name} takes no parameter {', '.join(unknown)}; retrain it with enso train")
 
 
 def _has_onnxruntime() -> bool:

@@ -108,10 +108,10 @@ def train(
     featurizers.state_of(choice.featurizer)
     if options:  # ``build`` leaves out recorded entries that are not options (measured ones): a typo too
         FEATURIZERS.get(choice.featurizer).check_known(options)
-    if mlflow:
-        from enso_ng.serve.mlflow_log import check_store
+    if mlflow:  # reached before the fit: a bad URI or a dead server is one line, not minutes of fitting lost
+        from enso_ng.tracking import connect
 
-        check_store(mlflow)
+        connect(mlflow)
     if onnx:
         params = _options(workspace, choice, options)  # as given, or as its features file records them
         export.check_exportable(choice.featurizer, choice.model, params, choice.config.params_of(choice.model))

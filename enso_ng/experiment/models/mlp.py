@@ -154,8 +154,9 @@ class MLP(TargetModel):
         """The most optimiser steps a model on ``rows`` rows trains: ``epochs`` passes of ``batch_size`` rows a
         step (one step a pass in full batch), within ``steps`` where that is set. Without inner CV it is also the
         refit's length: 200 steps up to 1,024 rows, as before, and 200 passes above (1,000 steps at 4,928 rows)."""
-        cap = min(self.epochs * self.steps_a_pass(rows), int(ITERATIONS.high))  # bounded as ``steps`` is
-        return cap if self.steps is None else min(cap, self.steps)  # (batch_size=1, a typo)
+        # bounded as ``steps`` is: batch_size=1 (a typo) would make a cap of millions of steps
+        cap = min(self.epochs * self.steps_a_pass(rows), int(ITERATIONS.high))
+        return cap if self.steps is None else min(cap, self.steps)
 
     def steps_a_pass(self, rows: int) -> int:
         """Optimiser steps in one pass over ``rows`` rows: one in full batch, one per ``batch_size`` rows above."""
