@@ -92,12 +92,13 @@ def test_every_format_in_and_out_gives_the_same_predictions(trained, tmp_path):
         )
 
 
-def invoke_stdin(root: Path, text: str) -> str:
+def invoke_stdin(root: Path, text: str, *args: str) -> str:
     from click.testing import CliRunner
 
     from enso_ng.cli import cli
 
-    result = CliRunner().invoke(cli, ["-q", "--workspace", str(root), "predict", "tweets-tfidf", "-"], input=text)
+    command = ["-q", "--workspace", str(root), "predict", "tweets-tfidf", "-", *args]
+    result = CliRunner().invoke(cli, command, input=text)
     assert result.exit_code == 0, result.output
     return result.stdout
 
@@ -176,10 +177,6 @@ def test_a_csv_row_that_cannot_be_scored_keeps_its_place_and_any_field_length_is
     again = tmp_path / "alone.parquet"
     assert invoke(trained, "predict", "tweets-tfidf", str(alone), "-o", str(again)).exit_code == 0
     assert [r["proba_negative"] for r in pq.read_table(again).to_pylist()] == [r["proba_negative"] for r in rows[3:]]
-    from click.testing import CliRunner
-
-    from enso_ng.cli import cli
-
     tsv = tmp_path / "quotes.tsv"  # tsv has no quoting: a quote is a character of the text
     tsv.write_text('text\n"Great" day, she said "fine\n')
     quoted = tmp_path / "quotes.csv"
@@ -189,13 +186,8 @@ def test_a_csv_row_that_cannot_be_scored_keeps_its_place_and_any_field_length_is
         assert invoke(trained, "predict", "tweets-tfidf", str(given), "-o", str(target)).exit_code == 0
     assert pq.read_table(outs[0]).to_pylist() == pq.read_table(outs[1]).to_pylist()
     assert pq.read_table(outs[0]).num_rows == 1
-    piped = CliRunner().invoke(
-        cli,
-        ["-q", "--workspace", str(trained), "predict", "tweets-tfidf", "-", "--input-format", "csv"],
-        input="text\ngreat day\n",
-    )
-    assert piped.exit_code == 0, piped.output
-    assert list(csv.DictReader(piped.stdout.splitlines()))[0]["proba_negative"] == str(rows[0]["proba_negative"])
+    piped = invoke_stdin(trained, "text\ngreat day\n", "--input-format", "csv")
+    assert list(csv.DictReader(piped.splitlines()))[0]["proba_negative"] == str(rows[0]["proba_negative"])
 
 
 def test_an_unterminated_quote_is_an_error_naming_its_line_not_rows_swallowed(trained, tmp_path):
