@@ -19,7 +19,7 @@ import sys
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -138,13 +138,7 @@ def csv_columns(
                 raise EnsoError(f"{path.name}: no column(s) {', '.join(sorted(missing))} (has {', '.join(header)})")
             for row in reader:
                 start, ended = ended + 1, reader.line_num
-                if any(field.strip() for field in row.get(None, ())):  # beyond the header's fields: the text's own
-                    # delimiter, read as a column (empty ones, a spreadsheet's trailing delimiters, are nothing)
-                    advice = "" if quoting == csv.QUOTE_NONE else " quote the field"
-                    raise EnsoError(
-                        f"{path.name}: line {start}: {len(header) + len(row[None])} fields where the header has "
-                        f"{len(header)} (a {_delimiter_name(delimiter)} inside a text?{advice})"
-                    )
+                _no_surplus(row, f"{path.name}: line {start}", len(header), delimiter, quoting)
                 if where and any(_cell(row.get(k)).strip() != v for k, v in where.items()):
                     continue
                 body = " ".join(t for t in (_cell(row.get(c)).strip() for c in text_columns) if t)
@@ -165,8 +159,16 @@ def _first_line_end(content: str) -> str:
     return match.group() if match else ""
 
 
-def _delimiter_name(delimiter: str) -> str:
-    return {",": "comma", "\t": "tab", ";": "semicolon", "|": "bar"}.get(delimiter, repr(delimiter))
+def _no_surplus(row: dict[Any, Any], at: str, width: int, delimiter: str, quoting: int) -> None:
+    """No non-empty field beyond the header's: it is the text's own delimiter, read as a column (an unquoted
+    comma made a text's tail the label); empty ones, a spreadsheet's trailing delimiters, are nothing."""
+    surplus = row.get(None, ())
+    if any(field.strip() for field in surplus):
+        name = {",": "comma", "\t": "tab", ";": "semicolon", "|": "bar"}.get(delimiter, repr(delimiter))
+        advice = "" if quoting == csv.QUOTE_NONE else " quote the field"
+        raise EnsoError(
+            f"{at}: {width + len(surplus)} fields where the header has {width} (a {name} inside a text?{advice})"
+        )
 
 
 def _kind(delimiter: str) -> str:
